@@ -1,0 +1,160 @@
+"""The network: layers, their weights and pruning state, inference, learning and counters.
+
+State that defines a trained network, and everything a checkpoint holds: ``weights`` and
+``pruned`` per layer, ``learned`` (images each layer has learned, which also indexes the STDP
+random stream and the rate schedule) and the counters. There is no hidden generator state: all
+randomness is a hash of (seed, layer, image count, weight address), see model/rng.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import encoding, layer as L, wta
+from .config import Config
+from .floatmode import arithmetic
+from .pruning import ThresholdPruning
+
+PHASES = ("learn", "infer")
+COUNTERS = ("images", "sop_done", "sop_skipped", "stdp_done", "stdp_skipped", "pruned_now")
+
+
+@dataclass
+class Counters:
+    """Per phase, per layer: what the hardware's performance counters count."""
+    n_layers: int
+    values: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for phase in PHASES:
+            for name in COUNTERS:
+                self.values.setdefault(f"{phase}.{name}", np.zeros(self.n_layers, dtype=np.int64))
+
+    def add(self, phase: str, name: str, layer: int, amount) -> None:
+        self.values[f"{phase}.{name}"][layer] += int(amount)
+
+    def get(self, phase: str, name: str) -> np.ndarray:
+        return self.values[f"{phase}.{name}"]
+
+
+class Network:
+    def __init__(self, cfg: Config, mode: str = "fixed"):
+        self.cfg, self.mode = cfg, mode
+        self.arith = arithmetic(cfg, mode)
+        self.T = cfg.input.time_steps
+        self.shapes = []
+        channels = 2
+        for lc in cfg.layers:
+            self.shapes.append((lc.maps, channels, lc.kernel, lc.kernel))
+            channels = lc.maps
+        self.weights = [self.arith.init_weights(cfg, i, s) for i, s in enumerate(self.shapes)]
+        self.pruned = [np.zeros(s, dtype=bool) for s in self.shapes]
+        self.learned = [0] * len(self.shapes)
+        self.counters = Counters(len(self.shapes))
+        self.thresholds = [self.arith.threshold(lc.threshold) for lc in cfg.layers]
+        self.pruning = ThresholdPruning(cfg, self.arith)
+
+    # -- inference ------------------------------------------------------------------------
+    def encode(self, images) -> np.ndarray:
+        return encoding.encode(self.cfg, images)
+
+    def run_layer(self, i: int, times_in: np.ndarray, phase: str) -> L.LayerOutput:
+        lc = self.cfg.layers[i]
+        out = L.integrate(times_in, self.weights[i], ~self.pruned[i], lc.kernel, lc.padding, self.T,
+                          self.thresholds[i], self.arith.potential_max, self.arith.dtype)
+        self.counters.add(phase, "sop_done", i, out.sop_done.sum())
+        self.counters.add(phase, "sop_skipped", i, out.sop_skipped.sum())
+        self.counters.add(phase, "images", i, len(times_in))
+        return out
+
+    def outgoing(self, i: int, out: L.LayerOutput) -> np.ndarray:
+        """The spike times layer i passes on: pointwise inhibition, then first-spike pooling."""
+        lc = self.cfg.layers[i]
+        times = out.times
+        if lc.pointwise_inhibition:
+            times = L.pointwise_inhibition(times, out.v_fire, self.T)
+        return L.pool(times, lc.pool.size, lc.pool.stride)
+
+    def forward(self, times: np.ndarray, upto: int, phase: str = "infer") -> np.ndarray:
+        """Input spike times of layer ``upto`` for a batch of encoded images."""
+        for i in range(upto):
+            times = self.outgoing(i, self.run_layer(i, times, phase))
+        return times
+
+    def features(self, images, batch: int = 64, phase: str = "infer") -> np.ndarray:
+        """Readout features: global max of the last layer's final potentials, (N, maps)."""
+        last = len(self.shapes) - 1
+        feats = []
+        for s in range(0, len(images), batch):
+            times = self.forward(self.encode(images[s:s + batch]), last, phase)
+            out = self.run_layer(last, times, phase)
+            feats.append(out.v_final.max(axis=(2, 3)))
+        return np.concatenate(feats).astype(np.float64)
+
+    # -- learning ---------------------------------------------------------------------------
+    def learn(self, i: int, times_in: np.ndarray) -> np.ndarray:
+        """One STDP step of layer i on one image's input spike times (1, C, H, W).
+
+        Returns the winners (map, row, column). Weights, pruning mask, ``learned[i]`` and the
+        counters are updated.
+        """
+        lc = self.cfg.layers[i]
+        out = self.run_layer(i, times_in, "learn")
+        winners = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, self.T)
+        n = self.learned[i]
+        if len(winners):
+            self._stdp(i, n, winners, times_in[0], out)
+        self.learned[i] = n + 1
+        self.counters.add("learn", "pruned_now", i,
+                          self.pruning.after_update(n + 1, self.weights[i], self.pruned[i]))
+        return winners
+
+    def _stdp(self, i: int, n: int, winners: np.ndarray, times_in: np.ndarray,
+              out: L.LayerOutput) -> None:
+        lc = self.cfg.layers[i]
+        fmap, y, x = winners.T
+        k = int(np.prod(self.shapes[i][1:]))
+        src = L.padded(times_in, lc.padding, self.T)
+        pre = np.stack([src[:, wy:wy + lc.kernel, wx:wx + lc.kernel].reshape(-1)
+                        for wy, wx in zip(y, x)])                        # (n_win, K)
+        post = out.times[0, fmap, y, x][:, None]
+        w = self.weights[i].reshape(self.shapes[i][0], k)
+        active = ~self.pruned[i].reshape(self.shapes[i][0], k)[fmap]      # (n_win, K)
+        rows, cols = np.nonzero(active)
+        addr = fmap[rows] * k + cols
+        w[fmap[rows], cols] = self.arith.update(self.cfg, i, n, w[fmap[rows], cols],
+                                                (pre <= post)[rows, cols], addr)
+        self.counters.add("learn", "stdp_done", i, len(rows))
+        self.counters.add("learn", "stdp_skipped", i, active.size - len(rows))
+
+    # -- measures ----------------------------------------------------------------------------
+    def active_connections(self) -> list[int]:
+        return [int((~p).sum()) for p in self.pruned]
+
+    def total_connections(self) -> list[int]:
+        return [int(p.size) for p in self.pruned]
+
+    def convergence(self, i: int) -> float:
+        """C = mean(w (1 - w)) over the layer's unpruned weights (pruned ones are frozen)."""
+        return self.arith.convergence(self.weights[i][~self.pruned[i]])
+
+    # -- state ---------------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        st = {"learned": np.array(self.learned, dtype=np.int64)}
+        for i in range(len(self.shapes)):
+            st[f"weights{i}"] = self.weights[i]
+            st[f"pruned{i}"] = self.pruned[i]
+        st.update({f"counter.{k}": v for k, v in self.counters.values.items()})
+        return st
+
+    def load_state(self, st) -> None:
+        self.learned = [int(v) for v in st["learned"]]
+        for i in range(len(self.shapes)):
+            w, p = np.array(st[f"weights{i}"]), np.array(st[f"pruned{i}"])
+            if w.shape != self.shapes[i] or p.shape != self.shapes[i]:
+                raise ValueError(f"state for layer {i} has shape {w.shape}, the config needs "
+                                 f"{self.shapes[i]}")
+            self.weights[i], self.pruned[i] = w.astype(self.weights[i].dtype), p.astype(bool)
+        for k in self.counters.values:
+            self.counters.values[k] = np.array(st[f"counter.{k}"], dtype=np.int64)

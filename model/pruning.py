@@ -1,0 +1,34 @@
+"""The connection-pruning rule of seed 003: threshold pruning during STDP learning.
+
+A layer learns with all its connections during a warm-up of ``pruning.warmup`` images. From the
+image that completes the warm-up on, after each image's STDP update, every connection whose
+weight is below ``pruning.threshold`` is pruned for good: the mask only grows, the weight is
+frozen at its value, the connection gets no more STDP updates and no longer accumulates, in
+learning or in inference.
+
+Only STDP changes weights, so after the warm-up only the winners' kernels can cross the
+threshold: the hardware sweeps the whole weight memory once at the end of the warm-up and then
+checks the words the STDP unit writes. The model sweeps every weight after every image, which
+gives the same mask (tests/test_pruning.py checks the equivalence).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config
+
+
+class ThresholdPruning:
+    def __init__(self, cfg: Config, arith):
+        p = cfg.pruning
+        self.enabled = p.enabled
+        self.warmup = p.warmup
+        self.threshold = arith.threshold(p.threshold)
+
+    def after_update(self, learned: int, weights: np.ndarray, pruned: np.ndarray) -> int:
+        """Apply the rule after a layer has learned ``learned`` images; returns newly pruned count."""
+        if not self.enabled or learned < self.warmup:
+            return 0
+        new = (weights < self.threshold) & ~pruned
+        pruned |= new
+        return int(new.sum())
