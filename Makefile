@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # default experiment on a few images: learning and inference, pruning on and off.
 sim: $(STAMP)
 	$(PY) -m model.experiment --config configs/tiny.yaml --quick --out $(REPORTS)/sim_model_tiny.json
-	$(PY) -m model.experiment --config $(CONFIG) --quick --out $(REPORTS)/sim_model.json
+	$(PY) -m model.experiment --config $(CONFIG) --quick --out $(REPORTS)/sim_model_mnist.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q

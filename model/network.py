@@ -17,6 +17,7 @@ from .floatmode import arithmetic
 from .pruning import ThresholdPruning
 
 PHASES = ("learn", "infer")
+BATCH = 8          # images per batch in inference: small batches keep the arrays in cache
 COUNTERS = ("images", "sop_done", "sop_skipped", "stdp_done", "stdp_skipped", "pruned_now")
 
 
@@ -59,13 +60,15 @@ class Network:
     def encode(self, images) -> np.ndarray:
         return encoding.encode(self.cfg, images)
 
-    def run_layer(self, i: int, times_in: np.ndarray, phase: str) -> L.LayerOutput:
+    def run_layer(self, i: int, times_in: np.ndarray, phase: str | None) -> L.LayerOutput:
+        """Layer i on a batch of input spike times; counts into ``phase`` unless it is None."""
         lc = self.cfg.layers[i]
         out = L.integrate(times_in, self.weights[i], ~self.pruned[i], lc.kernel, lc.padding, self.T,
                           self.thresholds[i], self.arith.potential_max, self.arith.dtype)
-        self.counters.add(phase, "sop_done", i, out.sop_done.sum())
-        self.counters.add(phase, "sop_skipped", i, out.sop_skipped.sum())
-        self.counters.add(phase, "images", i, len(times_in))
+        if phase is not None:
+            self.counters.add(phase, "sop_done", i, out.sop_done.sum())
+            self.counters.add(phase, "sop_skipped", i, out.sop_skipped.sum())
+            self.counters.add(phase, "images", i, len(times_in))
         return out
 
     def outgoing(self, i: int, out: L.LayerOutput) -> np.ndarray:
@@ -76,19 +79,32 @@ class Network:
             times = L.pointwise_inhibition(times, out.v_fire, self.T)
         return L.pool(times, lc.pool.size, lc.pool.stride)
 
-    def forward(self, times: np.ndarray, upto: int, phase: str = "infer") -> np.ndarray:
-        """Input spike times of layer ``upto`` for a batch of encoded images."""
-        for i in range(upto):
-            times = self.outgoing(i, self.run_layer(i, times, phase))
-        return times
+    def propagate(self, times: np.ndarray, upto: int, batch: int = BATCH):
+        """Input spike times of layer ``upto`` for encoded images, through the layers below it.
 
-    def features(self, images, batch: int = 64, phase: str = "infer") -> np.ndarray:
+        Counts nothing; returns (times, (sop_done, sop_skipped)), the last two (N, upto) arrays
+        of per-image synaptic operations in each layer below, for the caller to count.
+        """
+        n = len(times)
+        sops = (np.zeros((n, upto), dtype=np.int64), np.zeros((n, upto), dtype=np.int64))
+        chunks = []
+        for s in range(0, n, batch):
+            t = times[s:s + batch]
+            for i in range(upto):
+                out = self.run_layer(i, t, None)
+                sops[0][s:s + batch, i], sops[1][s:s + batch, i] = out.sop_done, out.sop_skipped
+                t = self.outgoing(i, out)
+            chunks.append(t)
+        return (np.concatenate(chunks) if chunks else times[:, :0]), sops
+
+    def features(self, images, batch: int = BATCH, phase: str | None = "infer") -> np.ndarray:
         """Readout features: global max of the last layer's final potentials, (N, maps)."""
-        last = len(self.shapes) - 1
         feats = []
         for s in range(0, len(images), batch):
-            times = self.forward(self.encode(images[s:s + batch]), last, phase)
-            out = self.run_layer(last, times, phase)
+            times = self.encode(images[s:s + batch])
+            for i in range(len(self.shapes)):
+                out = self.run_layer(i, times, phase)
+                times = self.outgoing(i, out) if i < len(self.shapes) - 1 else None
             feats.append(out.v_final.max(axis=(2, 3)))
         return np.concatenate(feats).astype(np.float64)
 

@@ -1,0 +1,169 @@
+"""The model's default experiment: train with and without pruning, read out, report.
+
+    python -m model.experiment --config configs/mnist.yaml --out build/reports/train.json
+
+trains every layer twice on the configured data, once dense (``pruning.enabled: false``) and once
+with the config's pruning, reads both out with the linear SVM, and writes a JSON report. Each
+training run checkpoints to ``build/ckpt/<config>-<variant>-<mode>-<digest>.npz``; running the same
+command again resumes an interrupted run (or reuses a finished one) bit-identically.
+
+Report fields (all fractions in [0, 1]):
+
+* ``accuracy_dense``, ``accuracy_pruned``: test accuracy of the SVM readout;
+  ``accuracy_float_dense`` too with ``--float`` (the real-valued twin, to price fixed point).
+* ``connectivity_reduction``: ``{"total": .., "per_layer": {name: ..}}``, 1 - active / all
+  connections of the pruned network.
+* ``sop_reduction_learning``: 1 - synaptic operations (all layers) spent learning, pruned over
+  dense; ``sop_reduction_inference``: the same on the test set.
+* ``images``: training and test images used, and images each layer learned per variant.
+* ``variants``: per variant, the counters (``learn``/``infer``: images, sop_done, sop_skipped,
+  stdp_done, stdp_skipped per layer), active connections, convergence history, why each
+  layer stopped.
+* ``config`` (the validated config), ``seed``, ``mode``, ``quick``, ``seconds``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import config as C
+from . import data, readout
+from .network import COUNTERS, PHASES
+from .train import Trainer, config_digest
+
+CHECKPOINTS = Path("build/ckpt")
+
+
+def quick_config(cfg: C.Config) -> C.Config:
+    """A few hundred images end to end: for `make sim` and the tests."""
+    changes = {"data.limit_train": min(cfg.data.limit_train or 300, 300),
+               "data.limit_test": min(cfg.data.limit_test or 200, 200),
+               "pruning.warmup": min(cfg.pruning.warmup, 100),
+               "stdp.double_every": min(cfg.stdp.double_every, 50)}
+    for i, lc in enumerate(cfg.layers):
+        changes[f"layers.{i}.learning.max_images"] = min(lc.learning.max_images, 300)
+        changes[f"layers.{i}.learning.check_every"] = min(lc.learning.check_every, 50)
+    return C.replace(cfg, **changes)
+
+
+def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
+                progress_bar: bool = True) -> dict:
+    """Train (or resume) one variant, read it out; returns its part of the report."""
+    ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
+    net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
+    train_features = net.features(ds.train_x, phase=None)
+    test_features = net.features(ds.test_x, phase="infer")
+    clf = readout.fit(cfg, train_features, ds.train_y)
+    counters = {phase: {c: net.counters.get(phase, c).tolist() for c in COUNTERS} for phase in PHASES}
+    return {
+        "accuracy": readout.accuracy(clf, test_features, ds.test_y),
+        "train_accuracy": readout.accuracy(clf, train_features, ds.train_y),
+        "active_connections": net.active_connections(),
+        "connections": net.total_connections(),
+        "learned": list(net.learned),
+        "stopped_by": progress["stopped_by"],
+        "convergence": progress["convergence"],
+        "counters": counters,
+        "checkpoint": str(ckpt),
+    }
+
+
+def _reduction(after: float, before: float) -> float:
+    return float(1 - after / before) if before else 0.0
+
+
+def run(cfg: C.Config, tag: str, quick: bool = False, with_float: bool = False,
+        progress_bar: bool = True) -> dict:
+    start = time.perf_counter()
+    if quick:
+        cfg = quick_config(cfg)
+    ds = data.load(cfg)
+    dense_cfg = C.replace(cfg, **{"pruning.enabled": False})
+    pruned_cfg = C.replace(cfg, **{"pruning.enabled": True})
+    variants = {"dense": run_variant(dense_cfg, ds, "dense", tag, "fixed", progress_bar),
+                "pruned": run_variant(pruned_cfg, ds, "pruned", tag, "fixed", progress_bar)}
+    if with_float:
+        variants["float_dense"] = run_variant(dense_cfg, ds, "dense", tag, "float", progress_bar)
+    d, p = variants["dense"], variants["pruned"]
+    names = [lc.name for lc in cfg.layers]
+    per_layer = {n: _reduction(a, t) for n, a, t in zip(names, p["active_connections"], p["connections"])}
+    report = {
+        "accuracy_dense": d["accuracy"],
+        "accuracy_pruned": p["accuracy"],
+        "connectivity_reduction": {
+            "total": _reduction(sum(p["active_connections"]), sum(p["connections"])),
+            "per_layer": per_layer,
+        },
+        "sop_reduction_learning": _reduction(sum(p["counters"]["learn"]["sop_done"]),
+                                             sum(d["counters"]["learn"]["sop_done"])),
+        "sop_reduction_inference": _reduction(sum(p["counters"]["infer"]["sop_done"]),
+                                              sum(d["counters"]["infer"]["sop_done"])),
+        "images": {"train": int(len(ds.train_y)), "test": int(len(ds.test_y)),
+                   "learned": {k: v["learned"] for k, v in variants.items()}},
+        "variants": variants,
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "mode": "fixed",
+        "quick": quick,
+    }
+    if with_float:
+        report["accuracy_float_dense"] = variants["float_dense"]["accuracy"]
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    return report
+
+
+def summary(report: dict) -> str:
+    cr = report["connectivity_reduction"]
+    layers = ", ".join(f"{k} {v:.2%}" for k, v in cr["per_layer"].items())
+    lines = [
+        f"images: {report['images']['train']} train, {report['images']['test']} test"
+        f"{' (quick)' if report['quick'] else ''}; learned per layer: {report['images']['learned']}",
+        f"accuracy dense {report['accuracy_dense']:.2%}, pruned {report['accuracy_pruned']:.2%}"
+        + (f", float dense {report['accuracy_float_dense']:.2%}" if "accuracy_float_dense" in report else ""),
+        f"connectivity reduction {cr['total']:.2%} ({layers})",
+        f"synaptic operations saved: learning {report['sop_reduction_learning']:.2%}, "
+        f"inference {report['sop_reduction_inference']:.2%}",
+        f"{report['seconds']} s",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/mnist.yaml")
+    ap.add_argument("--out", default="build/reports/train.json")
+    ap.add_argument("--quick", action="store_true", help="a few hundred images, a few seconds")
+    ap.add_argument("--float", action="store_true", help="also train the float twin (dense)")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cfg = C.load(args.config)
+    except C.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = run(cfg, Path(args.config).stem, args.quick, args.float, not args.no_progress)
+    except (data.DataError, C.ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_json(args.out, report)
+    print(summary(report))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

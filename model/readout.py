@@ -1,0 +1,20 @@
+"""Readout: a linear SVM (scikit-learn) on the globally pooled last-layer potentials."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from .config import Config
+
+
+def fit(cfg: Config, features: np.ndarray, labels: np.ndarray):
+    """A fitted pipeline: standardise each feature, then a one-vs-rest linear SVM."""
+    clf = make_pipeline(StandardScaler(),
+                        LinearSVC(C=cfg.readout.svm_c, max_iter=20_000, random_state=0))
+    return clf.fit(features, labels)
+
+
+def accuracy(clf, features: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(clf.predict(features) == labels))

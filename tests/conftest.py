@@ -1,0 +1,61 @@
+"""Shared helpers for the model tests: paths, small configs, an independent fmix32."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# model/data.py caches the MNIST subset under the relative path build/cache: run from the root.
+os.chdir(ROOT)
+
+from model import config as C  # noqa: E402
+
+TINY = ROOT / "configs" / "tiny.yaml"
+MNIST = ROOT / "configs" / "mnist.yaml"
+
+M32 = 0xFFFF_FFFF
+
+
+def fmix32(h: int) -> int:
+    """MurmurHash3's 32-bit finaliser, written out with plain Python ints (reference)."""
+    h &= M32
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & M32
+    h ^= h >> 16
+    return h
+
+
+def tiny(**changes):
+    """The tiny config, optionally with dotted keys changed."""
+    cfg = C.load(TINY)
+    return C.replace(cfg, **changes) if changes else cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    return C.load(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    from model import data
+    return data.load(C.load(TINY))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoded(tiny_data):
+    """The first 60 training images of the tiny config, encoded (N, 2, 14, 14)."""
+    from model import encoding
+    return encoding.encode(C.load(TINY), tiny_data.train_x[:60])
+
+
+def layer_input(net, i: int, times: np.ndarray) -> np.ndarray:
+    """Input spike times of layer i of ``net``, computed layer by layer (counts under 'infer')."""
+    for j in range(i):
+        times = net.outgoing(j, net.run_layer(j, times, "infer"))
+    return times
