@@ -134,6 +134,7 @@ class Pruning(_Section):
 
 class Readout(_Section):
     svm_c: float = Field(gt=0, le=1e6)
+    pool_grid: int = Field(default=1, ge=1, le=8)   # 1: global max pooling of each map
 
 
 class Data(_Section):
@@ -196,6 +197,9 @@ class Config(_Section):
                     raise ValueError(f"{where}.pool.size = {layer.pool.size}: larger than the "
                                      f"{out}x{out} output")
                 side = (out - layer.pool.size) // layer.pool.stride + 1
+        if self.readout.pool_grid > out:
+            raise ValueError(f"readout.pool_grid = {self.readout.pool_grid}: larger than the last "
+                             f"layer's {out}x{out} maps")
         if not self.layers[-1].pool.is_global:
             raise ValueError("layers[-1].pool: the last layer must use global pooling "
                              "(size 0, stride 0): its pooled potentials are the readout features")

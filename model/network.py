@@ -39,6 +39,15 @@ class Counters:
         return self.values[f"{phase}.{name}"]
 
 
+def region_max(v: np.ndarray, grid: int) -> np.ndarray:
+    """(B, F, H, W) -> (B, F * grid^2): maxima over a grid x grid partition of each map; region
+    (i, j) spans rows i*H//grid .. (i+1)*H//grid - 1 (and likewise columns)."""
+    b, f, h, w = v.shape
+    rows, cols = [i * h // grid for i in range(grid + 1)], [j * w // grid for j in range(grid + 1)]
+    return np.stack([v[:, :, rows[i]:rows[i + 1], cols[j]:cols[j + 1]].max(axis=(2, 3))
+                     for i in range(grid) for j in range(grid)], axis=2).reshape(b, -1)
+
+
 class Network:
     def __init__(self, cfg: Config, mode: str = "fixed"):
         self.cfg, self.mode = cfg, mode
@@ -97,15 +106,18 @@ class Network:
             chunks.append(t)
         return (np.concatenate(chunks) if chunks else times[:, :0]), sops
 
-    def features(self, images, batch: int = BATCH, phase: str | None = "infer") -> np.ndarray:
-        """Readout features: global max of the last layer's final potentials, (N, maps)."""
+    def features(self, images, batch: int = BATCH, phase: str | None = "infer",
+                 grid: int | None = None) -> np.ndarray:
+        """Readout features, (N, maps * grid^2): the maxima of the last layer's final potentials
+        over a grid x grid partition of each map (grid 1: global max pooling)."""
+        grid = grid or self.cfg.readout.pool_grid
         feats = []
         for s in range(0, len(images), batch):
             times = self.encode(images[s:s + batch])
             for i in range(len(self.shapes)):
                 out = self.run_layer(i, times, phase)
                 times = self.outgoing(i, out) if i < len(self.shapes) - 1 else None
-            feats.append(out.v_final.max(axis=(2, 3)))
+            feats.append(region_max(out.v_final, grid))
         return np.concatenate(feats).astype(np.float64)
 
     # -- learning ---------------------------------------------------------------------------
@@ -152,8 +164,9 @@ class Network:
         return [int(p.size) for p in self.pruned]
 
     def convergence(self, i: int) -> float:
-        """C = mean(w (1 - w)) over the layer's unpruned weights (pruned ones are frozen)."""
-        return self.arith.convergence(self.weights[i][~self.pruned[i]])
+        """C = mean(w (1 - w)) over the layer's effective weights: a pruned connection counts as
+        weight 0, which is what it contributes, so pruning does not hold convergence back."""
+        return self.arith.convergence(np.where(self.pruned[i], 0, self.weights[i]))
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:

@@ -3,7 +3,8 @@
 Layers learn one after the other (DESIGN.md 2.2). Layer i sees the training images, in the data
 set's fixed order and cycling if ``learning.max_images`` exceeds it, through the frozen layers
 below it. It stops after ``max_images`` images or, checked every ``check_every`` images, when the
-convergence measure C = mean(w (1 - w)) over its unpruned weights falls below ``convergence``.
+convergence measure C = mean(w (1 - w)) over its effective weights (a pruned connection counts
+as 0) falls below ``convergence``.
 
 A checkpoint holds the network's whole state (weights, pruning masks, images learned per layer,
 counters: the random streams are hashes of these, so there is no generator state to save) and the
