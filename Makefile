@@ -28,7 +28,7 @@ test: $(STAMP)
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)
-	$(PY) -m model.experiment --config $(CONFIG) --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m model.experiment --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
 
 bench: $(STAMP)
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)

@@ -31,8 +31,18 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed with the current config."""
 
 
+def _model_source_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
 def config_digest(cfg: Config, mode: str) -> str:
-    text = json.dumps({"config": cfg.to_dict(), "mode": mode}, sort_keys=True)
+    """Identifies what a checkpoint can be resumed by: the config, the mode and the model's code
+    (a checkpoint of older code would not resume bit-identically)."""
+    text = json.dumps({"config": cfg.to_dict(), "mode": mode, "code": _model_source_digest()},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

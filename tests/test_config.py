@@ -18,7 +18,7 @@ def _error(data) -> str:
     return str(exc.value)
 
 
-def _write(tmp_path, data) -> str:
+def _write(tmp_path, data):
     p = tmp_path / "cfg.yaml"
     p.write_text(yaml.safe_dump(data))
     return p
@@ -259,3 +259,14 @@ def test_idx_source_needs_paths():
     msg = _error(d)
     assert "train_labels, test_images, test_labels" in msg and "train_images," not in msg
 
+
+
+def test_readout_pool_grid():
+    # tiny: 14x14 grid -> conv1 14x14 -> pool 2/2 -> 7x7 -> conv2 (k 3, pad 1) 7x7 maps.
+    d = _tiny_dict()
+    assert C.parse(d).readout.pool_grid == 1                 # default: global max pooling
+    d["readout"]["pool_grid"] = 7
+    assert C.parse(d).readout.pool_grid == 7
+    d["readout"]["pool_grid"] = 8
+    msg = _error(d)
+    assert "readout.pool_grid = 8" in msg and "7x7" in msg

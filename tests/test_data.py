@@ -251,15 +251,15 @@ def test_mnist5k_split(mnist5k):
     assert np.array_equal(np.bincount(rows.test_y, minlength=10), [100] * 10)
     assert not set(train.tolist()) & set(test.tolist())
     assert np.array_equal(y[train], rows.train_y) and np.array_equal(y[test], rows.test_y)
-    # test: the last 100 rows of each class, in file order (class c is rows 500c .. 500c+499)
-    assert np.array_equal(test, np.concatenate([np.arange(500 * c + 400, 500 * c + 500)
-                                                for c in range(10)]))
-    # train: the first 400 rows of each class, ordered by fmix32(row ^ 0x0DA7A5E7)
+    # Class c is rows 500c .. 500c+499. train: the first 400 rows of each class, test: the last
+    # 100, each ordered by fmix32(row ^ 0x0DA7A5E7) (ties, which a bijection cannot have, by row).
     first = [r for c in range(10) for r in range(500 * c, 500 * c + 400)]
-    expected = sorted(first, key=lambda r: (fmix32(r ^ 0x0DA7A5E7), r))
-    assert train.tolist() == expected
+    last = [r for c in range(10) for r in range(500 * c + 400, 500 * c + 500)]
+    assert train.tolist() == sorted(first, key=lambda r: (fmix32(r ^ 0x0DA7A5E7), r))
+    assert test.tolist() == sorted(last, key=lambda r: (fmix32(r ^ 0x0DA7A5E7), r))
     # the hash order interleaves the classes
     assert len(set(rows.train_y[:30].tolist())) >= 6
+    assert len(set(rows.test_y[:30].tolist())) >= 6
 
 
 def test_load_mnist5k_deterministic(mnist5k):
@@ -277,7 +277,9 @@ def test_load_mnist5k_limits(tiny_cfg, mnist5k):
     full = D.load(tiny(**{"data.limit_train": 0, "data.limit_test": 0}))
     assert len(ds.train_y) == 200 and len(ds.test_y) == 100
     assert np.array_equal(ds.train_x, full.train_x[:200])
+    assert np.array_equal(ds.test_x, full.test_x[:100])
     assert np.array_equal(ds.test_y, full.test_y[:100])
+    assert len(np.unique(ds.test_y)) == 10      # the limited test set still holds every digit
 
 
 def test_load_mnist5k_size_disagrees_with_config():

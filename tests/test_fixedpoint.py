@@ -118,10 +118,12 @@ def test_stdp_stochastic_boundaries_large_rate():
     #   -> dq = 9, or 10 iff r >= 2^24 - 2,353,056 = 14,424,160.
     # LTD |a-| = 7391: num = 7391*15600 = 115,299,600 = 6*2^24 + 14,636,304
     #   -> dq = 6, or 7 iff r >= 2^24 - 14,636,304 = 2,140,912.
-    q = [100, 100, 100, 100]
-    ltp = [True, True, False, False]
-    words = [14_424_159, 14_424_160, 2_140_911, 2_140_912]
-    assert _stdp(F8, q, ltp, 9830, 7391, words) == [109, 110, 94, 93]
+    # LTD from q = 101 (odd boundary, so every bit of r counts): num = 7391*101*155
+    #   = 115,706,105 = 6*2^24 + 15,042,809 -> dq = 6, or 7 iff r >= 1,734,407.
+    q = [100, 100, 100, 100, 101, 101]
+    ltp = [True, True, False, False, False, False]
+    words = [14_424_159, 14_424_160, 2_140_911, 2_140_912, 1_734_406, 1_734_407]
+    assert _stdp(F8, q, ltp, 9830, 7391, words) == [109, 110, 94, 93, 95, 94]
 
 
 def test_stdp_floor():

@@ -220,6 +220,8 @@ def test_mask_grows_weights_freeze_and_hardware_schedule(tiny_encoded, seed, thr
                     hw[f] |= w[f] < th_q
             assert np.array_equal(mask, hw)
             assert not (mask & (w >= th_q) & ~mask0).any()            # new ones are below th
+        if warmup <= n_img:
+            assert net.pruned[i].any()      # not vacuous: init ~N(205, 12.8) LSBs, th >= 189
 
 
 # -- determinism -----------------------------------------------------------------------------------
