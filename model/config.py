@@ -183,6 +183,10 @@ class Config(_Section):
             # Threshold must be reachable by a potential of potential_bits (in weight LSBs).
             th = round(layer.threshold * 2 ** self.formats.weight_bits)
             vmax = 2 ** self.formats.potential_bits - 1
+            if th < 1:
+                raise ValueError(
+                    f"{where}.threshold = {layer.threshold}: rounds to {th} weight LSBs; it must "
+                    f"be at least one LSB, 2^-{self.formats.weight_bits}")
             if th > vmax:
                 raise ValueError(
                     f"{where}.threshold = {layer.threshold}: is {th} weight LSBs, more than the "

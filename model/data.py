@@ -11,7 +11,7 @@ file: a hash order that interleaves the classes (so ``limit_train``/``limit_test
 digits) and does not depend on any library's random generator.
 
 The first time the subset is read it is parsed from CSV (about a second) and cached as
-``build/cache/mnist5k.npz``.
+``build/cache/mnist5k.npz`` in the project folder.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 from . import rng
 from .config import Config
 
-CACHE = Path("build/cache/mnist5k.npz")
+CACHE = Path(__file__).resolve().parents[1] / "build" / "cache" / "mnist5k.npz"
 SPLIT_SALT = 0x0DA7A5E7
 TRAIN_PER_CLASS = 400
 
@@ -53,18 +53,25 @@ def _open(path: Path):
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (images: magic 0x00000803, labels: 0x00000801), plain or gzip."""
     path = Path(path)
-    with _open(path) as f:
-        head = f.read(4)
-        if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08 or head[3] not in (1, 3):
-            raise DataError(f"{path}: not an unsigned-byte IDX file (magic {head.hex() or 'empty'}, "
-                            "expected 00000801 for labels or 00000803 for images)")
-        ndim = head[3]
-        dims = np.frombuffer(f.read(4 * ndim), dtype=">u4").astype(int)
-        data = np.frombuffer(f.read(), dtype=np.uint8)
-    if len(dims) != ndim or data.size != int(np.prod(dims)):
-        raise DataError(f"{path}: truncated IDX file: header says {tuple(dims)}, "
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (EOFError, OSError) as exc:      # a torn gzip stream, an unreadable file
+        raise DataError(f"{path}: cannot read IDX data: {exc}") from None
+    head = raw[:4]
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08 or head[3] not in (1, 3):
+        raise DataError(f"{path}: not an unsigned-byte IDX file (magic {head.hex() or 'empty'}, "
+                        "expected 00000801 for labels or 00000803 for images)")
+    ndim = head[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header: {ndim} dimensions announced, "
+                        f"{len(raw) - 4} header bytes found")
+    dims = tuple(int(d) for d in np.frombuffer(raw[4:4 + 4 * ndim], dtype=">u4"))
+    data = np.frombuffer(raw[4 + 4 * ndim:], dtype=np.uint8)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: truncated IDX file: header says {dims}, "
                         f"found {data.size} bytes of data")
-    return data.reshape(tuple(dims))
+    return data.reshape(dims)
 
 
 def mnist5k_path() -> Path:
@@ -117,9 +124,10 @@ def load(cfg: Config) -> Dataset:
                                 f"labels {labels.shape} (expected (N, H, W) and (N,))")
         ds = Dataset(arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64))
     side = cfg.input.size
-    if ds.train_x.shape[1:] != (side, side):
-        raise DataError(f"images are {ds.train_x.shape[1]}x{ds.train_x.shape[2]}, but "
-                        f"input.size = {side} in the config")
+    for name, images in (("training", ds.train_x), ("test", ds.test_x)):
+        if images.shape[1:] != (side, side):
+            raise DataError(f"{name} images are {images.shape[1]}x{images.shape[2]}, but "
+                            f"input.size = {side} in the config")
     nt = d.limit_train or len(ds.train_y)
     ne = d.limit_test or len(ds.test_y)
     return Dataset(ds.train_x[:nt], ds.train_y[:nt], ds.test_x[:ne], ds.test_y[:ne])

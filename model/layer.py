@@ -34,9 +34,11 @@ class LayerOutput:
 
 
 def padded(times: np.ndarray, padding: int, T: int) -> np.ndarray:
-    """Spike times with a border of ``padding`` neurons that never spike."""
-    pad = [(0, 0)] * (times.ndim - 2) + [(padding, padding)] * 2
-    return np.pad(times, pad, constant_values=T)
+    """Spike times (..., H, W) with a border of ``padding`` neurons that never spike."""
+    h, w = times.shape[-2:]
+    out = np.full(times.shape[:-2] + (h + 2 * padding, w + 2 * padding), T, dtype=times.dtype)
+    out[..., padding:padding + h, padding:padding + w] = times
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -122,6 +124,9 @@ def integrate(times_in: np.ndarray, weights: np.ndarray, active: np.ndarray, ker
     ``weights`` (F, C, k, k) with ``active``, its unpruned mask; ``threshold``, ``vmax`` (the
     saturation limit) and ``dtype`` come from the arithmetic (fixed point or float).
     """
+    if not threshold > 0:
+        # Only events are checked against the threshold: a neuron with no input never fires.
+        raise ValueError(f"threshold = {threshold}: must be > 0")
     b = times_in.shape[0]
     f = weights.shape[0]
     side = times_in.shape[-1] + 2 * padding - kernel + 1

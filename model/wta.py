@@ -19,12 +19,25 @@ def _k_winners(times, v_fire, k, radius, T):
     map_free = np.ones(f_n, dtype=np.bool_)
     flat_t = times.ravel()
     flat_v = v_fire.ravel()
-    # Time steps in order; within a step, candidates in (map, row, column) order, then a stable
-    # sort by decreasing potential gives the full ranking.
+    # Bucket the fired neurons by time step (a counting sort keeps (map, row, column) order
+    # within a step); a stable sort by decreasing potential then completes the ranking.
+    count = np.zeros(T + 1, dtype=np.int64)
+    for idx in range(flat_t.size):
+        count[flat_t[idx]] += 1
+    first = np.zeros(T + 1, dtype=np.int64)
+    for t in range(1, T + 1):
+        first[t] = first[t - 1] + count[t - 1]
+    bucket = np.empty(first[T], dtype=np.int64)
+    fill = first.copy()
+    for idx in range(flat_t.size):
+        t = flat_t[idx]
+        if t < T:
+            bucket[fill[t]] = idx
+            fill[t] += 1
     for t in range(T):
-        cand = np.flatnonzero(flat_t == t)
-        if cand.size == 0:
+        if count[t] == 0:
             continue
+        cand = bucket[first[t]:first[t] + count[t]]
         cand = cand[np.argsort(-flat_v[cand], kind="mergesort")]
         for idx in cand:
             f, rest = divmod(idx, h * w)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import tiny
+from model import config
 from model import layer as L
 
 VMAX = (1 << 14) - 1
@@ -191,15 +193,11 @@ def test_pool_keeps_batch_and_map_axes():
     assert out[0, 2].tolist() == [[2, 9], [6, 3]]                      # A reversed by rows
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with a threshold of 0 LSBs (reachable from the config: "
-                   "layers[i].threshold = 0.001 passes validation and rounds to 0), integrate fires "
-                   "a neuron only at the first step in which it receives an event, or never; by the "
-                   "documented rule (fire after the step when V >= threshold) every neuron, V = 0, "
-                   "fires at step 0")
-def test_zero_threshold_fires_at_step_zero():
-    # 2x2 input, kernel 1, weight 1: input (0,0) spikes at 1, the others never (T = 4).
-    # V = 0 >= 0 after step 0 for every neuron: all fire at 0 with v_fire 0.
+def test_zero_threshold_is_refused():
+    # integrate checks the threshold only where events arrive, so it needs threshold > 0;
+    # the config refuses thresholds that round to 0 weight LSBs.
     t = np.full((1, 1, 2, 2), 4, np.int16)
-    t[0, 0, 0, 0] = 1
-    out = run(t, np.ones((1, 1, 1, 1), np.int64), T=4, threshold=0)
-    assert out.times.ravel().tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="threshold = 0: must be > 0"):
+        run(t, np.ones((1, 1, 1, 1), np.int64), T=4, threshold=0)
+    with pytest.raises(config.ConfigError, match=r"layers\[0\] \(conv1\).threshold = 0.001: rounds to 0"):
+        tiny(**{"layers.0.threshold": 0.001})
