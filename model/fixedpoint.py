@@ -117,7 +117,7 @@ class Formats:
         c = ((w0 & 0xFFFF) + (w0 >> 16) + (w1 & 0xFFFF) + (w1 >> 16)).astype(np.int64) - 2 * 65535
         scale = int(round(cfg.stdp.init_std * (1 << self.weight_bits) * math.sqrt(3)))
         q = self.weight_q(cfg.stdp.init_mean) + ((c * scale + (1 << 15)) >> 16)
-        return np.clip(q, 0, self.weight_max).astype(np.int32).reshape(shape)
+        return np.clip(q, 0, self.weight_max).astype(np.int64).reshape(shape)
 
     def convergence(self, q: np.ndarray) -> float:
         """C = mean(w (1 - w)) over the given weights."""

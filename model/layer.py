@@ -43,6 +43,7 @@ def padded(times: np.ndarray, padding: int, T: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _integrate(times, w, active, padding, T, threshold, vmax, side_out, fire, v_fire, v, sops):
+    w_max = w.max() if w.size else 0
     b_n, c_n, side_in, _ = times.shape
     f_n, _, k, _ = w.shape
     # Weights laid out (C, k, k, F) so the innermost loop runs over the maps of one synapse.
@@ -56,8 +57,10 @@ def _integrate(times, w, active, padding, T, threshold, vmax, side_out, fire, v_
                         w_t[c, ky, kx, f] = w[f, c, ky, kx]
                         n_active[c, ky, kx] += 1
     n_pos = side_out * side_out
-    touched = np.empty(n_pos, dtype=np.int64)     # positions that received events this step
+    touched = np.empty(n_pos, dtype=np.int64)     # positions where a neuron crossed this step
     stamp = np.full(n_pos, -1, dtype=np.int64)
+    # Saturation can only happen if a full receptive field of maximal weights exceeds vmax.
+    saturating = c_n * k * k * w_max > vmax
     for b in range(b_n):
         # Bucket the input spikes by time step (a counting sort).
         count = np.zeros(T + 1, dtype=np.int64)
@@ -77,9 +80,10 @@ def _integrate(times, w, active, padding, T, threshold, vmax, side_out, fire, v_
                     if t < T:
                         order[fill[t]] = (c * side_in + y) * side_in + x
                         fill[t] += 1
-        vb = v[b].reshape(n_pos, f_n)
-        fb = fire[b].reshape(n_pos, f_n)
-        vfb = v_fire[b].reshape(n_pos, f_n)
+        # Working state with the maps innermost; copied out to (F, H, W) at the end.
+        vb = np.zeros((n_pos, f_n), dtype=v.dtype)
+        fb = np.full((n_pos, f_n), T, dtype=fire.dtype)
+        vfb = np.zeros((n_pos, f_n), dtype=v.dtype)
         done = 0
         skipped = 0
         stamp[:] = -1
@@ -99,20 +103,42 @@ def _integrate(times, w, active, padding, T, threshold, vmax, side_out, fire, v_
                         done += n_active[c, ky, kx]
                         skipped += f_n - n_active[c, ky, kx]
                         pos = oy * side_out + ox
-                        if stamp[pos] != t:
+                        v_row = vb[pos]
+                        w_row = w_t[c, ky, kx]
+                        crossed = False
+                        # Branch-free over the maps so the loop vectorises; a crossing is
+                        # old < threshold <= new.
+                        if saturating:
+                            for f in range(f_n):
+                                old = v_row[f]
+                                new = min(old + w_row[f], vmax)
+                                v_row[f] = new
+                                crossed |= (old < threshold) & (new >= threshold)
+                        else:
+                            for f in range(f_n):
+                                old = v_row[f]
+                                new = old + w_row[f]
+                                v_row[f] = new
+                                crossed |= (old < threshold) & (new >= threshold)
+                        if crossed and stamp[pos] != t:
                             stamp[pos] = t
                             touched[n_touched] = pos
                             n_touched += 1
-                        for f in range(f_n):
-                            s = vb[pos, f] + w_t[c, ky, kx, f]
-                            vb[pos, f] = s if s < vmax else vmax
-            # After the step: neurons that reached the threshold fire now (once).
+            # After the step: neurons that reached the threshold fire now (once), with the
+            # potential the whole step left them.
             for j in range(n_touched):
                 pos = touched[j]
                 for f in range(f_n):
                     if vb[pos, f] >= threshold and fb[pos, f] == T:
                         fb[pos, f] = t
                         vfb[pos, f] = vb[pos, f]
+        for f in range(f_n):
+            for oy in range(side_out):
+                for ox in range(side_out):
+                    pos = oy * side_out + ox
+                    v[b, f, oy, ox] = vb[pos, f]
+                    fire[b, f, oy, ox] = fb[pos, f]
+                    v_fire[b, f, oy, ox] = vfb[pos, f]
         sops[b, 0] = done
         sops[b, 1] = skipped
 
@@ -130,17 +156,13 @@ def integrate(times_in: np.ndarray, weights: np.ndarray, active: np.ndarray, ker
     b = times_in.shape[0]
     f = weights.shape[0]
     side = times_in.shape[-1] + 2 * padding - kernel + 1
-    fire = np.full((b, side, side, f), T, dtype=np.int16)
-    v_fire = np.zeros((b, side, side, f), dtype=dtype)
-    v = np.zeros((b, side, side, f), dtype=dtype)
+    fire = np.empty((b, f, side, side), dtype=np.int16)
+    v_fire = np.empty((b, f, side, side), dtype=dtype)
+    v = np.empty((b, f, side, side), dtype=dtype)
     sops = np.zeros((b, 2), dtype=np.int64)
-    _integrate(np.ascontiguousarray(times_in, dtype=np.int16), weights.astype(dtype), active,
-               padding, T, dtype(threshold), dtype(vmax), side, fire, v_fire, v, sops)
-
-    def nchw(a):
-        return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
-
-    return LayerOutput(nchw(fire), nchw(v_fire), nchw(v), sops[:, 0], sops[:, 1])
+    _integrate(np.ascontiguousarray(times_in, dtype=np.int16), weights.astype(dtype, copy=False),
+               active, padding, T, dtype(threshold), dtype(vmax), side, fire, v_fire, v, sops)
+    return LayerOutput(fire, v_fire, v, sops[:, 0], sops[:, 1])
 
 
 def pointwise_inhibition(times: np.ndarray, v_fire: np.ndarray, T: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import encoding, layer as L, wta
+from . import encoding, layer as L, stdp, wta
 from .config import Config
 from .floatmode import arithmetic
 from .pruning import ThresholdPruning
@@ -141,20 +141,12 @@ class Network:
     def _stdp(self, i: int, n: int, winners: np.ndarray, times_in: np.ndarray,
               out: L.LayerOutput) -> None:
         lc = self.cfg.layers[i]
-        fmap, y, x = winners.T
-        k = int(np.prod(self.shapes[i][1:]))
+        post = out.times[0][tuple(winners.T)]
         src = L.padded(times_in, lc.padding, self.T)
-        pre = np.stack([src[:, wy:wy + lc.kernel, wx:wx + lc.kernel].reshape(-1)
-                        for wy, wx in zip(y, x)])                        # (n_win, K)
-        post = out.times[0, fmap, y, x][:, None]
-        w = self.weights[i].reshape(self.shapes[i][0], k)
-        active = ~self.pruned[i].reshape(self.shapes[i][0], k)[fmap]      # (n_win, K)
-        rows, cols = np.nonzero(active)
-        addr = fmap[rows] * k + cols
-        w[fmap[rows], cols] = self.arith.update(self.cfg, i, n, w[fmap[rows], cols],
-                                                (pre <= post)[rows, cols], addr)
-        self.counters.add("learn", "stdp_done", i, len(rows))
-        self.counters.add("learn", "stdp_skipped", i, active.size - len(rows))
+        done = stdp.apply(self.arith, self.cfg, i, n, self.weights[i], self.pruned[i], winners,
+                          post, src, lc.kernel)
+        self.counters.add("learn", "stdp_done", i, done)
+        self.counters.add("learn", "stdp_skipped", i, len(winners) * self.weights[i][0].size - done)
 
     # -- measures ----------------------------------------------------------------------------
     def active_connections(self) -> list[int]:

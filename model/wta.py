@@ -19,8 +19,8 @@ def _k_winners(times, v_fire, k, radius, T):
     map_free = np.ones(f_n, dtype=np.bool_)
     flat_t = times.ravel()
     flat_v = v_fire.ravel()
-    # Bucket the fired neurons by time step (a counting sort keeps (map, row, column) order
-    # within a step); a stable sort by decreasing potential then completes the ranking.
+    # Bucket the fired neurons by time step; a counting sort keeps (map, row, column) order
+    # within a step.
     count = np.zeros(T + 1, dtype=np.int64)
     for idx in range(flat_t.size):
         count[flat_t[idx]] += 1
@@ -35,27 +35,47 @@ def _k_winners(times, v_fire, k, radius, T):
             bucket[fill[t]] = idx
             fill[t] += 1
     for t in range(T):
-        if count[t] == 0:
-            continue
         cand = bucket[first[t]:first[t] + count[t]]
-        cand = cand[np.argsort(-flat_v[cand], kind="mergesort")]
-        for idx in cand:
-            f, rest = divmod(idx, h * w)
+        alive = np.ones(cand.size, dtype=np.bool_)
+        while True:
+            # The best remaining candidate of this step: largest potential, then the lowest
+            # (map, row, column), which is the bucket's order.
+            best = -1
+            for j in range(cand.size):
+                if alive[j] and (best < 0 or flat_v[cand[j]] > flat_v[cand[best]]):
+                    best = j
+            if best < 0:
+                break
+            f, rest = divmod(cand[best], h * w)
             y, x = divmod(rest, w)
-            if not map_free[f]:
-                continue
-            near = False
-            for j in range(n_won):
-                if abs(y - winners[j, 1]) <= radius and abs(x - winners[j, 2]) <= radius:
-                    near = True
-                    break
-            if near:
-                continue
             winners[n_won, 0], winners[n_won, 1], winners[n_won, 2] = f, y, x
             n_won += 1
-            map_free[f] = False
             if n_won == k:
                 return winners
+            # The winner inhibits its map and its neighbourhood in every map.
+            for j in range(cand.size):
+                if alive[j]:
+                    cf, crest = divmod(cand[j], h * w)
+                    cy, cx = divmod(crest, w)
+                    if cf == f or (abs(cy - y) <= radius and abs(cx - x) <= radius):
+                        alive[j] = False
+            map_free[f] = False
+        # Candidates of later steps must respect every winner so far.
+        if t + 1 < T:
+            nxt = bucket[first[t + 1]:first[t + 1] + count[t + 1]]
+            keep = np.ones(nxt.size, dtype=np.bool_)
+            for j in range(nxt.size):
+                cf, crest = divmod(nxt[j], h * w)
+                cy, cx = divmod(crest, w)
+                if not map_free[cf]:
+                    keep[j] = False
+                    continue
+                for m in range(n_won):
+                    if abs(cy - winners[m, 1]) <= radius and abs(cx - winners[m, 2]) <= radius:
+                        keep[j] = False
+                        break
+            bucket[first[t + 1]:first[t + 1] + keep.sum()] = nxt[keep]
+            count[t + 1] = keep.sum()
     return winners[:n_won]
 
 

@@ -214,7 +214,7 @@ def test_init_weights_by_hand():
     # = 22. Seed 7, layer 0, shape (4, 2, 3, 3): addresses 0..71 in C order.
     cfg = tiny()
     q = Formats.from_config(cfg).init_weights(cfg, 0, (4, 2, 3, 3))
-    assert q.shape == (4, 2, 3, 3) and q.dtype == np.int32
+    assert q.shape == (4, 2, 3, 3) and q.dtype == np.int64
     assert q.ravel().tolist() == [_init_by_hand(7, 0, a, 205, 22) for a in range(72)]
 
 
