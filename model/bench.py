@@ -27,27 +27,18 @@ import numpy as np
 
 from . import config as C
 from . import data
-from .experiment import write_json
+from .cli import guarded, write_json
 from .network import Network
 
 REFERENCE_MS = {"learn_conv1": 1.0, "learn_conv2": 2.7, "infer": 1.7}
 
 
-def _learn_conv1(cfg, images):
+def _learn(cfg, images, layer):
     net = Network(cfg)
     t0 = time.perf_counter()
-    x = net.encode(images)
+    x, _ = net.propagate(net.encode(images), layer)     # the frozen layers below, batched
     for n in range(len(x)):
-        net.learn(0, x[n:n + 1])
-    return time.perf_counter() - t0
-
-
-def _learn_conv2(cfg, images):
-    net = Network(cfg)
-    t0 = time.perf_counter()
-    x, _ = net.propagate(net.encode(images), 1)
-    for n in range(len(x)):
-        net.learn(1, x[n:n + 1])
+        net.learn(layer, x[n:n + 1])
     return time.perf_counter() - t0
 
 
@@ -62,7 +53,8 @@ def run(cfg: C.Config, images: int, repeats: int) -> dict:
     ds = data.load(cfg)
     if len(ds.train_x) < images * repeats:
         images = max(1, len(ds.train_x) // repeats)
-    tasks = {"learn_conv1": _learn_conv1, "learn_conv2": _learn_conv2, "infer": _infer}
+    tasks = {"learn_conv1": lambda c, x: _learn(c, x, 0), "learn_conv2": lambda c, x: _learn(c, x, 1),
+             "infer": _infer}
     if len(cfg.layers) < 2:
         del tasks["learn_conv2"]
     for fn in tasks.values():            # compile the numba kernels before timing
@@ -96,23 +88,23 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
     args = ap.parse_args(argv)
-    try:
+
+    def body() -> int:
         cfg = C.load(args.config)
-    except C.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    images = args.images or (20 if args.quick else 300)
-    repeats = args.repeats or (3 if args.quick else 7)
-    report = run(cfg, images, repeats)
-    report["quick"] = args.quick
-    write_json(args.out, report)
-    for name, ref in REFERENCE_MS.items():
-        key = f"ms_per_image_{name}"
-        if key in report:
-            print(f"{key}: {report[key]:.3f} ms (reference {ref} ms, "
-                  f"{report['speedup_vs_reference'][name]:.2f}x)")
-    print(f"wrote {args.out}")
-    return 0
+        images = args.images or (20 if args.quick else 300)
+        repeats = args.repeats or (3 if args.quick else 7)
+        report = run(cfg, images, repeats)
+        report["quick"] = args.quick
+        write_json(args.out, report)
+        for name, ref in REFERENCE_MS.items():
+            key = f"ms_per_image_{name}"
+            if key in report:
+                print(f"{key}: {report[key]:.3f} ms (reference {ref} ms, "
+                      f"{report['speedup_vs_reference'][name]:.2f}x)")
+        print(f"wrote {args.out}")
+        return 0
+
+    return guarded(body)
 
 
 if __name__ == "__main__":

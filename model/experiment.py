@@ -26,15 +26,13 @@ Report fields (all fractions in [0, 1]):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import config as C
 from . import data, readout
+from .cli import guarded, write_json
 from .network import COUNTERS, PHASES
 from .train import Trainer, config_digest
 
@@ -142,14 +140,6 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | Path, obj: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
-    tmp.replace(path)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
@@ -158,20 +148,16 @@ def main(argv=None) -> int:
     ap.add_argument("--float", action="store_true", help="also train the float twin (dense)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    try:
+
+    def body() -> int:
         cfg = C.load(args.config)
-    except C.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
         report = run(cfg, Path(args.config).stem, args.quick, args.float, not args.no_progress)
-    except (data.DataError, C.ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    write_json(args.out, report)
-    print(summary(report))
-    print(f"wrote {args.out}")
-    return 0
+        write_json(args.out, report)
+        print(summary(report))
+        print(f"wrote {args.out}")
+        return 0
+
+    return guarded(body)
 
 
 if __name__ == "__main__":

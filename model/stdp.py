@@ -36,34 +36,27 @@ def _mix32(h):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fixed(w, pruned, fmap, ys, xs, post, src, kernel, a_plus, a_minus, key, weight_bits, shift,
-           stochastic):
-    n_fan = w.shape[1]
+def _fixed_rule(q, ltp, addr, p):
+    """fixedpoint.Formats.stdp for one synapse; p = (a+_q, |a-_q|, key, W, W + A, stochastic)."""
+    a_plus, a_minus, key, weight_bits, shift, stochastic = p
     full = 1 << weight_bits
-    mask = (1 << shift) - 1
-    done = 0
-    for j in range(fmap.size):
-        f = fmap[j]
-        idx = 0
-        for c in range(src.shape[0]):
-            for ky in range(kernel):
-                for kx in range(kernel):
-                    if not pruned[f, idx]:
-                        q = w[f, idx]
-                        ltp = src[c, ys[j] + ky, xs[j] + kx] <= post[j]
-                        num = (a_plus if ltp else a_minus) * q * (full - q)
-                        if stochastic:
-                            num += _mix32(key ^ (f * n_fan + idx)) & mask
-                        dq = num >> shift
-                        q = q + dq if ltp else q - dq
-                        w[f, idx] = min(max(q, 0), full - 1)
-                        done += 1
-                    idx += 1
-    return done
+    num = (a_plus if ltp else a_minus) * q * (full - q)
+    if stochastic:
+        num += _mix32(key ^ addr) & ((1 << shift) - 1)
+    dq = num >> shift
+    return min(max(q + dq if ltp else q - dq, 0), full - 1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _float(w, pruned, fmap, ys, xs, post, src, kernel, a_plus, a_minus):
+def _float_rule(q, ltp, addr, p):
+    """w + a w (1 - w), clipped to [0, 1]; p = (a+, a-) with a- < 0."""
+    a = p[0] if ltp else p[1]
+    return min(max(q + a * q * (1.0 - q), 0.0), 1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply(rule, p, w, pruned, fmap, ys, xs, post, src, kernel):
+    n_fan = w.shape[1]
     done = 0
     for j in range(fmap.size):
         f = fmap[j]
@@ -72,9 +65,8 @@ def _float(w, pruned, fmap, ys, xs, post, src, kernel, a_plus, a_minus):
             for ky in range(kernel):
                 for kx in range(kernel):
                     if not pruned[f, idx]:
-                        q = w[f, idx]
-                        a = a_plus if src[c, ys[j] + ky, xs[j] + kx] <= post[j] else a_minus
-                        w[f, idx] = min(max(q + a * q * (1.0 - q), 0.0), 1.0)
+                        ltp = src[c, ys[j] + ky, xs[j] + kx] <= post[j]
+                        w[f, idx] = rule(w[f, idx], ltp, f * n_fan + idx, p)
                         done += 1
                     idx += 1
     return done
@@ -94,6 +86,8 @@ def apply(arith, cfg, layer: int, n: int, weights: np.ndarray, pruned: np.ndarra
     a_plus, a_minus = arith.rates(cfg, n)
     if isinstance(arith, Formats):
         key = rng.round_key(cfg.seed, layer, n) if arith.stochastic else 0
-        return _fixed(w2, p2, fmap, ys, xs, post, src, kernel, a_plus, a_minus, key,
-                      arith.weight_bits, arith.stdp_shift, arith.stochastic)
-    return _float(w2, p2, fmap, ys, xs, post, src, kernel, a_plus, a_minus)
+        rule, p = _fixed_rule, (a_plus, a_minus, key, arith.weight_bits, arith.stdp_shift,
+                                arith.stochastic)
+    else:
+        rule, p = _float_rule, (float(a_plus), float(a_minus))
+    return _apply(rule, p, w2, p2, fmap, ys, xs, post, src, kernel)
