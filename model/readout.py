@@ -12,7 +12,7 @@ from .config import Config
 def fit(cfg: Config, features: np.ndarray, labels: np.ndarray):
     """A fitted pipeline: standardise each feature, then a one-vs-rest linear SVM."""
     clf = make_pipeline(StandardScaler(),
-                        LinearSVC(C=cfg.readout.svm_c, max_iter=20_000, random_state=0))
+                        LinearSVC(C=cfg.readout.svm_c, dual=False, max_iter=20_000, random_state=0))
     return clf.fit(features, labels)
 
 

@@ -96,7 +96,7 @@ class Trainer:
                 inputs, below = net.propagate(encoded, i)
                 total = lc.learning.max_images
                 bar = tqdm(total=total, initial=net.learned[i], desc=f"learn {lc.name} ({self.mode})",
-                           disable=not self.progress_bar, leave=False)
+                           disable=None if self.progress_bar else True, leave=False)  # None: only on a terminal
                 while net.learned[i] < total:
                     if stop_after is not None and steps >= stop_after:
                         self._save(net, progress)
