@@ -1,0 +1,290 @@
+"""IntegrateEngine: input spike events -> potentials -> first spikes, on P lanes, pruning skipped.
+
+The datapath and sequencer of hw/README.md; ``model/schedule.py`` predicts its every cycle and
+``model/layer.py`` its every value. Generator parameters: ``model.schedule.EngineLayout``.
+
+Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
+potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
+accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
+(find-first-set), so pruned connections are never visited; the row ends when every lane's word
+is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
+the saturated sum in the next; the potential read port is transparent to that write.
+
+Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
+row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
+after the address is given. ``start`` runs one pass; ``done`` pulses in its last cycle.
+"""
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from model.schedule import EngineLayout
+
+MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
+
+
+def _bits(n: int) -> int:
+    """Width of an unsigned field holding 0 .. n."""
+    return max(1, ceil_log2(n + 1))
+
+
+def event_layout(lay: EngineLayout) -> data.StructLayout:
+    return data.StructLayout({"t": _bits(lay.time_steps), "c": _bits(lay.channels - 1),
+                              "y": _bits(lay.side_in - 1), "x": _bits(lay.side_in - 1)})
+
+
+def pack_event(lay: EngineLayout, t: int, c: int, y: int, x: int) -> int:
+    """The word the host writes for one event (fields from the least significant bit)."""
+    layout = event_layout(lay)
+    word = 0
+    for name, value in (("t", t), ("c", c), ("y", y), ("x", x)):
+        field = layout[name]
+        word |= value << field.offset
+    return word
+
+
+def _lowest_bit(m: Module, word: Signal, name: str) -> Signal:
+    """Index of the lowest set bit of ``word`` (0 when empty): the find-first-set unit."""
+    idx = Signal(_bits(max(1, len(word) - 1)), name=name)
+    for i in reversed(range(len(word))):
+        with m.If(word[i]):
+            m.d.comb += idx.eq(i)
+    return idx
+
+
+class IntegrateEngine(wiring.Component):
+    def __init__(self, lay: EngineLayout):
+        self.lay = lay
+        P, G = lay.lanes, lay.groups
+        self.addr_w = _bits(max(lay.rows * G, G * lay.npos, lay.max_events, lay.channels) - 1)
+        self.data_w = max(lay.weight_bits, G, lay.kernel ** 2, event_layout(lay).size)
+        tb, pb, ab = _bits(lay.time_steps), lay.potential_bits, _bits(G * lay.npos - 1)
+        super().__init__({
+            "start": In(1), "busy": Out(1), "done": Out(1),
+            "threshold": In(pb), "n_events": In(_bits(lay.max_events)),
+            "wr_en": In(1), "wr_mem": In(2), "wr_lane": In(_bits(P - 1)),
+            "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
+            "rd_lane": In(_bits(P - 1)), "rd_addr": In(ab),
+            "rd_pot": Out(pb), "rd_fire": Out(tb), "rd_vfire": Out(pb),
+            # trace, stamped with ``cycle`` (0 = first cycle after start)
+            "cycle": Out(32), "ops": Out(32), "op_cycles": Out(32),
+            "tr_row": Out(1), "tr_event": Out(_bits(lay.max_events)), "tr_row_index": Out(_bits(lay.rows - 1)),
+            "tr_fire": Out(P), "tr_fire_addr": Out(data.ArrayLayout(ab, P)),
+            "tr_fire_v": Out(data.ArrayLayout(pb, P)),
+            "tr_step": Out(1), "tr_t": Out(tb), "tr_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lay = self.lay
+        P, G, npos, k, T = lay.lanes, lay.groups, lay.npos, lay.kernel, lay.time_steps
+        so, pad = lay.side_out, lay.padding
+        vmax = (1 << lay.potential_bits) - 1
+        tb, pb, ab = _bits(T), lay.potential_bits, _bits(G * npos - 1)
+        ev_lay = event_layout(lay)
+
+        # -- memories ---------------------------------------------------------------------------
+        def mem(name, width, depth):
+            m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=[])
+            return mm
+
+        events = mem("events", ev_lay.size, lay.max_events)
+        row_any = mem("row_any", k * k, lay.channels)
+        ev_rd, ra_rd = events.read_port(), row_any.read_port()
+        host_writes = {MEM_EVENTS: events.write_port(), MEM_ROW_ANY: row_any.write_port()}
+        lanes = []
+        for l in range(P):
+            w = mem(f"weights{l}", lay.weight_bits, lay.rows * G)
+            mk = mem(f"masks{l}", G, lay.rows)
+            pot = mem(f"pot{l}", pb, G * npos)
+            fire = mem(f"fire{l}", tb, G * npos)
+            vfire = mem(f"vfire{l}", pb, G * npos)
+            fifo = mem(f"fifo{l}", ab, G * npos)
+            pot_wp = pot.write_port()
+            lanes.append(dict(
+                w_wp=w.write_port(), w_rd=w.read_port(), m_wp=mk.write_port(), m_rd=mk.read_port(),
+                pot_wp=pot_wp, pot_rd=pot.read_port(transparent_for=(pot_wp,)),
+                fire_wp=fire.write_port(), fire_rd=fire.read_port(),
+                vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
+                fifo_wp=fifo.write_port(), fifo_rd=fifo.read_port(),
+                rem=Signal(G, name=f"rem{l}"), wptr=Signal(ab + 1, name=f"wptr{l}"),
+                x_valid=Signal(name=f"x_valid{l}"), x_addr=Signal(ab, name=f"x_addr{l}"),
+                d1_valid=Signal(name=f"d1_valid{l}"), d2_valid=Signal(name=f"d2_valid{l}"),
+                d2_addr=Signal(ab, name=f"d2_addr{l}")))
+
+        # -- host access ----------------------------------------------------------------------------
+        for sel, wp in host_writes.items():
+            m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
+                         wp.en.eq(self.wr_en & (self.wr_mem == sel))]
+        for l, ln in enumerate(lanes):
+            mine = self.wr_en & (self.wr_lane == l)
+            for wp, sel in ((ln["w_wp"], MEM_WEIGHTS), (ln["m_wp"], MEM_MASKS)):
+                m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
+                             wp.en.eq(mine & (self.wr_mem == sel))]
+            m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr)]
+        rd_lane = Signal.like(self.rd_lane)
+        m.d.sync += rd_lane.eq(self.rd_lane)
+        m.d.comb += [
+            self.rd_pot.eq(Array(ln["pot_rd"].data for ln in lanes)[rd_lane]),
+            self.rd_fire.eq(Array(ln["fire_rd"].data for ln in lanes)[rd_lane]),
+            self.rd_vfire.eq(Array(ln["vfire_rd"].data for ln in lanes)[rd_lane]),
+        ]
+
+        # -- sequencer state --------------------------------------------------------------------------
+        t = Signal(tb)
+        e = Signal(_bits(lay.max_events))
+        ev = Signal(ev_lay)                 # the event being processed (registered)
+        pending = Signal(k * k)             # its rows not issued yet
+        cur_row = Signal(_bits(lay.rows - 1))
+        cur_pos = Signal(_bits(npos - 1))
+        first = Signal()                    # first op cycle of a row: masks come from memory
+        counter = Signal(ab + 2)            # CLEAR address, DRAIN index
+        depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
+        clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += [self.tr_event.eq(e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
+                     self.tr_row.eq(in_rows & first)]
+
+        # Rows of the current event that land inside the output.
+        inside = Signal(k * k)
+        for ky in range(k):
+            for kx in range(k):
+                m.d.comb += inside[ky * k + kx].eq((ev.y + pad >= ky) & (ev.y + pad - ky < so) &
+                                                   (ev.x + pad >= kx) & (ev.x + pad - kx < so))
+
+        # Issuing a row: the lowest pending offset; its mask words arrive in the next cycle.
+        pend = Signal(k * k)
+        offs = _lowest_bit(m, pend, "next_offset")
+        kys = Array(Const(o // k, _bits(k)) for o in range(k * k))
+        kxs = Array(Const(o % k, _bits(k)) for o in range(k * k))
+        row_next = Signal.like(cur_row)
+        pos_next = Signal.like(cur_pos)
+        m.d.comb += [row_next.eq(ev.c * (k * k) + offs),
+                     pos_next.eq((ev.y + pad - kys[offs]) * so + (ev.x + pad - kxs[offs]))]
+        with m.If(issue):
+            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
+                         pending.eq(pend & ~(Const(1, k * k) << offs))]
+
+        # Per lane: issue stage (lowest bit of the mask word), exec stage (saturating add,
+        # write back, threshold crossing into the FIFO), drain stages, memory port owners.
+        rem_next_all, valids = [], []
+        for l, ln in enumerate(lanes):
+            m.d.comb += ln["m_rd"].addr.eq(row_next)
+            word = Signal(G, name=f"word{l}")
+            m.d.comb += word.eq(Mux(first, ln["m_rd"].data, ln["rem"]))
+            g = _lowest_bit(m, word, f"g{l}")
+            valid = Signal(name=f"valid{l}")
+            op_addr = Signal(ab, name=f"op_addr{l}")
+            rem_next = Signal(G, name=f"rem_next{l}")
+            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g * npos + cur_pos),
+                         rem_next.eq(word & (word - 1)),
+                         ln["w_rd"].addr.eq(cur_row * G + g)]
+            rem_next_all.append(rem_next)
+            valids.append(valid)
+            with m.If(in_rows):
+                m.d.sync += ln["rem"].eq(rem_next)
+            m.d.sync += [ln["x_valid"].eq(valid), ln["x_addr"].eq(op_addr)]
+
+            total = ln["pot_rd"].data + ln["w_rd"].data
+            sat = Signal(pb, name=f"sat{l}")
+            m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
+            crossed = ln["x_valid"] & (ln["pot_rd"].data < self.threshold) & (sat >= self.threshold)
+            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
+                         ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
+            with m.If(crossed):
+                m.d.sync += ln["wptr"].eq(ln["wptr"] + 1)
+
+            m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
+                         ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["fifo_rd"].data)]
+            m.d.comb += [self.tr_fire[l].eq(ln["d2_valid"]), self.tr_fire_addr[l].eq(ln["d2_addr"]),
+                         self.tr_fire_v[l].eq(ln["pot_rd"].data)]
+
+            m.d.comb += ln["pot_rd"].addr.eq(Mux(in_rows, op_addr,
+                                                 Mux(draining, ln["fifo_rd"].data, self.rd_addr)))
+            with m.If(clearing):
+                m.d.comb += [ln["pot_wp"].addr.eq(counter), ln["pot_wp"].data.eq(0),
+                             ln["pot_wp"].en.eq(1),
+                             ln["fire_wp"].addr.eq(counter), ln["fire_wp"].data.eq(T),
+                             ln["fire_wp"].en.eq(1),
+                             ln["vfire_wp"].addr.eq(counter), ln["vfire_wp"].data.eq(0),
+                             ln["vfire_wp"].en.eq(1)]
+            with m.Else():
+                m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
+                             ln["pot_wp"].en.eq(ln["x_valid"]),
+                             ln["fire_wp"].addr.eq(ln["d2_addr"]), ln["fire_wp"].data.eq(t),
+                             ln["fire_wp"].en.eq(ln["d2_valid"]),
+                             ln["vfire_wp"].addr.eq(ln["d2_addr"]),
+                             ln["vfire_wp"].data.eq(ln["pot_rd"].data),
+                             ln["vfire_wp"].en.eq(ln["d2_valid"])]
+        last = Cat(*(r == 0 for r in rem_next_all)).all()
+        most = Signal.like(depth)
+        for ln in lanes:
+            most_next = Signal.like(depth)
+            m.d.comb += most_next.eq(Mux(ln["wptr"] > most, ln["wptr"], most))
+            most = most_next
+
+        # -- the sequencer ------------------------------------------------------------------------------
+        m.d.comb += self.busy.eq(1)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(self.start):
+                    m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
+                                 counter.eq(0), t.eq(0), e.eq(0)]
+                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.next = "CLEAR"
+            with m.State("CLEAR"):
+                m.d.comb += clearing.eq(1)
+                m.d.sync += counter.eq(counter + 1)
+                with m.If(counter == G * npos - 1):
+                    m.d.sync += counter.eq(0)
+                    m.next = "EV_READ"
+            with m.State("EV_READ"):
+                m.d.comb += ev_rd.addr.eq(e)
+                m.next = "EV_DECODE"
+            with m.State("EV_DECODE"):
+                nxt = ev_lay(ev_rd.data)
+                m.d.comb += ra_rd.addr.eq(nxt.c)
+                with m.If((e == self.n_events) | (nxt.t != t)):
+                    m.d.sync += [counter.eq(0), depth.eq(most)]
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += ev.eq(ev_rd.data)
+                    m.next = "EV_ROWS0"
+            with m.State("EV_ROWS0"):
+                m.d.comb += pend.eq(ra_rd.data & inside)
+                with m.If(pend == 0):
+                    m.d.sync += e.eq(e + 1)
+                    m.next = "EV_READ"
+                with m.Else():
+                    m.d.comb += issue.eq(1)
+                    m.next = "ROWS"
+            with m.State("ROWS"):
+                m.d.comb += [in_rows.eq(1), pend.eq(pending)]
+                m.d.sync += [self.op_cycles.eq(self.op_cycles + 1),
+                             self.ops.eq(self.ops + sum(valids)), first.eq(0)]
+                with m.If(last):
+                    with m.If(pending != 0):
+                        m.d.comb += issue.eq(1)
+                    with m.Else():
+                        m.d.sync += e.eq(e + 1)
+                        m.next = "EV_READ"
+            with m.State("DRAIN"):
+                m.d.comb += draining.eq(1)
+                m.d.sync += counter.eq(counter + 1)
+                with m.If(counter == depth + 1):
+                    m.d.comb += self.tr_step.eq(1)
+                    m.d.sync += [t.eq(t + 1), counter.eq(0)]
+                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    with m.If(t == T - 1):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "EV_READ"
+            with m.State("DONE"):
+                m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
+                m.next = "IDLE"
+        with m.If(self.busy):
+            m.d.sync += self.cycle.eq(self.cycle + 1)
+        with m.If(issue):
+            m.d.sync += first.eq(1)
+        return m

@@ -1,0 +1,206 @@
+"""The core's schedule: the cycle of every trace event, predicted from the model.
+
+This module mirrors the sequencer of ``hw/integrate.py`` state by state (see hw/README.md); the
+arithmetic it carries along is the model's, and ``integrate_pass`` checks its results against
+``model.layer.integrate`` so the schedule can never drift from the bit-accurate model.
+
+Layout shared with the hardware (``EngineLayout``): lane l owns maps f = g P + l; a row is a
+kernel position ``(c k + ky) k + kx``; lane memories are addressed ``row G + g`` (weights),
+``row`` (mask word, bit g) and ``g npos + pos`` (potentials, fire times, potentials at fire).
+
+Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
+
+* CLEAR, G npos cycles;
+* per time step t: EV_READ, EV_DECODE for the next event; if it belongs to step t: EV_ROWS0,
+  then ROWS, max(1, max over lanes of popcount(mask word)) cycles per live row, rows back to
+  back; an event without live rows returns to EV_READ from EV_ROWS0. An event of a later step
+  (or the end of the list) ends the step: DRAIN, max over lanes of crossings + 2 cycles;
+* DONE, one cycle.
+
+Trace records, each a tuple starting with its cycle:
+
+* ``(cycle, "row", event_index, row)``: first op cycle of a row;
+* ``(cycle, "fire", lane, address, t, potential)``: a neuron's fire time written (drain);
+* ``(cycle, "step", t)``: last cycle of step t's drain;
+* ``(cycle, "done")``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Config
+from .layer import integrate
+
+
+@dataclass(frozen=True)
+class EngineLayout:
+    """Sizes of one layer on the integrate engine (generator parameters of hw/integrate.py)."""
+    maps: int            # F
+    channels: int        # C
+    kernel: int          # k
+    padding: int
+    side_in: int         # input side S
+    time_steps: int      # T
+    lanes: int           # P
+    weight_bits: int
+    potential_bits: int
+    max_events: int
+
+    @property
+    def side_out(self) -> int:
+        return self.side_in + 2 * self.padding - self.kernel + 1
+
+    @property
+    def npos(self) -> int:
+        return self.side_out ** 2
+
+    @property
+    def groups(self) -> int:
+        return -(-self.maps // self.lanes)
+
+    @property
+    def rows(self) -> int:
+        return self.channels * self.kernel ** 2
+
+    @classmethod
+    def from_config(cls, cfg: Config, layer: int, lanes: int, side_in: int, channels: int,
+                    max_events: int | None = None) -> "EngineLayout":
+        lc = cfg.layers[layer]
+        return cls(lc.maps, channels, lc.kernel, lc.padding, side_in, cfg.input.time_steps, lanes,
+                   cfg.formats.weight_bits, cfg.formats.potential_bits,
+                   max_events or channels * side_in * side_in)
+
+    # -- memory images: the model's arrays in the lanes' layout --------------------------------
+    def lane_weights(self, weights: np.ndarray) -> np.ndarray:
+        """(F, C, k, k) -> (P, rows * G): word row G + g of lane l is weight (g P + l, row)."""
+        w = np.zeros((self.groups * self.lanes, self.rows), dtype=np.int64)
+        w[:self.maps] = weights.reshape(self.maps, self.rows)
+        return w.reshape(self.groups, self.lanes, self.rows).transpose(1, 2, 0).reshape(self.lanes, -1)
+
+    def lane_masks(self, active: np.ndarray) -> np.ndarray:
+        """(F, C, k, k) live connections -> (P, rows) mask words, bit g for map g P + l."""
+        a = np.zeros((self.groups * self.lanes, self.rows), dtype=np.int64)
+        a[:self.maps] = active.reshape(self.maps, self.rows)
+        a = a.reshape(self.groups, self.lanes, self.rows)
+        return (a << np.arange(self.groups)[:, None, None]).sum(axis=0)
+
+    def row_any(self, masks: np.ndarray) -> np.ndarray:
+        """(C,) words of k*k bits: bit (ky k + kx) set when row (c, ky, kx) has a live connection."""
+        live = (masks != 0).any(axis=0).reshape(self.channels, self.kernel ** 2)
+        return (live.astype(np.int64) << np.arange(self.kernel ** 2)).sum(axis=1)
+
+    def events(self, times: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Input spike times (C, S, S) -> the event list (t, c, y, x), by time, then (c, y, x)."""
+        t, c, y, x = times.ravel(), *np.unravel_index(np.arange(times.size), times.shape)
+        live = t < self.time_steps
+        order = np.argsort(t[live], kind="stable")
+        return [tuple(int(v) for v in e) for e in
+                np.stack([t[live], c[live], y[live], x[live]], axis=1)[order]]
+
+    def to_lanes(self, nchw: np.ndarray, fill) -> np.ndarray:
+        """(F, So, So) model array -> (P, G npos) lane memories (maps past F read as ``fill``)."""
+        a = np.full((self.groups * self.lanes, self.npos), fill, dtype=np.int64)
+        a[:self.maps] = nchw.reshape(self.maps, self.npos)
+        return a.reshape(self.groups, self.lanes, self.npos).transpose(1, 0, 2).reshape(self.lanes, -1)
+
+
+@dataclass
+class PassResult:
+    trace: list
+    cycles: int
+    ops: int            # lane operations: synaptic accumulations done
+    op_cycles: int      # cycles in which the lanes ran (ROWS)
+    potentials: np.ndarray   # (P, G npos) lane memories after the pass
+    fire: np.ndarray
+    v_fire: np.ndarray
+
+
+_KINDS = {"row": 0, "fire": 1, "step": 2, "done": 3}
+
+
+def trace_order(record: tuple):
+    """Canonical order of trace records: by cycle, then kind, then lane (fires of one cycle)."""
+    return (record[0], _KINDS[record[1]], record[2] if record[1] == "fire" else 0)
+
+
+def _ffs(word: int) -> int:
+    return (word & -word).bit_length() - 1
+
+
+def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
+                   active: np.ndarray, threshold: int) -> PassResult:
+    """Predict one layer pass of the integrate engine for one image's input spike times."""
+    P, G, npos, k, T = lay.lanes, lay.groups, lay.npos, lay.kernel, lay.time_steps
+    vmax = (1 << lay.potential_bits) - 1
+    lw, lm = lay.lane_weights(weights), lay.lane_masks(active)
+    ra = lay.row_any(lm)
+    events = lay.events(times_in)
+    pot = np.zeros((P, G * npos), dtype=np.int64)
+    fire = np.full((P, G * npos), T, dtype=np.int64)
+    vfire = np.zeros((P, G * npos), dtype=np.int64)
+    trace = []
+    cycle = G * npos                                   # CLEAR
+    ops = op_cycles = 0
+    e = 0
+    for t in range(T):
+        crossed = [[] for _ in range(P)]
+        while True:
+            cycle += 2                                 # EV_READ, EV_DECODE
+            if e == len(events) or events[e][0] != t:
+                break
+            _, c, y, x = events[e]
+            offsets = [(ky, kx) for ky in range(k) for kx in range(k)
+                       if 0 <= y + lay.padding - ky < lay.side_out
+                       and 0 <= x + lay.padding - kx < lay.side_out
+                       and (ra[c] >> (ky * k + kx)) & 1]
+            cycle += 1                                 # EV_ROWS0
+            for ky, kx in offsets:
+                row = (c * k + ky) * k + kx
+                pos = (y + lay.padding - ky) * lay.side_out + (x + lay.padding - kx)
+                trace.append((cycle, "row", e, row))
+                width = 0
+                for lane in range(P):
+                    word = int(lm[lane, row])
+                    width = max(width, bin(word).count("1"))
+                    while word:
+                        g = _ffs(word)
+                        word &= word - 1
+                        addr = g * npos + pos
+                        old = pot[lane, addr]
+                        new = min(old + lw[lane, row * G + g], vmax)
+                        pot[lane, addr] = new
+                        ops += 1
+                        if old < threshold <= new:
+                            crossed[lane].append(addr)
+                width = max(width, 1)
+                cycle += width
+                op_cycles += width
+            e += 1
+        depth = max(len(q) for q in crossed)
+        for i in range(depth):                         # DRAIN: write at drain cycle i + 2
+            for lane in range(P):
+                if i < len(crossed[lane]):
+                    addr = crossed[lane][i]
+                    fire[lane, addr] = t
+                    vfire[lane, addr] = pot[lane, addr]
+                    trace.append((cycle + i + 2, "fire", lane, addr, t, int(pot[lane, addr])))
+        cycle += depth + 2
+        trace.append((cycle - 1, "step", t))
+    trace.append((cycle, "done"))
+    cycle += 1
+    trace.sort(key=trace_order)
+    _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire)
+    return PassResult(trace, cycle, ops, op_cycles, pot, fire, vfire)
+
+
+def _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire):
+    """The schedule carries the model's arithmetic: assert it equals model.layer.integrate."""
+    out = integrate(times_in[None], weights, active, lay.kernel, lay.padding, lay.time_steps,
+                    threshold, (1 << lay.potential_bits) - 1, np.int64)
+    for name, got, ref, fill in (("potentials", pot, out.v_final[0], 0),
+                                 ("fire times", fire, out.times[0], lay.time_steps),
+                                 ("fire potentials", vfire, out.v_fire[0], 0)):
+        if not np.array_equal(got, lay.to_lanes(ref, fill)):
+            raise AssertionError(f"schedule and model.layer.integrate disagree on {name}")
