@@ -23,6 +23,13 @@ from model.schedule import EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
 
+# Deliberate faults, for the tests that prove the co-simulation catches them. Never used otherwise.
+FAULTS = {
+    "ignore_pruning": "lanes walk every map of a row, pruned or not",
+    "threshold_strict": "a neuron fires when its potential exceeds the threshold, not reaches it",
+    "fire_time_late": "fire times are written to memory one time step late (the trace is right)",
+}
+
 
 def _bits(n: int) -> int:
     """Width of an unsigned field holding 0 .. n."""
@@ -54,8 +61,15 @@ def _lowest_bit(m: Module, word: Signal, name: str) -> Signal:
 
 
 class IntegrateEngine(wiring.Component):
-    def __init__(self, lay: EngineLayout):
-        self.lay = lay
+    def __init__(self, lay: EngineLayout, faults: frozenset[str] = frozenset()):
+        try:
+            unknown = set(faults) - set(FAULTS)
+            if unknown:
+                raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
+            self.lay, self.faults = lay.check(), frozenset(faults)
+        except ValueError:
+            self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
+            raise
         P, G = lay.lanes, lay.groups
         self.addr_w = _bits(max(lay.rows * G, G * lay.npos, lay.max_events, lay.channels) - 1)
         self.data_w = max(lay.weight_bits, G, lay.kernel ** 2, event_layout(lay).size)
@@ -171,7 +185,10 @@ class IntegrateEngine(wiring.Component):
         for l, ln in enumerate(lanes):
             m.d.comb += ln["m_rd"].addr.eq(row_next)
             word = Signal(G, name=f"word{l}")
-            m.d.comb += word.eq(Mux(first, ln["m_rd"].data, ln["rem"]))
+            mask_word = ln["m_rd"].data
+            if "ignore_pruning" in self.faults:
+                mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
+            m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
             g = _lowest_bit(m, word, f"g{l}")
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
@@ -188,7 +205,8 @@ class IntegrateEngine(wiring.Component):
             total = ln["pot_rd"].data + ln["w_rd"].data
             sat = Signal(pb, name=f"sat{l}")
             m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
-            crossed = ln["x_valid"] & (ln["pot_rd"].data < self.threshold) & (sat >= self.threshold)
+            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sat >= self.threshold)
+            crossed = ln["x_valid"] & (ln["pot_rd"].data < self.threshold) & reached
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
                          ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
             with m.If(crossed):
@@ -211,7 +229,8 @@ class IntegrateEngine(wiring.Component):
             with m.Else():
                 m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
                              ln["pot_wp"].en.eq(ln["x_valid"]),
-                             ln["fire_wp"].addr.eq(ln["d2_addr"]), ln["fire_wp"].data.eq(t),
+                             ln["fire_wp"].addr.eq(ln["d2_addr"]),
+                             ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
                              ln["fire_wp"].en.eq(ln["d2_valid"]),
                              ln["vfire_wp"].addr.eq(ln["d2_addr"]),
                              ln["vfire_wp"].data.eq(ln["pot_rd"].data),

@@ -34,6 +34,14 @@ from .config import Config
 from .layer import integrate
 
 
+MAX_ADDRESS_BITS = 20        # deepest memory the generator accepts: 2^20 words per lane
+MAX_LANES = 64
+
+
+class HardwareConfigError(ValueError):
+    """A layer the core cannot hold; the message says which limit and by how much."""
+
+
 @dataclass(frozen=True)
 class EngineLayout:
     """Sizes of one layer on the integrate engine (generator parameters of hw/integrate.py)."""
@@ -63,6 +71,23 @@ class EngineLayout:
     @property
     def rows(self) -> int:
         return self.channels * self.kernel ** 2
+
+    def check(self) -> "EngineLayout":
+        """Refuse what the hardware cannot hold, naming the limit."""
+        if not 1 <= self.lanes <= min(MAX_LANES, self.maps):
+            raise HardwareConfigError(f"lanes = {self.lanes}: must be 1 .. min({MAX_LANES}, maps = "
+                                      f"{self.maps})")
+        for name, depth in (("weight", self.rows * self.groups), ("potential", self.groups * self.npos),
+                            ("event", self.max_events)):
+            if depth > 1 << MAX_ADDRESS_BITS:
+                raise HardwareConfigError(
+                    f"the {name} memory needs {depth} words per lane, more than the "
+                    f"{1 << MAX_ADDRESS_BITS} a {MAX_ADDRESS_BITS}-bit address reaches; "
+                    "use more lanes or a smaller layer")
+        if self.potential_bits > 32 or self.weight_bits > 16:
+            raise HardwareConfigError(f"potential_bits = {self.potential_bits}, weight_bits = "
+                                      f"{self.weight_bits}: the datapath holds at most 32 and 16")
+        return self
 
     @classmethod
     def from_config(cls, cfg: Config, layer: int, lanes: int, side_in: int, channels: int,

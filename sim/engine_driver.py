@@ -1,0 +1,117 @@
+"""Drives the integrate engine through its ports: load, run, collect the trace, read memories.
+
+The same coroutines serve Amaranth's simulator (``AmaranthBus``) and cocotb (``CocotbBus``):
+a bus only sets and gets ports by name (whole ports, as integers) and waits for a clock edge.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hw.integrate import MEM_EVENTS, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, _bits, pack_event
+from model.schedule import EngineLayout
+
+
+class AmaranthBus:
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    def set(self, name, value):
+        self.ctx.set(getattr(self.dut, name), int(value))
+
+    def get(self, name) -> int:
+        port = getattr(self.dut, name)
+        return int(self.ctx.get(port.as_value() if hasattr(port, "as_value") else port))
+
+    async def tick(self):
+        await self.ctx.tick()
+
+
+class CocotbBus:
+    def __init__(self, dut, clock):
+        self.dut, self.clock = dut, clock
+
+    def set(self, name, value):
+        getattr(self.dut, name).value = int(value)
+
+    def get(self, name) -> int:
+        return int(getattr(self.dut, name).value)
+
+    async def tick(self):
+        # Outputs are read and inputs written between edges, as Amaranth's testbenches do.
+        from cocotb.triggers import FallingEdge
+        await FallingEdge(self.clock)
+
+
+def memory_images(lay: EngineLayout, times_in, weights, active):
+    """What the host loads: events, lane weights, lane masks, row summaries."""
+    masks = lay.lane_masks(active)
+    return lay.events(times_in), lay.lane_weights(weights), masks, lay.row_any(masks)
+
+
+async def load(bus, lay: EngineLayout, times_in, weights, active, threshold):
+    events, lw, lm, ra = memory_images(lay, times_in, weights, active)
+
+    async def write(mem, lane, addr, value):
+        for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", addr),
+                        ("wr_data", value)):
+            bus.set(name, v)
+        await bus.tick()
+
+    for i, ev in enumerate(events):
+        await write(MEM_EVENTS, 0, i, pack_event(lay, *ev))
+    for c, word in enumerate(ra):
+        await write(MEM_ROW_ANY, 0, c, word)
+    for lane in range(lay.lanes):
+        for a, w in enumerate(lw[lane]):
+            await write(MEM_WEIGHTS, lane, a, w)
+        for a, word in enumerate(lm[lane]):
+            await write(MEM_MASKS, lane, a, word)
+    bus.set("wr_en", 0)
+    bus.set("n_events", len(events))
+    bus.set("threshold", threshold)
+
+
+async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
+    """Start a pass and record its trace until ``done``; returns (trace, counters)."""
+    ab, pb = _bits(lay.groups * lay.npos - 1), lay.potential_bits
+    bus.set("start", 1)
+    await bus.tick()
+    bus.set("start", 0)
+    trace = []
+    for _ in range(max_cycles):
+        cycle = bus.get("cycle")
+        if bus.get("tr_row"):
+            trace.append((cycle, "row", bus.get("tr_event"), bus.get("tr_row_index")))
+        fires = bus.get("tr_fire")
+        if fires:
+            addrs, values, t = bus.get("tr_fire_addr"), bus.get("tr_fire_v"), bus.get("tr_t")
+            for lane in range(lay.lanes):
+                if fires >> lane & 1:
+                    trace.append((cycle, "fire", lane, addrs >> (lane * ab) & ((1 << ab) - 1), t,
+                                  values >> (lane * pb) & ((1 << pb) - 1)))
+        if bus.get("tr_step"):
+            trace.append((cycle, "step", bus.get("tr_t")))
+        if bus.get("tr_done"):
+            trace.append((cycle, "done"))
+            break
+        await bus.tick()
+    else:
+        raise TimeoutError(f"no done after {max_cycles} cycles")
+    counters = {"cycles": cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
+    await bus.tick()
+    return trace, counters
+
+
+async def read_memories(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
+    """Every lane's potentials, fire times and fire potentials, through the read port."""
+    words = lay.groups * lay.npos
+    out = {k: np.zeros((lay.lanes, words), dtype=np.int64) for k in ("potentials", "fire", "v_fire")}
+    for lane in range(lay.lanes):
+        bus.set("rd_lane", lane)
+        for a in range(words):
+            bus.set("rd_addr", a)
+            await bus.tick()
+            out["potentials"][lane, a] = bus.get("rd_pot")
+            out["fire"][lane, a] = bus.get("rd_fire")
+            out["v_fire"][lane, a] = bus.get("rd_vfire")
+    return out
