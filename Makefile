@@ -24,7 +24,7 @@ toolchain:
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  echo "installing Icarus Verilog: $$SUDO apt-get install -y iverilog"; \
-	  $$SUDO apt-get update && $$SUDO apt-get install -y iverilog; \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog; \
 	else \
 	  echo "error: iverilog not found and apt-get is unavailable; install Icarus Verilog >= 11" \
 	    "(its iverilog and vvp must be on PATH), e.g. 'apt-get install iverilog' or" \
