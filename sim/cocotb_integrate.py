@@ -1,11 +1,11 @@
 """cocotb test of the integrate engine against the model's schedule (the cocotb side).
 
-The pytest side (``tests/test_cosim_integrate.py`` or ``sim/cosim.py``) writes one case to the
-file named by the environment variable ``ENGINE_CASE`` (``sim.cosim.save_case``): the layout,
-the input spike times, weights, live mask, threshold, the predicted trace and memories and a
-context (config, layer, seed, image). This test loads the case into the RTL through the host
-ports, runs one pass, records the trace, reads every lane memory back, and fails at the first
-divergence; the seen trace and counters are written next to the case for the caller.
+``sim.cosim.run_engine`` writes the case named by the environment variable ``ENGINE_CASE``: the
+layout, synapses, threshold, and per pass the input spike times with the predicted trace,
+counters and memories. This test loads the synapses once through the host ports, then per pass
+the events; it runs the pass, records the trace and compares it, reads the lane memories back
+and compares them (every pass, or the last with ``memories: last``), and fails at the first
+divergence. What it saw (counters, trace lengths) goes next to the case for the caller.
 """
 import json
 import os
@@ -16,7 +16,7 @@ from cocotb.triggers import FallingEdge
 
 from sim import engine_driver as drv
 from sim.compare import first_memory_divergence, first_trace_divergence
-from sim.cosim import load_case
+from sim.cosim import MEMORIES, load_case
 
 
 @cocotb.test()
@@ -31,15 +31,20 @@ async def engine_matches_schedule(dut):
     await FallingEdge(dut.clk)
     dut.rst.value = 0
     bus = drv.CocotbBus(dut, dut.clk)
-    await drv.load(bus, lay, case["times_in"], case["weights"], case["active"], case["threshold"])
-    trace, counters = await drv.run(bus, lay)
-    memories = await drv.read_memories(bus, lay)
+    await drv.load_synapses(bus, lay, case["weights"], case["active"])
+    seen = []
+    for i, expected in enumerate(case["passes"]):
+        await drv.load_events(bus, lay, case["times_in"][i], case["threshold"])
+        trace, counters = await drv.run(bus, lay)
+        seen.append({"counters": counters, "trace_events": len(trace)})
+        problems = [first_trace_divergence(expected["trace"], trace, expected["context"])]
+        if case["memories"] == "each" or i == len(case["passes"]) - 1:
+            got = await drv.read_memories(bus, lay)
+            problems += [first_memory_divergence(m, case[m][i], got[m], expected["context"])
+                         for m in MEMORIES]
+        problems = [p for p in problems if p is not None]
+        assert not problems, str(problems[0])
+        assert counters == expected["counters"], \
+            f"counters: expected {expected['counters']}, seen {counters} [{expected['context']}]"
     with open(os.environ["ENGINE_CASE"] + ".seen.json", "w") as f:
-        json.dump({"trace": trace, "counters": counters}, f)
-    problems = [first_trace_divergence(case["trace"], trace, case["context"])]
-    problems += [first_memory_divergence(name, case["memories"][name], memories[name], case["context"])
-                 for name in ("potentials", "fire", "v_fire")]
-    problems = [p for p in problems if p is not None]
-    assert not problems, str(problems[0])
-    expected = case["counters"]
-    assert counters == expected, f"counters: expected {expected}, seen {counters}"
+        json.dump(seen, f)

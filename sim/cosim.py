@@ -1,13 +1,16 @@
 """Co-simulation of the integrate engine: predict with the model, run the RTL, compare.
 
     from sim import cosim
-    report = cosim.run_engine(cfg, layer=0, lanes=4, times_in=..., weights=..., active=...,
-                              threshold=..., context={...}, sim="verilator")
+    report = cosim.run_engine(lay, passes=[times_in, ...], weights=..., active=..., threshold=...,
+                              context={...}, sim="verilator")
 
-``run_engine`` predicts the pass with ``model.schedule.integrate_pass``, writes the case for the
-cocotb test ``sim/cocotb_integrate.py``, builds and runs the engine's Verilog under the chosen
-simulator (``sim.runner``), and returns what was compared. Any divergence fails the cocotb test;
-``sim.runner.run`` raises it as an AssertionError carrying the first divergence.
+``run_engine`` predicts every pass with ``model.schedule.integrate_pass``, writes them as one case
+for the cocotb test ``sim/cocotb_integrate.py``, builds the engine's Verilog for the layout and
+runs it under the chosen simulator (``sim.runner``): synapses are loaded once, then each pass's
+events; the trace of every pass and the lane memories (after every pass, or after the last one
+with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
+``sim.runner.run`` raises it as an AssertionError with its cycle, expected and seen record and
+the context (config, layer, seed, image, pass, simulator).
 """
 from __future__ import annotations
 
@@ -21,43 +24,49 @@ from hw.integrate import IntegrateEngine
 from model.schedule import EngineLayout, integrate_pass
 from sim import runner
 
-ARRAYS = ("times_in", "weights", "active")
+MEMORIES = ("potentials", "fire", "v_fire")
 
 
-def save_case(path: Path, lay: EngineLayout, times_in, weights, active, threshold, pred, context):
+def save_case(path: Path, lay: EngineLayout, passes, weights, active, threshold, preds, contexts,
+              memories: str):
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path.with_suffix(".npz"), times_in=times_in, weights=weights, active=active,
-             potentials=pred.potentials, fire=pred.fire, v_fire=pred.v_fire)
+    np.savez(path.with_suffix(".npz"), times_in=np.stack(passes), weights=weights, active=active,
+             **{m: np.stack([getattr(p, m) for p in preds]) for m in MEMORIES})
     path.with_suffix(".json").write_text(json.dumps({
-        "layout": dataclasses.asdict(lay), "threshold": int(threshold), "trace": pred.trace,
-        "counters": {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles},
-        "context": context}))
+        "layout": dataclasses.asdict(lay), "threshold": int(threshold), "memories": memories,
+        "passes": [{"trace": p.trace, "context": c,
+                    "counters": {"cycles": p.cycles, "ops": p.ops, "op_cycles": p.op_cycles}}
+                   for p, c in zip(preds, contexts)]}))
 
 
 def load_case(path: str | Path) -> dict:
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
     case = {"layout": EngineLayout(**meta["layout"]), "threshold": meta["threshold"],
-            "trace": [tuple(r) for r in meta["trace"]], "counters": meta["counters"],
-            "context": meta["context"]}
+            "memories": meta["memories"], "passes": meta["passes"]}
+    for p in case["passes"]:
+        p["trace"] = [tuple(r) for r in p["trace"]]
     with np.load(path.with_suffix(".npz")) as z:
-        case.update({k: z[k] for k in ARRAYS})
-        case["memories"] = {k: z[k] for k in ("potentials", "fire", "v_fire")}
+        case.update({k: z[k] for k in ("times_in", "weights", "active", *MEMORIES)})
     return case
 
 
-def run_engine(lay: EngineLayout, times_in, weights, active, threshold, context: dict,
-               sim: str | None = None, waves: bool | None = None, faults=frozenset()) -> dict:
-    """Co-simulate one pass; returns the predicted counters and the number of trace records."""
-    pred = integrate_pass(lay, times_in, weights, active, threshold)
+def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: dict,
+               sim: str | None = None, waves: bool | None = None, faults=frozenset(),
+               memories: str = "each") -> dict:
+    """Co-simulate a sequence of passes over one set of synapses; returns what was compared."""
     sim = runner.default_sim(sim)
-    tag = f"integrate-{lay.maps}x{lay.channels}x{lay.kernel}-p{lay.lanes}" + \
-          ("-" + "-".join(sorted(faults)) if faults else "")
+    preds = [integrate_pass(lay, x, weights, active, threshold) for x in passes]
+    contexts = [dict(context, simulator=sim, image_pass=i) for i in range(len(passes))]
+    tag = (f"integrate-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
+           + ("-" + "-".join(sorted(faults)) if faults else ""))
     case = runner.BUILD / "cases" / f"{tag}-{sim}"
-    save_case(case, lay, times_in, weights, active, threshold, pred, dict(context, simulator=sim))
+    save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
     runner.run(IntegrateEngine(lay, faults), "integrate", "sim.cocotb_integrate", sim=sim,
                waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
                extra_env={"ENGINE_CASE": str(case)})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
-    return {"trace_events": len(pred.trace), "cycles": pred.cycles, "ops": pred.ops,
-            "op_cycles": pred.op_cycles, "seen_counters": seen["counters"]}
+    return {"simulator": sim, "passes": len(passes),
+            "trace_events": sum(len(p.trace) for p in preds),
+            "cycles": [p.cycles for p in preds], "ops": [p.ops for p in preds],
+            "op_cycles": [p.op_cycles for p in preds], "seen": seen}

@@ -48,27 +48,39 @@ def memory_images(lay: EngineLayout, times_in, weights, active):
     return lay.events(times_in), lay.lane_weights(weights), masks, lay.row_any(masks)
 
 
-async def load(bus, lay: EngineLayout, times_in, weights, active, threshold):
-    events, lw, lm, ra = memory_images(lay, times_in, weights, active)
+async def _write(bus, mem, lane, addr, value):
+    for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", addr),
+                    ("wr_data", value)):
+        bus.set(name, v)
+    await bus.tick()
 
-    async def write(mem, lane, addr, value):
-        for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", addr),
-                        ("wr_data", value)):
-            bus.set(name, v)
-        await bus.tick()
 
-    for i, ev in enumerate(events):
-        await write(MEM_EVENTS, 0, i, pack_event(lay, *ev))
+async def load_synapses(bus, lay: EngineLayout, weights, active):
+    """Weights, mask words and row summaries: once per network (or after pruning changes)."""
+    _, lw, lm, ra = memory_images(lay, np.full((lay.channels, 1, 1), lay.time_steps), weights, active)
     for c, word in enumerate(ra):
-        await write(MEM_ROW_ANY, 0, c, word)
+        await _write(bus, MEM_ROW_ANY, 0, c, word)
     for lane in range(lay.lanes):
         for a, w in enumerate(lw[lane]):
-            await write(MEM_WEIGHTS, lane, a, w)
+            await _write(bus, MEM_WEIGHTS, lane, a, w)
         for a, word in enumerate(lm[lane]):
-            await write(MEM_MASKS, lane, a, word)
+            await _write(bus, MEM_MASKS, lane, a, word)
+    bus.set("wr_en", 0)
+
+
+async def load_events(bus, lay: EngineLayout, times_in, threshold):
+    """One image's input spike events, sorted by time, and the threshold."""
+    events = lay.events(times_in)
+    for i, ev in enumerate(events):
+        await _write(bus, MEM_EVENTS, 0, i, pack_event(lay, *ev))
     bus.set("wr_en", 0)
     bus.set("n_events", len(events))
     bus.set("threshold", threshold)
+
+
+async def load(bus, lay: EngineLayout, times_in, weights, active, threshold):
+    await load_synapses(bus, lay, weights, active)
+    await load_events(bus, lay, times_in, threshold)
 
 
 async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):

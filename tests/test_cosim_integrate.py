@@ -37,8 +37,10 @@ def _case(tiny, layer, lanes, image, prune, seed):
 ])
 def test_engine_rtl_matches_model(tiny, sim, layer, lanes, image, prune, seed):
     lay, x, w, active, th, ctx = _case(tiny, layer, lanes, image, prune, seed)
-    report = cosim.run_engine(lay, x, w, active, th, ctx, sim=sim)
-    assert report["seen_counters"] == {k: report[k] for k in ("cycles", "ops", "op_cycles")}
+    _, x2, *_ = _case(tiny, layer, lanes, image + 1, prune, seed)
+    report = cosim.run_engine(lay, [x, x2], w, active, th, ctx, sim=sim)   # two images in a row
+    assert [s["counters"]["cycles"] for s in report["seen"]] == report["cycles"]
+    assert [s["counters"]["ops"] for s in report["seen"]] == report["ops"]
     assert report["trace_events"] > 100
 
 
@@ -46,4 +48,4 @@ def test_engine_rtl_matches_model(tiny, sim, layer, lanes, image, prune, seed):
 def test_rtl_fault_is_reported_with_its_first_divergence(tiny, sim):
     lay, x, w, active, th, ctx = _case(tiny, 0, 4, 1, 0.5, 2)
     with pytest.raises(AssertionError, match=r"first divergence in trace at cycle \d+"):
-        cosim.run_engine(lay, x, w, active, th, ctx, sim=sim, faults=frozenset({"ignore_pruning"}))
+        cosim.run_engine(lay, [x], w, active, th, ctx, sim=sim, faults=frozenset({"ignore_pruning"}))
