@@ -116,6 +116,18 @@ class EngineLayout:
         live = (masks != 0).any(axis=0).reshape(self.channels, self.kernel ** 2)
         return (live.astype(np.int64) << np.arange(self.kernel ** 2)).sum(axis=1)
 
+    @property
+    def map_words(self) -> int:
+        """32-row words per map in the STDP unit's live-row bitmap."""
+        return -(-self.rows // 32)
+
+    def map_rows(self, active: np.ndarray) -> np.ndarray:
+        """(F, C, k, k) live connections -> (F * NW,) words: bit row mod 32 of word f NW + row div 32."""
+        a = np.zeros((self.maps, self.map_words * 32), dtype=np.int64)
+        a[:, :self.rows] = active.reshape(self.maps, self.rows)
+        a = a.reshape(self.maps, self.map_words, 32)
+        return (a << np.arange(32)).sum(axis=2).reshape(-1)
+
     def events(self, times: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Input spike times (C, S, S) -> the event list (t, c, y, x), by time, then (c, y, x)."""
         t, c, y, x = times.ravel(), *np.unravel_index(np.arange(times.size), times.shape)
@@ -142,7 +154,7 @@ class PassResult:
     v_fire: np.ndarray
 
 
-_KINDS = {"row": 0, "fire": 1, "step": 2, "done": 3}
+_KINDS = {"row": 0, "op": 0, "fire": 1, "step": 2, "done": 3}
 
 
 def trace_order(record: tuple):
@@ -229,3 +241,54 @@ def _check_against_model(lay, times_in, weights, active, threshold, pot, fire, v
                                  ("fire potentials", vfire, out.v_fire[0], 0)):
         if not np.array_equal(got, lay.to_lanes(ref, fill)):
             raise AssertionError(f"schedule and model.layer.integrate disagree on {name}")
+
+
+@dataclass
+class StdpResult:
+    trace: list
+    cycles: int
+    weights: np.ndarray      # (F, C, k, k) after the pass
+    active: np.ndarray       # live connections after the pass
+
+
+def stdp_pass(lay: EngineLayout, formats, weights: np.ndarray, active: np.ndarray,
+              times_in: np.ndarray, winners, a_plus: int, a_minus: int, round_key: int,
+              check: bool, prune_th: int, all_maps: bool = False) -> StdpResult:
+    """Predict one pass of hw/stdp_unit.py.
+
+    Cycle 0 is the first walk's W_LOAD. A walk (one winner, or one map with ``all_maps``) costs
+    1 + NW + its live connections cycles: W_LOAD, then per 32-row word one cycle per live row
+    and one to find the word empty. One more W_LOAD finds the list done, then DONE. Each op is
+    traced in its exec cycle (issue + 1) as ``(cycle, "op", map, row, q, q_next, pruned)``;
+    ``(cycle, "done")`` ends the trace. The arithmetic is ``fixedpoint.Formats.stdp`` on the words
+    of ``rng.words(round_key, map * rows + row)``; with ``all_maps`` the rates are zero.
+    """
+    from . import rng
+    rows, k, T, S, pad = lay.rows, lay.kernel, lay.time_steps, lay.side_in, lay.padding
+    w = weights.reshape(lay.maps, rows).astype(np.int64).copy()
+    live = active.reshape(lay.maps, rows).copy()
+    walks = [(f, 0, 0, 0) for f in range(lay.maps)] if all_maps else list(winners)
+    ap, am = (0, 0) if all_maps else (a_plus, a_minus)
+    trace, cycle = [], 0
+    for f, y, x, t_post in walks:
+        cycle += 1                                          # W_LOAD
+        for word in range(lay.map_words):
+            for row in range(word * 32, min(rows, word * 32 + 32)):
+                if not live[f, row]:
+                    continue
+                c, ky, kx = row // (k * k), row // k % k, row % k
+                py, px = y + ky - pad, x + kx - pad
+                t_pre = times_in[c, py, px] if 0 <= py < S and 0 <= px < S else T
+                q = int(w[f, row])
+                rnd = rng.words(round_key, np.array([f * rows + row]))
+                q_next = int(formats.stdp(np.array([q]), np.array([t_pre <= t_post]), ap, am, rnd)[0])
+                pruned = (check or all_maps) and q_next < prune_th
+                w[f, row] = q_next
+                if pruned:
+                    live[f, row] = False
+                trace.append((cycle + 1, "op", f, row, q, q_next, bool(pruned)))
+                cycle += 1
+            cycle += 1                                      # the word found empty
+    cycle += 1                                              # W_LOAD: no more walks
+    trace.append((cycle, "done"))
+    return StdpResult(trace, cycle + 1, w.reshape(weights.shape), live.reshape(active.shape))

@@ -1,0 +1,237 @@
+"""StdpUnit: the winners' kernels learn, pruned connections are skipped, the pruning rule applied.
+
+For each winner (map f, row y, column x, fire time t_post) the unit walks the live connections of
+kernel f, one per cycle, with a find-first-set over 32-row words of a per-map live-row bitmap
+(``map_rows``): a pruned connection costs no op cycle, only its share of one word scan per 32
+rows. Each op reads the weight (lane f mod P, word row G + f div P), the input spike time at
+(c, y + ky - pad, x + kx - pad) (outside the input: never, so LTD), and hashes its random word
+``mix32(round_key ^ (f * rows + row))`` (``round_key = mix32(layer_key ^ n)``, model/rng.py); the
+next cycle writes the weight from ``hw.stdp_lane.StdpLane``. With ``check`` set, a weight that
+falls below ``prune_th`` is pruned: its lane mask bit, its ``map_rows`` bit and, if it was the
+row's last live connection, its ``row_any`` bit are cleared (read-modify-write through read ports
+transparent to the writes).
+
+``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
+weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
+that ends the warm-up. ``model/schedule.py`` (``stdp_pass``) predicts every cycle.
+
+Memory layout: the integrate engine's (weights, masks, row_any), plus ``map_rows`` (word
+f NW + row div 32, bit row mod 32; NW = ceil(rows / 32)) and ``times`` (the layer's input spike
+times, c S S + y S + x).
+"""
+from functools import reduce
+from operator import or_
+
+from amaranth import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.hash import Mix32
+from hw.integrate import _bits, _lowest_bit
+from hw.stdp_lane import StdpLane
+from model.fixedpoint import Formats
+from model.schedule import EngineLayout
+
+MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_TIMES = range(5)
+
+
+class StdpUnit(wiring.Component):
+    def __init__(self, lay: EngineLayout, formats: Formats, max_winners: int):
+        self.lay, self.formats, self.max_winners = lay.check(), formats, max_winners
+        G, rows = lay.groups, lay.rows
+        self.nw = -(-rows // 32)
+        depth = max(rows * G, lay.maps * self.nw, lay.channels * lay.side_in ** 2)
+        self.addr_w = _bits(depth - 1)
+        self.data_w = max(32, formats.weight_bits, G, lay.kernel ** 2)
+        tb, wb, ab = _bits(lay.time_steps), formats.weight_bits, formats.rate_frac_bits
+        super().__init__({
+            "start": In(1), "all_maps": In(1), "busy": Out(1), "done": Out(1),
+            "n_winners": In(_bits(max_winners)),
+            "win_we": In(1), "win_idx": In(_bits(max(1, max_winners - 1))),
+            "win_f": In(_bits(lay.maps - 1)), "win_y": In(_bits(lay.side_out - 1)),
+            "win_x": In(_bits(lay.side_out - 1)), "win_t": In(tb),
+            "a_plus": In(ab), "a_minus": In(ab), "layer_key": In(32), "image_n": In(32),
+            "check": In(1), "prune_th": In(wb),
+            "wr_en": In(1), "wr_mem": In(3), "wr_lane": In(_bits(lay.lanes - 1)),
+            "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
+            "rd_lane": In(_bits(lay.lanes - 1)), "rd_addr": In(self.addr_w),
+            "rd_weight": Out(wb), "rd_mask": Out(G), "rd_row_any": Out(lay.kernel ** 2),
+            "rd_map_rows": Out(32),
+            "cycle": Out(32),
+            "tr_op": Out(1), "tr_map": Out(_bits(lay.maps - 1)), "tr_row": Out(_bits(rows - 1)),
+            "tr_q": Out(wb), "tr_q_next": Out(wb), "tr_pruned": Out(1), "tr_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lay, fmt, nw = self.lay, self.formats, self.nw
+        P, G, rows, k, T = lay.lanes, lay.groups, lay.rows, lay.kernel, lay.time_steps
+        S, pad = lay.side_in, lay.padding
+        tb, wb = _bits(T), fmt.weight_bits
+
+        def mem(name, width, depth, init=()):
+            m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init)
+            return mm
+
+        # Row decomposition table: row -> (c, ky, kx).
+        rowtab = mem("rowtab", _bits(lay.channels - 1) + 2 * _bits(k - 1), rows,
+                     init=[(r // (k * k)) | ((r // k % k) << _bits(lay.channels - 1))
+                           | ((r % k) << (_bits(lay.channels - 1) + _bits(k - 1)))
+                           for r in range(rows)])
+        cb, kb = _bits(lay.channels - 1), _bits(k - 1)
+        row_any, map_rows, times = mem("row_any", k * k, lay.channels), mem("map_rows", 32, lay.maps * nw), \
+            mem("times", tb, lay.channels * S * S)
+        ra_wp, mr_wp = row_any.write_port(), map_rows.write_port()
+        ra_rd = row_any.read_port(transparent_for=(ra_wp,))
+        mr_scan = map_rows.read_port()
+        mr_rmw = map_rows.read_port(transparent_for=(mr_wp,))
+        mr_host = map_rows.read_port()
+        ra_host = row_any.read_port()
+        t_wp, t_rd, tab_rd = times.write_port(), times.read_port(), rowtab.read_port(domain="comb")
+        lanes = []
+        for l in range(P):
+            w, mk = mem(f"weights{l}", wb, rows * G), mem(f"masks{l}", G, rows)
+            w_wp, m_wp = w.write_port(), mk.write_port()
+            lanes.append(dict(w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)), m_wp=m_wp,
+                              m_rd=mk.read_port(transparent_for=(m_wp,)),
+                              w_host=w.read_port(), m_host=mk.read_port()))
+
+        # -- host access ----------------------------------------------------------------------
+        host_wr = Signal()
+        m.d.comb += host_wr.eq(self.wr_en & ~self.busy)
+        for sel, wp in ((MEM_ROW_ANY, ra_wp), (MEM_MAP_ROWS, mr_wp), (MEM_TIMES, t_wp)):
+            with m.If(host_wr & (self.wr_mem == sel)):
+                m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
+        rd_lane = Signal.like(self.rd_lane)
+        m.d.sync += rd_lane.eq(self.rd_lane)
+        m.d.comb += [mr_host.addr.eq(self.rd_addr), ra_host.addr.eq(self.rd_addr),
+                     self.rd_map_rows.eq(mr_host.data), self.rd_row_any.eq(ra_host.data),
+                     self.rd_weight.eq(Array(ln["w_host"].data for ln in lanes)[rd_lane]),
+                     self.rd_mask.eq(Array(ln["m_host"].data for ln in lanes)[rd_lane])]
+        for l, ln in enumerate(lanes):
+            m.d.comb += [ln["w_host"].addr.eq(self.rd_addr), ln["m_host"].addr.eq(self.rd_addr)]
+            for sel, wp in ((MEM_WEIGHTS, ln["w_wp"]), (MEM_MASKS, ln["m_wp"])):
+                with m.If(host_wr & (self.wr_mem == sel) & (self.wr_lane == l)):
+                    m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
+
+        # -- winners register file --------------------------------------------------------------
+        win_lay = data.StructLayout({"f": len(self.win_f), "y": len(self.win_y),
+                                     "x": len(self.win_x), "t": tb})
+        winners = Array(Signal(win_lay, name=f"winner{i}") for i in range(self.max_winners))
+        with m.If(self.win_we & ~self.busy):
+            m.d.sync += [winners[self.win_idx].f.eq(self.win_f), winners[self.win_idx].y.eq(self.win_y),
+                         winners[self.win_idx].x.eq(self.win_x), winners[self.win_idx].t.eq(self.win_t)]
+
+        # -- sequencer -------------------------------------------------------------------------------
+        m.submodules.key_hash = key_hash = Mix32()
+        m.submodules.word_hash = word_hash = Mix32()
+        m.submodules.lane_rule = rule = StdpLane(fmt)
+        round_key = Signal(32)
+        m.d.comb += key_hash.i.eq(self.layer_key ^ self.image_n)
+        j = Signal(_bits(max(self.max_winners, lay.maps)))
+        cur = Signal(win_lay)
+        wi = Signal(_bits(nw))
+        rem = Signal(32)
+        first = Signal()
+        issue = Signal()
+        issue_row = Signal(_bits(rows - 1))
+
+        # Op issue (cycle n): reads. Exec (cycle n + 1): rule, writes, trace.
+        row_c, row_ky, row_kx = Signal(cb), Signal(kb), Signal(kb)
+        m.d.comb += [tab_rd.addr.eq(issue_row), row_c.eq(tab_rd.data[:cb]),
+                     row_ky.eq(tab_rd.data[cb:cb + kb]), row_kx.eq(tab_rd.data[cb + kb:])]
+        lane_of = Signal(_bits(P - 1))
+        g_of = Signal(_bits(G - 1))
+        m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P)]
+        py = Signal(range(-k, S + k + 1))
+        px = Signal(range(-k, S + k + 1))
+        m.d.comb += [py.eq(cur.y + row_ky - pad), px.eq(cur.x + row_kx - pad)]
+        outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
+        m.d.comb += [t_rd.addr.eq((row_c * S + py[:_bits(S)]) * S + px[:_bits(S)]),
+                     ra_rd.addr.eq(row_c),
+                     mr_rmw.addr.eq(cur.f * nw + (issue_row >> 5))]
+        for ln in lanes:
+            m.d.comb += [ln["w_rd"].addr.eq(issue_row * G + g_of), ln["m_rd"].addr.eq(issue_row)]
+
+        x_valid, x_outside = Signal(), Signal()
+        x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
+        x_row, x_f, x_t = Signal.like(issue_row), Signal.like(cur.f), Signal(tb)
+        x_c, x_ky, x_kx = Signal(cb), Signal(kb), Signal(kb)
+        m.d.sync += [x_valid.eq(issue), x_outside.eq(outside), x_lane.eq(lane_of), x_g.eq(g_of),
+                     x_row.eq(issue_row), x_f.eq(cur.f), x_t.eq(cur.t),
+                     x_c.eq(row_c), x_ky.eq(row_ky), x_kx.eq(row_kx)]
+
+        q = Signal(wb)
+        mask_word = Signal(G)
+        m.d.comb += [q.eq(Array(ln["w_rd"].data for ln in lanes)[x_lane]),
+                     mask_word.eq(Array(ln["m_rd"].data for ln in lanes)[x_lane])]
+        t_pre = Mux(x_outside, T, t_rd.data)
+        m.d.comb += [word_hash.i.eq(round_key ^ (x_f * rows + x_row)),
+                     rule.q.eq(q), rule.ltp.eq(t_pre <= x_t), rule.word.eq(word_hash.o)]
+        with m.If(self.all_maps):
+            m.d.comb += [rule.a_plus.eq(0), rule.a_minus.eq(0)]
+        with m.Else():
+            m.d.comb += [rule.a_plus.eq(self.a_plus), rule.a_minus.eq(self.a_minus)]
+        prune = Signal()
+        m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (rule.q_next < self.prune_th))
+        new_mask = Signal(G)
+        m.d.comb += new_mask.eq(mask_word & ~(Const(1, G) << x_g))
+        # Is the row still live after this prune? Any lane's mask word, this lane's as rewritten.
+        others = Signal()
+        m.d.comb += others.eq(reduce(or_, (Mux(l == x_lane, new_mask, ln["m_rd"].data) != 0
+                                           for l, ln in enumerate(lanes))))
+        with m.If(x_valid):
+            for l, ln in enumerate(lanes):
+                with m.If(x_lane == l):
+                    m.d.comb += [ln["w_wp"].addr.eq(x_row * G + x_g), ln["w_wp"].data.eq(rule.q_next),
+                                 ln["w_wp"].en.eq(1)]
+                    with m.If(prune):
+                        m.d.comb += [ln["m_wp"].addr.eq(x_row), ln["m_wp"].data.eq(new_mask),
+                                     ln["m_wp"].en.eq(1)]
+            with m.If(prune):
+                m.d.comb += [mr_wp.addr.eq(x_f * nw + (x_row >> 5)),
+                             mr_wp.data.eq(mr_rmw.data & ~(Const(1, 32) << x_row[:5])), mr_wp.en.eq(1)]
+                with m.If(~others):
+                    m.d.comb += [ra_wp.addr.eq(x_c), ra_wp.en.eq(1),
+                                 ra_wp.data.eq(ra_rd.data & ~(Const(1, k * k) << (x_ky * k + x_kx)))]
+        m.d.comb += [self.tr_op.eq(x_valid), self.tr_map.eq(x_f), self.tr_row.eq(x_row),
+                     self.tr_q.eq(q), self.tr_q_next.eq(rule.q_next), self.tr_pruned.eq(prune)]
+
+        # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
+        word = Signal(32)
+        m.d.comb += word.eq(Mux(first, mr_scan.data, rem))
+        bit = _lowest_bit(m, word, "row_bit")
+        m.d.comb += issue_row.eq((wi << 5) | bit)
+        load_f = Mux(self.all_maps, j, winners[j].f)
+        m.d.comb += self.busy.eq(1)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(self.start):
+                    m.d.sync += [self.cycle.eq(0), j.eq(0), round_key.eq(key_hash.o)]
+                    m.next = "W_LOAD"
+            with m.State("W_LOAD"):
+                with m.If(Mux(self.all_maps, j == lay.maps, j == self.n_winners)):
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), wi.eq(0), first.eq(1)]
+                    m.d.comb += mr_scan.addr.eq(load_f * nw)
+                    m.next = "W_SCAN"
+            with m.State("W_SCAN"):
+                m.d.sync += first.eq(0)
+                with m.If(word == 0):
+                    with m.If(wi == nw - 1):
+                        m.d.sync += j.eq(j + 1)
+                        m.next = "W_LOAD"
+                    with m.Else():
+                        m.d.sync += [wi.eq(wi + 1), first.eq(1)]
+                        m.d.comb += mr_scan.addr.eq(cur.f * nw + wi + 1)
+                with m.Else():
+                    m.d.comb += issue.eq(1)
+                    m.d.sync += rem.eq(word & (word - 1))
+            with m.State("DONE"):
+                m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
+                m.next = "IDLE"
+        with m.If(self.busy):
+            m.d.sync += self.cycle.eq(self.cycle + 1)
+        return m

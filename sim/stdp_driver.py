@@ -1,0 +1,74 @@
+"""Drives the STDP unit through its ports (the same buses as sim/engine_driver.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from hw.stdp_unit import MEM_MAP_ROWS, MEM_MASKS, MEM_ROW_ANY, MEM_TIMES, MEM_WEIGHTS
+from model.schedule import EngineLayout
+from sim.engine_driver import _write
+
+
+async def load(bus, lay: EngineLayout, weights, active, times_in):
+    masks = lay.lane_masks(active)
+    images = [(MEM_ROW_ANY, 0, lay.row_any(masks)), (MEM_MAP_ROWS, 0, lay.map_rows(active)),
+              (MEM_TIMES, 0, times_in.reshape(-1))]
+    lw = lay.lane_weights(weights)
+    for lane in range(lay.lanes):
+        images += [(MEM_WEIGHTS, lane, lw[lane]), (MEM_MASKS, lane, masks[lane])]
+    for mem, lane, words in images:
+        for a, word in enumerate(words):
+            await _write(bus, mem, lane, a, word)
+    bus.set("wr_en", 0)
+
+
+async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th, all_maps=False,
+              max_cycles=10_000_000):
+    for i, (f, y, x, t) in enumerate(winners):
+        for name, v in (("win_we", 1), ("win_idx", i), ("win_f", f), ("win_y", y), ("win_x", x),
+                        ("win_t", t)):
+            bus.set(name, v)
+        await bus.tick()
+    bus.set("win_we", 0)
+    for name, v in (("n_winners", len(winners)), ("a_plus", a_plus), ("a_minus", a_minus),
+                    ("layer_key", layer_key), ("image_n", image_n), ("check", int(check)),
+                    ("prune_th", prune_th), ("all_maps", int(all_maps)), ("start", 1)):
+        bus.set(name, v)
+    await bus.tick()
+    bus.set("start", 0)
+    trace = []
+    for _ in range(max_cycles):
+        cycle = bus.get("cycle")
+        if bus.get("tr_op"):
+            trace.append((cycle, "op", bus.get("tr_map"), bus.get("tr_row"), bus.get("tr_q"),
+                           bus.get("tr_q_next"), bool(bus.get("tr_pruned"))))
+        if bus.get("tr_done"):
+            trace.append((cycle, "done"))
+            await bus.tick()
+            return trace
+        await bus.tick()
+    raise TimeoutError(f"no done after {max_cycles} cycles")
+
+
+async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
+    """Lane weights and masks, row summaries and live-row words, as the host reads them."""
+    out = {"weights": np.zeros((lay.lanes, lay.rows * lay.groups), dtype=np.int64),
+           "masks": np.zeros((lay.lanes, lay.rows), dtype=np.int64),
+           "row_any": np.zeros(lay.channels, dtype=np.int64),
+           "map_rows": np.zeros(lay.maps * lay.map_words, dtype=np.int64)}
+    for lane in range(lay.lanes):
+        bus.set("rd_lane", lane)
+        for a in range(lay.rows * lay.groups):
+            bus.set("rd_addr", a)
+            await bus.tick()
+            out["weights"][lane, a] = bus.get("rd_weight")
+            if a < lay.rows:
+                out["masks"][lane, a] = bus.get("rd_mask")
+            if lane == 0 and a < lay.channels:
+                out["row_any"][a] = bus.get("rd_row_any")
+            if lane == 0 and a < len(out["map_rows"]):
+                out["map_rows"][a] = bus.get("rd_map_rows")
+    for a in range(lay.rows * lay.groups, len(out["map_rows"])):   # words past the weights
+        bus.set("rd_addr", a)
+        await bus.tick()
+        out["map_rows"][a] = bus.get("rd_map_rows")
+    return out
