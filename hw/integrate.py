@@ -243,10 +243,8 @@ class IntegrateEngine(wiring.Component):
             most = most_next
 
         # -- the sequencer ------------------------------------------------------------------------------
-        m.d.comb += self.busy.eq(1)
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += self.busy.eq(0)
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
                                  counter.eq(0), t.eq(0), e.eq(0)]
@@ -302,6 +300,9 @@ class IntegrateEngine(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
+        # A plain expression, not an FSM-driven comb block: Icarus leaves an ``always @*`` whose
+        # inputs never change at X (amaranth-lang/amaranth#1629).
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycle.eq(self.cycle + 1)
         with m.If(issue):

@@ -97,8 +97,7 @@ class StdpUnit(wiring.Component):
                               w_host=w.read_port(), m_host=mk.read_port()))
 
         # -- host access ----------------------------------------------------------------------
-        host_wr = Signal()
-        m.d.comb += host_wr.eq(self.wr_en & ~self.busy)
+        host_wr = self.wr_en          # only while busy is low (the host's side of the contract)
         for sel, wp in ((MEM_ROW_ANY, ra_wp), (MEM_MAP_ROWS, mr_wp), (MEM_TIMES, t_wp)):
             with m.If(host_wr & (self.wr_mem == sel)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
@@ -118,7 +117,7 @@ class StdpUnit(wiring.Component):
         win_lay = data.StructLayout({"f": len(self.win_f), "y": len(self.win_y),
                                      "x": len(self.win_x), "t": tb})
         winners = Array(Signal(win_lay, name=f"winner{i}") for i in range(self.max_winners))
-        with m.If(self.win_we & ~self.busy):
+        with m.If(self.win_we):
             m.d.sync += [winners[self.win_idx].f.eq(self.win_f), winners[self.win_idx].y.eq(self.win_y),
                          winners[self.win_idx].x.eq(self.win_x), winners[self.win_idx].t.eq(self.win_t)]
 
@@ -203,10 +202,8 @@ class StdpUnit(wiring.Component):
         bit = _lowest_bit(m, word, "row_bit")
         m.d.comb += issue_row.eq((wi << 5) | bit)
         load_f = Mux(self.all_maps, j, winners[j].f)
-        m.d.comb += self.busy.eq(1)
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += self.busy.eq(0)
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), j.eq(0), round_key.eq(key_hash.o)]
                     m.next = "W_LOAD"
@@ -232,6 +229,9 @@ class StdpUnit(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
+        # A plain expression, not an FSM-driven comb block: Icarus leaves an ``always @*`` whose
+        # inputs never change at X (amaranth-lang/amaranth#1629).
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycle.eq(self.cycle + 1)
         return m

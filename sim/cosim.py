@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from hw.integrate import IntegrateEngine
-from model.schedule import EngineLayout, integrate_pass
+from hw.stdp_unit import StdpUnit
+from model.schedule import EngineLayout, integrate_pass, stdp_pass
 from sim import runner
 
 MEMORIES = ("potentials", "fire", "v_fire")
@@ -70,3 +71,44 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
             "trace_events": sum(len(p.trace) for p in preds),
             "cycles": [p.cycles for p in preds], "ops": [p.ops for p in preds],
             "op_cycles": [p.op_cycles for p in preds], "seen": seen}
+
+
+# -- the STDP unit -------------------------------------------------------------------------------
+
+STDP_ARGS = ("winners", "a_plus", "a_minus", "layer_key", "image_n", "round_key", "check",
+             "prune_th", "all_maps")
+
+
+def run_stdp(lay: EngineLayout, formats, weights, active, times_in, context: dict,
+             sim: str | None = None, waves: bool | None = None, max_winners: int = 8,
+             **args) -> dict:
+    """Co-simulate one pass of the STDP unit (``args``: the STDP_ARGS of ``stdp_pass``)."""
+    sim = runner.default_sim(sim)
+    pred = stdp_pass(lay, formats, weights, active, times_in, args["winners"], args["a_plus"],
+                     args["a_minus"], args["round_key"], args["check"], args["prune_th"],
+                     args["all_maps"])
+    tag = f"stdp-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}-{sim}"
+    case = runner.BUILD / "cases" / tag
+    case.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(case.with_suffix(".npz"), weights=weights, active=active, times_in=times_in,
+             pred_weights=pred.weights, pred_active=pred.active)
+    case.with_suffix(".json").write_text(json.dumps({
+        "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
+        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace,
+        "context": dict(context, simulator=sim)}))
+    runner.run(StdpUnit(lay, formats, max_winners), "stdp_unit", "sim.cocotb_stdp", sim=sim,
+               waves=waves, build_dir=runner.BUILD / tag,
+               extra_env={"STDP_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
+    return {"simulator": sim, "trace_events": len(pred.trace), "cycles": pred.cycles}
+
+
+def load_stdp_case(path: str | Path) -> dict:
+    from model.fixedpoint import Formats
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    case = {"layout": EngineLayout(**meta["layout"]), "formats": Formats(**meta["formats"]),
+            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]],
+            "context": meta["context"]}
+    with np.load(path.with_suffix(".npz")) as z:
+        case.update({k: z[k] for k in z.files})
+    return case

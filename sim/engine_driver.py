@@ -34,7 +34,10 @@ class CocotbBus:
         getattr(self.dut, name).value = int(value)
 
     def get(self, name) -> int:
-        return int(getattr(self.dut, name).value)
+        value = getattr(self.dut, name).value
+        if not value.is_resolvable:
+            raise ValueError(f"port {name} is {value} (undefined bits) at {self.dut._path}")
+        return int(value)
 
     async def tick(self):
         # Outputs are read and inputs written between edges, as Amaranth's testbenches do.

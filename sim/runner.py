@@ -109,15 +109,32 @@ def default_sim(sim: str | None = None) -> str:
 
 # -- Verilog -------------------------------------------------------------------------------------
 
-def verilog(component, name: str, build_dir: Path | str) -> Path:
+_AUTO_REG = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +(= 0;)$", re.M)
+
+
+def _kick_comb_blocks(text: str) -> str:
+    """Make every ``always @*`` block run once after time zero (Icarus).
+
+    Yosys puts a register ``$auto$...dump_module$N = 0`` in each module and reads it in every
+    ``always @*`` block so that the block wakes when the register is initialised; Icarus does not
+    see an event in that initialisation, so a block whose inputs never change (an FSM output
+    while the FSM sits in its reset state) stays X (amaranth-lang/amaranth#1629). Toggling the
+    register one time unit in gives every block its event.
+    """
+    return _AUTO_REG.sub(lambda m: f"{m[1]}reg {m[2]}  {m[3]}\n{m[1]}initial #1 {m[2]}  = 1'b1;", text)
+
+
+def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False) -> Path:
     """Write ``component`` as Verilog module ``name`` to ``build_dir/name.v`` and return the path.
 
     The file is only rewritten when its text changes, so the simulators' up-to-date checks
-    (file times) keep their builds.
+    (file times) keep their builds. ``kick_comb`` (for Icarus): see ``_kick_comb_blocks``.
     """
     from amaranth.back import verilog as amaranth_verilog
 
     text = amaranth_verilog.convert(component, name=name)
+    if kick_comb:
+        text = _kick_comb_blocks(text)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / f"{name}.v"
@@ -315,7 +332,7 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     elif isinstance(top, Sequence):
         sources = [Path(p).resolve() for p in top]
     else:
-        sources = [verilog(top, toplevel, build_dir)]
+        sources = [verilog(top, toplevel, build_dir, kick_comb=(sim == "icarus"))]
 
     env = simulator_env(sim)
     env.update(extra_env or {})

@@ -49,3 +49,23 @@ def test_rtl_fault_is_reported_with_its_first_divergence(tiny, sim):
     lay, x, w, active, th, ctx = _case(tiny, 0, 4, 1, 0.5, 2)
     with pytest.raises(AssertionError, match=r"first divergence in trace at cycle \d+"):
         cosim.run_engine(lay, [x], w, active, th, ctx, sim=sim, faults=frozenset({"ignore_pruning"}))
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_stdp_unit_rtl_matches_model(tiny, sim):
+    from model import rng, wta
+    cfg, net, times = tiny
+    lay, x, _, _, _, ctx = _case(tiny, 0, 3, 2, 0.0, 7)
+    rs = np.random.default_rng(7)
+    weights = rs.integers(40, 140, net.shapes[0])
+    active = (rs.random(net.shapes[0]) > 0.3) & (weights >= 77)
+    out = net.run_layer(0, x[None], None)
+    lc = cfg.layers[0]
+    win = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, net.T)
+    winners = [(int(f), int(y), int(xx), int(out.times[0][f, y, xx])) for f, y, xx in win]
+    a_plus, a_minus = net.arith.rates(cfg, 321)
+    report = cosim.run_stdp(lay, net.arith, weights, active, x, ctx, sim=sim, winners=winners,
+                            a_plus=a_plus, a_minus=a_minus, layer_key=rng.layer_key(cfg.seed, 0),
+                            image_n=321, round_key=rng.round_key(cfg.seed, 0, 321), check=True,
+                            prune_th=77, all_maps=False)
+    assert report["trace_events"] > 10
