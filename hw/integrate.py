@@ -17,8 +17,8 @@ after the address is given. ``start`` runs one pass; ``done`` pulses in its last
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
+from hw.common import bits, busy_and_cycles, lowest_bit
 from model.schedule import EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
@@ -31,14 +31,9 @@ FAULTS = {
 }
 
 
-def _bits(n: int) -> int:
-    """Width of an unsigned field holding 0 .. n."""
-    return max(1, ceil_log2(n + 1))
-
-
 def event_layout(lay: EngineLayout) -> data.StructLayout:
-    return data.StructLayout({"t": _bits(lay.time_steps), "c": _bits(lay.channels - 1),
-                              "y": _bits(lay.side_in - 1), "x": _bits(lay.side_in - 1)})
+    return data.StructLayout({"t": bits(lay.time_steps), "c": bits(lay.channels - 1),
+                              "y": bits(lay.side_in - 1), "x": bits(lay.side_in - 1)})
 
 
 def pack_event(lay: EngineLayout, t: int, c: int, y: int, x: int) -> int:
@@ -49,15 +44,6 @@ def pack_event(lay: EngineLayout, t: int, c: int, y: int, x: int) -> int:
         field = layout[name]
         word |= value << field.offset
     return word
-
-
-def _lowest_bit(m: Module, word: Signal, name: str) -> Signal:
-    """Index of the lowest set bit of ``word`` (0 when empty): the find-first-set unit."""
-    idx = Signal(_bits(max(1, len(word) - 1)), name=name)
-    for i in reversed(range(len(word))):
-        with m.If(word[i]):
-            m.d.comb += idx.eq(i)
-    return idx
 
 
 class IntegrateEngine(wiring.Component):
@@ -71,19 +57,19 @@ class IntegrateEngine(wiring.Component):
             self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
             raise
         P, G = lay.lanes, lay.groups
-        self.addr_w = _bits(max(lay.rows * G, G * lay.npos, lay.max_events, lay.channels) - 1)
+        self.addr_w = bits(max(lay.rows * G, G * lay.npos, lay.max_events, lay.channels) - 1)
         self.data_w = max(lay.weight_bits, G, lay.kernel ** 2, event_layout(lay).size)
-        tb, pb, ab = _bits(lay.time_steps), lay.potential_bits, _bits(G * lay.npos - 1)
+        tb, pb, ab = bits(lay.time_steps), lay.potential_bits, bits(G * lay.npos - 1)
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
-            "threshold": In(pb), "n_events": In(_bits(lay.max_events)),
-            "wr_en": In(1), "wr_mem": In(2), "wr_lane": In(_bits(P - 1)),
+            "threshold": In(pb), "n_events": In(bits(lay.max_events)),
+            "wr_en": In(1), "wr_mem": In(2), "wr_lane": In(bits(P - 1)),
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
-            "rd_lane": In(_bits(P - 1)), "rd_addr": In(ab),
+            "rd_lane": In(bits(P - 1)), "rd_addr": In(ab),
             "rd_pot": Out(pb), "rd_fire": Out(tb), "rd_vfire": Out(pb),
             # trace, stamped with ``cycle`` (0 = first cycle after start)
             "cycle": Out(32), "ops": Out(32), "op_cycles": Out(32),
-            "tr_row": Out(1), "tr_event": Out(_bits(lay.max_events)), "tr_row_index": Out(_bits(lay.rows - 1)),
+            "tr_row": Out(1), "tr_event": Out(bits(lay.max_events)), "tr_row_index": Out(bits(lay.rows - 1)),
             "tr_fire": Out(P), "tr_fire_addr": Out(data.ArrayLayout(ab, P)),
             "tr_fire_v": Out(data.ArrayLayout(pb, P)),
             "tr_step": Out(1), "tr_t": Out(tb), "tr_done": Out(1),
@@ -95,7 +81,7 @@ class IntegrateEngine(wiring.Component):
         P, G, npos, k, T = lay.lanes, lay.groups, lay.npos, lay.kernel, lay.time_steps
         so, pad = lay.side_out, lay.padding
         vmax = (1 << lay.potential_bits) - 1
-        tb, pb, ab = _bits(T), lay.potential_bits, _bits(G * npos - 1)
+        tb, pb, ab = bits(T), lay.potential_bits, bits(G * npos - 1)
         ev_lay = event_layout(lay)
 
         # -- memories ---------------------------------------------------------------------------
@@ -147,11 +133,11 @@ class IntegrateEngine(wiring.Component):
 
         # -- sequencer state --------------------------------------------------------------------------
         t = Signal(tb)
-        e = Signal(_bits(lay.max_events))
+        e = Signal(bits(lay.max_events))
         ev = Signal(ev_lay)                 # the event being processed (registered)
         pending = Signal(k * k)             # its rows not issued yet
-        cur_row = Signal(_bits(lay.rows - 1))
-        cur_pos = Signal(_bits(npos - 1))
+        cur_row = Signal(bits(lay.rows - 1))
+        cur_pos = Signal(bits(npos - 1))
         first = Signal()                    # first op cycle of a row: masks come from memory
         counter = Signal(ab + 2)            # CLEAR address, DRAIN index
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
@@ -168,9 +154,9 @@ class IntegrateEngine(wiring.Component):
 
         # Issuing a row: the lowest pending offset; its mask words arrive in the next cycle.
         pend = Signal(k * k)
-        offs = _lowest_bit(m, pend, "next_offset")
-        kys = Array(Const(o // k, _bits(k)) for o in range(k * k))
-        kxs = Array(Const(o % k, _bits(k)) for o in range(k * k))
+        offs = lowest_bit(m, pend, "next_offset")
+        kys = Array(Const(o // k, bits(k)) for o in range(k * k))
+        kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
         m.d.comb += [row_next.eq(ev.c * (k * k) + offs),
@@ -189,7 +175,7 @@ class IntegrateEngine(wiring.Component):
             if "ignore_pruning" in self.faults:
                 mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
             m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
-            g = _lowest_bit(m, word, f"g{l}")
+            g = lowest_bit(m, word, f"g{l}")
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")
@@ -300,11 +286,7 @@ class IntegrateEngine(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
-        # A plain expression, not an FSM-driven comb block: Icarus leaves an ``always @*`` whose
-        # inputs never change at X (amaranth-lang/amaranth#1629).
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
-        with m.If(self.busy):
-            m.d.sync += self.cycle.eq(self.cycle + 1)
+        busy_and_cycles(m, fsm, self.busy, self.cycle)
         with m.If(issue):
             m.d.sync += first.eq(1)
         return m

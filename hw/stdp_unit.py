@@ -27,7 +27,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
-from hw.integrate import _bits, _lowest_bit
+from hw.common import bits, busy_and_cycles, lowest_bit
 from hw.stdp_lane import StdpLane
 from model.fixedpoint import Formats
 from model.schedule import EngineLayout
@@ -41,24 +41,24 @@ class StdpUnit(wiring.Component):
         G, rows = lay.groups, lay.rows
         self.nw = -(-rows // 32)
         depth = max(rows * G, lay.maps * self.nw, lay.channels * lay.side_in ** 2)
-        self.addr_w = _bits(depth - 1)
+        self.addr_w = bits(depth - 1)
         self.data_w = max(32, formats.weight_bits, G, lay.kernel ** 2)
-        tb, wb, ab = _bits(lay.time_steps), formats.weight_bits, formats.rate_frac_bits
+        tb, wb, ab = bits(lay.time_steps), formats.weight_bits, formats.rate_frac_bits
         super().__init__({
             "start": In(1), "all_maps": In(1), "busy": Out(1), "done": Out(1),
-            "n_winners": In(_bits(max_winners)),
-            "win_we": In(1), "win_idx": In(_bits(max(1, max_winners - 1))),
-            "win_f": In(_bits(lay.maps - 1)), "win_y": In(_bits(lay.side_out - 1)),
-            "win_x": In(_bits(lay.side_out - 1)), "win_t": In(tb),
+            "n_winners": In(bits(max_winners)),
+            "win_we": In(1), "win_idx": In(bits(max(1, max_winners - 1))),
+            "win_f": In(bits(lay.maps - 1)), "win_y": In(bits(lay.side_out - 1)),
+            "win_x": In(bits(lay.side_out - 1)), "win_t": In(tb),
             "a_plus": In(ab), "a_minus": In(ab), "layer_key": In(32), "image_n": In(32),
             "check": In(1), "prune_th": In(wb),
-            "wr_en": In(1), "wr_mem": In(3), "wr_lane": In(_bits(lay.lanes - 1)),
+            "wr_en": In(1), "wr_mem": In(3), "wr_lane": In(bits(lay.lanes - 1)),
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
-            "rd_lane": In(_bits(lay.lanes - 1)), "rd_addr": In(self.addr_w),
+            "rd_lane": In(bits(lay.lanes - 1)), "rd_addr": In(self.addr_w),
             "rd_weight": Out(wb), "rd_mask": Out(G), "rd_row_any": Out(lay.kernel ** 2),
             "rd_map_rows": Out(32),
             "cycle": Out(32),
-            "tr_op": Out(1), "tr_map": Out(_bits(lay.maps - 1)), "tr_row": Out(_bits(rows - 1)),
+            "tr_op": Out(1), "tr_map": Out(bits(lay.maps - 1)), "tr_row": Out(bits(rows - 1)),
             "tr_q": Out(wb), "tr_q_next": Out(wb), "tr_pruned": Out(1), "tr_done": Out(1),
         })
 
@@ -67,18 +67,18 @@ class StdpUnit(wiring.Component):
         lay, fmt, nw = self.lay, self.formats, self.nw
         P, G, rows, k, T = lay.lanes, lay.groups, lay.rows, lay.kernel, lay.time_steps
         S, pad = lay.side_in, lay.padding
-        tb, wb = _bits(T), fmt.weight_bits
+        tb, wb = bits(T), fmt.weight_bits
 
         def mem(name, width, depth, init=()):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init)
             return mm
 
         # Row decomposition table: row -> (c, ky, kx).
-        rowtab = mem("rowtab", _bits(lay.channels - 1) + 2 * _bits(k - 1), rows,
-                     init=[(r // (k * k)) | ((r // k % k) << _bits(lay.channels - 1))
-                           | ((r % k) << (_bits(lay.channels - 1) + _bits(k - 1)))
+        rowtab = mem("rowtab", bits(lay.channels - 1) + 2 * bits(k - 1), rows,
+                     init=[(r // (k * k)) | ((r // k % k) << bits(lay.channels - 1))
+                           | ((r % k) << (bits(lay.channels - 1) + bits(k - 1)))
                            for r in range(rows)])
-        cb, kb = _bits(lay.channels - 1), _bits(k - 1)
+        cb, kb = bits(lay.channels - 1), bits(k - 1)
         row_any, map_rows, times = mem("row_any", k * k, lay.channels), mem("map_rows", 32, lay.maps * nw), \
             mem("times", tb, lay.channels * S * S)
         ra_wp, mr_wp = row_any.write_port(), map_rows.write_port()
@@ -127,26 +127,26 @@ class StdpUnit(wiring.Component):
         m.submodules.lane_rule = rule = StdpLane(fmt)
         round_key = Signal(32)
         m.d.comb += key_hash.i.eq(self.layer_key ^ self.image_n)
-        j = Signal(_bits(max(self.max_winners, lay.maps)))
+        j = Signal(bits(max(self.max_winners, lay.maps)))
         cur = Signal(win_lay)
-        wi = Signal(_bits(nw))
+        wi = Signal(bits(nw))
         rem = Signal(32)
         first = Signal()
         issue = Signal()
-        issue_row = Signal(_bits(rows - 1))
+        issue_row = Signal(bits(rows - 1))
 
         # Op issue (cycle n): reads. Exec (cycle n + 1): rule, writes, trace.
         row_c, row_ky, row_kx = Signal(cb), Signal(kb), Signal(kb)
         m.d.comb += [tab_rd.addr.eq(issue_row), row_c.eq(tab_rd.data[:cb]),
                      row_ky.eq(tab_rd.data[cb:cb + kb]), row_kx.eq(tab_rd.data[cb + kb:])]
-        lane_of = Signal(_bits(P - 1))
-        g_of = Signal(_bits(G - 1))
+        lane_of = Signal(bits(P - 1))
+        g_of = Signal(bits(G - 1))
         m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P)]
         py = Signal(range(-k, S + k + 1))
         px = Signal(range(-k, S + k + 1))
         m.d.comb += [py.eq(cur.y + row_ky - pad), px.eq(cur.x + row_kx - pad)]
         outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
-        m.d.comb += [t_rd.addr.eq((row_c * S + py[:_bits(S)]) * S + px[:_bits(S)]),
+        m.d.comb += [t_rd.addr.eq((row_c * S + py[:bits(S)]) * S + px[:bits(S)]),
                      ra_rd.addr.eq(row_c),
                      mr_rmw.addr.eq(cur.f * nw + (issue_row >> 5))]
         for ln in lanes:
@@ -199,7 +199,7 @@ class StdpUnit(wiring.Component):
         # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
         word = Signal(32)
         m.d.comb += word.eq(Mux(first, mr_scan.data, rem))
-        bit = _lowest_bit(m, word, "row_bit")
+        bit = lowest_bit(m, word, "row_bit")
         m.d.comb += issue_row.eq((wi << 5) | bit)
         load_f = Mux(self.all_maps, j, winners[j].f)
         with m.FSM() as fsm:
@@ -229,9 +229,5 @@ class StdpUnit(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
-        # A plain expression, not an FSM-driven comb block: Icarus leaves an ``always @*`` whose
-        # inputs never change at X (amaranth-lang/amaranth#1629).
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
-        with m.If(self.busy):
-            m.d.sync += self.cycle.eq(self.cycle + 1)
+        busy_and_cycles(m, fsm, self.busy, self.cycle)
         return m

@@ -11,8 +11,6 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
 
 from sim import engine_driver as drv
 from sim.compare import first_memory_divergence, first_trace_divergence
@@ -23,14 +21,7 @@ from sim.cosim import MEMORIES, load_case
 async def engine_matches_schedule(dut):
     case = load_case(os.environ["ENGINE_CASE"])
     lay = case["layout"]
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    for name in ("start", "wr_en", "rd_lane", "rd_addr"):
-        getattr(dut, name).value = 0
-    await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    bus = drv.CocotbBus(dut, dut.clk)
+    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr"))
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
     for i, expected in enumerate(case["passes"]):

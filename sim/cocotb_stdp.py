@@ -9,8 +9,6 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
 
 from sim import engine_driver as drv, stdp_driver as sdrv
 from sim.compare import first_memory_divergence, first_trace_divergence
@@ -21,14 +19,7 @@ from sim.cosim import load_stdp_case
 async def stdp_unit_matches_schedule(dut):
     case = load_stdp_case(os.environ["STDP_CASE"])
     lay, a = case["layout"], case["args"]
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    for name in ("start", "wr_en", "win_we", "rd_lane", "rd_addr"):
-        getattr(dut, name).value = 0
-    await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    bus = drv.CocotbBus(dut, dut.clk)
+    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "win_we", "rd_lane", "rd_addr"))
     await sdrv.load(bus, lay, case["weights"], case["active"], case["times_in"])
     trace = await sdrv.run(bus, [tuple(w) for w in a["winners"]], a["a_plus"], a["a_minus"],
                            a["layer_key"], a["image_n"], a["check"], a["prune_th"], a["all_maps"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.integrate import MEM_EVENTS, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, _bits, pack_event
+from hw.common import bits
+from hw.integrate import MEM_EVENTS, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, pack_event
 from model.schedule import EngineLayout
 
 
@@ -43,6 +44,21 @@ class CocotbBus:
         # Outputs are read and inputs written between edges, as Amaranth's testbenches do.
         from cocotb.triggers import FallingEdge
         await FallingEdge(self.clock)
+
+
+async def start_clock_and_reset(dut, idle_inputs):
+    """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus."""
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value = 1
+    for name in idle_inputs:
+        getattr(dut, name).value = 0
+    await FallingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    return CocotbBus(dut, dut.clk)
 
 
 def memory_images(lay: EngineLayout, times_in, weights, active):
@@ -88,7 +104,7 @@ async def load(bus, lay: EngineLayout, times_in, weights, active, threshold):
 
 async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
     """Start a pass and record its trace until ``done``; returns (trace, counters)."""
-    ab, pb = _bits(lay.groups * lay.npos - 1), lay.potential_bits
+    ab, pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
     bus.set("start", 1)
     await bus.tick()
     bus.set("start", 0)

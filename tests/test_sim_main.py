@@ -17,4 +17,8 @@ def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
     assert rep["trace_events_compared"] > 1000
     inf = rep["cycles"]["inference"]
     assert rep["speedup_inference"] == inf["dense"]["per_image"] / inf["pruned"]["per_image"]
+    lrn = rep["cycles"]["learning"]
+    assert rep["speedup_learning"] == (lrn["dense"]["per_image_all_layers"]
+                                       / lrn["pruned"]["per_image_all_layers"])
+    assert all(v > 0 for v in lrn["pruned"]["stdp_per_layer"].values())
     assert 0 < rep["lane_utilization_dense"] <= 1
