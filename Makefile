@@ -46,8 +46,9 @@ test: $(STAMP) toolchain
 train: $(STAMP)
 	$(PY) -m model.experiment --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
 
-bench: $(STAMP)
+bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
 
 clean:
 	rm -rf build

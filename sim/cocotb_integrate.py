@@ -9,6 +9,7 @@ divergence. What it saw (counters, trace lengths) goes next to the case for the 
 """
 import json
 import os
+import time
 
 import cocotb
 
@@ -24,10 +25,18 @@ async def engine_matches_schedule(dut):
     bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr"))
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
+    timing = os.environ.get("ENGINE_TIMING") == "1"
     for i, expected in enumerate(case["passes"]):
         await drv.load_events(bus, lay, case["times_in"][i], case["threshold"])
+        start = time.perf_counter()
         trace, counters = await drv.run(bus, lay)
+        checked = time.perf_counter() - start
         seen.append({"counters": counters, "trace_events": len(trace)})
+        if timing:   # the same pass again, the trace not looked at: the raw simulation speed
+            start = time.perf_counter()
+            raw = await drv.run_unchecked(bus)
+            seen[-1].update(checked_seconds=checked, raw_seconds=time.perf_counter() - start,
+                            raw_counters=raw)
         problems = [first_trace_divergence(expected["trace"], trace, expected["context"])]
         if case["memories"] == "each" or i == len(case["passes"]) - 1:
             got = await drv.read_memories(bus, lay)

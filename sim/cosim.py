@@ -10,7 +10,8 @@ runs it under the chosen simulator (``sim.runner``): synapses are loaded once, t
 events; the trace of every pass and the lane memories (after every pass, or after the last one
 with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
 ``sim.runner.run`` raises it as an AssertionError with its cycle, expected and seen record and
-the context (config, layer, seed, image, pass, simulator).
+the context (config, layer, seed, image, pass, simulator). With ``timing``, each pass also runs
+a second time without looking at the trace, and both wall times are returned (sim/bench.py).
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def load_case(path: str | Path) -> dict:
 
 def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: dict,
                sim: str | None = None, waves: bool | None = None, faults=frozenset(),
-               memories: str = "each") -> dict:
+               memories: str = "each", timing: bool = False) -> dict:
     """Co-simulate a sequence of passes over one set of synapses; returns what was compared."""
     sim = runner.default_sim(sim)
     preds = [integrate_pass(lay, x, weights, active, threshold) for x in passes]
@@ -65,7 +66,8 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
     save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
     runner.run(IntegrateEngine(lay, faults), "integrate", "sim.cocotb_integrate", sim=sim,
                waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
-               extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
+               extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING",
+                          "ENGINE_TIMING": "1" if timing else "0"})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
     return {"simulator": sim, "passes": len(passes),
             "trace_events": sum(len(p.trace) for p in preds),

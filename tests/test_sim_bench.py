@@ -1,0 +1,17 @@
+"""The co-simulation benchmark (make bench's bench_sim.json) on the tiny config."""
+import json
+
+from sim import bench
+
+
+def test_bench_sim_reports_speeds_and_pruning_cost(tmp_path):
+    out = tmp_path / "bench_sim.json"
+    assert bench.main(["--config", "configs/tiny.yaml", "--images", "1", "--lanes", "4",
+                       "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["cycles_per_second_raw"] > rep["cycles_per_second_checked"] > 0
+    assert rep["checking_slowdown"] > 1
+    assert 0 < rep["lane_utilization_dense"] <= 1
+    # The RTL's lane operations equal the model's live synaptic operations: no slot on a pruned one.
+    assert rep["cycles_per_pruned_connection"] == 0
+    assert rep["idle_lane_slots_per_pruned_connection"] >= 0
