@@ -72,12 +72,6 @@ async def start_clock_and_reset(dut, idle_inputs):
     return CocotbBus(dut, dut.clk)
 
 
-def memory_images(lay: EngineLayout, times_in, weights, active):
-    """What the host loads: events, lane weights, lane masks, row summaries."""
-    masks = lay.lane_masks(active)
-    return lay.events(times_in), lay.lane_weights(weights), masks, lay.row_any(masks)
-
-
 async def _write(bus, mem, lane, addr, value):
     for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", addr),
                     ("wr_data", value)):
@@ -87,7 +81,8 @@ async def _write(bus, mem, lane, addr, value):
 
 async def load_synapses(bus, lay: EngineLayout, weights, active):
     """Weights, mask words and row summaries: once per network (or after pruning changes)."""
-    _, lw, lm, ra = memory_images(lay, np.full((lay.channels, 1, 1), lay.time_steps), weights, active)
+    lw, lm = lay.lane_weights(weights), lay.lane_masks(active)
+    ra = lay.row_any(lm)
     for c, word in enumerate(ra):
         await _write(bus, MEM_ROW_ANY, 0, c, word)
     for lane in range(lay.lanes):
