@@ -97,6 +97,12 @@ class EngineLayout:
                    cfg.formats.weight_bits, cfg.formats.potential_bits,
                    max_events or channels * side_in * side_in)
 
+    @classmethod
+    def for_input(cls, cfg: Config, layer: int, lanes: int, times_in: np.ndarray) -> "EngineLayout":
+        """The layout of layer ``layer`` for inputs shaped like ``times_in`` ((B,) C, S, S)."""
+        return cls.from_config(cfg, layer, lanes, side_in=times_in.shape[-1],
+                               channels=times_in.shape[-3])
+
     # -- memory images: the model's arrays in the lanes' layout --------------------------------
     def lane_weights(self, weights: np.ndarray) -> np.ndarray:
         """(F, C, k, k) -> (P, rows * G): word row G + g of lane l is weight (g P + l, row)."""

@@ -39,8 +39,7 @@ def run(cfg: C.Config, images: int, lanes: int, prune: float, sim: str) -> dict:
     net = Network(cfg)
     times = net.encode(data.load(cfg).test_x[:images])
     lc = cfg.layers[0]
-    lay = EngineLayout.from_config(cfg, 0, min(lanes, lc.maps), side_in=times.shape[-1],
-                                   channels=times.shape[1])
+    lay = EngineLayout.for_input(cfg, 0, min(lanes, lc.maps), times)
     dense_mask = np.ones(net.shapes[0], dtype=bool)
     pruned_mask = np.random.default_rng(cfg.seed).random(net.shapes[0]) >= prune
     ctx = dict(config=cfg.to_dict()["layers"][0]["name"], seed=cfg.seed)

@@ -108,15 +108,30 @@ async def load(bus, lay: EngineLayout, times_in, weights, active, threshold):
     await load_events(bus, lay, times_in, threshold)
 
 
-async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
-    """Start a pass and record its trace until ``done``; returns (trace, counters)."""
-    ab, pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
+async def start(bus):
+    """Pulse ``start`` for one cycle."""
     bus.set("start", 1)
     await bus.tick()
     bus.set("start", 0)
-    trace = []
+
+
+async def trace_until_done(bus, record, max_cycles: int = 10_000_000) -> int:
+    """Call ``record(cycle)`` every cycle until ``tr_done``; returns the last cycle stamp."""
     for _ in range(max_cycles):
         cycle = bus.get("cycle")
+        record(cycle)
+        if bus.get("tr_done"):
+            return cycle
+        await bus.tick()
+    raise TimeoutError(f"no done after {max_cycles} cycles")
+
+
+async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
+    """Start a pass and record its trace until ``done``; returns (trace, counters)."""
+    ab, pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
+    trace = []
+
+    def record(cycle):
         if bus.get("tr_row"):
             trace.append((cycle, "row", bus.get("tr_event"), bus.get("tr_row_index")))
         fires = bus.get("tr_fire")
@@ -130,10 +145,9 @@ async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
             trace.append((cycle, "step", bus.get("tr_t")))
         if bus.get("tr_done"):
             trace.append((cycle, "done"))
-            break
-        await bus.tick()
-    else:
-        raise TimeoutError(f"no done after {max_cycles} cycles")
+
+    await start(bus)
+    cycle = await trace_until_done(bus, record, max_cycles)
     counters = {"cycles": cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     await bus.tick()
     return trace, counters
@@ -141,9 +155,7 @@ async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
 
 async def run_unchecked(bus):
     """Start a pass and wait for ``done`` without looking at the trace (the raw speed)."""
-    bus.set("start", 1)
-    await bus.tick()
-    bus.set("start", 0)
+    await start(bus)
     await bus.wait_high("done")
     counters = {"cycles": bus.get("cycle") + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     await bus.tick()

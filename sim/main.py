@@ -61,8 +61,7 @@ def learning_step(cfg, net, i: int, times_in: np.ndarray, lanes: int, sim: str, 
     winners = [(int(f), int(y), int(x), int(out.times[0][f, y, x])) for f, y, x in win]
     n = net.learned[i]
     a_plus, a_minus = net.arith.rates(cfg, n)
-    lay = EngineLayout.from_config(cfg, i, min(lanes, lc.maps), side_in=times_in.shape[-1],
-                                   channels=times_in.shape[0])
+    lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times_in)
     check = cfg.pruning.enabled and n + 1 > cfg.pruning.warmup
     return cosim.run_stdp(lay, net.arith, net.weights[i], ~net.pruned[i], times_in, ctx, sim=sim,
                           max_winners=lc.winners, winners=winners, a_plus=a_plus,
@@ -88,8 +87,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
         times = net.encode(test)
         infer, stdp_cycles = {}, {}
         for i, lc in enumerate(cfg.layers):
-            lay = EngineLayout.from_config(cfg, i, min(lanes, lc.maps), side_in=times.shape[-1],
-                                           channels=times.shape[1])
+            lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times)
             ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
             try:
                 report = cosim.run_engine(lay, list(times), net.weights[i], ~net.pruned[i],

@@ -5,7 +5,7 @@ import numpy as np
 
 from hw.stdp_unit import MEM_MAP_ROWS, MEM_MASKS, MEM_ROW_ANY, MEM_TIMES, MEM_WEIGHTS
 from model.schedule import EngineLayout
-from sim.engine_driver import _write
+from sim.engine_driver import _write, start, trace_until_done
 
 
 async def load(bus, lay: EngineLayout, weights, active, times_in):
@@ -31,22 +31,21 @@ async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th
     bus.set("win_we", 0)
     for name, v in (("n_winners", len(winners)), ("a_plus", a_plus), ("a_minus", a_minus),
                     ("layer_key", layer_key), ("image_n", image_n), ("check", int(check)),
-                    ("prune_th", prune_th), ("all_maps", int(all_maps)), ("start", 1)):
+                    ("prune_th", prune_th), ("all_maps", int(all_maps))):
         bus.set(name, v)
-    await bus.tick()
-    bus.set("start", 0)
     trace = []
-    for _ in range(max_cycles):
-        cycle = bus.get("cycle")
+
+    def record(cycle):
         if bus.get("tr_op"):
             trace.append((cycle, "op", bus.get("tr_map"), bus.get("tr_row"), bus.get("tr_q"),
-                           bus.get("tr_q_next"), bool(bus.get("tr_pruned"))))
+                          bus.get("tr_q_next"), bool(bus.get("tr_pruned"))))
         if bus.get("tr_done"):
             trace.append((cycle, "done"))
-            await bus.tick()
-            return trace
-        await bus.tick()
-    raise TimeoutError(f"no done after {max_cycles} cycles")
+
+    await start(bus)
+    await trace_until_done(bus, record, max_cycles)
+    await bus.tick()
+    return trace
 
 
 async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:

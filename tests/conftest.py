@@ -54,6 +54,13 @@ def tiny_encoded(tiny_data):
     return encoding.encode(C.load(TINY), tiny_data.train_x[:60])
 
 
+@pytest.fixture(scope="session")
+def tiny_net(tiny_cfg, tiny_encoded):
+    """(config, network with its initial weights, encoded images) of the tiny config."""
+    from model import network
+    return tiny_cfg, network.Network(tiny_cfg), tiny_encoded
+
+
 def layer_input(net, i: int, times: np.ndarray) -> np.ndarray:
     """Input spike times of layer i of ``net``, computed layer by layer (counts under 'infer')."""
     for j in range(i):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from amaranth import Module, Mux
+from amaranth import Module
 
 from hw.hash import Mix32
 from hw.stdp_lane import StdpLane

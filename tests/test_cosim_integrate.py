@@ -2,29 +2,20 @@
 import numpy as np
 import pytest
 
-from model import config, data, network
+from conftest import layer_input
 from model.schedule import EngineLayout
 from sim import cosim
 
 SIMULATORS = ("verilator", "icarus")
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    cfg = config.load("configs/tiny.yaml")
-    net = network.Network(cfg)
-    return cfg, net, net.encode(data.load(cfg).train_x[:8])
-
-
 def _case(tiny, layer, lanes, image, prune, seed):
     cfg, net, times = tiny
-    x = times[image:image + 1]
-    if layer == 1:
-        x = net.outgoing(0, net.run_layer(0, x, None))
+    x = layer_input(net, layer, times[image:image + 1])
     rng = np.random.default_rng(seed)
     weights = net.weights[layer] if seed == 0 else rng.integers(0, 256, net.shapes[layer])
     active = rng.random(net.shapes[layer]) >= prune
-    lay = EngineLayout.from_config(cfg, layer, lanes, side_in=x.shape[-1], channels=x.shape[1])
+    lay = EngineLayout.for_input(cfg, layer, lanes, x)
     ctx = dict(config="tiny", layer=layer, lanes=lanes, image=image, seed=seed)
     return lay, x[0], weights, active, net.thresholds[layer], ctx
 
@@ -35,9 +26,9 @@ def _case(tiny, layer, lanes, image, prune, seed):
     (0, 4, 5, 0.4, 11),
     (1, 3, 6, 0.3, 12),
 ])
-def test_engine_rtl_matches_model(tiny, sim, layer, lanes, image, prune, seed):
-    lay, x, w, active, th, ctx = _case(tiny, layer, lanes, image, prune, seed)
-    _, x2, *_ = _case(tiny, layer, lanes, image + 1, prune, seed)
+def test_engine_rtl_matches_model(tiny_net, sim, layer, lanes, image, prune, seed):
+    lay, x, w, active, th, ctx = _case(tiny_net, layer, lanes, image, prune, seed)
+    _, x2, *_ = _case(tiny_net, layer, lanes, image + 1, prune, seed)
     report = cosim.run_engine(lay, [x, x2], w, active, th, ctx, sim=sim)   # two images in a row
     assert [s["counters"]["cycles"] for s in report["seen"]] == report["cycles"]
     assert [s["counters"]["ops"] for s in report["seen"]] == report["ops"]
@@ -45,17 +36,17 @@ def test_engine_rtl_matches_model(tiny, sim, layer, lanes, image, prune, seed):
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-def test_rtl_fault_is_reported_with_its_first_divergence(tiny, sim):
-    lay, x, w, active, th, ctx = _case(tiny, 0, 4, 1, 0.5, 2)
+def test_rtl_fault_is_reported_with_its_first_divergence(tiny_net, sim):
+    lay, x, w, active, th, ctx = _case(tiny_net, 0, 4, 1, 0.5, 2)
     with pytest.raises(AssertionError, match=r"first divergence in trace at cycle \d+"):
         cosim.run_engine(lay, [x], w, active, th, ctx, sim=sim, faults=frozenset({"ignore_pruning"}))
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-def test_stdp_unit_rtl_matches_model(tiny, sim):
+def test_stdp_unit_rtl_matches_model(tiny_net, sim):
     from model import rng, wta
-    cfg, net, times = tiny
-    lay, x, _, _, _, ctx = _case(tiny, 0, 3, 2, 0.0, 7)
+    cfg, net, times = tiny_net
+    lay, x, _, _, _, ctx = _case(tiny_net, 0, 3, 2, 0.0, 7)
     rs = np.random.default_rng(7)
     weights = rs.integers(40, 140, net.shapes[0])
     active = (rs.random(net.shapes[0]) > 0.3) & (weights >= 77)

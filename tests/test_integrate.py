@@ -3,33 +3,23 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from conftest import layer_input
 from hw.integrate import FAULTS, IntegrateEngine
-from model import config, data, network
+from model import config
 from model.layer import integrate
 from model.schedule import EngineLayout, HardwareConfigError, integrate_pass
 from sim import engine_driver as drv
 from sim.compare import first_memory_divergence, first_trace_divergence
 
 
-@pytest.fixture(scope="module")
-def tiny_net():
-    cfg = config.load("configs/tiny.yaml")
-    net = network.Network(cfg)
-    times = net.encode(data.load(cfg).train_x[:4])
-    return cfg, net, times
-
-
 def _case(tiny_net, layer, lanes, image, prune, seed):
     """Layout, input spike times, weights, live mask and threshold of one test case."""
     cfg, net, times = tiny_net
-    x = times[image:image + 1]
-    if layer == 1:
-        x = net.outgoing(0, net.run_layer(0, x, None))
+    x = layer_input(net, layer, times[image:image + 1])
     rng = np.random.default_rng(seed)
     weights = rng.integers(0, 256, net.shapes[layer])
     active = rng.random(net.shapes[layer]) >= prune
-    lay = EngineLayout.from_config(cfg, layer, lanes, side_in=x.shape[-1], channels=x.shape[1])
-    return lay, x[0], weights, active, net.thresholds[layer]
+    return EngineLayout.for_input(cfg, layer, lanes, x), x[0], weights, active, net.thresholds[layer]
 
 
 def _simulate(lay, x, weights, active, threshold, faults=frozenset()):

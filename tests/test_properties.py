@@ -318,7 +318,7 @@ def test_learn_applies_the_documented_stdp_rule(tiny_encoded):
     seen_ltp = seen_ltd = 0
     for i, lc in enumerate(cfg.layers):
         times = layer_input(net, i, tiny_encoded[:6])
-        k, pad, F = lc.kernel, lc.padding, net.shapes[i][0]
+        k, pad = lc.kernel, lc.padding
         C = net.shapes[i][1]
         fan_in = C * k * k
         layer_key = fmix32(cfg.seed ^ (((i + 1) * 0x9E3779B9) & M32))

@@ -5,24 +5,16 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.stdp_unit import StdpUnit
-from model import config, data, layer as L, network, rng, stdp, wta
+from conftest import layer_input
+from model import layer as L, rng, stdp, wta
 from model.schedule import EngineLayout, stdp_pass
 from sim import engine_driver as drv, stdp_driver as sdrv
 from sim.compare import first_memory_divergence, first_trace_divergence
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    cfg = config.load("configs/tiny.yaml")
-    net = network.Network(cfg)
-    return cfg, net, net.encode(data.load(cfg).train_x[:6])
-
-
 def _case(tiny, layer, lanes, image, seed, prune_q):
     cfg, net, times = tiny
-    x = times[image:image + 1]
-    if layer == 1:
-        x = net.outgoing(0, net.run_layer(0, x, None))
+    x = layer_input(net, layer, times[image:image + 1])
     lc = cfg.layers[layer]
     rs = np.random.default_rng(seed)
     weights = rs.integers(40, 140, net.shapes[layer])      # many near the threshold
@@ -32,7 +24,7 @@ def _case(tiny, layer, lanes, image, seed, prune_q):
     out = net.run_layer(layer, x, None)
     win = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, net.T)
     winners = [(int(f), int(y), int(xx), int(out.times[0][f, y, xx])) for f, y, xx in win]
-    lay = EngineLayout.from_config(cfg, layer, lanes, side_in=x.shape[-1], channels=x.shape[1])
+    lay = EngineLayout.for_input(cfg, layer, lanes, x)
     n = 300 + seed                     # an image count past a few rate doublings
     return dict(cfg=cfg, net=net, lay=lay, x=x[0], weights=weights, active=active,
                 winners=winners, n=n, layer=layer, prune_q=prune_q)
@@ -70,8 +62,8 @@ def _assert_same(lay, pred, seen):
 
 
 @pytest.mark.parametrize("layer, lanes, image, seed", [(0, 3, 0, 1), (0, 1, 1, 2), (1, 4, 2, 3)])
-def test_stdp_unit_matches_schedule_and_model(tiny, layer, lanes, image, seed):
-    c = _case(tiny, layer, lanes, image, seed, prune_q=77)
+def test_stdp_unit_matches_schedule_and_model(tiny_net, layer, lanes, image, seed):
+    c = _case(tiny_net, layer, lanes, image, seed, prune_q=77)
     pred, seen = _simulate(c)
     _assert_same(c["lay"], pred, seen)
     # The schedule's arithmetic is the model's: STDP on the winners, then the pruning rule.
@@ -88,8 +80,8 @@ def test_stdp_unit_matches_schedule_and_model(tiny, layer, lanes, image, seed):
     assert any(r[6] for r in ops) and any(r[4] != r[5] for r in ops), "the case must learn and prune"
 
 
-def test_sweep_prunes_every_map_without_changing_weights(tiny):
-    c = _case(tiny, 0, 3, 3, 4, prune_q=0)
+def test_sweep_prunes_every_map_without_changing_weights(tiny_net):
+    c = _case(tiny_net, 0, 3, 3, 4, prune_q=0)
     c["prune_q"] = 100                 # a sweep at a higher threshold than the live weights meet
     pred, seen = _simulate(c, all_maps=True)
     _assert_same(c["lay"], pred, seen)
@@ -97,8 +89,8 @@ def test_sweep_prunes_every_map_without_changing_weights(tiny):
     np.testing.assert_array_equal(pred.active, c["active"] & (c["weights"] >= 100))
 
 
-def test_pruned_connections_cost_no_op_cycles(tiny):
-    c = _case(tiny, 1, 4, 4, 5, prune_q=0)
+def test_pruned_connections_cost_no_op_cycles(tiny_net):
+    c = _case(tiny_net, 1, 4, 4, 5, prune_q=0)
     lay, fmt = c["lay"], c["net"].arith
     args = (c["x"], c["winners"], 262, 196, 1234, False, 0)
     dense = stdp_pass(lay, fmt, c["weights"], np.ones_like(c["active"]), *args)
