@@ -160,7 +160,7 @@ class PassResult:
     v_fire: np.ndarray
 
 
-_KINDS = {"row": 0, "op": 0, "fire": 1, "step": 2, "done": 3}
+_KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2, "done": 3}
 
 
 def trace_order(record: tuple):

@@ -1,0 +1,216 @@
+"""WinnerUnit: k winners-take-all with an inhibition radius, fed by the integrate engine's fires.
+
+Semantics are ``model.wta.k_winners``; ``model/wta_schedule.py`` (``winner_pass``) predicts every
+cycle. Generator parameters: ``model.schedule.EngineLayout``, k (``cfg.layers[i].winners``) and
+radius (``cfg.layers[i].inhibition_radius``).
+
+Fire side (only while ``busy`` is low; fires while busy are ignored): ``fire`` (one bit a lane),
+``fire_addr`` (lane address ``g npos + pos``) and ``fire_v`` (potential at the fire time), as
+the engine's ``tr_fire*`` ports present them during the drain of step ``t``; ``step_end`` with
+``t`` strobes the step's end (it may carry the step's last fires, as the engine's ``tr_step``
+does). Each fire is split into (g, row, column) by constant comparisons and written at the next
+free entry of its lane's candidate memory (depth G npos: every neuron of the lane fits).
+
+Selection, after ``step_end`` when the step had fires and fewer than k winners are known: ``busy``
+rises the next cycle. A pass reads entry j of every lane, one j a cycle, j = 0 .. N - 1 with
+N = max over lanes of the step's fires. Stage 1 (the cycle after the read): a lane's entry is a
+candidate if it exists (j below the lane's count), its map has no winner yet, and no winner
+lies within Chebyshev distance ``radius`` (all winner registers compared in parallel). Stage 2:
+the lanes' candidates and the pass's best so far are reduced by the explicit key
+(potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part. The cycle of the
+last entry's stage 2 decides: the best becomes winner ``n_winners`` (``tr_winner`` pulses with
+its map, row, column) and the next pass reads its entry 0 in that same cycle. A pass thus costs
+N + 1 cycles; the step ends (``busy`` falls) after a pass without candidate or the k-th winner,
+and its candidates are dropped.
+
+``clear`` (while idle) starts a new image: winners, used maps, candidates and ``cycle`` return
+to zero. ``cycle`` counts the busy cycles since ``clear``: it stamps the trace. Winners are read
+back through ``win_idx`` -> ``win_f``, ``win_y``, ``win_x``, ``win_t`` (combinational).
+"""
+from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common import bits, busy_and_cycles, lowest_bit
+from model.schedule import EngineLayout
+from model.wta_schedule import check_winner_params
+
+
+def _quotient(m: Module, value, divisor: int, q_max: int, name: str):
+    """(value div divisor, value mod divisor) for value < (q_max + 1) divisor, by constant
+    comparisons and a find-first-set: q is the lowest j with value < (j + 1) divisor."""
+    if q_max == 0:
+        return Const(0, 1), value
+    below = Signal(q_max + 1, name=f"{name}_below")
+    m.d.comb += below.eq(Cat(*(value < (j + 1) * divisor for j in range(q_max)), Const(1, 1)))
+    q = lowest_bit(m, below, name)
+    rem = Signal(range(divisor), name=f"{name}_rem")
+    m.d.comb += rem.eq(value - Array(Const(j * divisor) for j in range(q_max + 1))[q])
+    return q, rem
+
+
+class WinnerUnit(wiring.Component):
+    def __init__(self, lay: EngineLayout, k: int, radius: int):
+        try:
+            self.k, self.radius = check_winner_params(k, radius)
+            self.lay = lay.check()
+        except ValueError:
+            self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
+            raise
+        P, G, so = lay.lanes, lay.groups, lay.side_out
+        self.regs = min(self.k, lay.maps)      # winners that can exist: one per map at most
+        ab, pb, tb, cb = bits(G * lay.npos - 1), lay.potential_bits, bits(lay.time_steps), bits(so - 1)
+        super().__init__({
+            "clear": In(1),
+            "fire": In(P), "fire_addr": In(data.ArrayLayout(ab, P)),
+            "fire_v": In(data.ArrayLayout(pb, P)),
+            "step_end": In(1), "t": In(tb),
+            "busy": Out(1), "full": Out(1), "n_winners": Out(bits(self.k)),
+            "win_idx": In(bits(self.regs - 1)), "win_f": Out(bits(lay.maps - 1)),
+            "win_y": Out(cb), "win_x": Out(cb), "win_t": Out(tb),
+            # trace, stamped with ``cycle`` (busy cycles since clear)
+            "cycle": Out(32),
+            "tr_winner": Out(1), "tr_win_f": Out(bits(lay.maps - 1)), "tr_win_y": Out(cb),
+            "tr_win_x": Out(cb),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lay, k, r, R = self.lay, self.k, self.radius, self.regs
+        P, G, npos, so = lay.lanes, lay.groups, lay.npos, lay.side_out
+        ab, pb, cb, gb, lb = bits(G * npos - 1), lay.potential_bits, bits(so - 1), bits(G - 1), bits(P - 1)
+        fb = bits(lay.maps - 1)
+        entry = data.StructLayout({"x": cb, "y": cb, "g": gb, "v": pb})
+        # The ranking key, larger is better: (v, ~g, ~lane, ~y, ~x) from the top bit down, which
+        # is (largest potential, lowest map f = g P + lane, lowest row, lowest column).
+        key = data.StructLayout({"xn": cb, "yn": cb, "ln": lb, "gn": gb, "v": pb})
+
+        # -- state -----------------------------------------------------------------------------
+        n_won = Signal(bits(k))
+        used = Signal(G * P)                       # bit f: map f has a winner
+        w_valid = Signal(R)
+        w_f = [Signal(fb, name=f"w_f{i}") for i in range(R)]
+        w_y = [Signal(cb, name=f"w_y{i}") for i in range(R)]
+        w_x = [Signal(cb, name=f"w_x{i}") for i in range(R)]
+        w_t = [Signal.like(self.t, name=f"w_t{i}") for i in range(R)]
+        # Window bounds: a neighbour (y, x) of winner i has y + r >= w_y and y <= w_y + r.
+        w_yhi = [Signal(bits(so - 1 + r), name=f"w_yhi{i}") for i in range(R)]
+        w_xhi = [Signal(bits(so - 1 + r), name=f"w_xhi{i}") for i in range(R)]
+        cur_t = Signal.like(self.t)
+        depth = Signal(ab + 1)                     # most fires in any lane this step
+        j = Signal(ab + 1)                         # entry read this cycle
+        run = Signal()                             # a pass is reading its entries
+        issue, last = Signal(), Signal()
+        s1_go, s1_last, s1_j = Signal(), Signal(), Signal(ab + 1)
+        s2_go, s2_last = Signal(), Signal()
+        s2_ok = Signal(P)
+        s2_key = [Signal(key, name=f"s2_key{l}") for l in range(P)]
+        best_ok, best_key = Signal(), Signal(key)
+        idle = Signal()
+        m.d.comb += [self.n_winners.eq(n_won), self.full.eq(n_won == k)]
+
+        # -- fire side: per lane, split the address and append to the candidate memory -----------
+        take = Signal(P)
+        m.d.comb += take.eq(Mux(idle & ~self.clear, self.fire, 0))
+        wptrs, reads = [], []
+        for l in range(P):
+            m.submodules[f"cand{l}"] = mem = memory.Memory(shape=entry, depth=G * npos, init=[])
+            wp, rp = mem.write_port(), mem.read_port()
+            wptr = Signal(ab + 1, name=f"wptr{l}")
+            addr = self.fire_addr[l]
+            g, pos = _quotient(m, addr, npos, G - 1, f"fire_g{l}")
+            y, x = _quotient(m, pos, so, so - 1, f"fire_y{l}")
+            m.d.comb += [wp.addr.eq(wptr), wp.en.eq(take[l]), wp.data.x.eq(x), wp.data.y.eq(y),
+                         wp.data.g.eq(g), wp.data.v.eq(self.fire_v[l]), rp.addr.eq(j)]
+            with m.If(take[l]):
+                m.d.sync += wptr.eq(wptr + 1)
+            wptrs.append(wptr)
+            reads.append(rp.data)
+        # Every lane grows by at most one a cycle: the deepest grows when one of its lanes fires.
+        depth_next = Signal.like(depth)
+        m.d.comb += depth_next.eq(depth + Cat(*(take[l] & (wptrs[l] == depth) for l in range(P))).any())
+        m.d.sync += depth.eq(depth_next)
+
+        # -- the pass: issue reads, stage 1 (allowed, key), stage 2 (reduce, fold, decide) --------
+        m.d.comb += last.eq(j == depth - 1)
+        with m.If(issue):
+            m.d.sync += [j.eq(Mux(last, 0, j + 1)), run.eq(~last)]
+        m.d.sync += [s1_go.eq(issue), s1_last.eq(issue & last), s1_j.eq(j),
+                     s2_go.eq(s1_go), s2_last.eq(s1_last)]
+
+        for l in range(P):
+            e = reads[l]
+            near = Signal(R, name=f"near{l}")
+            y_r, x_r = Signal(bits(so - 1 + r), name=f"y_r{l}"), Signal(bits(so - 1 + r), name=f"x_r{l}")
+            m.d.comb += [y_r.eq(e.y + r), x_r.eq(e.x + r)]
+            for i in range(R):
+                m.d.comb += near[i].eq(w_valid[i] & (y_r >= w_y[i]) & (e.y <= w_yhi[i]) &
+                                       (x_r >= w_x[i]) & (e.x <= w_xhi[i]))
+            lane_used = Cat(*(used[g * P + l] for g in range(G)))
+            m.d.sync += [s2_ok[l].eq(s1_go & (s1_j < wptrs[l]) & ~lane_used.bit_select(e.g, 1) &
+                                     ~near.any()),
+                         s2_key[l].eq(Cat(~e.x, ~e.y, Const((1 << lb) - 1 - l, lb), ~e.g, e.v))]
+
+        # Reduce the lanes' candidates and the pass's best so far, in a balanced tree.
+        level = [(s2_ok[l], s2_key[l]) for l in range(P)] + [(best_ok, best_key)]
+        depth_tree = 0
+        while len(level) > 1:
+            nxt = []
+            for i in range(0, len(level) - 1, 2):
+                (a_ok, a_key), (b_ok, b_key) = level[i], level[i + 1]
+                ok, kk = Signal(name=f"red_ok{depth_tree}_{i}"), Signal(key, name=f"red_key{depth_tree}_{i}")
+                take_a = a_ok & (~b_ok | (a_key.as_value() > b_key.as_value()))
+                m.d.comb += [ok.eq(a_ok | b_ok), kk.eq(Mux(take_a, a_key, b_key))]
+                nxt.append((ok, kk))
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level, depth_tree = nxt, depth_tree + 1
+        top_ok, top_key = level[0]
+
+        win_g, win_l = Signal(gb), Signal(lb)
+        win_f = Signal(fb)
+        m.d.comb += [win_g.eq(~top_key.gn), win_l.eq(~top_key.ln), win_f.eq(win_g * P + win_l),
+                     self.tr_win_f.eq(win_f), self.tr_win_y.eq(~top_key.yn),
+                     self.tr_win_x.eq(~top_key.xn)]
+        decide = s2_go & s2_last
+        won = decide & top_ok
+        more = won & (n_won + 1 < k)               # start the next pass in this cycle
+        m.d.comb += self.tr_winner.eq(won)
+        with m.If(s2_go):
+            m.d.sync += [best_ok.eq(top_ok & ~s2_last), best_key.eq(top_key)]
+        with m.If(won):
+            m.d.sync += [n_won.eq(n_won + 1), used.bit_select(win_f, 1).eq(1)]
+            for i in range(R):
+                with m.If(n_won == i):
+                    m.d.sync += [w_valid[i].eq(1), w_f[i].eq(win_f), w_y[i].eq(self.tr_win_y),
+                                 w_x[i].eq(self.tr_win_x), w_t[i].eq(cur_t),
+                                 w_yhi[i].eq(self.tr_win_y + r), w_xhi[i].eq(self.tr_win_x + r)]
+
+        def end_step():
+            m.d.sync += [depth.eq(0), *(w.eq(0) for w in wptrs)]
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                m.d.comb += idle.eq(1)
+                with m.If(self.clear):
+                    m.d.sync += [n_won.eq(0), used.eq(0), w_valid.eq(0), self.cycle.eq(0)]
+                    end_step()
+                with m.Elif(self.step_end):
+                    m.d.sync += cur_t.eq(self.t)
+                    with m.If((depth_next != 0) & (n_won != k)):
+                        m.d.sync += [j.eq(0), run.eq(1)]
+                        m.next = "SELECT"
+                    with m.Else():
+                        end_step()
+            with m.State("SELECT"):
+                m.d.comb += issue.eq(run | more)
+                with m.If(decide & ~more):
+                    end_step()
+                    m.next = "IDLE"
+        busy_and_cycles(m, fsm, self.busy, self.cycle)
+        with m.If(idle & self.clear):
+            m.d.sync += self.cycle.eq(0)
+
+        m.d.comb += [self.win_f.eq(Array(w_f)[self.win_idx]), self.win_y.eq(Array(w_y)[self.win_idx]),
+                     self.win_x.eq(Array(w_x)[self.win_idx]), self.win_t.eq(Array(w_t)[self.win_idx])]
+        return m
