@@ -25,6 +25,8 @@ from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
 from model.schedule import EngineLayout, integrate_pass, stdp_pass
 from sim import runner
+from sim.capture import TraceCapture
+from sim.engine_driver import EngineTrace
 
 MEMORIES = ("potentials", "fire", "v_fire")
 
@@ -64,7 +66,8 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
            + ("-" + "-".join(sorted(faults)) if faults else ""))
     case = runner.BUILD / "cases" / f"{tag}-{sim}"
     save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
-    runner.run(IntegrateEngine(lay, faults), "integrate", "sim.cocotb_integrate", sim=sim,
+    top = TraceCapture(IntegrateEngine(lay, faults), EngineTrace(lay))
+    runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim,
                waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
                extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING",
                           "ENGINE_TIMING": "1" if timing else "0"})

@@ -7,9 +7,77 @@ from __future__ import annotations
 
 import numpy as np
 
+from amaranth import Cat, Mux
+
 from hw.common import bits
 from hw.integrate import MEM_EVENTS, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, pack_event
 from model.schedule import EngineLayout
+from sim.capture import TraceFormat
+
+
+class EngineTrace(TraceFormat):
+    """The integrate engine's trace ports as records (row, fire, step, done; model/schedule.py)."""
+
+    def __init__(self, lay: EngineLayout):
+        self.lay = lay
+        self.ab, self.pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
+        P = lay.lanes
+        super().__init__([("cycle", 32), ("tr_row", 1), ("tr_event", bits(lay.max_events)),
+                          ("tr_row_index", bits(lay.rows - 1)), ("tr_fire", P),
+                          ("tr_fire_addr", P * self.ab), ("tr_fire_v", P * self.pb),
+                          ("tr_step", 1), ("tr_t", bits(lay.time_steps)), ("tr_done", 1)])
+
+    def gated(self, e):
+        lanes = range(self.lay.lanes)
+
+        def when(flag, value):
+            return Mux(flag, value, 0)
+        return {"tr_row": e.tr_row, "tr_event": when(e.tr_row, e.tr_event),
+                "tr_row_index": when(e.tr_row, e.tr_row_index), "tr_fire": e.tr_fire,
+                "tr_fire_addr": Cat(*(when(e.tr_fire[l], e.tr_fire_addr[l]) for l in lanes)),
+                "tr_fire_v": Cat(*(when(e.tr_fire[l], e.tr_fire_v[l]) for l in lanes)),
+                "tr_step": e.tr_step, "tr_t": when(e.tr_step | e.tr_fire.any(), e.tr_t),
+                "tr_done": e.tr_done}
+
+    def valid(self, e):
+        return e.tr_row | e.tr_fire.any() | e.tr_step | e.tr_done
+
+    def records(self, cycle, get):
+        out = []
+        if get("tr_row"):
+            out.append((cycle, "row", get("tr_event"), get("tr_row_index")))
+        fires = get("tr_fire")
+        if fires:
+            ab, pb = self.ab, self.pb
+            addrs, values, t = get("tr_fire_addr"), get("tr_fire_v"), get("tr_t")
+            for lane in range(self.lay.lanes):
+                if fires >> lane & 1:
+                    out.append((cycle, "fire", lane, addrs >> (lane * ab) & ((1 << ab) - 1), t,
+                                values >> (lane * pb) & ((1 << pb) - 1)))
+        if get("tr_step"):
+            out.append((cycle, "step", get("tr_t")))
+        if get("tr_done"):
+            out.append((cycle, "done"))
+        return out
+
+    def fields_of(self, records):
+        v = {}
+        for r in records:
+            if r[1] == "row":
+                v.update(tr_row=1, tr_event=r[2], tr_row_index=r[3])
+            elif r[1] == "fire":
+                lane, addr, t, pot = r[2:]
+                v["tr_fire"] = v.get("tr_fire", 0) | 1 << lane
+                v["tr_fire_addr"] = v.get("tr_fire_addr", 0) | addr << (lane * self.ab)
+                v["tr_fire_v"] = v.get("tr_fire_v", 0) | pot << (lane * self.pb)
+                v["tr_t"] = t
+            elif r[1] == "step":
+                v.update(tr_step=1, tr_t=r[2])
+            elif r[1] == "done":
+                v["tr_done"] = 1
+            else:
+                raise ValueError(f"not an integrate-engine trace record: {r}")
+        return v
 
 
 class AmaranthBus:
@@ -26,14 +94,21 @@ class AmaranthBus:
     async def tick(self):
         await self.ctx.tick()
 
+    async def read_tick(self):
+        """After setting a read address: until the data is on the output ports."""
+        await self.ctx.tick()
+
     async def wait_high(self, name):
         while not self.get(name):
             await self.tick()
 
 
 class CocotbBus:
-    def __init__(self, dut, clock):
-        self.dut, self.clock = dut, clock
+    """``input_latency``: cycles between setting an input and the block seeing it (1 behind
+    ``sim.capture.TraceCapture``'s input registers)."""
+
+    def __init__(self, dut, clock, input_latency: int = 0):
+        self.dut, self.clock, self.input_latency = dut, clock, input_latency
 
     def set(self, name, value):
         getattr(self.dut, name).value = int(value)
@@ -49,6 +124,10 @@ class CocotbBus:
         from cocotb.triggers import FallingEdge
         await FallingEdge(self.clock)
 
+    async def read_tick(self):
+        for _ in range(1 + self.input_latency):
+            await self.tick()
+
     async def wait_high(self, name):
         # The simulator runs on its own until the port rises: no Python per cycle.
         from cocotb.triggers import FallingEdge, RisingEdge
@@ -57,19 +136,20 @@ class CocotbBus:
             await FallingEdge(self.clock)
 
 
-async def start_clock_and_reset(dut, idle_inputs):
+async def start_clock_and_reset(dut, idle_inputs, input_latency: int = 0):
     """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus."""
     import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    # The clock runs in the simulator's C++ layer: no Python per edge.
+    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
     dut.rst.value = 1
     for name in idle_inputs:
         getattr(dut, name).value = 0
     await FallingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    return CocotbBus(dut, dut.clk)
+    return CocotbBus(dut, dut.clk, input_latency)
 
 
 async def _write(bus, mem, lane, addr, value):
@@ -128,29 +208,25 @@ async def trace_until_done(bus, record, max_cycles: int = 10_000_000) -> int:
 
 async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
     """Start a pass and record its trace until ``done``; returns (trace, counters)."""
-    ab, pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
-    trace = []
-
-    def record(cycle):
-        if bus.get("tr_row"):
-            trace.append((cycle, "row", bus.get("tr_event"), bus.get("tr_row_index")))
-        fires = bus.get("tr_fire")
-        if fires:
-            addrs, values, t = bus.get("tr_fire_addr"), bus.get("tr_fire_v"), bus.get("tr_t")
-            for lane in range(lay.lanes):
-                if fires >> lane & 1:
-                    trace.append((cycle, "fire", lane, addrs >> (lane * ab) & ((1 << ab) - 1), t,
-                                  values >> (lane * pb) & ((1 << pb) - 1)))
-        if bus.get("tr_step"):
-            trace.append((cycle, "step", bus.get("tr_t")))
-        if bus.get("tr_done"):
-            trace.append((cycle, "done"))
-
+    fmt, trace = EngineTrace(lay), []
     await start(bus)
-    cycle = await trace_until_done(bus, record, max_cycles)
+    cycle = await trace_until_done(bus, lambda c: trace.extend(fmt.records(c, bus.get)), max_cycles)
     counters = {"cycles": cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     await bus.tick()
     return trace, counters
+
+
+async def run_captured(bus, lay: EngineLayout, expected: list[tuple], context: dict,
+                       words: list[int] | None = None):
+    """cocotb, on a ``TraceCapture``-wrapped engine: start a pass and compare its trace with
+    ``expected`` (packed as ``words`` if given) in bursts (sim/capture.py); returns (records
+    compared, counters)."""
+    from sim.capture import check_pass
+    await start(bus)
+    n, last_cycle = await check_pass(bus.dut, EngineTrace(lay), expected, context, words)
+    await bus.tick()
+    counters = {"cycles": last_cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
+    return n, counters
 
 
 async def run_unchecked(bus):
@@ -170,7 +246,7 @@ async def read_memories(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
         bus.set("rd_lane", lane)
         for a in range(words):
             bus.set("rd_addr", a)
-            await bus.tick()
+            await bus.read_tick()
             out["potentials"][lane, a] = bus.get("rd_pot")
             out["fire"][lane, a] = bus.get("rd_fire")
             out["v_fire"][lane, a] = bus.get("rd_vfire")

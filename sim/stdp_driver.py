@@ -58,7 +58,7 @@ async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
         bus.set("rd_lane", lane)
         for a in range(lay.rows * lay.groups):
             bus.set("rd_addr", a)
-            await bus.tick()
+            await bus.read_tick()
             out["weights"][lane, a] = bus.get("rd_weight")
             if a < lay.rows:
                 out["masks"][lane, a] = bus.get("rd_mask")
@@ -68,6 +68,6 @@ async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
                 out["map_rows"][a] = bus.get("rd_map_rows")
     for a in range(lay.rows * lay.groups, len(out["map_rows"])):   # words past the weights
         bus.set("rd_addr", a)
-        await bus.tick()
+        await bus.read_tick()
         out["map_rows"][a] = bus.get("rd_map_rows")
     return out

@@ -1,0 +1,218 @@
+"""Trace capture: the block's trace records buffered in the simulated design, read in bursts.
+
+Reading the trace ports from Python every cycle caps a checked co-simulation at about 10 k cycles
+a second: each read is a round trip through the simulator's VPI. ``TraceCapture`` wraps a block
+for simulation only (it is test-bench hardware, never synthesized with the core): it has the
+block's ports plus a buffer of ``depth`` records. Every cycle in which the block's trace is valid,
+the record (the cycle stamp and every trace field, each field zeroed when its event is absent)
+goes into the next buffer slot; when the last slot is filled ``cap_flip`` toggles, and when the
+pass's final record (``tr_done``) is written ``cap_last`` toggles. The cocotb side sleeps until
+one of them toggles and then reads the whole buffer as one wide value (``cap_words``, slot 0 in
+the least significant bits): one VPI read per ``depth`` records.
+
+The expected trace is packed into the same words before the pass starts (``TraceFormat.pack``),
+so checking a full buffer is one comparison of two integers; only when they differ are the
+records unpacked and handed to ``sim.compare.first_trace_divergence``, which names the first
+differing record, its cycle and the context. The records are the same tuples the model predicts
+(``model/schedule.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
+and the burst reader share one decoding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+from amaranth import Cat, ClockDomain, ClockSignal, Module, ResetSignal, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common import bits
+
+
+@dataclass
+class TraceFormat:
+    """A block's trace fields (port name, width), packed from the least significant bit.
+
+    Subclasses say which field belongs to which event (``gates``), how field values become
+    trace records (``records``) and back (``fields_of``).
+    """
+    fields: list[tuple[str, int]]
+
+    @property
+    def width(self) -> int:
+        return sum(w for _, w in self.fields)
+
+    def offsets(self) -> dict[str, tuple[int, int]]:
+        out, at = {}, 0
+        for name, w in self.fields:
+            out[name] = (at, w)
+            at += w
+        return out
+
+    # -- hardware side ----------------------------------------------------------------------------
+    def gated(self, ports) -> dict[str, object]:
+        """Each field as the capture stores it: zero when its event is absent this cycle."""
+        raise NotImplementedError
+
+    def valid(self, ports):
+        raise NotImplementedError
+
+    # -- software side ----------------------------------------------------------------------------
+    def records(self, cycle: int, get) -> list[tuple]:
+        """The trace records of one cycle, from ``get(field) -> int``."""
+        raise NotImplementedError
+
+    def fields_of(self, records: list[tuple]) -> dict[str, int]:
+        """The field values of one cycle's records (the inverse of ``records``)."""
+        raise NotImplementedError
+
+    def pack_cycle(self, values: dict[str, int]) -> int:
+        word = 0
+        for name, (at, w) in self.offsets().items():
+            v = values.get(name, 0)
+            assert 0 <= v < 1 << w, f"trace field {name} = {v} does not fit {w} bits"
+            word |= v << at
+        return word
+
+    def pack(self, trace: list[tuple]) -> list[int]:
+        """The expected trace as capture words, one per cycle that has records."""
+        ordered = sorted(trace, key=lambda r: r[0])
+        return [self.pack_cycle(dict(self.fields_of(list(recs)), cycle=cycle))
+                for cycle, recs in groupby(ordered, key=lambda r: r[0])]
+
+    def unpack(self, words: list[int]) -> list[tuple]:
+        offs = self.offsets()
+        out = []
+        for word in words:
+            def get(name, word=word):
+                at, w = offs[name]
+                return word >> at & ((1 << w) - 1)
+            out += self.records(get("cycle"), get)
+        return out
+
+
+class TraceCapture(wiring.Component):
+    """``block`` with its ports, plus ``cap_words`` / ``cap_count`` / ``cap_flip`` / ``cap_last``:
+    its trace records since ``start``, ``depth`` at a time (module docstring).
+
+    With ``register_inputs`` the block's inputs pass through a register: every input reaches the
+    block one cycle later (``input_latency`` = 1; the drivers wait for it). Verilator evaluates
+    all logic fed combinationally by top-level inputs at every evaluation, several times a
+    cycle; behind a register that logic runs only when the registers change, which makes the
+    simulation several times faster. The block's own timing, relative to its ``start``, is
+    unchanged.
+    """
+
+    def __init__(self, block: wiring.Component, fmt: TraceFormat, depth: int = 64,
+                 start: str = "start", last: str = "tr_done", register_inputs: bool = True):
+        self.block, self.fmt, self.depth, self._start, self._last = block, fmt, depth, start, last
+        self.register_inputs = register_inputs
+        members = dict(block.signature.members)
+        clash = {"cap_words", "cap_count", "cap_flip", "cap_last"} & set(members)
+        if clash:
+            raise ValueError(f"the block already has ports {sorted(clash)}")
+        members.update(cap_words=Out(depth * fmt.width), cap_count=Out(bits(depth)),
+                       cap_flip=Out(1), cap_last=Out(1), clk=In(1), rst=In(1))
+        super().__init__(wiring.Signature(members))
+        self.input_latency = int(register_inputs)
+
+    def elaborate(self, platform):
+        m = Module()
+        # The design's clock domain, its reset taken through a register: Amaranth computes every
+        # register's next value combinationally from the reset, and a reset straight from a
+        # top-level input would make Verilator evaluate all of that at every evaluation.
+        m.domains.sync = ClockDomain("sync")
+        m.domains.port = ClockDomain("port", reset_less=True)
+        rst = Signal(init=1)
+        m.d.comb += [ClockSignal("sync").eq(self.clk), ClockSignal("port").eq(self.clk),
+                     ResetSignal("sync").eq(rst)]
+        m.d.port += rst.eq(self.rst)
+        m.submodules.block = block = self.block
+        for name, member in block.signature.members.items():
+            outer, inner = getattr(self, name), getattr(block, name)
+            if member.flow == Out:
+                m.d.comb += outer.eq(inner)
+            elif self.register_inputs:
+                m.d.port += inner.eq(outer)      # not reset: a write right after reset counts
+            else:
+                m.d.comb += inner.eq(outer)
+        gated = self.fmt.gated(block)
+        record = Cat(*(gated[name] if name != "cycle" else block.cycle
+                       for name, _ in self.fmt.fields))
+        assert len(record) == self.fmt.width
+        slots = [Signal(self.fmt.width, name=f"slot{i}") for i in range(self.depth)]
+        count = self.cap_count
+        with m.If(getattr(block, self._start)):
+            m.d.sync += count.eq(0)
+        with m.Elif(self.fmt.valid(block)):
+            for i, slot in enumerate(slots):     # one enable per slot: no wide shift per record
+                with m.If(count == i):
+                    m.d.sync += slot.eq(record)
+            with m.If(count == self.depth - 1):
+                m.d.sync += [count.eq(0), self.cap_flip.eq(~self.cap_flip)]
+            with m.Else():
+                m.d.sync += count.eq(count + 1)
+            with m.If(getattr(block, self._last)):
+                m.d.sync += self.cap_last.eq(~self.cap_last)
+        m.d.comb += self.cap_words.eq(Cat(*slots))
+        return m
+
+
+def chunks(words: list[int], depth: int, width: int) -> list[int]:
+    """Capture words grouped as the buffer holds them: ``depth`` per chunk, slot 0 lowest."""
+    out = []
+    for i in range(0, len(words), depth):
+        value = 0
+        for j, w in enumerate(words[i:i + depth]):
+            value |= w << (j * width)
+        out.append(value)
+    return out
+
+
+async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
+                     words: list[int] | None = None, period_ns: int = 10,
+                     max_cycles: int = 100_000_000) -> int:
+    """cocotb: compare the captured trace of the pass just started with ``expected``.
+
+    Call right after starting the pass; ``words`` is ``fmt.pack(expected)`` when the caller
+    packed it beforehand (as part of the prediction). Returns the number of records compared and the cycle
+    stamp of the last record seen; raises AssertionError at the first divergence (its cycle,
+    expected and seen records, context).
+    """
+    from cocotb.triggers import Edge, First, ReadOnly, Timer
+
+    from sim.compare import first_trace_divergence
+    depth, width = len(dut.cap_words) // fmt.width, fmt.width
+    words = fmt.pack(expected) if words is None else words
+    want = chunks(words, depth, width)
+    flip, last = int(dut.cap_flip.value), int(dut.cap_last.value)
+    k, last_word = 0, 0
+
+    def compare(seen: int, n: int):
+        exp = want[k] if k < len(want) else 0
+        n_exp = min(depth, max(0, len(words) - k * depth))
+        mask = (1 << (n * width)) - 1
+        if n == n_exp and (seen & mask) == exp:
+            return seen >> ((n - 1) * width) & ((1 << width) - 1) if n else last_word
+        got = fmt.unpack([seen >> (j * width) & ((1 << width) - 1) for j in range(n)])
+        ref = fmt.unpack(words[k * depth:k * depth + n_exp])
+        d = first_trace_divergence(ref, got, context)
+        raise AssertionError(str(d) if d else
+                             f"trace chunk {k} differs but its records compare equal [{context}]")
+
+    while True:
+        timeout = Timer(max_cycles * period_ns, "ns")
+        if await First(Edge(dut.cap_flip), Edge(dut.cap_last), timeout) is timeout:
+            raise AssertionError(f"no trace record and no end of pass in {max_cycles} cycles "
+                                 f"after {k * depth} records [{context}]")
+        await ReadOnly()
+        if int(dut.cap_flip.value) != flip:
+            flip ^= 1
+            last_word = compare(int(dut.cap_words.value), depth)
+            k += 1
+        if int(dut.cap_last.value) != last:
+            n = int(dut.cap_count.value)
+            # (also fails when the pass ended early or late)
+            last_word = compare(int(dut.cap_words.value), n)
+            at, w = fmt.offsets()["cycle"]
+            return len(expected), last_word >> at & ((1 << w) - 1)
