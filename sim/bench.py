@@ -5,9 +5,10 @@
 One integrate-engine layout (the config's first layer, P lanes) and one stimulus (the first test
 images, the network's initial weights), under the chosen simulator:
 
-* ``cycles_per_second_checked``: simulated cycles per wall-clock second of the passes whose every
-  cycle is read by the cocotb driver and whose trace is compared with the model;
-* ``cycles_per_second_raw``: the same passes run again, the driver waiting for ``done`` only;
+* ``cycles_per_second_checked``: simulated cycles per wall-clock second of the passes whose whole
+  trace is captured (sim/capture.py) and compared with the model's prediction, packed beforehand;
+* ``cycles_per_second_raw``: the same passes on the same build run again, the driver waiting for
+  ``done`` only;
 * ``checking_slowdown``: their ratio;
 * ``lane_utilization_dense``: synaptic operations per cycle over P, dense weights;
 * ``cycles_per_pruned_connection``: the RTL's lane operations (its op counter) beyond the model's

@@ -38,6 +38,14 @@ class TraceFormat:
     """
     fields: list[tuple[str, int]]
 
+    @classmethod
+    def from_fields(cls, fields):
+        """The format as a case file stores it (``fields``), without the block: the subclass's
+        ``records`` must then depend on the fields only."""
+        fmt = cls.__new__(cls)
+        TraceFormat.__init__(fmt, [tuple(f) for f in fields])
+        return fmt
+
     @property
     def width(self) -> int:
         return sum(w for _, w in self.fields)
