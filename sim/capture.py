@@ -187,7 +187,7 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
     stamp of the last record seen; raises AssertionError at the first divergence (its cycle,
     expected and seen records, context).
     """
-    from cocotb.triggers import Edge, First, ReadOnly, Timer
+    from cocotb.triggers import First, ReadOnly, Timer
 
     from sim.compare import first_trace_divergence
     depth, width = len(dut.cap_words) // fmt.width, fmt.width
@@ -210,7 +210,7 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
 
     while True:
         timeout = Timer(max_cycles * period_ns, "ns")
-        if await First(Edge(dut.cap_flip), Edge(dut.cap_last), timeout) is timeout:
+        if await First(dut.cap_flip.value_change, dut.cap_last.value_change, timeout) is timeout:
             raise AssertionError(f"no trace record and no end of pass in {max_cycles} cycles "
                                  f"after {k * depth} records [{context}]")
         await ReadOnly()
