@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import groupby
 
-from amaranth import Cat, ClockDomain, ClockSignal, Module, ResetSignal, Signal
+from amaranth import Cat, ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,18 +33,10 @@ from hw.common import bits
 class TraceFormat:
     """A block's trace fields (port name, width), packed from the least significant bit.
 
-    Subclasses say which field belongs to which event (``gates``), how field values become
-    trace records (``records``) and back (``fields_of``).
+    Subclasses say which field belongs to which event (``gated``, ``valid``), how field values
+    become trace records (``records``) and back (``fields_of``).
     """
     fields: list[tuple[str, int]]
-
-    @classmethod
-    def from_fields(cls, fields):
-        """The format as a case file stores it (``fields``), without the block: the subclass's
-        ``records`` must then depend on the fields only."""
-        fmt = cls.__new__(cls)
-        TraceFormat.__init__(fmt, [tuple(f) for f in fields])
-        return fmt
 
     @property
     def width(self) -> int:
@@ -99,12 +91,61 @@ class TraceFormat:
         return out
 
 
+class EventTrace(TraceFormat):
+    """At most one record ``(cycle, kind, *payload)`` a cycle, its payload ports valid while the
+    port ``flag`` is high, and ``(cycle, "done")`` while the port ``done`` is. The arguments are
+    plain data (``spec``), so a cocotb test rebuilds the format from a case file."""
+
+    def __init__(self, kind: str, flag: str, payload: list[tuple[str, int]], done: str = "done"):
+        self.kind, self.flag, self.done = kind, flag, done
+        self.payload = [(name, int(width)) for name, width in payload]
+        super().__init__([("cycle", 32), (flag, 1), *self.payload, (done, 1)])
+
+    @property
+    def spec(self) -> dict:
+        return {"kind": self.kind, "flag": self.flag, "payload": self.payload, "done": self.done}
+
+    def gated(self, block):
+        flag = getattr(block, self.flag)
+        return {self.flag: flag, self.done: getattr(block, self.done),
+                **{name: Mux(flag, getattr(block, name), 0) for name, _ in self.payload}}
+
+    def valid(self, block):
+        return getattr(block, self.flag) | getattr(block, self.done)
+
+    def records(self, cycle, get):
+        out = []
+        if get(self.flag):
+            out.append((cycle, self.kind, *(get(name) for name, _ in self.payload)))
+        if get(self.done):
+            out.append((cycle, "done"))
+        return out
+
+    def fields_of(self, records):
+        v = {}
+        for r in records:
+            if r[1] == self.kind:
+                if v.get(self.flag):
+                    raise ValueError(f"two {self.kind} records in cycle {r[0]}: the block makes "
+                                     "at most one a cycle")
+                v[self.flag] = 1
+                v.update(zip((name for name, _ in self.payload), r[2:]))
+            elif r[1] == "done":
+                v[self.done] = 1
+            else:
+                raise ValueError(f"not a {self.kind} or done trace record: {r}")
+        return v
+
+
+INPUT_LATENCY = 1     # cycles from a TraceCapture input to the block's port
+
+
 class TraceCapture(wiring.Component):
     """``block`` with its ports, plus ``cap_words`` / ``cap_count`` / ``cap_flip`` / ``cap_last``:
     its trace records since ``start``, ``depth`` at a time (module docstring).
 
-    With ``register_inputs`` the block's inputs pass through a register: every input reaches the
-    block one cycle later (``input_latency`` = 1; the drivers wait for it). Verilator evaluates
+    The block's inputs pass through a register: every input reaches the block ``INPUT_LATENCY``
+    cycle later (the drivers wait for it: ``CocotbBus(input_latency=...)``). Verilator evaluates
     all logic fed combinationally by top-level inputs at every evaluation, several times a
     cycle; behind a register that logic runs only when the registers change, which makes the
     simulation several times faster. The block's own timing, relative to its ``start``, is
@@ -112,9 +153,8 @@ class TraceCapture(wiring.Component):
     """
 
     def __init__(self, block: wiring.Component, fmt: TraceFormat, depth: int = 64,
-                 start: str = "start", last: str = "tr_done", register_inputs: bool = True):
+                 start: str = "start", last: str = "tr_done"):
         self.block, self.fmt, self.depth, self._start, self._last = block, fmt, depth, start, last
-        self.register_inputs = register_inputs
         members = dict(block.signature.members)
         clash = {"cap_words", "cap_count", "cap_flip", "cap_last"} & set(members)
         if clash:
@@ -122,7 +162,6 @@ class TraceCapture(wiring.Component):
         members.update(cap_words=Out(depth * fmt.width), cap_count=Out(bits(depth)),
                        cap_flip=Out(1), cap_last=Out(1), clk=In(1), rst=In(1))
         super().__init__(wiring.Signature(members))
-        self.input_latency = int(register_inputs)
 
     def elaborate(self, platform):
         m = Module()
@@ -140,10 +179,8 @@ class TraceCapture(wiring.Component):
             outer, inner = getattr(self, name), getattr(block, name)
             if member.flow == Out:
                 m.d.comb += outer.eq(inner)
-            elif self.register_inputs:
-                m.d.port += inner.eq(outer)      # not reset: a write right after reset counts
-            else:
-                m.d.comb += inner.eq(outer)
+            else:                                # INPUT_LATENCY; not reset: a write right
+                m.d.port += inner.eq(outer)      # after reset counts
         gated = self.fmt.gated(block)
         record = Cat(*(gated[name] if name != "cycle" else block.cycle
                        for name, _ in self.fmt.fields))
@@ -179,13 +216,13 @@ def chunks(words: list[int], depth: int, width: int) -> list[int]:
 
 async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
                      words: list[int] | None = None, period_ns: int = 10,
-                     max_cycles: int = 100_000_000) -> int:
+                     max_cycles: int = 100_000_000) -> tuple[int, int]:
     """cocotb: compare the captured trace of the pass just started with ``expected``.
 
     Call right after starting the pass; ``words`` is ``fmt.pack(expected)`` when the caller
-    packed it beforehand (as part of the prediction). Returns the number of records compared and the cycle
-    stamp of the last record seen; raises AssertionError at the first divergence (its cycle,
-    expected and seen records, context).
+    packed it beforehand (as part of the prediction). Returns the number of records compared
+    and the cycle stamp of the last one (seen equal to the expected, bit for bit); raises
+    AssertionError at the first divergence (its cycle, expected and seen records, context).
     """
     from cocotb.triggers import First, ReadOnly, Timer
 
@@ -194,14 +231,14 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
     words = fmt.pack(expected) if words is None else words
     want = chunks(words, depth, width)
     flip, last = int(dut.cap_flip.value), int(dut.cap_last.value)
-    k, last_word = 0, 0
+    k = 0
 
     def compare(seen: int, n: int):
         exp = want[k] if k < len(want) else 0
         n_exp = min(depth, max(0, len(words) - k * depth))
         mask = (1 << (n * width)) - 1
         if n == n_exp and (seen & mask) == exp:
-            return seen >> ((n - 1) * width) & ((1 << width) - 1) if n else last_word
+            return
         got = fmt.unpack([seen >> (j * width) & ((1 << width) - 1) for j in range(n)])
         ref = fmt.unpack(words[k * depth:k * depth + n_exp])
         d = first_trace_divergence(ref, got, context)
@@ -216,11 +253,10 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
         await ReadOnly()
         if int(dut.cap_flip.value) != flip:
             flip ^= 1
-            last_word = compare(int(dut.cap_words.value), depth)
+            compare(int(dut.cap_words.value), depth)
             k += 1
         if int(dut.cap_last.value) != last:
             n = int(dut.cap_count.value)
-            # (also fails when the pass ended early or late)
-            last_word = compare(int(dut.cap_words.value), n)
-            at, w = fmt.offsets()["cycle"]
-            return len(expected), last_word >> at & ((1 << w) - 1)
+            compare(int(dut.cap_words.value), n)     # (also fails if the pass ended early or late)
+            at, w = fmt.offsets()["cycle"]                  # the pass ends with a record: done
+            return len(expected), words[-1] >> at & ((1 << w) - 1)

@@ -14,6 +14,7 @@ import time
 import cocotb
 
 from sim import engine_driver as drv
+from sim.capture import INPUT_LATENCY
 from sim.compare import first_memory_divergence
 from sim.cosim import MEMORIES, load_case
 
@@ -23,7 +24,7 @@ async def engine_matches_schedule(dut):
     case = load_case(os.environ["ENGINE_CASE"])
     lay = case["layout"]
     bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr"),
-                                          input_latency=1)     # behind sim.capture.TraceCapture
+                                          input_latency=INPUT_LATENCY)
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
     timing = os.environ.get("ENGINE_TIMING") == "1"

@@ -1,8 +1,8 @@
 """cocotb tests of the winner unit and the outgoing unit against their cycle models (the cocotb
 side of ``sim.unit_harness.run_winner`` / ``run_outgoing``).
 
-The case named by the environment variable ``UNIT_CASE`` holds the trace format's fields, the
-expected trace (the model's, on the harness's clock) and the expected final results; the
+The case named by the environment variable ``UNIT_CASE`` holds the trace format
+(``sim.capture.EventTrace.spec``), the expected trace (the model's, on the harness's clock) and the expected final results; the
 stimulus is baked into the harness (sim/unit_harness.py). Each test resets, pulses ``start``,
 compares the trace as the design's trace capture fills (``sim.capture.check_pass``: fails at the
 first divergence), then reads the final results from the output ports. What it saw goes next to
@@ -15,8 +15,7 @@ from pathlib import Path
 import cocotb
 
 from sim import engine_driver as drv
-from sim.capture import check_pass
-from sim.unit_harness import OutgoingTrace, WinnerTrace
+from sim.capture import INPUT_LATENCY, EventTrace, check_pass
 
 
 def _case():
@@ -30,11 +29,12 @@ def _save(path: Path, seen: dict):
     path.with_suffix(".seen.json").write_text(json.dumps(seen))
 
 
-async def _start_and_check(dut, fmt, case, idle_inputs):
-    bus = await drv.start_clock_and_reset(dut, idle_inputs, input_latency=1)  # TraceCapture
+async def _start_and_check(dut, case, idle_inputs):
+    bus = await drv.start_clock_and_reset(dut, idle_inputs, input_latency=INPUT_LATENCY)
     await bus.tick()
     await drv.start(bus)
-    n, last_cycle = await check_pass(dut, fmt, case["trace"], case["context"], max_cycles=1_000_000)
+    n, last_cycle = await check_pass(dut, EventTrace(**case["format"]), case["trace"],
+                                     case["context"], max_cycles=1_000_000)
     await bus.tick()
     return bus, n, last_cycle
 
@@ -43,14 +43,9 @@ async def _start_and_check(dut, fmt, case, idle_inputs):
 async def winner_matches_model(dut):
     path, case = _case()
     ctx = case["context"]
-    bus, n, last_cycle = await _start_and_check(dut, WinnerTrace.from_fields(case["fields"]), case,
-                                                ("start", "win_idx"))
-    n_won = bus.get("n_winners")
-    winners = []
-    for i in range(n_won):
-        bus.set("win_idx", i)
-        await bus.read_tick()
-        winners.append([bus.get("win_f"), bus.get("win_y"), bus.get("win_x"), bus.get("win_t")])
+    bus, n, last_cycle = await _start_and_check(dut, case, ("start", "win_idx"))
+    winners = await drv.read_each(bus, "win_idx", bus.get("n_winners"),
+                               ("win_f", "win_y", "win_x", "win_t"))
     seen = {"records": n, "last_cycle": last_cycle, "winners": winners, "full": bus.get("full"),
             "busy_cycles": bus.get("busy_cycles")}
     _save(path, seen)
@@ -65,14 +60,9 @@ async def winner_matches_model(dut):
 async def outgoing_matches_model(dut):
     path, case = _case()
     ctx = case["context"]
-    bus, n, last_cycle = await _start_and_check(dut, OutgoingTrace.from_fields(case["fields"]), case,
-                                                ("start", "ev_rd_addr"))
+    bus, n, last_cycle = await _start_and_check(dut, case, ("start", "ev_rd_addr"))
     n_events = bus.get("n_events")
-    words = []
-    for i in range(n_events):
-        bus.set("ev_rd_addr", i)
-        await bus.read_tick()
-        words.append(bus.get("ev_rd_data"))
+    words = [w for w, in await drv.read_each(bus, "ev_rd_addr", n_events, ("ev_rd_data",))]
     seen = {"records": n, "last_cycle": last_cycle, "n_events": n_events, "words": words}
     _save(path, seen)
     assert n_events == len(case["words"]), \

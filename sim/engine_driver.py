@@ -138,7 +138,6 @@ class CocotbBus:
 
 async def start_clock_and_reset(dut, idle_inputs, input_latency: int = 0):
     """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus."""
-    import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge
     # The clock runs in the simulator's C++ layer: no Python per edge.
@@ -238,16 +237,22 @@ async def run_unchecked(bus):
     return counters
 
 
+async def read_each(bus, addr: str, n: int, ports: tuple[str, ...]) -> list[list[int]]:
+    """``ports`` at addresses 0 .. n - 1 of the read port addressed by the input ``addr``."""
+    out = []
+    for i in range(n):
+        bus.set(addr, i)
+        await bus.read_tick()
+        out.append([bus.get(p) for p in ports])
+    return out
+
+
 async def read_memories(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
     """Every lane's potentials, fire times and fire potentials, through the read port."""
-    words = lay.groups * lay.npos
-    out = {k: np.zeros((lay.lanes, words), dtype=np.int64) for k in ("potentials", "fire", "v_fire")}
+    lanes = []
     for lane in range(lay.lanes):
         bus.set("rd_lane", lane)
-        for a in range(words):
-            bus.set("rd_addr", a)
-            await bus.read_tick()
-            out["potentials"][lane, a] = bus.get("rd_pot")
-            out["fire"][lane, a] = bus.get("rd_fire")
-            out["v_fire"][lane, a] = bus.get("rd_vfire")
-    return out
+        lanes.append(await read_each(bus, "rd_addr", lay.groups * lay.npos,
+                                     ("rd_pot", "rd_fire", "rd_vfire")))
+    words = np.array(lanes, dtype=np.int64)           # (lanes, words, 3)
+    return {k: words[:, :, i] for i, k in enumerate(("potentials", "fire", "v_fire"))}

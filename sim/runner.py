@@ -281,20 +281,18 @@ def _environ(changes: Mapping[str, str | None]) -> Iterator[None]:
     cocotb_tools.runner copies ``os.environ`` over its ``extra_env``, so the simulator's PATH and
     our variables must be in ``os.environ`` itself while it builds and runs.
     """
+    def put(values):
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     saved = {k: os.environ.get(k) for k in changes}
     try:
-        for k, v in changes.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        put(changes)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        put(saved)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ its trace.
   to that clock, which checks the unit's busy time after every step as well.
 """
 import numpy as np
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,7 +29,7 @@ from hw.common import bits
 from hw.pool import OutgoingUnit
 from hw.wta import WinnerUnit
 from model.schedule import EngineLayout
-from sim.capture import TraceFormat
+from sim.capture import EventTrace
 
 
 # -- the outgoing unit ------------------------------------------------------------------------------
@@ -75,46 +75,6 @@ class OutgoingHarness(wiring.Component):
                 m.d.comb += [rd.addr.eq(unit.rd_addr), port[l].eq(rd.data)]
         return m
 
-
-class OutgoingTrace(TraceFormat):
-    """Records ``(cycle, "event", t, c, y, x)`` and ``(cycle, "done")`` (model/pool_schedule.py)."""
-
-    def __init__(self, ev_lay):
-        self.ev_lay = ev_lay
-        super().__init__([("cycle", 32), ("ev_we", 1)]
-                         + [(f"ev_{n}", ev_lay[n].width) for n in ("t", "c", "y", "x")]
-                         + [("done", 1)])
-
-    def gated(self, h):
-        return {"ev_we": h.ev_we, **{f"ev_{n}": Mux(h.ev_we, getattr(h, f"ev_{n}"), 0)
-                                     for n in ("t", "c", "y", "x")}, "done": h.done}
-
-    def valid(self, h):
-        return h.ev_we | h.done
-
-    def records(self, cycle, get):
-        out = []
-        if get("ev_we"):
-            out.append((cycle, "event", get("ev_t"), get("ev_c"), get("ev_y"), get("ev_x")))
-        if get("done"):
-            out.append((cycle, "done"))
-        return out
-
-    def fields_of(self, records):
-        v = {}
-        for r in records:
-            if r[1] == "event":
-                if v.get("ev_we"):
-                    raise ValueError(f"two events in cycle {r[0]}: the unit writes one a cycle")
-                v.update(ev_we=1, ev_t=r[2], ev_c=r[3], ev_y=r[4], ev_x=r[5])
-            elif r[1] == "done":
-                v["done"] = 1
-            else:
-                raise ValueError(f"not an outgoing-unit trace record: {r}")
-        return v
-
-
-# -- the winner unit --------------------------------------------------------------------------------
 
 class BeatFormat:
     """One ROM word: per lane fire bit, address, potential; then step_end and t."""
@@ -203,7 +163,7 @@ class WinnerHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lay, unit, fmt, n = self.lay, self.unit, self.fmt, len(self.beats)
+        unit, fmt, n = self.unit, self.fmt, len(self.beats)
         m.submodules.unit = unit
         m.submodules.rom = rom = memory.Memory(shape=unsigned(fmt.width), depth=n, init=self.beats)
         rd = rom.read_port(domain="comb")
@@ -241,54 +201,34 @@ class WinnerHarness(wiring.Component):
         return m
 
 
-class WinnerTrace(TraceFormat):
-    """Records ``(cycle, "winner", f, y, x)`` and ``(cycle, "done")`` (``winner_trace``)."""
-
-    def __init__(self, harness: WinnerHarness):
-        self.wf, self.wy, self.wx = len(harness.tr_win_f), len(harness.tr_win_y), len(harness.tr_win_x)
-        super().__init__([("cycle", 32), ("tr_winner", 1), ("tr_win_f", self.wf),
-                          ("tr_win_y", self.wy), ("tr_win_x", self.wx), ("done", 1)])
-
-    def gated(self, h):
-        return {"tr_winner": h.tr_winner, "tr_win_f": Mux(h.tr_winner, h.tr_win_f, 0),
-                "tr_win_y": Mux(h.tr_winner, h.tr_win_y, 0),
-                "tr_win_x": Mux(h.tr_winner, h.tr_win_x, 0), "done": h.done}
-
-    def valid(self, h):
-        return h.tr_winner | h.done
-
-    def records(self, cycle, get):
-        out = []
-        if get("tr_winner"):
-            out.append((cycle, "winner", get("tr_win_f"), get("tr_win_y"), get("tr_win_x")))
-        if get("done"):
-            out.append((cycle, "done"))
-        return out
-
-    def fields_of(self, records):
-        v = {}
-        for r in records:
-            if r[1] == "winner":
-                if v.get("tr_winner"):
-                    raise ValueError(f"two winners in cycle {r[0]}: the unit picks one a cycle")
-                v.update(tr_winner=1, tr_win_f=r[2], tr_win_y=r[3], tr_win_x=r[4])
-            elif r[1] == "done":
-                v["done"] = 1
-            else:
-                raise ValueError(f"not a winner-unit trace record: {r}")
-        return v
-
-
 # -- co-simulation: predict, write the case, run the cocotb test (sim/cocotb_units.py) ---------------
 
-def _save_case(tag: str, meta: dict):
+def outgoing_format(harness: OutgoingHarness) -> EventTrace:
+    """``(cycle, "event", t, c, y, x)`` as the unit writes each event, and ``(cycle, "done")``."""
+    return EventTrace("event", "ev_we", [(f"ev_{n}", harness.ev_lay[n].width) for n in "tcyx"])
+
+
+def winner_format(harness: WinnerHarness) -> EventTrace:
+    """``(cycle, "winner", f, y, x)`` as the unit picks each winner, and ``(cycle, "done")``."""
+    return EventTrace("winner", "tr_winner",
+                      [(n, len(getattr(harness, n))) for n in ("tr_win_f", "tr_win_y", "tr_win_x")])
+
+
+def _cosim(harness, fmt: EventTrace, toplevel: str, testcase: str, tag: str, sim: str,
+           waves: bool | None, case: dict) -> dict:
+    """Write the case (with the trace format), run the cocotb test on the captured harness and
+    return what it saw."""
     import json
 
     from sim import runner
-    path = runner.BUILD / "cases" / f"{tag}.json"
+    from sim.capture import TraceCapture
+    path = runner.BUILD / "cases" / f"{tag}-{sim}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(meta))
-    return path
+    path.write_text(json.dumps(dict(case, format=fmt.spec)))
+    runner.run(TraceCapture(harness, fmt, last=fmt.done), toplevel, "sim.cocotb_units", sim=sim,
+               waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}", testcase=testcase,
+               extra_env={"UNIT_CASE": str(path), "COCOTB_LOG_LEVEL": "WARNING"})
+    return json.loads(path.with_suffix(".seen.json").read_text())
 
 
 def run_winner(lay: EngineLayout, k: int, radius: int, stream, context: dict, tag: str,
@@ -296,50 +236,33 @@ def run_winner(lay: EngineLayout, k: int, radius: int, stream, context: dict, ta
                waves: bool | None = None) -> dict:
     """Co-simulate the winner unit on ``stream`` (one image); ``alter(expected_trace)`` may
     change the expected trace before it is written (to show that a difference is caught)."""
-    import json
-
     from model.wta_schedule import winner_pass
     from sim import runner
-    from sim.capture import TraceCapture
     sim = runner.default_sim(sim)
     pred = winner_pass(lay, k, radius, stream)
     trace = winner_trace(stream, pred, gap)
     if alter is not None:
         trace = alter(list(trace))
     harness = WinnerHarness(lay, k, radius, stream_beats(lay, stream, gap, seed))
-    fmt = WinnerTrace(harness)
-    case = _save_case(f"{tag}-{sim}", {
-        "unit": "winner", "fields": fmt.fields, "trace": trace,
-        "winners": pred.winners, "full": int(len(pred.winners) == k), "busy_cycles": pred.cycles,
-        "context": dict(context, simulator=sim)})
-    runner.run(TraceCapture(harness, fmt, last="done"), "unit_wta", "sim.cocotb_units", sim=sim,
-               waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}", testcase="winner_matches_model",
-               extra_env={"UNIT_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
-    seen = json.loads(case.with_suffix(".seen.json").read_text())
+    seen = _cosim(harness, winner_format(harness), "unit_wta", "winner_matches_model", tag,
+                  sim, waves, {"trace": trace, "winners": pred.winners,
+                               "full": int(len(pred.winners) == k), "busy_cycles": pred.cycles,
+                               "context": dict(context, simulator=sim)})
     return {"simulator": sim, "trace": trace, "winners": pred.winners, "seen": seen}
 
 
 def run_outgoing(lay: EngineLayout, lc, fire_lanes, vfire_lanes, context: dict, tag: str,
                  sim: str | None = None, alter=None, waves: bool | None = None) -> dict:
     """Co-simulate one pass of the outgoing unit on lane images (``alter`` as ``run_winner``)."""
-    import json
-
     from hw.integrate import pack_event
     from model.pool_schedule import outgoing_pass
     from sim import runner
-    from sim.capture import TraceCapture
     sim = runner.default_sim(sim)
     pred = outgoing_pass(lay, lc, fire_lanes, vfire_lanes)
     trace = list(pred.trace) if alter is None else alter(list(pred.trace))
     harness = OutgoingHarness(lay, lc, fire_lanes, vfire_lanes)
-    fmt = OutgoingTrace(harness.ev_lay)
     next_lay = harness.pl.next_format()
-    case = _save_case(f"{tag}-{sim}", {
-        "unit": "outgoing", "fields": fmt.fields, "trace": trace,
-        "words": [pack_event(next_lay, *e) for e in pred.events], "cycles": pred.cycles,
-        "context": dict(context, simulator=sim)})
-    runner.run(TraceCapture(harness, fmt, last="done"), "unit_pool", "sim.cocotb_units", sim=sim,
-               waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}", testcase="outgoing_matches_model",
-               extra_env={"UNIT_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
-    seen = json.loads(case.with_suffix(".seen.json").read_text())
+    seen = _cosim(harness, outgoing_format(harness), "unit_pool", "outgoing_matches_model", tag, sim,
+                  waves, {"trace": trace, "words": [pack_event(next_lay, *e) for e in pred.events],
+                          "cycles": pred.cycles, "context": dict(context, simulator=sim)})
     return {"simulator": sim, "trace": trace, "events": pred.events, "seen": seen}

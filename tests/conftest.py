@@ -66,3 +66,17 @@ def layer_input(net, i: int, times: np.ndarray) -> np.ndarray:
     for j in range(i):
         times = net.outgoing(j, net.run_layer(j, times, "infer"))
     return times
+
+
+def random_synapses(net, layer: int, seed: int, prune: float):
+    """Seeded random weights (0 .. 255) of ``layer`` and its live mask, ``prune`` of the
+    connections pruned (weights drawn first, then the mask)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, net.shapes[layer]), rng.random(net.shapes[layer]) >= prune
+
+
+def layer_output(lay, x, weights, active, threshold):
+    """The model layer on a batch ``x`` (B, C, S, S), sized and saturating as the layout says."""
+    from model.layer import integrate
+    return integrate(x, weights, active, lay.kernel, lay.padding, lay.time_steps, threshold,
+                     (1 << lay.potential_bits) - 1, np.int64)

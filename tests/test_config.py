@@ -12,6 +12,16 @@ def _tiny_dict():
     return C.load(TINY).to_dict()
 
 
+def _tiny_dict_with(path, value) -> dict:
+    """The tiny config as a dict, with the key at ``path`` (a tuple of keys and indices) set."""
+    d = _tiny_dict()
+    node = d
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+    return d
+
+
 def _error(data) -> str:
     with pytest.raises(C.ConfigError) as exc:
         C.parse(data, "test.yaml")
@@ -123,12 +133,7 @@ def test_unknown_key(tmp_path, path, key, allowed):
     (("seed",), -1, "greater than or equal to 0"),
 ])
 def test_out_of_range(path, value, bound):
-    d = _tiny_dict()
-    node = d
-    for p in path[:-1]:
-        node = node[p]
-    node[path[-1]] = value
-    msg = _error(d)
+    msg = _error(_tiny_dict_with(path, value))
     assert f"{'.'.join(path)} = {value!r}" in msg
     assert bound in msg
 
@@ -146,12 +151,7 @@ def test_width_sum_over_32_bits():
     (("pruning", "enabled"), "yes"),
 ])
 def test_wrong_type(path, value):
-    d = _tiny_dict()
-    node = d
-    for p in path[:-1]:
-        node = node[p]
-    node[path[-1]] = value
-    msg = _error(d)
+    msg = _error(_tiny_dict_with(path, value))
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     assert f"{key} = {value!r}" in msg
     assert "valid" in msg

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import layer_input
+from conftest import layer_input, random_synapses
 from model.schedule import EngineLayout
 from sim import cosim
 
@@ -12,9 +12,9 @@ SIMULATORS = ("verilator", "icarus")
 def _case(tiny, layer, lanes, image, prune, seed):
     cfg, net, times = tiny
     x = layer_input(net, layer, times[image:image + 1])
-    rng = np.random.default_rng(seed)
-    weights = net.weights[layer] if seed == 0 else rng.integers(0, 256, net.shapes[layer])
-    active = rng.random(net.shapes[layer]) >= prune
+    weights, active = random_synapses(net, layer, seed, prune)
+    if seed == 0:
+        weights = net.weights[layer]     # (the cases with seed 0 are dense: same mask either way)
     lay = EngineLayout.for_input(cfg, layer, lanes, x)
     ctx = dict(config="tiny", layer=layer, lanes=lanes, image=image, seed=seed)
     return lay, x[0], weights, active, net.thresholds[layer], ctx

@@ -1,10 +1,8 @@
 """The winner unit (hw/wta.py) and the outgoing unit (hw/pool.py) under Verilator and Icarus
 (cocotb), cycle by cycle against their cycle models, through sim/unit_harness.py."""
-import numpy as np
 import pytest
 
-from conftest import layer_input
-from model import layer as L
+from conftest import layer_input, layer_output, random_synapses
 from model.schedule import EngineLayout, integrate_pass
 from model.wta_schedule import fire_stream
 from sim import unit_harness as uh
@@ -16,9 +14,7 @@ def _wta_case(tiny_net, layer, lanes, image, seed):
     """The integrate engine's fire stream of one image (random weights, 20 % pruned)."""
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
-    rng = np.random.default_rng(seed)
-    weights = rng.integers(0, 256, net.shapes[layer])
-    active = rng.random(net.shapes[layer]) >= 0.2
+    weights, active = random_synapses(net, layer, seed, 0.2)
     lay = EngineLayout.for_input(cfg, layer, lanes, x)
     stream = fire_stream(lay, integrate_pass(lay, x[0], weights, active, net.thresholds[layer]).trace)
     lc = cfg.layers[layer]
@@ -31,10 +27,7 @@ def _pool_case(tiny_net, lanes, image, seed):
     cfg, net, times = tiny_net
     x = times[image:image + 1]
     lay = EngineLayout.for_input(cfg, 0, lanes, x)
-    rng = np.random.default_rng(seed)
-    out = L.integrate(x, rng.integers(0, 256, net.shapes[0]), rng.random(net.shapes[0]) >= 0.2,
-                      lay.kernel, lay.padding, lay.time_steps, net.thresholds[0],
-                      (1 << lay.potential_bits) - 1, np.int64)
+    out = layer_output(lay, x, *random_synapses(net, 0, seed, 0.2), net.thresholds[0])
     T = lay.time_steps
     ctx = dict(config="tiny", unit="outgoing", layer=0, lanes=lanes, image=image, seed=seed)
     return lay, cfg.layers[0], lay.to_lanes(out.times[0], T), lay.to_lanes(out.v_fire[0], 0), ctx

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from conftest import layer_input
+from conftest import layer_input, random_synapses
 from hw.integrate import FAULTS, IntegrateEngine
 from model import config
 from model.layer import integrate
@@ -16,9 +16,7 @@ def _case(tiny_net, layer, lanes, image, prune, seed):
     """Layout, input spike times, weights, live mask and threshold of one test case."""
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
-    rng = np.random.default_rng(seed)
-    weights = rng.integers(0, 256, net.shapes[layer])
-    active = rng.random(net.shapes[layer]) >= prune
+    weights, active = random_synapses(net, layer, seed, prune)
     return EngineLayout.for_input(cfg, layer, lanes, x), x[0], weights, active, net.thresholds[layer]
 
 

@@ -9,12 +9,11 @@ from amaranth import Elaboratable, Module, unsigned
 from amaranth.lib import memory
 from amaranth.sim import Simulator
 
-from conftest import MNIST
+from conftest import MNIST, layer_output, random_synapses
 from hw.common import bits
 from hw.integrate import event_layout, pack_event
 from hw.pool import OutgoingUnit
 from model import config
-from model.layer import integrate
 from model.pool_schedule import PoolLayout, cycle_cost, model_events, outgoing_pass
 from model.schedule import EngineLayout, HardwareConfigError
 
@@ -126,10 +125,7 @@ def test_unit_on_real_layer_outputs(tiny_net, image, lanes, seed):
     if seed is None:
         out = net.run_layer(0, x, None)
     else:
-        rng = np.random.default_rng(seed)
-        out = integrate(x, rng.integers(0, 256, net.shapes[0]), rng.random(net.shapes[0]) >= 0.2,
-                        lay.kernel, lay.padding, lay.time_steps, net.thresholds[0],
-                        (1 << lay.potential_bits) - 1, np.int64)
+        out = layer_output(lay, x, *random_synapses(net, 0, seed, 0.2), net.thresholds[0])
     T = lay.time_steps
     # The case must exercise inhibition: positions where several maps fire.
     assert ((out.times[0] < T).sum(axis=0) > 1).any()

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from conftest import layer_input
+from conftest import layer_input, layer_output, random_synapses
 from hw.wta import WinnerUnit
-from model import layer as L
 from model.schedule import EngineLayout, HardwareConfigError, integrate_pass
 from model.wta import k_winners
 from model.wta_schedule import fire_stream, stream_from_layer, winner_pass
@@ -88,13 +87,10 @@ def _check(lay, k, radius, stream, seen, times, v_fire):
 def _layer_case(tiny_net, layer, lanes, image, seed):
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
-    rng = np.random.default_rng(seed)
-    weights = rng.integers(0, 256, net.shapes[layer])
-    active = rng.random(net.shapes[layer]) >= 0.2
+    weights, active = random_synapses(net, layer, seed, 0.2)
     lay = EngineLayout.for_input(cfg, layer, lanes, x)
     th = net.thresholds[layer]
-    out = L.integrate(x, weights, active, lay.kernel, lay.padding, lay.time_steps, th,
-                      (1 << lay.potential_bits) - 1, np.int64)
+    out = layer_output(lay, x, weights, active, th)
     stream = fire_stream(lay, integrate_pass(lay, x[0], weights, active, th).trace)
     return lay, stream, out.times[0], out.v_fire[0]
 
