@@ -12,13 +12,17 @@ the saturated sum in the next; the potential read port is transparent to that wr
 
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
 row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
-after the address is given. ``start`` runs one pass; ``done`` pulses in its last cycle.
+after the address is given (``rd_fire_lanes`` / ``rd_vfire_lanes``: every lane's at once, for
+the outgoing unit). ``syn`` lends the synapse memories while idle (``hw.common.synapse_port``:
+the STDP unit's access in the core). ``start`` runs one pass; ``done`` pulses in its last cycle.
+With ``step_wait`` (learning), each step's drain is followed by HOLD, one cycle and then as long
+as ``hold`` is high: the winner unit selects the step's winners while the lanes wait.
 """
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lowest_bit
+from hw.common import bits, busy_and_cycles, lend_synapses, lowest_bit, synapse_port
 from model.schedule import EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
@@ -67,6 +71,13 @@ class IntegrateEngine(wiring.Component):
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
             "rd_lane": In(bits(P - 1)), "rd_addr": In(ab),
             "rd_pot": Out(pb), "rd_fire": Out(tb), "rd_vfire": Out(pb),
+            # every lane's fire time and potential at rd_addr (the outgoing unit's reads)
+            "rd_fire_lanes": Out(data.ArrayLayout(tb, P)),
+            "rd_vfire_lanes": Out(data.ArrayLayout(pb, P)),
+            # the synapse memories, lent while idle (the STDP unit in the core)
+            "syn": In(synapse_port(lay)),
+            # learning: after each step's drain, wait while ``hold`` is high (the winner unit)
+            "step_wait": In(1), "hold": In(1),
             # trace, stamped with ``cycle`` (0 = first cycle after start)
             "cycle": Out(32), "ops": Out(32), "op_cycles": Out(32),
             "tr_row": Out(1), "tr_event": Out(bits(lay.max_events)), "tr_row_index": Out(bits(lay.rows - 1)),
@@ -91,8 +102,9 @@ class IntegrateEngine(wiring.Component):
 
         events = mem("events", ev_lay.size, lay.max_events)
         row_any = mem("row_any", k * k, lay.channels)
-        ev_rd, ra_rd = events.read_port(), row_any.read_port()
-        host_writes = {MEM_EVENTS: events.write_port(), MEM_ROW_ANY: row_any.write_port()}
+        ra_wp = row_any.write_port()
+        ev_rd, ra_rd = events.read_port(), row_any.read_port(transparent_for=(ra_wp,))
+        host_writes = {MEM_EVENTS: events.write_port(), MEM_ROW_ANY: ra_wp}
         lanes = []
         for l in range(P):
             w = mem(f"weights{l}", lay.weight_bits, lay.rows * G)
@@ -101,9 +113,10 @@ class IntegrateEngine(wiring.Component):
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
             fifo = mem(f"fifo{l}", ab, G * npos)
-            pot_wp = pot.write_port()
+            pot_wp, w_wp, m_wp = pot.write_port(), w.write_port(), mk.write_port()
             lanes.append(dict(
-                w_wp=w.write_port(), w_rd=w.read_port(), m_wp=mk.write_port(), m_rd=mk.read_port(),
+                w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)),
+                m_wp=m_wp, m_rd=mk.read_port(transparent_for=(m_wp,)),
                 pot_wp=pot_wp, pot_rd=pot.read_port(transparent_for=(pot_wp,)),
                 fire_wp=fire.write_port(), fire_rd=fire.read_port(),
                 vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
@@ -125,6 +138,12 @@ class IntegrateEngine(wiring.Component):
             m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr)]
         rd_lane = Signal.like(self.rd_lane)
         m.d.sync += rd_lane.eq(self.rd_lane)
+        for l, ln in enumerate(lanes):
+            m.d.comb += [self.rd_fire_lanes[l].eq(ln["fire_rd"].data),
+                         self.rd_vfire_lanes[l].eq(ln["vfire_rd"].data)]
+        own = lend_synapses(m, self.syn, ~self.busy, [ln["w_rd"] for ln in lanes],
+                            [ln["w_wp"] for ln in lanes], [ln["m_rd"] for ln in lanes],
+                            [ln["m_wp"] for ln in lanes], ra_rd, ra_wp)
         m.d.comb += [
             self.rd_pot.eq(Array(ln["pot_rd"].data for ln in lanes)[rd_lane]),
             self.rd_fire.eq(Array(ln["fire_rd"].data for ln in lanes)[rd_lane]),
@@ -159,7 +178,7 @@ class IntegrateEngine(wiring.Component):
         kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
-        m.d.comb += [row_next.eq(ev.c * (k * k) + offs),
+        m.d.comb += [row_next.eq(ev.c * (k * k) + offs), *(a.eq(row_next) for a in own["m"]),
                      pos_next.eq((ev.y + pad - kys[offs]) * so + (ev.x + pad - kxs[offs]))]
         with m.If(issue):
             m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
@@ -169,7 +188,6 @@ class IntegrateEngine(wiring.Component):
         # write back, threshold crossing into the FIFO), drain stages, memory port owners.
         rem_next_all, valids = [], []
         for l, ln in enumerate(lanes):
-            m.d.comb += ln["m_rd"].addr.eq(row_next)
             word = Signal(G, name=f"word{l}")
             mask_word = ln["m_rd"].data
             if "ignore_pruning" in self.faults:
@@ -181,7 +199,7 @@ class IntegrateEngine(wiring.Component):
             rem_next = Signal(G, name=f"rem_next{l}")
             m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g * npos + cur_pos),
                          rem_next.eq(word & (word - 1)),
-                         ln["w_rd"].addr.eq(cur_row * G + g)]
+                         own["w"][l].eq(cur_row * G + g)]
             rem_next_all.append(rem_next)
             valids.append(valid)
             with m.If(in_rows):
@@ -247,7 +265,7 @@ class IntegrateEngine(wiring.Component):
                 m.next = "EV_DECODE"
             with m.State("EV_DECODE"):
                 nxt = ev_lay(ev_rd.data)
-                m.d.comb += ra_rd.addr.eq(nxt.c)
+                m.d.comb += own["ra"][0].eq(nxt.c)
                 with m.If((e == self.n_events) | (nxt.t != t)):
                     m.d.sync += [counter.eq(0), depth.eq(most)]
                     m.next = "DRAIN"
@@ -279,7 +297,15 @@ class IntegrateEngine(wiring.Component):
                     m.d.comb += self.tr_step.eq(1)
                     m.d.sync += [t.eq(t + 1), counter.eq(0)]
                     m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
-                    with m.If(t == T - 1):
+                    with m.If(self.step_wait):
+                        m.next = "HOLD"
+                    with m.Elif(t == T - 1):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "EV_READ"
+            with m.State("HOLD"):               # at least one cycle: ``hold`` rises in it
+                with m.If(~self.hold):
+                    with m.If(t == T):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "EV_READ"

@@ -27,24 +27,30 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
-from hw.common import bits, busy_and_cycles, lowest_bit
+from hw.common import bits, busy_and_cycles, lowest_bit, synapse_port
 from hw.stdp_lane import StdpLane
+from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
 from model.schedule import EngineLayout
 
-MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_TIMES = range(5)
+MEM_MAP_ROWS, MEM_TIMES = 3, 4          # after hw.synapses' weights, masks, row summaries
 
 
 class StdpUnit(wiring.Component):
-    def __init__(self, lay: EngineLayout, formats: Formats, max_winners: int):
+    def __init__(self, lay: EngineLayout, formats: Formats, max_winners: int, borrowed: bool = False):
         self.lay, self.formats, self.max_winners = lay.check(), formats, max_winners
+        self.borrowed = borrowed
         G, rows = lay.groups, lay.rows
         self.nw = -(-rows // 32)
         depth = max(rows * G, lay.maps * self.nw, lay.channels * lay.side_in ** 2)
         self.addr_w = bits(depth - 1)
         self.data_w = max(32, formats.weight_bits, G, lay.kernel ** 2)
         tb, wb, ab = bits(lay.time_steps), formats.weight_bits, formats.rate_frac_bits
-        super().__init__({
+        # Synapse memories: borrowed from the integrate engine (the core), or owned (hw/synapses.py)
+        # with the host's ports to them.
+        synapses = {"syn": Out(synapse_port(lay))} if borrowed else {
+            "rd_weight": Out(wb), "rd_mask": Out(G), "rd_row_any": Out(lay.kernel ** 2)}
+        super().__init__({**synapses,
             "start": In(1), "all_maps": In(1), "busy": Out(1), "done": Out(1),
             "n_winners": In(bits(max_winners)),
             "win_we": In(1), "win_idx": In(bits(max(1, max_winners - 1))),
@@ -55,7 +61,6 @@ class StdpUnit(wiring.Component):
             "wr_en": In(1), "wr_mem": In(3), "wr_lane": In(bits(lay.lanes - 1)),
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
             "rd_lane": In(bits(lay.lanes - 1)), "rd_addr": In(self.addr_w),
-            "rd_weight": Out(wb), "rd_mask": Out(G), "rd_row_any": Out(lay.kernel ** 2),
             "rd_map_rows": Out(32),
             "cycle": Out(32),
             "tr_op": Out(1), "tr_map": Out(bits(lay.maps - 1)), "tr_row": Out(bits(rows - 1)),
@@ -79,39 +84,30 @@ class StdpUnit(wiring.Component):
                            | ((r % k) << (bits(lay.channels - 1) + bits(k - 1)))
                            for r in range(rows)])
         cb, kb = bits(lay.channels - 1), bits(k - 1)
-        row_any, map_rows, times = mem("row_any", k * k, lay.channels), mem("map_rows", 32, lay.maps * nw), \
-            mem("times", tb, lay.channels * S * S)
-        ra_wp, mr_wp = row_any.write_port(), map_rows.write_port()
-        ra_rd = row_any.read_port(transparent_for=(ra_wp,))
+        map_rows, times = mem("map_rows", 32, lay.maps * nw), mem("times", tb, lay.channels * S * S)
+        mr_wp = map_rows.write_port()
         mr_scan = map_rows.read_port()
         mr_rmw = map_rows.read_port(transparent_for=(mr_wp,))
         mr_host = map_rows.read_port()
-        ra_host = row_any.read_port()
         t_wp, t_rd, tab_rd = times.write_port(), times.read_port(), rowtab.read_port(domain="comb")
-        lanes = []
-        for l in range(P):
-            w, mk = mem(f"weights{l}", wb, rows * G), mem(f"masks{l}", G, rows)
-            w_wp, m_wp = w.write_port(), mk.write_port()
-            lanes.append(dict(w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)), m_wp=m_wp,
-                              m_rd=mk.read_port(transparent_for=(m_wp,)),
-                              w_host=w.read_port(), m_host=mk.read_port()))
+        if self.borrowed:
+            syn = self.syn
+        else:
+            m.submodules.synapses = own = SynapseMemories(lay, self.addr_w, self.data_w, 3)
+            syn = synapse_port(lay).create(path=("syn",))
+            wiring.connect(m, syn, own.syn)
+            for name in ("wr_lane", "wr_addr", "wr_data", "rd_lane", "rd_addr"):
+                m.d.comb += getattr(own, name).eq(getattr(self, name))
+            m.d.comb += [own.wr_en.eq(self.wr_en), own.wr_mem.eq(self.wr_mem),
+                         self.rd_weight.eq(own.rd_weight), self.rd_mask.eq(own.rd_mask),
+                         self.rd_row_any.eq(own.rd_row_any)]
 
         # -- host access ----------------------------------------------------------------------
         host_wr = self.wr_en          # only while busy is low (the host's side of the contract)
-        for sel, wp in ((MEM_ROW_ANY, ra_wp), (MEM_MAP_ROWS, mr_wp), (MEM_TIMES, t_wp)):
+        for sel, wp in ((MEM_MAP_ROWS, mr_wp), (MEM_TIMES, t_wp)):
             with m.If(host_wr & (self.wr_mem == sel)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
-        rd_lane = Signal.like(self.rd_lane)
-        m.d.sync += rd_lane.eq(self.rd_lane)
-        m.d.comb += [mr_host.addr.eq(self.rd_addr), ra_host.addr.eq(self.rd_addr),
-                     self.rd_map_rows.eq(mr_host.data), self.rd_row_any.eq(ra_host.data),
-                     self.rd_weight.eq(Array(ln["w_host"].data for ln in lanes)[rd_lane]),
-                     self.rd_mask.eq(Array(ln["m_host"].data for ln in lanes)[rd_lane])]
-        for l, ln in enumerate(lanes):
-            m.d.comb += [ln["w_host"].addr.eq(self.rd_addr), ln["m_host"].addr.eq(self.rd_addr)]
-            for sel, wp in ((MEM_WEIGHTS, ln["w_wp"]), (MEM_MASKS, ln["m_wp"])):
-                with m.If(host_wr & (self.wr_mem == sel) & (self.wr_lane == l)):
-                    m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
+        m.d.comb += [mr_host.addr.eq(self.rd_addr), self.rd_map_rows.eq(mr_host.data)]
 
         # -- winners register file --------------------------------------------------------------
         win_lay = data.StructLayout({"f": len(self.win_f), "y": len(self.win_y),
@@ -147,10 +143,8 @@ class StdpUnit(wiring.Component):
         m.d.comb += [py.eq(cur.y + row_ky - pad), px.eq(cur.x + row_kx - pad)]
         outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
         m.d.comb += [t_rd.addr.eq((row_c * S + py[:bits(S)]) * S + px[:bits(S)]),
-                     ra_rd.addr.eq(row_c),
-                     mr_rmw.addr.eq(cur.f * nw + (issue_row >> 5))]
-        for ln in lanes:
-            m.d.comb += [ln["w_rd"].addr.eq(issue_row * G + g_of), ln["m_rd"].addr.eq(issue_row)]
+                     syn.ra_addr.eq(row_c), mr_rmw.addr.eq(cur.f * nw + (issue_row >> 5)),
+                     syn.w_addr.eq(issue_row * G + g_of), syn.m_addr.eq(issue_row)]
 
         x_valid, x_outside = Signal(), Signal()
         x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
@@ -162,8 +156,7 @@ class StdpUnit(wiring.Component):
 
         q = Signal(wb)
         mask_word = Signal(G)
-        m.d.comb += [q.eq(Array(ln["w_rd"].data for ln in lanes)[x_lane]),
-                     mask_word.eq(Array(ln["m_rd"].data for ln in lanes)[x_lane])]
+        m.d.comb += [q.eq(Array(syn.w_data)[x_lane]), mask_word.eq(Array(syn.m_data)[x_lane])]
         t_pre = Mux(x_outside, T, t_rd.data)
         m.d.comb += [word_hash.i.eq(round_key ^ (x_f * rows + x_row)),
                      rule.q.eq(q), rule.ltp.eq(t_pre <= x_t), rule.word.eq(word_hash.o)]
@@ -177,22 +170,20 @@ class StdpUnit(wiring.Component):
         m.d.comb += new_mask.eq(mask_word & ~(Const(1, G) << x_g))
         # Is the row still live after this prune? Any lane's mask word, this lane's as rewritten.
         others = Signal()
-        m.d.comb += others.eq(reduce(or_, (Mux(l == x_lane, new_mask, ln["m_rd"].data) != 0
-                                           for l, ln in enumerate(lanes))))
+        m.d.comb += others.eq(reduce(or_, (Mux(l == x_lane, new_mask, syn.m_data[l]) != 0
+                                           for l in range(P))))
+        lane_bit = Signal(P)
+        m.d.comb += [lane_bit.eq(Const(1, P) << x_lane),
+                     syn.w_waddr.eq(x_row * G + x_g), syn.w_wdata.eq(rule.q_next),
+                     syn.m_waddr.eq(x_row), syn.m_wdata.eq(new_mask),
+                     syn.ra_waddr.eq(x_c),
+                     syn.ra_wdata.eq(syn.ra_data & ~(Const(1, k * k) << (x_ky * k + x_kx)))]
         with m.If(x_valid):
-            for l, ln in enumerate(lanes):
-                with m.If(x_lane == l):
-                    m.d.comb += [ln["w_wp"].addr.eq(x_row * G + x_g), ln["w_wp"].data.eq(rule.q_next),
-                                 ln["w_wp"].en.eq(1)]
-                    with m.If(prune):
-                        m.d.comb += [ln["m_wp"].addr.eq(x_row), ln["m_wp"].data.eq(new_mask),
-                                     ln["m_wp"].en.eq(1)]
+            m.d.comb += syn.w_we.eq(lane_bit)
             with m.If(prune):
-                m.d.comb += [mr_wp.addr.eq(x_f * nw + (x_row >> 5)),
-                             mr_wp.data.eq(mr_rmw.data & ~(Const(1, 32) << x_row[:5])), mr_wp.en.eq(1)]
-                with m.If(~others):
-                    m.d.comb += [ra_wp.addr.eq(x_c), ra_wp.en.eq(1),
-                                 ra_wp.data.eq(ra_rd.data & ~(Const(1, k * k) << (x_ky * k + x_kx)))]
+                m.d.comb += [syn.m_we.eq(lane_bit), mr_wp.addr.eq(x_f * nw + (x_row >> 5)),
+                             mr_wp.data.eq(mr_rmw.data & ~(Const(1, 32) << x_row[:5])), mr_wp.en.eq(1),
+                             syn.ra_we.eq(~others)]
         m.d.comb += [self.tr_op.eq(x_valid), self.tr_map.eq(x_f), self.tr_row.eq(x_row),
                      self.tr_q.eq(q), self.tr_q_next.eq(rule.q_next), self.tr_pruned.eq(prune)]
 

@@ -160,7 +160,8 @@ class PassResult:
     v_fire: np.ndarray
 
 
-_KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2, "done": 3}
+_KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2,
+          "integrated": 3, "learned": 3, "pooled": 3, "done": 4}     # the last three: hw/core.py
 
 
 def trace_order(record: tuple):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.stdp_unit import MEM_MAP_ROWS, MEM_MASKS, MEM_ROW_ANY, MEM_TIMES, MEM_WEIGHTS
+from hw.stdp_unit import MEM_MAP_ROWS, MEM_TIMES
+from hw.synapses import MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS
 from model.schedule import EngineLayout
 from sim.engine_driver import _write, start, trace_until_done
 

@@ -1,0 +1,127 @@
+"""The schedule of hw/core.py (LayerCore): every trace record and counter of one command.
+
+A command runs its blocks one after the other without a gap (hw/core.py), so its schedule is
+the blocks' schedules laid end to end, stamped with the core's cycle:
+
+* ``infer``: ``schedule.integrate_pass``, then (layers with pooling) ``pool_schedule.
+  outgoing_pass`` on the pass's fire memories, from the cycle after the pass's last;
+* ``learn``: the integrate pass with the winner unit: after each step's ``step`` record the
+  engine holds for 1 + the unit's busy cycles of that step (``wta_schedule.winner_pass``), and
+  a winner the unit finds u cycles into its busy time of step t (its own stamp minus its busy
+  cycles before the step) is traced at the core's cycle step(t) + 1 + u; then
+  ``schedule.stdp_pass`` on the winners, in winning order;
+* ``sweep``: ``stdp_pass`` over every map with zero rates.
+
+Each block's last record becomes a phase record -- ``integrated``, ``learned``, ``pooled`` --
+and the command's last cycle also carries ``done``. The counters are the core's
+(``hw.core.COUNTERS``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.pool_schedule import outgoing_pass
+from model.schedule import EngineLayout, PassResult, integrate_pass, stdp_pass, trace_order
+from model.wta_schedule import fire_stream, winner_pass
+
+COMMANDS = ("infer", "learn", "sweep")
+PHASE_OF = {"integrate": "integrated", "stdp": "learned", "outgoing": "pooled"}
+
+
+@dataclass
+class CoreResult:
+    trace: list
+    cycles: int
+    counters: dict
+    engine: PassResult | None = None     # potentials, fire times (stalls included in cycles)
+    winners: list = field(default_factory=list)   # (f, y, x, t) in winning order
+    weights: np.ndarray | None = None    # after the STDP unit (learn, sweep)
+    active: np.ndarray | None = None
+    events: list | None = None           # the next layer's events (infer, with pooling)
+
+
+def _phase(records, block: str, offset: int) -> list:
+    """A block's records at the core's cycle, its ``done`` renamed to the block's phase."""
+    return [(r[0] + offset, PHASE_OF[block]) if r[1] == "done" else (r[0] + offset, *r[1:])
+            for r in records]
+
+
+def stalled(trace: list, stalls: list[int]) -> list:
+    """The engine's trace with ``stalls[t]`` cycles inserted after step t's ``step`` record."""
+    out, shift, t = [], 0, 0
+    for rec in sorted(trace, key=trace_order):
+        out.append((rec[0] + shift, *rec[1:]))
+        if rec[1] == "step":
+            shift += stalls[t]
+            t += 1
+    return out
+
+
+def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
+                 weights: np.ndarray, active: np.ndarray, threshold: int, *, a_plus: int = 0,
+                 a_minus: int = 0, round_key: int = 0, check: bool = False,
+                 prune_th: int = 0) -> CoreResult:
+    """Predict one command of the layer core on one image's input spike times (C, S, S)."""
+    if cmd not in COMMANDS:
+        raise ValueError(f"command {cmd!r}: one of {', '.join(COMMANDS)}")
+    counters = dict.fromkeys(("cyc_integrate", "cyc_winners", "cyc_stdp", "cyc_outgoing", "ops",
+                              "op_cycles", "stdp_ops", "prunes"), 0)
+    res = CoreResult([], 0, counters)
+    if cmd == "sweep":
+        st = stdp_pass(lay, formats, weights, active, times_in, [], 0, 0, round_key, check,
+                       prune_th, all_maps=True)
+        return _learned(res, st, 0)
+
+    eng = integrate_pass(lay, times_in, weights, active, threshold)
+    counters.update(ops=eng.ops, op_cycles=eng.op_cycles)
+    res.engine = eng
+    trace = eng.trace
+    if cmd == "learn":
+        win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, eng.trace))
+        stalls = [busy + 1 for busy in win.busy]
+        trace = stalled(eng.trace, stalls)
+        steps = [r[0] for r in trace if r[1] == "step"]
+        before, i = 0, 0
+        for t, busy in enumerate(win.busy):     # winner records at the core's cycle
+            while i < len(win.trace) and win.trace[i][0] < before + busy:
+                c, kind, *payload = win.trace[i]
+                trace.append((steps[t] + 1 + c - before, kind, *payload))
+                i += 1
+            before += busy
+        res.winners = win.winners
+        counters["cyc_winners"] = win.cycles
+        eng_cycles = eng.cycles + sum(stalls)
+    else:
+        eng_cycles = eng.cycles
+    res.trace = _phase(trace, "integrate", 0)
+    counters["cyc_integrate"] = eng_cycles
+    res.cycles = eng_cycles
+    if cmd == "learn":
+        st = stdp_pass(lay, formats, weights, active, times_in, res.winners, a_plus, a_minus,
+                       round_key, check, prune_th)
+        return _learned(res, st, eng_cycles)
+    if lc.pool.size > 0:
+        out = outgoing_pass(lay, lc, eng.fire, eng.v_fire)
+        res.trace += _phase(out.trace, "outgoing", eng_cycles)
+        res.events = out.events
+        counters["cyc_outgoing"] = out.cycles
+        res.cycles += out.cycles
+    return _done(res)
+
+
+def _learned(res: CoreResult, st, offset: int) -> CoreResult:
+    res.trace += _phase(st.trace, "stdp", offset)
+    res.counters.update(cyc_stdp=st.cycles, stdp_ops=sum(r[1] == "op" for r in st.trace),
+                        prunes=sum(r[1] == "op" and r[6] for r in st.trace))
+    res.cycles += st.cycles
+    res.weights, res.active = st.weights, st.active
+    return _done(res)
+
+
+def _done(res: CoreResult) -> CoreResult:
+    res.trace.append((res.cycles - 1, "done"))
+    res.trace.sort(key=trace_order)
+    return res
+

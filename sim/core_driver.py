@@ -1,0 +1,163 @@
+"""Drives the layer core (hw/core.py) through its host interface, and reads its trace.
+
+The same coroutines serve Amaranth's simulator and cocotb (the buses of sim/engine_driver.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Mux
+
+from hw import core as hc
+from hw.common import bits
+from hw.integrate import event_layout, pack_event
+from model.pool_schedule import PoolLayout
+from model.schedule import EngineLayout
+from sim.capture import TraceFormat
+from sim.engine_driver import EngineTrace, read_each
+
+_FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "pooled",
+          "tr_done": "done"}
+
+
+class CoreTrace(TraceFormat):
+    """The core's trace ports as the records of ``model.core_schedule``: the engine's (row,
+    fire, step), winners, STDP ops, the next layer's events, the phase ends and done."""
+
+    def __init__(self, lay: EngineLayout, formats, lc):
+        self.lay, self.engine = lay, EngineTrace(lay)
+        fb, cb, rb = bits(lay.maps - 1), bits(lay.side_out - 1), bits(lay.rows - 1)
+        wb = formats.weight_bits
+        self.next = PoolLayout.from_config(lay, lc).next_format() if lc.pool.size > 0 else None
+        self.ev = event_layout(self.next) if self.next else None
+        self.winner = [("tr_win_f", fb), ("tr_win_y", cb), ("tr_win_x", cb)]
+        self.op = [("tr_map", fb), ("tr_op_row", rb), ("tr_q", wb), ("tr_q_next", wb),
+                   ("tr_pruned", 1)]
+        engine = [f for f in self.engine.fields if f[0] not in ("cycle", "tr_done")]
+        super().__init__([("cycle", 32), *engine, ("tr_winner", 1), *self.winner,
+                          ("tr_op", 1), *self.op, ("tr_ev", 1),
+                          ("tr_ev_data", self.ev.size if self.ev else 1),
+                          *((name, 1) for name in _FLAGS)])
+
+    def gated(self, c):
+        g = {k: v for k, v in self.engine.gated(c).items() if k != "tr_done"}
+        for flag, payload in (("tr_winner", self.winner), ("tr_op", self.op),
+                              ("tr_ev", [("tr_ev_data", 0)])):
+            g[flag] = getattr(c, flag)
+            g.update({name: Mux(getattr(c, flag), getattr(c, name), 0) for name, _ in payload})
+        g.update({name: getattr(c, name) for name in _FLAGS})
+        return g
+
+    def valid(self, c):
+        return (self.engine.valid(c) | c.tr_winner | c.tr_op | c.tr_ev | c.tr_integrated
+                | c.tr_learned | c.tr_pooled | c.tr_done)
+
+    def records(self, cycle, get):
+        out = self.engine.records(cycle, lambda name: 0 if name == "tr_done" else get(name))
+        if get("tr_winner"):
+            out.append((cycle, "winner", *(get(n) for n, _ in self.winner)))
+        if get("tr_op"):
+            f, row, q, q_next, pruned = (get(n) for n, _ in self.op)
+            out.append((cycle, "op", f, row, q, q_next, bool(pruned)))
+        if get("tr_ev"):
+            word = get("tr_ev_data")
+            out.append((cycle, "event", *(word >> self.ev[n].offset & ((1 << self.ev[n].width) - 1)
+                                          for n in "tcyx")))
+        out += [(cycle, kind) for name, kind in _FLAGS.items() if get(name)]
+        return out
+
+    def fields_of(self, records):
+        engine = [r for r in records if r[1] in ("row", "fire", "step")]
+        v = self.engine.fields_of(engine)
+        for r in records:
+            if r[1] == "winner":
+                v.update(tr_winner=1, **dict(zip((n for n, _ in self.winner), r[2:])))
+            elif r[1] == "op":
+                v.update(tr_op=1, **dict(zip((n for n, _ in self.op), (*r[2:6], int(r[6])))))
+            elif r[1] == "event":
+                v.update(tr_ev=1, tr_ev_data=pack_event(self.next, *r[2:]))
+            elif r[1] in _FLAGS.values():
+                v[next(k for k, kind in _FLAGS.items() if kind == r[1])] = 1
+            elif r[1] not in ("row", "fire", "step"):
+                raise ValueError(f"not a layer-core trace record: {r}")
+        return v
+
+
+async def write_words(bus, mem: int, lane: int, words) -> None:
+    for a, word in enumerate(words):
+        for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", a),
+                        ("wr_data", int(word))):
+            bus.set(name, v)
+        await bus.tick()
+    bus.set("wr_en", 0)
+
+
+async def load_synapses(bus, lay: EngineLayout, weights, active) -> None:
+    """Weights, mask words, row summaries and live-row words of the layer."""
+    lm = lay.lane_masks(active)
+    await write_words(bus, hc.MEM_ROW_ANY, 0, lay.row_any(lm))
+    await write_words(bus, hc.MEM_MAP_ROWS, 0, lay.map_rows(active))
+    lw = lay.lane_weights(weights)
+    for lane in range(lay.lanes):
+        await write_words(bus, hc.MEM_WEIGHTS, lane, lw[lane])
+        await write_words(bus, hc.MEM_MASKS, lane, lm[lane])
+
+
+async def load_image(bus, lay: EngineLayout, times_in, threshold: int, learn: bool) -> None:
+    """One image's input events (and, for learning, its spike times for the STDP unit)."""
+    events = lay.events(times_in)
+    await write_words(bus, hc.MEM_EVENTS, 0, [pack_event(lay, *ev) for ev in events])
+    if learn:
+        await write_words(bus, hc.MEM_TIMES, 0, np.asarray(times_in).reshape(-1))
+    bus.set("n_events", len(events))
+    bus.set("threshold", threshold)
+
+
+def set_learning(bus, a_plus: int, a_minus: int, layer_key: int, image_n: int, check: bool,
+                 prune_th: int) -> None:
+    for name, v in (("a_plus", a_plus), ("a_minus", a_minus),
+                    ("layer_key", layer_key), ("image_n", image_n), ("check", int(check)),
+                    ("prune_th", prune_th)):
+        bus.set(name, v)
+
+
+async def command(bus, cmd: int) -> None:
+    bus.set("cmd", cmd)
+    bus.set("start", 1)
+    await bus.tick()
+    bus.set("start", 0)
+
+
+def counters(bus) -> dict:
+    return {name: bus.get(name) for name in hc.COUNTERS}
+
+
+async def read_mem(bus, mem: int, lane: int, n: int) -> list[int]:
+    bus.set("rd_mem", mem)
+    bus.set("rd_lane", lane)
+    return [w[0] for w in await read_each(bus, "rd_addr", n, ("rd_data",))]
+
+
+async def read_lanes(bus, lay: EngineLayout, mem: int, n: int) -> np.ndarray:
+    return np.array([await read_mem(bus, mem, lane, n) for lane in range(lay.lanes)],
+                    dtype=np.int64)
+
+
+async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
+    """Every memory the model predicts: neurons, synapses, live rows, winners, output events."""
+    n = lay.groups * lay.npos
+    out = {"potentials": await read_lanes(bus, lay, hc.MEM_POTENTIALS, n),
+           "fire": await read_lanes(bus, lay, hc.MEM_FIRE, n),
+           "v_fire": await read_lanes(bus, lay, hc.MEM_VFIRE, n),
+           "weights": await read_lanes(bus, lay, hc.MEM_WEIGHTS, lay.rows * lay.groups),
+           "masks": await read_lanes(bus, lay, hc.MEM_MASKS, lay.rows),
+           "row_any": np.array(await read_mem(bus, hc.MEM_ROW_ANY, 0, lay.channels)),
+           "map_rows": np.array(await read_mem(bus, hc.MEM_MAP_ROWS, 0, lay.maps * lay.map_words))}
+    winners = []
+    for i in range(bus.get("n_winners")):
+        bus.set("win_idx", i)
+        await bus.read_tick()
+        winners.append(tuple(bus.get(n) for n in ("win_f", "win_y", "win_x", "win_t")))
+    out["winners"] = winners
+    if n_out is not None:
+        out["out_events"] = await read_mem(bus, hc.MEM_OUT_EVENTS, 0, n_out)
+    return out
