@@ -106,7 +106,6 @@ class LayerCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lay = self.lay
         m.submodules.engine = e = self.engine
         m.submodules.winners = w = self.winners
         m.submodules.stdp = s = self.stdp

@@ -161,3 +161,61 @@ async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
     if n_out is not None:
         out["out_events"] = await read_mem(bus, hc.MEM_OUT_EVENTS, 0, n_out)
     return out
+
+
+async def run_command(bus, fmt: CoreTrace, cmd: int, expected: list | None = None,
+                      context: dict | None = None, words: list[int] | None = None):
+    """Start ``cmd`` and follow it to ``done``; returns (trace records, counters). Under
+    Amaranth's simulator (``expected`` None) the records are read every cycle; on a
+    ``TraceCapture``-wrapped core under cocotb they are compared with ``expected`` as the
+    capture fills (sim/capture.py), and the records returned are the expected ones, seen equal."""
+    await command(bus, cmd)
+    if expected is None:
+        trace = []
+        for _ in range(100_000_000):
+            trace += fmt.records(bus.get("cycle"), bus.get)
+            if bus.get("tr_done"):
+                break
+            await bus.tick()
+        else:
+            raise TimeoutError("the core never finished its command")
+    else:
+        from sim.capture import check_pass
+        await check_pass(bus.dut, fmt, expected, context or {}, words)
+        trace = expected
+    await bus.tick()
+    return trace, counters(bus)
+
+
+def expected_state(lay: EngineLayout, lc, pred) -> dict:
+    """The memories ``model.core_schedule.core_command`` predicts after a command, as the host
+    reads them (``read_state``)."""
+    out = {}
+    if pred.engine is not None:
+        out.update(potentials=pred.engine.potentials, fire=pred.engine.fire, v_fire=pred.engine.v_fire)
+    if pred.weights is not None:
+        masks = lay.lane_masks(pred.active)
+        out.update(weights=lay.lane_weights(pred.weights), masks=masks, row_any=lay.row_any(masks),
+                   map_rows=lay.map_rows(pred.active))
+    if pred.engine is not None and pred.weights is not None:        # learn
+        out["winners"] = [list(w) for w in pred.winners]
+    if pred.events is not None:
+        nxt = PoolLayout.from_config(lay, lc).next_format()
+        out["out_events"] = [pack_event(nxt, *e) for e in pred.events]
+    return out
+
+
+def state_divergence(expected: dict, seen: dict, context: dict):
+    """The first memory in which ``seen`` (``read_state``) differs from ``expected``, or None."""
+    from sim.compare import Divergence, first_memory_divergence
+    for name, ref in expected.items():
+        got = seen[name]
+        if name in ("winners", "out_events"):
+            got = [list(w) for w in got] if name == "winners" else list(got)
+            if got != list(ref):
+                return Divergence(name, 0, None, ref, got, context)
+            continue
+        d = first_memory_divergence(name, np.atleast_2d(ref), np.atleast_2d(got), context)
+        if d is not None:
+            return d
+    return None

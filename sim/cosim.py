@@ -117,3 +117,84 @@ def load_stdp_case(path: str | Path) -> dict:
     with np.load(path.with_suffix(".npz")) as z:
         case.update({k: z[k] for k in z.files})
     return case
+
+
+# -- the layer core ------------------------------------------------------------------------------
+
+def _layer_config(lc) -> dict:
+    return {"winners": lc.winners, "inhibition_radius": lc.inhibition_radius,
+            "pointwise_inhibition": lc.pointwise_inhibition,
+            "pool": {"size": lc.pool.size, "stride": lc.pool.stride}}
+
+
+def layer_config(d: dict):
+    """The parts of a layer's config the core and its trace use, rebuilt from a case file."""
+    from types import SimpleNamespace
+    return SimpleNamespace(**{**d, "pool": SimpleNamespace(**d["pool"])})
+
+
+def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active, threshold,
+             context: dict, sim: str | None = None, waves: bool | None = None,
+             faults=frozenset(), tag: str = "") -> dict:
+    """Co-simulate a sequence of commands on one layer core (hw/core.py), loaded once.
+
+    ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
+    and sweep, the STDP arguments of ``model.core_schedule.core_command`` (a_plus, a_minus,
+    round_key, check, prune_th) plus ``layer_key`` and ``image_n``. Each command is predicted
+    on the synapses its predecessors left; its trace is compared as the capture fills, then its
+    counters and every memory it changed (sim/cocotb_core.py). Returns what was compared."""
+    from hw.core import LayerCore
+    from model.core_schedule import core_command
+    from sim.core_driver import CoreTrace, expected_state
+    sim = runner.default_sim(sim)
+    fmt = CoreTrace(lay, formats, lc)
+    w, a = np.asarray(weights), np.asarray(active)
+    meta, times = [], []
+    for i, st in enumerate(steps):
+        stdp_args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
+        pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args)
+        if pred.weights is not None:
+            w, a = pred.weights, pred.active
+        state = expected_state(lay, lc, pred)
+        meta.append({"cmd": st["cmd"], "trace": pred.trace, "words": fmt.pack(pred.trace),
+                     "counters": pred.counters, "cycles": pred.cycles,
+                     "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
+                     "learning": {k: int(st.get(k, 0)) for k in
+                                  ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th")},
+                     "state": {k: v for k, v in state.items() if k in ("winners", "out_events")}})
+        times.append(np.asarray(st["times_in"]))
+        arrays = {k: v for k, v in state.items() if k not in ("winners", "out_events")}
+        meta[-1].update(arrays=sorted(arrays), _arrays=arrays)
+    name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
+            + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
+    case = runner.BUILD / "cases" / name
+    case.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"s{i}_{k}": v for i, m in enumerate(meta) for k, v in m.pop("_arrays").items()}
+    np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **arrays)
+    case.with_suffix(".json").write_text(json.dumps({
+        "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
+        "layer": _layer_config(lc), "threshold": int(threshold), "steps": meta}))
+    runner.run(TraceCapture(LayerCore(lay, formats, lc, faults), fmt), "layer_core",
+               "sim.cocotb_core", sim=sim, waves=waves, build_dir=runner.BUILD / name,
+               extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
+    seen = json.loads(Path(str(case) + ".seen.json").read_text())
+    return {"simulator": sim, "steps": len(steps),
+            "trace_events": sum(len(m["trace"]) for m in meta),
+            "cycles": [m["cycles"] for m in meta], "counters": [m["counters"] for m in meta],
+            "weights": w, "active": a, "seen": seen}
+
+
+def load_core_case(path: str | Path) -> dict:
+    from model.fixedpoint import Formats
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["layout"] = EngineLayout(**meta["layout"])
+    meta["formats"] = Formats(**meta["formats"])
+    meta["layer"] = layer_config(meta["layer"])
+    with np.load(path.with_suffix(".npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    for i, st in enumerate(meta["steps"]):
+        st["trace"] = [tuple(r) for r in st["trace"]]
+        st["state"].update({k: arrays[f"s{i}_{k}"] for k in st.get("arrays", [])})
+    meta.update(weights=arrays["weights"], active=arrays["active"], times=arrays["times"])
+    return meta

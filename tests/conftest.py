@@ -80,3 +80,30 @@ def layer_output(lay, x, weights, active, threshold):
     from model.layer import integrate
     return integrate(x, weights, active, lay.kernel, lay.padding, lay.time_steps, threshold,
                      (1 << lay.potential_bits) - 1, np.int64)
+
+
+CORE_PRUNE_TH = 77
+
+
+def core_case(tiny_net, layer, lanes, image, seed, prune):
+    """A layer-core case on the tiny network: seeded synapses strong enough to fire, many
+    live weights just above a pruning threshold (so learning prunes), the STDP rates of an
+    image past a few rate doublings."""
+    from model import rng
+    from model.schedule import EngineLayout
+    cfg, net, times = tiny_net
+    x = layer_input(net, layer, times[image:image + 1])
+    rs = np.random.default_rng(seed)
+    weights = rs.integers(90, 256, net.shapes[layer])      # strong enough to fire ...
+    near = rs.random(net.shapes[layer]) < 0.3               # ... and many near the threshold
+    weights[near] = CORE_PRUNE_TH + rs.integers(0, 4, int(near.sum()))
+    # Live connections at or above it, as after the warm-up's sweep (tests/test_stdp_unit.py).
+    active = (rs.random(net.shapes[layer]) >= prune) & (weights >= CORE_PRUNE_TH)
+    lay = EngineLayout.for_input(cfg, layer, lanes, x)
+    n = 300 + seed
+    a_plus, a_minus = net.arith.rates(cfg, n)
+    return dict(cfg=cfg, net=net, lay=lay, lc=cfg.layers[layer], x=x[0], weights=weights,
+                active=active, threshold=net.thresholds[layer], layer=layer,
+                learning=dict(a_plus=a_plus, a_minus=a_minus, round_key=rng.round_key(cfg.seed, layer, n),
+                              check=True, prune_th=CORE_PRUNE_TH),
+                keys=dict(layer_key=rng.layer_key(cfg.seed, layer), image_n=n))
