@@ -146,12 +146,13 @@ class LayerCore(wiring.Component):
                 m.d.comb += outer.eq(inner)
 
         # -- outgoing unit and the next layer's events -------------------------------------------
-        m.submodules.out_events = out_mem = memory.Memory(
-            shape=unsigned(self.out_w), depth=self.max_out, init=[])
-        out_wp, out_rd = out_mem.write_port(), out_mem.read_port()
-        m.d.comb += out_rd.addr.eq(self.rd_addr)
+        out_data = 0
         if o is not None:
-            m.d.comb += [o.start.eq(go_out), o.rd_fire.eq(e.rd_fire_lanes),
+            m.submodules.out_events = out_mem = memory.Memory(
+                shape=unsigned(self.out_w), depth=self.max_out, init=[])
+            out_wp, out_rd = out_mem.write_port(), out_mem.read_port()
+            out_data = out_rd.data
+            m.d.comb += [out_rd.addr.eq(self.rd_addr), o.start.eq(go_out), o.rd_fire.eq(e.rd_fire_lanes),
                          o.rd_vfire.eq(e.rd_vfire_lanes),
                          e.rd_addr.eq(Mux(o.busy, o.rd_addr, self.rd_addr)),
                          out_wp.addr.eq(o.ev_addr), out_wp.data.eq(o.ev_data), out_wp.en.eq(o.ev_we),
@@ -171,7 +172,7 @@ class LayerCore(wiring.Component):
         m.d.sync += [rd_mem.eq(self.rd_mem), rd_lane.eq(self.rd_lane)]
         sources = {MEM_WEIGHTS: Array(e.syn.w_data)[rd_lane], MEM_MASKS: Array(e.syn.m_data)[rd_lane],
                    MEM_ROW_ANY: e.syn.ra_data, MEM_MAP_ROWS: s.rd_map_rows,
-                   MEM_OUT_EVENTS: out_rd.data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
+                   MEM_OUT_EVENTS: out_data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
                    MEM_VFIRE: e.rd_vfire}
         with m.Switch(rd_mem):
             for code, value in sources.items():
@@ -215,29 +216,30 @@ class LayerCore(wiring.Component):
                     m.d.sync += [self.cycle.eq(0), learn.eq(self.cmd == CMD_LEARN),
                                  sweep.eq(self.cmd == CMD_SWEEP)]
                     with m.If(self.cmd == CMD_SWEEP):
-                        m.d.comb += go_stdp.eq(1)
                         m.next = "STDP"
                     with m.Else():
-                        m.d.comb += go_engine.eq(1)
                         m.next = "ENGINE"
             with m.State("ENGINE"):
                 with m.If(e.done):
                     with m.If(learn):
-                        m.d.comb += go_stdp.eq(1)
                         m.next = "STDP"
-                    with m.Elif(o is not None):
-                        m.d.comb += go_out.eq(1)
-                        m.next = "OUTGOING"
                     with m.Else():
-                        m.d.comb += self.done.eq(1)
-                        m.next = "IDLE"
+                        m.next = "OUTGOING" if o is not None else "IDLE"
             with m.State("STDP"):
                 with m.If(s.done):
-                    m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
-            with m.State("OUTGOING"):
-                with m.If(o.done if o is not None else 1):
-                    m.d.comb += self.done.eq(1)
-                    m.next = "IDLE"
+            if o is not None:
+                with m.State("OUTGOING"):
+                    with m.If(o.done):
+                        m.next = "IDLE"
+        # Each phase starts in the cycle the previous one is done; the last one ends the command.
+        in_engine = fsm.ongoing("ENGINE")
+        idle_start = fsm.ongoing("IDLE") & self.start
+        m.d.comb += [go_engine.eq(idle_start & (self.cmd != CMD_SWEEP)),
+                     go_stdp.eq((in_engine & e.done & learn) | (idle_start & (self.cmd == CMD_SWEEP))),
+                     go_out.eq(in_engine & e.done & ~learn),
+                     self.done.eq((fsm.ongoing("STDP") & s.done) |
+                                  ((fsm.ongoing("OUTGOING") & o.done) if o is not None
+                                   else (in_engine & e.done & ~learn)))]
         busy_and_cycles(m, fsm, self.busy, self.cycle)
         return m

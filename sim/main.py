@@ -4,12 +4,13 @@
 
 For each config: train the network dense and with pruning (``model.train``, checkpointed under
 ``build/ckpt``, so later runs reuse it; ``--quick`` trains on a few hundred images), then, for
-each variant and layer, co-simulate the integrate engine (``sim.cosim``) on the first images of the
-test set under the chosen simulator: every trace event and every lane memory is compared with
-the model's prediction. Between layers, inhibition and pooling come from the model (their block
-is not in the RTL yet). Learning: each layer's integrate pass and an STDP-unit pass on its winners
-(chosen by the model's k-WTA: that block is not in the RTL yet, and its cycles are not counted),
-as the next learning image of the trained network.
+each variant and layer, co-simulate the layer core (hw/core.py, ``sim.cosim.run_core``) under
+the chosen simulator on the first images of the test set: inference on each image (integrate,
+then inhibition, pooling and the next layer's events), then learning on each as the layer's next
+learning images (integrate with the k-WTA at every step's end, then the STDP unit with its
+pruning check). Every trace event, counter and memory is compared with the model's prediction
+(model/core_schedule.py); the next layer's input is the model's, equal to the RTL's output
+events, which are compared.
 
 Writes ``build/reports/sim.json``; the top-level figures are those of the last config (the
 default network), ``runs`` holds every config. Exits non-zero on any mismatch.
@@ -17,8 +18,9 @@ default network), ``runs`` holds every config. Exits non-zero on any mismatch.
 Fields: ``simulator``, ``config``, ``images``, ``lanes``, ``trace_events_compared``,
 ``mismatches``, ``cycles`` (``inference`` -> ``dense`` / ``pruned`` -> cycles per image summed over
 the layers, and per layer; ``learning`` -> ``dense`` / ``pruned`` -> per layer: the inference
-passes below it, its own pass and its STDP pass; ``per_image_all_layers`` their sum),
-``learning_phases``, ``speedup_inference`` and ``speedup_learning`` (dense over pruned cycles),
+commands below it and its learning command; ``per_image_all_layers`` their sum), ``phases``
+(the core's counters per variant, layer and command, means over the images: cycles per phase,
+lane operations, STDP updates, prunes), ``inference_phases``, ``learning_phases``, ``speedup_inference`` and ``speedup_learning`` (dense over pruned cycles),
 ``connectivity_reduction`` (total and per layer, of the pruned
 network), ``lane_utilization_dense`` (synaptic operations per cycle over the lanes, dense
 passes), ``seconds``.
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from model import config as C
-from model import data, rng, wta
+from model import data, rng
 from model.cli import guarded, write_json
 from model.experiment import CHECKPOINTS, quick_config
 from model.schedule import EngineLayout
@@ -49,25 +51,18 @@ def trained(cfg: C.Config, tag: str, pruning: bool, train_x):
     return net
 
 
-def learning_step(cfg, net, i: int, times_in: np.ndarray, lanes: int, sim: str, ctx: dict) -> dict:
-    """Co-simulate the STDP unit on layer i's winners for one image (as the next learning image).
-
-    The winners come from the model's k-WTA (its block is not in the RTL yet); the rates, the
-    random stream and the pruning check are those of the layer's next learning image.
-    """
-    lc = cfg.layers[i]
-    out = net.run_layer(i, times_in[None], None)
-    win = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, net.T)
-    winners = [(int(f), int(y), int(x), int(out.times[0][f, y, x])) for f, y, x in win]
-    n = net.learned[i]
-    a_plus, a_minus = net.arith.rates(cfg, n)
-    lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times_in)
-    check = cfg.pruning.enabled and n + 1 > cfg.pruning.warmup
-    return cosim.run_stdp(lay, net.arith, net.weights[i], ~net.pruned[i], times_in, ctx, sim=sim,
-                          max_winners=lc.winners, winners=winners, a_plus=a_plus,
-                          a_minus=a_minus, layer_key=rng.layer_key(cfg.seed, i), image_n=n,
-                          round_key=rng.round_key(cfg.seed, i, n), check=check,
-                          prune_th=net.pruning.threshold, all_maps=False)
+def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
+    """Layer i's commands on a few images: inference on each, then learning on each as the
+    layer's next learning images (its STDP rates, random stream and pruning check)."""
+    steps = [dict(cmd="infer", times_in=x) for x in times_in]
+    for k, x in enumerate(times_in):
+        n = net.learned[i] + k
+        a_plus, a_minus = net.arith.rates(cfg, n)
+        steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
+                          layer_key=rng.layer_key(cfg.seed, i), image_n=n,
+                          round_key=rng.round_key(cfg.seed, i, n), prune_th=net.pruning.threshold,
+                          check=cfg.pruning.enabled and n + 1 > cfg.pruning.warmup))
+    return steps
 
 
 def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quick: bool) -> dict:
@@ -77,41 +72,46 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
     test = ds.test_x[:images]
     result = {"config": tag, "images": images, "lanes": lanes, "simulator": sim,
               "trace_events_compared": 0, "mismatches": 0,
-              "cycles": {"inference": {}, "learning": {}},
-              "learning_phases": ["integrate (RTL)", "stdp (RTL)",
-                                  "winner-take-all: not counted, its block is not in the RTL yet"]}
+              "cycles": {"inference": {}, "learning": {}}, "phases": {},
+              "inference_phases": ["integrate", "inhibition, pooling and the next layer's events "
+                                   "(layers with pooling)"],
+              "learning_phases": ["integrate with k-WTA at each step's end", "stdp"]}
     util = []
     names = [lc.name for lc in cfg.layers]
     for variant, pruning in (("dense", False), ("pruned", True)):
         net = trained(cfg, tag, pruning, ds.train_x)
         times = net.encode(test)
-        infer, stdp_cycles = {}, {}
+        infer, learn, phases = {}, {}, {}
         for i, lc in enumerate(cfg.layers):
             lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times)
             ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
+            steps = layer_steps(cfg, net, i, times)
             try:
-                report = cosim.run_engine(lay, list(times), net.weights[i], ~net.pruned[i],
-                                          net.thresholds[i], ctx, sim=sim, memories="last")
-                learn = [learning_step(cfg, net, i, x, lanes, sim, dict(ctx, image=k))
-                         for k, x in enumerate(times)]
+                rep = cosim.run_core(lay, net.arith, lc, steps, net.weights[i], ~net.pruned[i],
+                                     net.thresholds[i], ctx, sim=sim, tag=f"-{tag}-l{i}")
             except AssertionError as exc:
                 result["mismatches"] += 1
                 result.setdefault("first_divergence", str(exc))
                 return result
-            result["trace_events_compared"] += report["trace_events"] + sum(r["trace_events"] for r in learn)
-            infer[lc.name] = float(np.mean(report["cycles"]))
-            stdp_cycles[lc.name] = float(np.mean([r["cycles"] for r in learn]))
+            result["trace_events_compared"] += rep["trace_events"]
+            by_cmd = {cmd: [(c, k) for st, c, k in zip(steps, rep["cycles"], rep["counters"])
+                            if st["cmd"] == cmd] for cmd in ("infer", "learn")}
+            infer[lc.name] = float(np.mean([c for c, _ in by_cmd["infer"]]))
+            learn[lc.name] = float(np.mean([c for c, _ in by_cmd["learn"]]))
+            phases[lc.name] = {cmd: {name: float(np.mean([k[name] for _, k in runs]))
+                                     for name in runs[0][1]} for cmd, runs in by_cmd.items()}
             if not pruning:
-                util.append(sum(report["ops"]) / (sum(report["cycles"]) * lay.lanes))
+                util.append(sum(k["ops"] for _, k in by_cmd["infer"])
+                            / (sum(k["cyc_integrate"] for _, k in by_cmd["infer"]) * lay.lanes))
             if i < len(cfg.layers) - 1:
                 times = net.outgoing(i, net.run_layer(i, times, None))
         result["cycles"]["inference"][variant] = {"per_image": sum(infer.values()), "per_layer": infer}
-        # Learning layer i on an image: inference through the layers below, then its own pass
-        # and its STDP pass.
-        learn_layer = {n: sum(infer[m] for m in names[:k + 1]) + stdp_cycles[n]
-                       for k, n in enumerate(names)}
+        # Learning layer i on an image: inference through the layers below, then its own
+        # learning command (integrate with k-WTA, then STDP).
+        learn_layer = {n: sum(infer[m] for m in names[:k]) + learn[n] for k, n in enumerate(names)}
         result["cycles"]["learning"][variant] = {"per_image_all_layers": sum(learn_layer.values()),
-                                                 "per_layer": learn_layer, "stdp_per_layer": stdp_cycles}
+                                                 "per_layer": learn_layer}
+        result["phases"][variant] = phases
         if pruning:
             act, tot = net.active_connections(), net.total_connections()
             result["connectivity_reduction"] = {
@@ -164,7 +164,7 @@ def summary(run: dict) -> None:
     print(f"{head}: {run['trace_events_compared']} trace events compared, 0 mismatches\n"
           f"  inference cycles per image: dense {inf['dense']['per_image']:.0f}, pruned "
           f"{inf['pruned']['per_image']:.0f} (speed-up {run['speedup_inference']:.2f}x)\n"
-          f"  learning cycles per image (all layers, without k-WTA): dense "
+          f"  learning cycles per image (all layers): dense "
           f"{lrn['dense']['per_image_all_layers']:.0f}, pruned {lrn['pruned']['per_image_all_layers']:.0f} "
           f"(speed-up {run['speedup_learning']:.2f}x)\n  "
           f"connectivity reduction {run['connectivity_reduction']['total']:.2%}; "

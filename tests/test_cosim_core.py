@@ -14,13 +14,14 @@ def _steps(c, cmds):
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("layer, lanes, image, seed", [(0, 3, 0, 1), (1, 4, 1, 2)])
+# Four lanes and the tag of tests/test_sim_main.py's tiny run: the same builds serve both.
+@pytest.mark.parametrize("layer, lanes, image, seed", [(0, 4, 0, 1), (1, 4, 1, 2)])
 def test_core_rtl_matches_schedule(tiny_net, sim, layer, lanes, image, seed):
     c = core_case(tiny_net, layer, lanes, image, seed, prune=0.3)
     ctx = dict(config="tiny", layer=layer, lanes=lanes, image=image, seed=seed)
     rep = cosim.run_core(c["lay"], c["net"].arith, c["lc"], _steps(c, ["learn", "infer", "sweep"]),
                          c["weights"], c["active"], c["threshold"], ctx, sim=sim,
-                         tag=f"-l{layer}")
+                         tag=f"-tiny-l{layer}")
     assert [s["counters"] for s in rep["seen"]] == rep["counters"]
     learn = rep["counters"][0]
     assert learn["cyc_winners"] > 0 and learn["prunes"] > 0 and learn["stdp_ops"] > 0

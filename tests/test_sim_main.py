@@ -20,5 +20,9 @@ def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
     lrn = rep["cycles"]["learning"]
     assert rep["speedup_learning"] == (lrn["dense"]["per_image_all_layers"]
                                        / lrn["pruned"]["per_image_all_layers"])
-    assert all(v > 0 for v in lrn["pruned"]["stdp_per_layer"].values())
+    for variant in ("dense", "pruned"):      # every block of the core ran and was counted
+        for layer in rep["phases"][variant].values():
+            assert layer["learn"]["cyc_winners"] > 0 and layer["learn"]["cyc_stdp"] > 0
+            assert layer["infer"]["cyc_integrate"] > 0
+    assert rep["phases"]["dense"]["conv1"]["infer"]["cyc_outgoing"] > 0
     assert 0 < rep["lane_utilization_dense"] <= 1
