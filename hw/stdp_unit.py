@@ -15,7 +15,9 @@ transparent to the writes).
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
 that ends the warm-up. ``model/schedule.py`` (``stdp_pass``) predicts every cycle.
 
-Memory layout: the integrate engine's (weights, masks, row_any), plus ``map_rows`` (word
+Memory layout: the integrate engine's (weights, masks, row_any) -- in the core borrowed from
+the engine through ``syn`` (``borrowed=True``, ``hw.common.synapse_port``), on its own held in
+``hw.synapses.SynapseMemories`` behind the host ports -- plus the unit's own ``map_rows`` (word
 f NW + row div 32, bit row mod 32; NW = ceil(rows / 32)) and ``times`` (the layer's input spike
 times, c S S + y S + x).
 """

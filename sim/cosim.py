@@ -16,7 +16,9 @@ a second time without looking at the trace, and both wall times are returned (si
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,8 @@ def load_stdp_case(path: str | Path) -> dict:
 
 # -- the layer core ------------------------------------------------------------------------------
 
+_RUNS = itertools.count()
+
 def _layer_config(lc) -> dict:
     return {"winners": lc.winners, "inhibition_radius": lc.inhibition_radius,
             "pointwise_inhibition": lc.pointwise_inhibition,
@@ -135,14 +139,16 @@ def layer_config(d: dict):
 
 def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active, threshold,
              context: dict, sim: str | None = None, waves: bool | None = None,
-             faults=frozenset(), tag: str = "") -> dict:
+             faults=frozenset(), tag: str = "", alter=None) -> dict:
     """Co-simulate a sequence of commands on one layer core (hw/core.py), loaded once.
 
     ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
     and sweep, the STDP arguments of ``model.core_schedule.core_command`` (a_plus, a_minus,
     round_key, check, prune_th) plus ``layer_key`` and ``image_n``. Each command is predicted
     on the synapses its predecessors left; its trace is compared as the capture fills, then its
-    counters and every memory it changed (sim/cocotb_core.py). Returns what was compared."""
+    counters and every memory it changed (sim/cocotb_core.py). Returns what was compared.
+    ``alter(step, trace)`` may change a step's expected trace before it is written (to show
+    that a difference is caught)."""
     from hw.core import LayerCore
     from model.core_schedule import core_command
     from sim.core_driver import CoreTrace, expected_state
@@ -156,7 +162,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         if pred.weights is not None:
             w, a = pred.weights, pred.active
         state = expected_state(lay, lc, pred)
-        meta.append({"cmd": st["cmd"], "trace": pred.trace, "words": fmt.pack(pred.trace),
+        trace = alter(i, list(pred.trace)) if alter else pred.trace
+        meta.append({"cmd": st["cmd"], "trace": trace, "words": fmt.pack(trace),
                      "counters": pred.counters, "cycles": pred.cycles,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
                      "learning": {k: int(st.get(k, 0)) for k in
@@ -167,7 +174,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         meta[-1].update(arrays=sorted(arrays), _arrays=arrays)
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
-    case = runner.BUILD / "cases" / name
+    # The build is shared by every run of this design; the case belongs to this run only.
+    case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}"
     case.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"s{i}_{k}": v for i, m in enumerate(meta) for k, v in m.pop("_arrays").items()}
     np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **arrays)

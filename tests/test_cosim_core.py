@@ -25,3 +25,25 @@ def test_core_rtl_matches_schedule(tiny_net, sim, layer, lanes, image, seed):
     assert [s["counters"] for s in rep["seen"]] == rep["counters"]
     learn = rep["counters"][0]
     assert learn["cyc_winners"] > 0 and learn["prunes"] > 0 and learn["stdp_ops"] > 0
+
+
+def _alter_first(kind):
+    """Flip the lowest bit of the last field of the first record of ``kind``, cycle kept."""
+    def alter(step, trace):
+        if step == 0:
+            i = next(i for i, r in enumerate(trace) if r[1] == kind)
+            trace[i] = (*trace[i][:-1], trace[i][-1] ^ 1)
+        return trace
+    return alter
+
+
+@pytest.mark.parametrize("kind, sim", [("winner", "verilator"), ("op", "icarus")])
+def test_wrong_expected_trace_fails_at_first_divergence(tiny_net, kind, sim):
+    """The comparison has teeth: one changed record of the prediction (a winner's column, an
+    STDP update's prune flag) fails the run and is named, with its cycle."""
+    c = core_case(tiny_net, 0, 4, 0, 1, prune=0.3)
+    ctx = dict(config="tiny", layer=0, lanes=4, image=0, seed=1)
+    with pytest.raises(AssertionError, match=rf"first divergence in trace at cycle \d+ .*'{kind}'"):
+        cosim.run_core(c["lay"], c["net"].arith, c["lc"], _steps(c, ["learn"]), c["weights"],
+                       c["active"], c["threshold"], ctx, sim=sim, tag="-tiny-l0",
+                       alter=_alter_first(kind))
