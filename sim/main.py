@@ -53,7 +53,8 @@ def trained(cfg: C.Config, tag: str, pruning: bool, train_x):
 
 def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
     """Layer i's commands on a few images: inference on each, then learning on each as the
-    layer's next learning images (its STDP rates, random stream and pruning check)."""
+    layer's next learning images (its STDP rates, random stream and pruning check: on only in
+    the pruned variant, whose ``net.cfg`` has pruning enabled, and past the warm-up)."""
     steps = [dict(cmd="infer", times_in=x) for x in times_in]
     for k, x in enumerate(times_in):
         n = net.learned[i] + k
@@ -61,7 +62,7 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
         steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
                           layer_key=rng.layer_key(cfg.seed, i), image_n=n,
                           round_key=rng.round_key(cfg.seed, i, n), prune_th=net.pruning.threshold,
-                          check=cfg.pruning.enabled and n + 1 > cfg.pruning.warmup))
+                          check=net.cfg.pruning.enabled and n + 1 > cfg.pruning.warmup))
     return steps
 
 

@@ -25,4 +25,6 @@ def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
             assert layer["learn"]["cyc_winners"] > 0 and layer["learn"]["cyc_stdp"] > 0
             assert layer["infer"]["cyc_integrate"] > 0
     assert rep["phases"]["dense"]["conv1"]["infer"]["cyc_outgoing"] > 0
+    # The dense network never prunes, the pruned one checks every weight it writes.
+    assert all(layer["learn"]["prunes"] == 0 for layer in rep["phases"]["dense"].values())
     assert 0 < rep["lane_utilization_dense"] <= 1
