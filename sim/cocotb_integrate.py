@@ -23,17 +23,19 @@ from sim.cosim import MEMORIES, load_case
 async def engine_matches_schedule(dut):
     case = load_case(os.environ["ENGINE_CASE"])
     lay = case["layout"]
-    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr"),
+    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr", "chk_base"),
                                           input_latency=INPUT_LATENCY)
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
     timing = os.environ.get("ENGINE_TIMING") == "1"
+    base = 0                # the passes' words follow each other in the design's ROM (sim/cosim.py)
     for i, expected in enumerate(case["passes"]):
         await drv.load_events(bus, lay, case["times_in"][i], case["threshold"])
         words = drv.EngineTrace(lay).pack(expected["trace"])    # the prediction, as captured
         start = time.perf_counter()
         n, counters = await drv.run_captured(bus, lay, expected["trace"], expected["context"],
-                                             words)
+                                             words, base)
+        base += len(words)
         checked = time.perf_counter() - start
         seen.append({"counters": counters, "trace_events": n})
         if timing:   # the same pass again, the trace not looked at: the raw simulation speed

@@ -25,7 +25,7 @@ from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
 from model.schedule import EngineLayout, integrate_pass, stdp_pass
 from sim import runner
-from sim.capture import TraceCapture
+from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
 
 MEMORIES = ("potentials", "fire", "v_fire")
@@ -66,9 +66,17 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
            + ("-" + "-".join(sorted(faults)) if faults else ""))
     case = runner.BUILD / "cases" / f"{tag}-{sim}"
     save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
-    top = TraceCapture(IntegrateEngine(lay, faults), EngineTrace(lay))
-    runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim,
-               waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
+    # The expected trace of every pass, one after the other, in the design's ROM (TraceCheck):
+    # the simulation compares it and runs its own clock, cocotb wakes twice a pass.
+    fmt = EngineTrace(lay)
+    words = [w for p in preds for w in fmt.pack(p.trace)]
+    build_dir = runner.BUILD / f"{tag}-{sim}{'-waves' if runner.waves_on(waves) else ''}"
+    rom = write_rom(build_dir / "expected_trace.hex", words)
+    rom_v = build_dir / "trace_rom.v"
+    runner.write_if_changed(rom_v, TRACE_ROM_VERILOG)
+    top = TraceCheck(IntegrateEngine(lay, faults), fmt, rom, rom_depth(len(words)))
+    runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim, clock=("clk", 10),
+               verilog_sources=[rom_v], waves=waves, build_dir=build_dir,
                extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING",
                           "ENGINE_TIMING": "1" if timing else "0"})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
