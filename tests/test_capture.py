@@ -7,7 +7,7 @@ from conftest import layer_input
 from hw.integrate import IntegrateEngine
 from model.schedule import EngineLayout, integrate_pass, trace_order
 from sim import engine_driver as drv
-from sim.capture import TraceCapture, chunks
+from sim.capture import TraceCapture, TraceCheck, chunks, rom_depth
 
 
 def _case(tiny_net, lanes=2, image=0):
@@ -71,3 +71,61 @@ def test_capture_buffer_holds_every_record_in_order(tiny_net):
     sim.run()
     assert len(want) > 3
     assert seen == want
+
+
+def _run_check(top, lay, x, weights, active, threshold, cycles, base=0):
+    """Load, start a pass at ROM word ``base``; the check ports when the last record is in."""
+    out = {}
+
+    async def clock(ctx):
+        while True:
+            ctx.set(top.clk, 0)
+            await ctx.delay(5e-9)
+            ctx.set(top.clk, 1)
+            await ctx.delay(5e-9)
+
+    async def bench(ctx):
+        bus = drv.AmaranthBus(ctx, top)
+        ctx.set(top.rst, 1)
+        await ctx.tick()
+        ctx.set(top.rst, 0)
+        await drv.load(bus, lay, x, weights, active, threshold)
+        last = ctx.get(top.cap_last)
+        ctx.set(top.chk_base, base)
+        await drv.start(bus)
+        for _ in range(cycles + 10):
+            await ctx.tick()
+            if ctx.get(top.cap_last) != last:
+                break
+        out.update({name: ctx.get(getattr(top, name)) for name in
+                    ("cap_last", "cap_fail", "cap_seen", "cap_seen_at", "cap_index")})
+        out["ended"] = ctx.get(top.cap_last) != last
+
+    sim = Simulator(top)
+    sim.add_process(clock)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def test_check_compares_every_record_with_the_rom(tiny_net):
+    """The in-simulation comparison (TraceCheck): the predicted words from ``chk_base`` pass;
+    one changed word fails at that word, holding the record the block made."""
+    lay, x, weights, active, threshold, pred = _case(tiny_net, lanes=3, image=4)
+    fmt = drv.EngineTrace(lay)
+    words = fmt.pack(pred.trace)
+    junk = [12345, 678]                         # another pass's words before this one's
+    top = TraceCheck(IntegrateEngine(lay), fmt, junk + words, rom_depth(len(junk + words)))
+    out = _run_check(top, lay, x, weights, active, threshold, pred.cycles, base=len(junk))
+    assert out["ended"] and not out["cap_fail"]
+    assert out["cap_index"] == len(junk) + len(words)
+
+    k = len(words) // 2
+    # The expected trace gains or loses a step end; a record one cycle late.
+    for change in (1 << fmt.offsets()["tr_step"][0], 1 << fmt.offsets()["cycle"][0]):
+        bad = list(words)
+        bad[k] ^= change
+        top = TraceCheck(IntegrateEngine(lay), fmt, junk + bad, rom_depth(len(junk + bad)))
+        out = _run_check(top, lay, x, weights, active, threshold, pred.cycles, base=len(junk))
+        assert out["cap_fail"]
+        assert out["cap_seen_at"] == len(junk) + k and out["cap_seen"] == words[k]
