@@ -16,16 +16,21 @@ records unpacked and handed to ``sim.compare.first_trace_divergence``, which nam
 differing record, its cycle and the context. The records are the same tuples the model predicts
 (``model/schedule.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
 and the burst reader share one decoding.
+
+``TraceCheck`` goes one step further (the integrate engine uses it): the expected words are in a
+ROM of the simulated design, read from a file at time zero, and the design compares every
+record as it is made; cocotb wakes only when a record differs (it then reads that one record)
+or when the pass's last record is in. With the clock generated inside the simulation
+(``sim.runner.run(clock=...)``), a checked pass costs no Python and no VPI per cycle.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
-
 from pathlib import Path
 
-from amaranth import Cat, ClockDomain, ClockSignal, Instance, Module, Mux, ResetSignal, Signal
-from amaranth import unsigned
+from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, Mux, ResetSignal, Signal,
+                      unsigned)
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 

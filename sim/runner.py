@@ -23,6 +23,15 @@
   One build directory serves one process at a time.
 * The simulator process imports the test module and the model: the repository root is put on
   its ``PYTHONPATH``.
+* Clock: ``clock=("clk", 10)`` wraps the component in a generated test-bench top of the same
+  name and ports (``clocked_top``) whose clock input becomes an output toggled by the
+  simulation itself every 5 ns (Verilator builds with ``--timing``); the cocotb side sees
+  ``SIM_CLOCK_NS`` and starts no clock (``sim.engine_driver.start_clock_and_reset``). Without
+  it the cocotb side drives the clock input (cocotb's GPI clock: one VPI callback per edge).
+  ``verilog_sources`` adds Verilog modules the design instantiates (``sim.capture``'s ROM).
+* Visibility (Verilator): only the top's ports are public, outputs read-only
+  (``_public_ports_only``); ``SIM_PUBLIC_FLAT=1`` makes every signal public and writable again
+  (to poke at internals from a cocotb test, much slower).
 
 ``python -m sim.runner --check`` lists the simulators found, with versions, and exits non-zero
 naming what is missing.
