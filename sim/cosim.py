@@ -6,12 +6,14 @@
 
 ``run_engine`` predicts every pass with ``model.schedule.integrate_pass``, writes them as one case
 for the cocotb test ``sim/cocotb_integrate.py``, builds the engine's Verilog for the layout and
-runs it under the chosen simulator (``sim.runner``): synapses are loaded once, then each pass's
-events; the trace of every pass and the lane memories (after every pass, or after the last one
-with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
+runs it under the chosen simulator (``sim.runner``, the clock generated inside the simulation):
+synapses are loaded once, then each pass's events; the trace of every pass (compared inside the
+simulation against the predicted words, ``sim.capture.TraceCheck``) and the lane memories
+(after every pass, or after the last one with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
 ``sim.runner.run`` raises it as an AssertionError with its cycle, expected and seen record and
 the context (config, layer, seed, image, pass, simulator). With ``timing``, each pass also runs
-a second time without looking at the trace, and both wall times are returned (sim/bench.py).
+a second time without looking at the trace, and both wall and CPU times are returned
+(sim/bench.py).
 """
 from __future__ import annotations
 
