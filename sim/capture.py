@@ -23,7 +23,6 @@ record as it is made; cocotb wakes only when a record differs (it then reads tha
 or when the pass's last record is in. With the clock generated inside the simulation
 (``sim.runner.run(clock=...)``), a checked pass costs no Python and no VPI per cycle.
 """
-from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
