@@ -10,6 +10,9 @@ images, the network's initial weights), under the chosen simulator:
 * ``cycles_per_second_raw``: the same passes on the same build run again, the driver waiting for
   ``done`` only;
 * ``checking_slowdown``: their ratio;
+* ``cycles_per_cpu_second_checked`` / ``_raw``: the same per second of the simulator process's
+  CPU time (it runs in one thread): on a shared machine the wall-clock figures above fall with
+  the load, these do not;
 * ``lane_utilization_dense``: synaptic operations per cycle over P, dense weights;
 * ``cycles_per_pruned_connection``: the RTL's lane operations (its op counter) beyond the model's
   count of live synaptic operations, in core cycles (1/P per lane operation), per synaptic event
@@ -50,6 +53,10 @@ def run(cfg: C.Config, images: int, lanes: int, prune: float, sim: str) -> dict:
                               dict(ctx, variant="pruned"), sim=sim, memories="last", timing=True)
     checked = [s["counters"]["cycles"] / s["checked_seconds"] for s in dense["seen"] + pruned["seen"]]
     raw = [s["raw_counters"]["cycles"] / s["raw_seconds"] for s in dense["seen"] + pruned["seen"]]
+    checked_cpu = [s["counters"]["cycles"] / s["checked_cpu_seconds"]
+                   for s in dense["seen"] + pruned["seen"]]
+    raw_cpu = [s["raw_counters"]["cycles"] / s["raw_cpu_seconds"]
+               for s in dense["seen"] + pruned["seen"]]
     # Lane operations the RTL spent on pruned connections: its op counter (measured) minus the
     # model's count of live synaptic operations, per synaptic event that met a pruned connection.
     live = skipped = 0
@@ -65,6 +72,8 @@ def run(cfg: C.Config, images: int, lanes: int, prune: float, sim: str) -> dict:
         "cycles_per_second_checked": statistics.median(checked),
         "cycles_per_second_raw": statistics.median(raw),
         "checking_slowdown": statistics.median(raw) / statistics.median(checked),
+        "cycles_per_cpu_second_checked": statistics.median(checked_cpu),
+        "cycles_per_cpu_second_raw": statistics.median(raw_cpu),
         "lane_utilization_dense": sum(dense["ops"]) / (sum(dense["cycles"]) * lay.lanes),
         "cycles_per_pruned_connection": (rtl_ops - live) / lay.lanes / skipped if skipped else 0.0,
         "idle_lane_slots_per_pruned_connection": slots / skipped if skipped else 0.0,
@@ -88,6 +97,7 @@ def main(argv=None) -> int:
                      runner.default_sim(args.sim))
         write_json(args.out, report)
         for key in ("cycles_per_second_checked", "cycles_per_second_raw", "checking_slowdown",
+                    "cycles_per_cpu_second_checked", "cycles_per_cpu_second_raw",
                     "lane_utilization_dense", "cycles_per_pruned_connection",
                     "idle_lane_slots_per_pruned_connection"):
             print(f"{key}: {report[key]:.4g}")

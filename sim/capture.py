@@ -16,14 +16,21 @@ records unpacked and handed to ``sim.compare.first_trace_divergence``, which nam
 differing record, its cycle and the context. The records are the same tuples the model predicts
 (``model/schedule.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
 and the burst reader share one decoding.
+
+``TraceCheck`` goes one step further (the integrate engine uses it): the expected words are in a
+ROM of the simulated design, read from a file at time zero, and the design compares every
+record as it is made; cocotb wakes only when a record differs (it then reads that one record)
+or when the pass's last record is in. With the clock generated inside the simulation
+(``sim.runner.run(clock=...)``), a checked pass costs no Python and no VPI per cycle.
 """
-from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
+from pathlib import Path
 
-from amaranth import Cat, ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal
-from amaranth.lib import wiring
+from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, Mux, ResetSignal, Signal,
+                      unsigned)
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits
@@ -140,6 +147,43 @@ class EventTrace(TraceFormat):
 INPUT_LATENCY = 1     # cycles from a TraceCapture input to the block's port
 
 
+def _wrap(m: Module, outer: wiring.Component, block: wiring.Component) -> None:
+    """``block`` inside ``outer``: the design's clock domain, the reset and every input of the
+    block through a register, the outputs straight through."""
+    # The reset through a register: Amaranth computes every register's next value
+    # combinationally from the reset, and a reset straight from a top-level input would make
+    # Verilator evaluate all of that at every evaluation.
+    m.domains.sync = ClockDomain("sync")
+    m.domains.port = ClockDomain("port", reset_less=True)
+    rst = Signal(init=1)
+    m.d.comb += [ClockSignal("sync").eq(outer.clk), ClockSignal("port").eq(outer.clk),
+                 ResetSignal("sync").eq(rst)]
+    m.d.port += rst.eq(outer.rst)
+    m.submodules.block = block
+    for name, member in block.signature.members.items():
+        o, inner = getattr(outer, name), getattr(block, name)
+        if member.flow == Out:
+            m.d.comb += o.eq(inner)
+        else:                                # INPUT_LATENCY; not reset: a write right
+            m.d.port += inner.eq(o)          # after reset counts
+
+
+def _record(fmt: TraceFormat, block):
+    gated = fmt.gated(block)
+    record = Cat(*(gated[name] if name != "cycle" else block.cycle for name, _ in fmt.fields))
+    assert len(record) == fmt.width
+    return record
+
+
+def _members(block: wiring.Component, extra: dict) -> dict:
+    members = dict(block.signature.members)
+    clash = set(extra) & set(members)
+    if clash:
+        raise ValueError(f"the block already has ports {sorted(clash)}")
+    members.update(extra, clk=In(1), rst=In(1))
+    return members
+
+
 class TraceCapture(wiring.Component):
     """``block`` with its ports, plus ``cap_words`` / ``cap_count`` / ``cap_flip`` / ``cap_last``:
     its trace records since ``start``, ``depth`` at a time (module docstring).
@@ -155,36 +199,15 @@ class TraceCapture(wiring.Component):
     def __init__(self, block: wiring.Component, fmt: TraceFormat, depth: int = 64,
                  start: str = "start", last: str = "tr_done"):
         self.block, self.fmt, self.depth, self._start, self._last = block, fmt, depth, start, last
-        members = dict(block.signature.members)
-        clash = {"cap_words", "cap_count", "cap_flip", "cap_last"} & set(members)
-        if clash:
-            raise ValueError(f"the block already has ports {sorted(clash)}")
-        members.update(cap_words=Out(depth * fmt.width), cap_count=Out(bits(depth)),
-                       cap_flip=Out(1), cap_last=Out(1), clk=In(1), rst=In(1))
-        super().__init__(wiring.Signature(members))
+        super().__init__(wiring.Signature(_members(block, dict(
+            cap_words=Out(depth * fmt.width), cap_count=Out(bits(depth)), cap_flip=Out(1),
+            cap_last=Out(1)))))
 
     def elaborate(self, platform):
         m = Module()
-        # The design's clock domain, its reset taken through a register: Amaranth computes every
-        # register's next value combinationally from the reset, and a reset straight from a
-        # top-level input would make Verilator evaluate all of that at every evaluation.
-        m.domains.sync = ClockDomain("sync")
-        m.domains.port = ClockDomain("port", reset_less=True)
-        rst = Signal(init=1)
-        m.d.comb += [ClockSignal("sync").eq(self.clk), ClockSignal("port").eq(self.clk),
-                     ResetSignal("sync").eq(rst)]
-        m.d.port += rst.eq(self.rst)
-        m.submodules.block = block = self.block
-        for name, member in block.signature.members.items():
-            outer, inner = getattr(self, name), getattr(block, name)
-            if member.flow == Out:
-                m.d.comb += outer.eq(inner)
-            else:                                # INPUT_LATENCY; not reset: a write right
-                m.d.port += inner.eq(outer)      # after reset counts
-        gated = self.fmt.gated(block)
-        record = Cat(*(gated[name] if name != "cycle" else block.cycle
-                       for name, _ in self.fmt.fields))
-        assert len(record) == self.fmt.width
+        block = self.block
+        _wrap(m, self, block)
+        record = _record(self.fmt, block)
         slots = [Signal(self.fmt.width, name=f"slot{i}") for i in range(self.depth)]
         count = self.cap_count
         with m.If(getattr(block, self._start)):
@@ -200,6 +223,85 @@ class TraceCapture(wiring.Component):
             with m.If(getattr(block, self._last)):
                 m.d.sync += self.cap_last.eq(~self.cap_last)
         m.d.comb += self.cap_words.eq(Cat(*slots))
+        return m
+
+
+TRACE_ROM_VERILOG = """\
+// The expected trace of sim.capture.TraceCheck: words read from a hex file at time 0.
+module trace_rom #(parameter WIDTH = 1, parameter DEPTH = 1, parameter ABITS = 1,
+                   parameter FILE = "") (input [ABITS-1:0] addr, output [WIDTH-1:0] data);
+  reg [WIDTH-1:0] mem [0:DEPTH-1];
+  initial $readmemh(FILE, mem);
+  assign data = mem[addr];
+endmodule
+"""
+
+
+def rom_depth(n_words: int) -> int:
+    """The ROM depth for ``n_words`` expected words: a power of two (at least 1024, one more
+    than the words), so that the build changes only when a case outgrows it."""
+    return max(1024, 1 << n_words.bit_length())
+
+
+def write_rom(path: Path | str, words: list[int]) -> Path:
+    """The expected words as ``$readmemh`` reads them (one hex word a line)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{w:x}\n" for w in words))
+    return path
+
+
+class TraceCheck(wiring.Component):
+    """``block`` with its ports, compared with its expected trace inside the simulation.
+
+    The expected trace is a ROM of capture words (``TraceFormat.pack``, every pass one after the
+    other); ``rom`` is the path of a ``$readmemh`` file (the ROM is then the Verilog module
+    ``trace_rom``, source ``TRACE_ROM_VERILOG``: the expected trace changes without rebuilding
+    the simulator) or a list of words (an Amaranth memory, for Amaranth's simulator). At
+    ``start`` the comparison starts at the word ``chk_base`` (an input, registered like the
+    block's); every cycle with a record compares it with the next word. Ports besides the
+    block's: ``cap_fail`` rises at the first record that differs (until the next ``start``),
+    which ``cap_seen`` then holds, its word index in ``cap_seen_at``; ``cap_index`` is the next
+    word to compare; ``cap_last`` toggles when the pass's final record (``last``) is compared.
+    The cocotb side (``check_pass``) sleeps until ``cap_fail`` or ``cap_last`` changes: two VPI
+    wake-ups a pass instead of one per clock edge or per buffer.
+    """
+
+    def __init__(self, block: wiring.Component, fmt: TraceFormat, rom: Path | str | list[int],
+                 depth: int, start: str = "start", last: str = "tr_done"):
+        self.block, self.fmt, self.rom, self.depth = block, fmt, rom, depth
+        self._start, self._last = start, last
+        if not isinstance(rom, (str, Path)) and len(rom) > depth:
+            raise ValueError(f"{len(rom)} expected words do not fit a ROM of {depth}")
+        super().__init__(wiring.Signature(_members(block, dict(
+            chk_base=In(range(depth)), cap_index=Out(range(depth + 1)), cap_fail=Out(1),
+            cap_seen=Out(fmt.width), cap_seen_at=Out(range(depth + 1)), cap_last=Out(1)))))
+
+    def elaborate(self, platform):
+        m = Module()
+        block, w = self.block, self.fmt.width
+        _wrap(m, self, block)
+        base = Signal.like(self.chk_base)
+        m.d.port += base.eq(self.chk_base)
+        record, expected, index = _record(self.fmt, block), Signal(w), self.cap_index
+        if isinstance(self.rom, (str, Path)):
+            m.submodules.rom = Instance(
+                "trace_rom", p_WIDTH=w, p_DEPTH=self.depth, p_ABITS=len(index),
+                p_FILE=str(Path(self.rom).resolve()), i_addr=index, o_data=expected)
+        else:
+            m.submodules.rom = rom = memory.Memory(shape=unsigned(w), depth=self.depth,
+                                                   init=list(self.rom))
+            rd = rom.read_port(domain="comb")
+            m.d.comb += [rd.addr.eq(index), expected.eq(rd.data)]
+        with m.If(getattr(block, self._start)):
+            m.d.sync += [index.eq(base), self.cap_fail.eq(0)]
+        with m.Elif(self.fmt.valid(block)):
+            m.d.sync += index.eq(index + 1)
+            with m.If(~self.cap_fail & (record != expected)):
+                m.d.sync += [self.cap_fail.eq(1), self.cap_seen.eq(record),
+                             self.cap_seen_at.eq(index)]
+            with m.If(getattr(block, self._last)):
+                m.d.sync += self.cap_last.eq(~self.cap_last)
         return m
 
 
@@ -220,15 +322,18 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
     """cocotb: compare the captured trace of the pass just started with ``expected``.
 
     Call right after starting the pass; ``words`` is ``fmt.pack(expected)`` when the caller
-    packed it beforehand (as part of the prediction). Returns the number of records compared
+    packed it beforehand (as part of the prediction). On a ``TraceCheck`` top the words are
+    already in its ROM, from the word ``chk_base`` set before the start. Returns the number of records compared
     and the cycle stamp of the last one (seen equal to the expected, bit for bit); raises
     AssertionError at the first divergence (its cycle, expected and seen records, context).
     """
     from cocotb.triggers import First, ReadOnly, Timer
 
     from sim.compare import first_trace_divergence
-    depth, width = len(dut.cap_words) // fmt.width, fmt.width
     words = fmt.pack(expected) if words is None else words
+    if hasattr(dut, "cap_fail"):
+        return await _check_in_sim(dut, fmt, expected, context, words, period_ns, max_cycles)
+    depth, width = len(dut.cap_words) // fmt.width, fmt.width
     want = chunks(words, depth, width)
     flip, last = int(dut.cap_flip.value), int(dut.cap_last.value)
     k = 0
@@ -259,4 +364,38 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
             n = int(dut.cap_count.value)
             compare(int(dut.cap_words.value), n)     # (also fails if the pass ended early or late)
             at, w = fmt.offsets()["cycle"]                  # the pass ends with a record: done
+            return len(expected), words[-1] >> at & ((1 << w) - 1)
+
+
+async def _check_in_sim(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
+                        words: list[int], period_ns: int, max_cycles: int) -> tuple[int, int]:
+    """``check_pass`` on a ``TraceCheck`` top: sleep until the design reports a difference or the
+    pass's last record, then read one word (the differing one) or the word count."""
+    from cocotb.triggers import First, ReadOnly, Timer
+
+    from sim.compare import first_trace_divergence
+    last = int(dut.cap_last.value)
+    base = int(dut.chk_base.value)
+    while True:
+        timeout = Timer(max_cycles * period_ns, "ns")
+        if await First(dut.cap_fail.value_change, dut.cap_last.value_change, timeout) is timeout:
+            raise AssertionError(f"no end of pass in {max_cycles} cycles [{context}]")
+        await ReadOnly()
+        if int(dut.cap_fail.value):
+            i = int(dut.cap_seen_at.value) - base
+            seen = int(dut.cap_seen.value)
+            # The records of the words before it are the expected ones (they compared equal).
+            d = first_trace_divergence(fmt.unpack(words[:i + 1]), fmt.unpack(words[:i] + [seen]),
+                                       context)
+            if d is not None:        # one word is compared, not the rest of the trace
+                d.expected, d.seen = (f"no further record in cycle {d.cycle}"
+                                      if r == "end of trace" else r for r in (d.expected, d.seen))
+            raise AssertionError(str(d) if d else f"trace word {i} differs but its records "
+                                 f"compare equal [{context}]")
+        if int(dut.cap_last.value) != last:
+            n = int(dut.cap_index.value) - base
+            if n != len(words):      # (cannot be without a differing word first: belt and braces)
+                raise AssertionError(f"the pass ended after {n} trace words, expected "
+                                     f"{len(words)} [{context}]")
+            at, w = fmt.offsets()["cycle"]
             return len(expected), words[-1] >> at & ((1 << w) - 1)

@@ -23,24 +23,29 @@ from sim.cosim import MEMORIES, load_case
 async def engine_matches_schedule(dut):
     case = load_case(os.environ["ENGINE_CASE"])
     lay = case["layout"]
-    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr"),
+    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr", "chk_base"),
                                           input_latency=INPUT_LATENCY)
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
     timing = os.environ.get("ENGINE_TIMING") == "1"
+    base = 0                # the passes' words follow each other in the design's ROM (sim/cosim.py)
     for i, expected in enumerate(case["passes"]):
         await drv.load_events(bus, lay, case["times_in"][i], case["threshold"])
         words = drv.EngineTrace(lay).pack(expected["trace"])    # the prediction, as captured
-        start = time.perf_counter()
+        # Wall time, and this process's CPU time (the simulator and cocotb run in it, one
+        # thread): the second does not count the time other processes take the CPU away.
+        start, cpu = time.perf_counter(), time.process_time()
         n, counters = await drv.run_captured(bus, lay, expected["trace"], expected["context"],
-                                             words)
-        checked = time.perf_counter() - start
+                                             words, base)
+        base += len(words)
+        checked, checked_cpu = time.perf_counter() - start, time.process_time() - cpu
         seen.append({"counters": counters, "trace_events": n})
         if timing:   # the same pass again, the trace not looked at: the raw simulation speed
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             raw = await drv.run_unchecked(bus)
             seen[-1].update(checked_seconds=checked, raw_seconds=time.perf_counter() - start,
-                            raw_counters=raw)
+                            checked_cpu_seconds=checked_cpu,
+                            raw_cpu_seconds=time.process_time() - cpu, raw_counters=raw)
         problems = []
         if case["memories"] == "each" or i == len(case["passes"]) - 1:
             got = await drv.read_memories(bus, lay)

@@ -6,12 +6,14 @@
 
 ``run_engine`` predicts every pass with ``model.schedule.integrate_pass``, writes them as one case
 for the cocotb test ``sim/cocotb_integrate.py``, builds the engine's Verilog for the layout and
-runs it under the chosen simulator (``sim.runner``): synapses are loaded once, then each pass's
-events; the trace of every pass and the lane memories (after every pass, or after the last one
-with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
+runs it under the chosen simulator (``sim.runner``, the clock generated inside the simulation):
+synapses are loaded once, then each pass's events; the trace of every pass (compared inside the
+simulation against the predicted words, ``sim.capture.TraceCheck``) and the lane memories
+(after every pass, or after the last one with ``memories="last"``) are compared. The first divergence fails the cocotb test, and
 ``sim.runner.run`` raises it as an AssertionError with its cycle, expected and seen record and
 the context (config, layer, seed, image, pass, simulator). With ``timing``, each pass also runs
-a second time without looking at the trace, and both wall times are returned (sim/bench.py).
+a second time without looking at the trace, and both wall and CPU times are returned
+(sim/bench.py).
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
 from model.schedule import EngineLayout, integrate_pass, stdp_pass
 from sim import runner
-from sim.capture import TraceCapture
+from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
 
 MEMORIES = ("potentials", "fire", "v_fire")
@@ -68,9 +70,17 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
            + ("-" + "-".join(sorted(faults)) if faults else ""))
     case = runner.BUILD / "cases" / f"{tag}-{sim}"
     save_case(case, lay, passes, weights, active, threshold, preds, contexts, memories)
-    top = TraceCapture(IntegrateEngine(lay, faults), EngineTrace(lay))
-    runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim,
-               waves=waves, build_dir=runner.BUILD / f"{tag}-{sim}",
+    # The expected trace of every pass, one after the other, in the design's ROM (TraceCheck):
+    # the simulation compares it and runs its own clock, cocotb wakes twice a pass.
+    fmt = EngineTrace(lay)
+    words = [w for p in preds for w in fmt.pack(p.trace)]
+    build_dir = runner.BUILD / f"{tag}-{sim}{'-waves' if runner.waves_on(waves) else ''}"
+    rom = write_rom(build_dir / "expected_trace.hex", words)
+    rom_v = build_dir / "trace_rom.v"
+    runner.write_if_changed(rom_v, TRACE_ROM_VERILOG)
+    top = TraceCheck(IntegrateEngine(lay, faults), fmt, rom, rom_depth(len(words)))
+    runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim, clock=("clk", 10),
+               verilog_sources=[rom_v], waves=waves, build_dir=build_dir,
                extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING",
                           "ENGINE_TIMING": "1" if timing else "0"})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())

@@ -137,11 +137,17 @@ class CocotbBus:
 
 
 async def start_clock_and_reset(dut, idle_inputs, input_latency: int = 0):
-    """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus."""
+    """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus.
+
+    A top built with ``sim.runner.run(clock=...)`` makes its own clock (``SIM_CLOCK_NS`` set):
+    the simulator then runs edges without any callback. Otherwise the clock runs in the
+    simulator's C++ layer (cocotb's GPI clock): no Python per edge, but a VPI callback."""
+    import os
+
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge
-    # The clock runs in the simulator's C++ layer: no Python per edge.
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
+    if not os.environ.get("SIM_CLOCK_NS"):
+        Clock(dut.clk, 10, unit="ns", impl="gpi").start()
     dut.rst.value = 1
     for name in idle_inputs:
         getattr(dut, name).value = 0
@@ -216,11 +222,14 @@ async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
 
 
 async def run_captured(bus, lay: EngineLayout, expected: list[tuple], context: dict,
-                       words: list[int] | None = None):
-    """cocotb, on a ``TraceCapture``-wrapped engine: start a pass and compare its trace with
-    ``expected`` (packed as ``words`` if given) in bursts (sim/capture.py); returns (records
+                       words: list[int] | None = None, base: int = 0):
+    """cocotb, on a ``TraceCapture``- or ``TraceCheck``-wrapped engine: start a pass and compare
+    its trace with ``expected`` (packed as ``words`` if given; on a ``TraceCheck`` the words are
+    in its ROM from word ``base``) as the simulation runs (sim/capture.py); returns (records
     compared, counters)."""
     from sim.capture import check_pass
+    if hasattr(bus.dut, "chk_base"):
+        bus.set("chk_base", base)
     await start(bus)
     n, last_cycle = await check_pass(bus.dut, EngineTrace(lay), expected, context, words)
     await bus.tick()

