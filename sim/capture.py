@@ -160,8 +160,9 @@ def _wrap(m: Module, outer: wiring.Component, block: wiring.Component) -> None:
                  ResetSignal("sync").eq(rst)]
     m.d.port += rst.eq(outer.rst)
     m.submodules.block = block
-    for name, member in block.signature.members.items():
-        o, inner = getattr(outer, name), getattr(block, name)
+    ports = {path: value for path, _, value in outer.signature.flatten(outer)}
+    for path, member, inner in block.signature.flatten(block):   # ports of sub-interfaces too
+        o = ports[path]
         if member.flow == Out:
             m.d.comb += o.eq(inner)
         else:                                # INPUT_LATENCY; not reset: a write right

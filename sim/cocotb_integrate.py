@@ -23,7 +23,8 @@ from sim.cosim import MEMORIES, load_case
 async def engine_matches_schedule(dut):
     case = load_case(os.environ["ENGINE_CASE"])
     lay = case["layout"]
-    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr", "chk_base"),
+    bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_lane", "rd_addr", "chk_base",
+                                                "step_wait", *drv.LENT_STROBES),
                                           input_latency=INPUT_LATENCY)
     await drv.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []

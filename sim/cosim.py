@@ -29,7 +29,7 @@ from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
 from model.schedule import EngineLayout, integrate_pass, stdp_pass
 from sim import runner
-from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
+from sim.capture import TRACE_ROM_VERILOG, TraceCapture, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
 
 MEMORIES = ("potentials", "fire", "v_fire")

@@ -136,6 +136,11 @@ class CocotbBus:
             await FallingEdge(self.clock)
 
 
+# The integrate engine's synapse-port write strobes (hw.common.synapse_port): held low when the
+# engine runs on its own, so no simulator starts them undefined.
+LENT_STROBES = ("syn__w_we", "syn__m_we", "syn__ra_we")
+
+
 async def start_clock_and_reset(dut, idle_inputs, input_latency: int = 0):
     """cocotb: a 100 MHz clock, two cycles of reset, the given inputs low; returns a CocotbBus.
 
