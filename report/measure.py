@@ -29,22 +29,26 @@ def sample(net: Network, images: np.ndarray, lanes: int = DEFAULT_LANES, learn: 
     times = net.encode(images)
     layers = range(len(net.cfg.layers))
     rec = {"inference_cycles": [], "inference_cycles_per_layer": [], "integrate_cycles_per_layer": [],
-           "inference_energy_pj": [], "inference_sops": []}
+           "op_cycles_per_layer": [], "outgoing_cycles_per_layer": [], "inference_energy_pj": [],
+           "inference_sops": []}
     if learn:
         rec.update(learning_cycles=[[] for _ in layers], learning_energy_pj=[[] for _ in layers],
-                   stdp_cycles=[[] for _ in layers])
+                   stdp_cycles=[[] for _ in layers], winner_cycles=[[] for _ in layers])
     for x in tqdm(times, desc=desc, leave=False, disable=None if progress else True):
         ic = image_cycles(net, x, lanes, learn=tuple(layers) if learn else ())
         counts = image_counts(ic)
         rec["inference_cycles"].append(ic.inference())
         rec["inference_cycles_per_layer"].append(ic.inference_per_layer())
         rec["integrate_cycles_per_layer"].append([lp.integrate.cycles for lp in ic.layers])
+        rec["op_cycles_per_layer"].append([lp.integrate.op_cycles for lp in ic.layers])
+        rec["outgoing_cycles_per_layer"].append([lp.cycles - lp.integrate.cycles for lp in ic.layers])
         rec["inference_energy_pj"].append(energy_pj(counts["inference"]))
         rec["inference_sops"].append(sum(lp.integrate.ops for lp in ic.layers))
         for i in ic.learn:
             rec["learning_cycles"][i].append(ic.learning(i))
             rec["learning_energy_pj"][i].append(energy_pj(counts["learning"][i]))
             rec["stdp_cycles"][i].append(ic.learn[i].stdp.cycles)
+            rec["winner_cycles"][i].append(ic.learn[i].winner.cycles + ic.learn[i].handshake)
     return rec
 
 

@@ -23,6 +23,8 @@ which does not change what is learned) to give the trajectory its points.
   the test sample taken as learning images; ``all_layers`` their sum), ``learning_training``
   (per layer: mean cycles per learning step over the whole training, from the trajectory;
   ``all_layers`` their sum; ``total``: cycles of the whole training run).
+  ``cycles.<variant>.inference.phases_per_layer``: lane op cycles, the integrate engine's other
+  cycles and the outgoing unit's; ``learning_final`` also has the winner and STDP units' cycles.
 * ``speedup_inference``: dense over pruned mean inference cycles; ``speedup_learning``: dense
   over pruned ``learning_training.all_layers`` (one image learned by every layer, averaged over
   training); ``speedup_learning_final`` and ``speedup_learning_training_total`` the other two.
@@ -30,6 +32,8 @@ which does not change what is learned) to give the trajectory its points.
   cycles), in pJ; ``energy_saving_inference``, ``energy_saving_learning``: 1 - pruned / dense of
   those means (learning: over training, all layers); ``energy_model``: the per-operation
   energies and their source.
+* ``sop_ratio_inference``: dense over pruned synaptic operations per inference (cycle model, test
+  sample): what the speed-up would be if cycles scaled with operations.
 * ``synaptic_operations``: per variant, from the model's counters: ``learning_total`` per layer
   (whole training), ``inference_per_image`` per layer (test set); and the cycle model's mean per
   test-sample image.
@@ -116,8 +120,6 @@ class Cache:
     hits: list = field(default_factory=list)
 
     def get(self, name: str, key: dict, compute):
-        """``key`` with the measuring code's source: a changed measure.py measures again."""
-        key = dict(key, code=hashlib.sha256(Path(measure.__file__).read_bytes()).hexdigest())
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         path = self.folder / f"{name}-{digest}.json"
         if path.is_file():
@@ -126,6 +128,11 @@ class Cache:
         value = compute()
         write_json(path, value)
         return json.loads(path.read_text())      # the same types whether computed or cached
+
+
+def measure_code() -> str:
+    """Part of the cache key of every measured step: a changed report/measure.py measures again."""
+    return hashlib.sha256(Path(measure.__file__).read_bytes()).hexdigest()[:16]
 
 
 def checkpoint(cfg: C.Config, name: str, tag: str) -> Path:
@@ -178,8 +185,18 @@ def summarise_variant(cfg, rec: dict, points: list, variant: dict) -> dict:
         "cycles": {
             "inference": {"mean": _mean(rec["inference_cycles"]),
                           "per_layer": dict(zip(names, np.mean(rec["inference_cycles_per_layer"], 0).tolist())),
-                          "per_image": rec["inference_cycles"]},
+                          "per_image": rec["inference_cycles"],
+                          "phases_per_layer": {n: {
+                              "lane_op_cycles": _mean([c[i] for c in rec["op_cycles_per_layer"]]),
+                              "integrate_other": _mean([a[i] - b[i] for a, b in zip(
+                                  rec["integrate_cycles_per_layer"], rec["op_cycles_per_layer"])]),
+                              "outgoing_unit": _mean([c[i] for c in rec["outgoing_cycles_per_layer"]])}
+                              for i, n in enumerate(names)}},
             "learning_final": {"per_layer": {n: _mean(rec["learning_cycles"][i]) for i, n in enumerate(names)},
+                               "winner_unit_per_layer": {n: _mean(rec["winner_cycles"][i])
+                                                         for i, n in enumerate(names)},
+                               "stdp_unit_per_layer": {n: _mean(rec["stdp_cycles"][i])
+                                                       for i, n in enumerate(names)},
                                "all_layers": float(sum(_mean(c) for c in rec["learning_cycles"]))},
             "learning_training": {"per_layer": {n: v[0] for n, v in lt.items()},
                                   "all_layers": float(sum(v[0] for v in lt.values())),
@@ -226,7 +243,7 @@ def sweep(cfg, ds, tag, opts: Options, dense_rec: dict, default: tuple, cache: C
                     "speedup_learning_final": dense_lrn / sum(_mean(c) for c in rec["learning_cycles"]),
                     "learned": var["learned"]}
         points.append(cache.get("sweep", {"cfg": config_digest(pcfg, "fixed"), "k": k,
-                                          "lanes": opts.lanes}, compute))
+                                          "lanes": opts.lanes, "code": measure_code()}, compute))
     return sorted(points, key=lambda p: (p["warmup"], p["threshold"]))
 
 
@@ -335,7 +352,8 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
         variants[name] = run_variant(vcfg, ds, name, tag, "fixed", opts.progress)
         samples[name] = cache.get(
             f"sample-{name}", {"cfg": config_digest(vcfg, "fixed"), "n": opts.test_images,
-                               "lanes": opts.lanes, "handshake": STEP_HANDSHAKE_CYCLES},
+                               "lanes": opts.lanes, "handshake": STEP_HANDSHAKE_CYCLES,
+                               "code": measure_code()},
             lambda net=nets[name], name=name: measure.sample(
                 net, ds.test_x[:opts.test_images], opts.lanes, desc=f"cycles {name}",
                 progress=opts.progress))
@@ -356,6 +374,8 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
                                    / p["cycles"]["learning_final"]["all_layers"]),
         "speedup_learning_training_total": (d["cycles"]["learning_training"]["total"]
                                             / p["cycles"]["learning_training"]["total"]),
+        "sop_ratio_inference": (d["synaptic_operations"]["cycle_model_inference_per_image"]
+                                / p["synaptic_operations"]["cycle_model_inference_per_image"]),
         "energy_saving_inference": _saving(p["energy_pj"]["inference"], d["energy_pj"]["inference"]),
         "energy_saving_learning": _saving(p["energy_pj"]["learning_training"]["all_layers"],
                                           d["energy_pj"]["learning_training"]["all_layers"]),
