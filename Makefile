@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench clean distclean toolchain
+.PHONY: all sim test train bench report clean distclean toolchain
 
 all: test
 
@@ -45,6 +45,13 @@ test: $(STAMP) toolchain
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)
 	$(PY) -m model.experiment --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
+
+# The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned, counts
+# cycles and energy, sweeps threshold and warm-up, co-simulates test images in the RTL (SIM as for
+# `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a few hundred
+# images. Interrupted, it resumes from its checkpoints and cached steps.
+report: $(STAMP) toolchain
+	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
 
 bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)

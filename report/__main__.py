@@ -1,0 +1,5 @@
+import sys
+
+from report.pipeline import main
+
+sys.exit(main())

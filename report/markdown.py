@@ -1,0 +1,228 @@
+"""report.md: the tables and figures of report.json, every number taken from it."""
+from __future__ import annotations
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _x(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}x"
+
+
+def _n(x) -> str:
+    return f"{x:,.0f}"
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _overhead(rep: dict) -> str:
+    res = rep["resources"]
+    if res["status"] != "present":
+        return f"missing (no `{res['path']}`)"
+    o = res.get("pruning_overhead")
+    if isinstance(o, (int, float)):
+        return _pct(o)
+    return f"see `{res['path']}`" if o is None else f"`{o}`"
+
+
+def headline(rep: dict) -> str:
+    p = rep["paper"]
+    loss = 100 * (rep["accuracy_dense"] - rep["accuracy_pruned"])
+    rows = [
+        ["learning speed-up", _x(p["speedup_learning"]), _x(rep["speedup_learning"]),
+         "cycles per image learned by every layer, averaged over training"],
+        ["inference speed-up", _x(p["speedup_inference"]), _x(rep["speedup_inference"]),
+         f"mean over {rep['images']['cycle_sample']} test images"],
+        ["connectivity reduction", _pct(p["connectivity_reduction"]),
+         _pct(rep["connectivity_reduction"]["total"]), "all layers"],
+        ["learning energy saving", _pct(p["energy_saving_learning"]), _pct(rep["energy_saving_learning"]),
+         "counted operations x Horowitz 45 nm energies"],
+        ["inference energy saving", _pct(p["energy_saving_inference"]),
+         _pct(rep["energy_saving_inference"]), "same"],
+        ["pruning logic overhead", _pct(p["pruning_overhead"]) + " (power, FPGA)", _overhead(rep),
+         "from build/reports/resources.json"],
+        ["accuracy loss from pruning", "none", f"{loss:+.2f} pp",
+         f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
+    ]
+    return _table(["quantity", "seed 003 (paper)", "this project (measured)", "how"], rows)
+
+
+def render(rep: dict, figures: list[str]) -> str:
+    names = list(rep["connectivity_reduction"]["per_layer"])
+    cyc, en, sop = rep["cycles"], rep["energy"], rep["synaptic_operations"]
+    d, p = cyc["dense"], cyc["pruned"]
+    mode = "quick mode (`make report QUICK=1`)" if rep["quick"] else "`make report`"
+    out = [
+        "# Connection pruning during on-chip STDP learning: measured report",
+        "",
+        f"Written by {mode} (`python -m report`, report/pipeline.py) in {rep['seconds']} s; every "
+        "number below is read from `report.json` of the same run. Network: the config's "
+        f"{len(names)} layers ({', '.join(names)}), {rep['images']['train']} training and "
+        f"{rep['images']['test']} test images of the configured data, P = {rep['lanes']} lanes. "
+        "Cycles come from `model.cycles.image_cycles` (the blocks' cycle models composed), energy "
+        "from `model.energy` (counted operations times per-operation energies).",
+        "",
+        "## Seed 003's headline figures and ours",
+        "",
+        headline(rep),
+        "",
+        "## Accuracy and connectivity",
+        "",
+        _table(["", "dense", "pruned"],
+               [["test accuracy (SVM readout)", _pct(rep["accuracy_dense"]), _pct(rep["accuracy_pruned"])],
+                ["images learned per layer", rep["images"]["learned"]["dense"],
+                 rep["images"]["learned"]["pruned"]]]),
+        "",
+        _table(["layer", "connectivity reduction"],
+               [[n, _pct(v)] for n, v in rep["connectivity_reduction"]["per_layer"].items()]
+               + [["total", _pct(rep["connectivity_reduction"]["total"])]]),
+        "",
+        "## Cycles",
+        "",
+        f"Inference: mean over {rep['images']['cycle_sample']} test images (integrate engine, plus "
+        "the outgoing unit of layers that pool). Learning: one learning step of a layer (the "
+        "layers below, its integrate pass, the winner unit with "
+        f"{rep['step_handshake_cycles']} handshake cycle(s) per time step, the STDP unit); "
+        "'over training' averages it over the whole training run (trapezoid over the trajectory "
+        "points), 'trained' is the final network on the test sample.",
+        "",
+        _table(["cycles per image", "dense", "pruned", "speed-up"],
+               [[f"inference, {n}", _n(d["inference"]["per_layer"][n]), _n(p["inference"]["per_layer"][n]),
+                 _x(d["inference"]["per_layer"][n] / p["inference"]["per_layer"][n])] for n in names]
+               + [["inference, all layers", _n(d["inference"]["mean"]), _n(p["inference"]["mean"]),
+                   _x(rep["speedup_inference"])]]
+               + [[f"learning {n}, over training", _n(d["learning_training"]["per_layer"][n]),
+                   _n(p["learning_training"]["per_layer"][n]),
+                   _x(d["learning_training"]["per_layer"][n] / p["learning_training"]["per_layer"][n])]
+                  for n in names]
+               + [["learning, every layer once, over training", _n(d["learning_training"]["all_layers"]),
+                   _n(p["learning_training"]["all_layers"]), _x(rep["speedup_learning"])],
+                  ["learning, every layer once, trained", _n(d["learning_final"]["all_layers"]),
+                   _n(p["learning_final"]["all_layers"]), _x(rep["speedup_learning_final"])],
+                  ["whole training run (total)", _n(d["learning_training"]["total"]),
+                   _n(p["learning_training"]["total"]), _x(rep["speedup_learning_training_total"])]]),
+        "",
+        "Where the cycles go (means per image): lane op cycles are the rows' accumulation "
+        "cycles (max over lanes of the live connections of a row); the integrate engine's other "
+        "cycles are its clear phase, event fetch and drain; the outgoing unit is inhibition, "
+        "pooling and the next layer's events; the winner unit's cycles include the handshake.",
+        "",
+        _table(["layer", "lane op cycles", "other integrate cycles", "outgoing unit", "winner unit (learning)",
+                "STDP unit (learning)"],
+               [[f"{n} {v}", _n(cyc[v]["inference"]["phases_per_layer"][n]["lane_op_cycles"]),
+                 _n(cyc[v]["inference"]["phases_per_layer"][n]["integrate_other"]),
+                 _n(cyc[v]["inference"]["phases_per_layer"][n]["outgoing_unit"]),
+                 _n(cyc[v]["learning_final"]["winner_unit_per_layer"][n]),
+                 _n(cyc[v]["learning_final"]["stdp_unit_per_layer"][n])]
+                for n in names for v in ("dense", "pruned")]),
+        "",
+        f"Pruning divides the synaptic operations of an inference by {_x(rep['sop_ratio_inference'])} "
+        f"but its cycles by {_x(rep['speedup_inference'])}: the difference is the cycles that do not "
+        "scale with live connections (above).",
+        "",
+        "## Energy",
+        "",
+        _table(["energy per image (nJ)", "dense", "pruned", "saving"],
+               [["inference", f"{en['dense']['inference'] / 1e3:.1f}", f"{en['pruned']['inference'] / 1e3:.1f}",
+                 _pct(rep["energy_saving_inference"])],
+                ["learning, every layer once, over training",
+                 f"{en['dense']['learning_training']['all_layers'] / 1e3:.1f}",
+                 f"{en['pruned']['learning_training']['all_layers'] / 1e3:.1f}", _pct(rep["energy_saving_learning"])],
+                ["learning, every layer once, trained", f"{en['dense']['learning_final'] / 1e3:.1f}",
+                 f"{en['pruned']['learning_final'] / 1e3:.1f}", _pct(rep["energy_saving_learning_final"])]]),
+        "",
+        f"Per-operation energies ({rep['energy_model']['source']}); {rep['energy_model']['what']}:",
+        "",
+        _table(["operation", "pJ"], [[k, f"{v:.4g}"] for k, v in rep["energy_model"]["pj_per_op"].items()]),
+        "",
+        "## Synaptic operations",
+        "",
+        _table(["", "dense", "pruned"],
+               [[f"learning, whole training, {n}", _n(sop["dense"]["learning_total"][n]),
+                 _n(sop["pruned"]["learning_total"][n])] for n in names]
+               + [[f"inference per image, {n}", _n(sop["dense"]["inference_per_image"][n]),
+                   _n(sop["pruned"]["inference_per_image"][n])] for n in names]),
+        "",
+        "## Co-simulation (RTL against the cycle model)",
+        "",
+        cosim_text(rep),
+        "",
+        "## Resource overhead of the pruning logic",
+        "",
+        resources_text(rep),
+        "",
+        f"## Sweep: pruning threshold and warm-up ({rep['sweep_images']} test images for the speed-ups)",
+        "",
+        _table(["threshold", "warm-up", "accuracy", "connectivity reduction", "inference speed-up",
+                "learning speed-up (trained)"],
+               [[f"{s['threshold']:g}" + (" (default)" if s.get("default") else ""), s["warmup"],
+                 _pct(s["accuracy"]), _pct(s["connectivity_reduction"]), _x(s["speedup_inference"]),
+                 _x(s["speedup_learning_final"])] for s in rep["sweep"]]),
+        "",
+        "## Targets",
+        "",
+        _table(["", "target", "measured", "met"],
+               [[name.replace("_", " "), t["target"], _target_value(t), _met(t["met"])]
+                for name, t in rep["targets"].items()]),
+        "",
+        "## Figures",
+        "",
+    ]
+    out += [f"![{f}]({f})" for f in figures]
+    return "\n".join(out) + "\n"
+
+
+def _met(v) -> str:
+    return "not measured" if v is None else ("yes" if v else "no")
+
+
+def _target_value(t: dict) -> str:
+    if "seconds" in t:
+        return f"{t['seconds']} s" + (f" ({t['note']})" if t.get("note") else "")
+    if "point" in t:
+        s = t["point"]
+        return "no point within the accuracy bound" if s is None else (
+            f"{_pct(s['connectivity_reduction'])} at threshold {s['threshold']:g}, warm-up {s['warmup']}")
+    m = t["measured"]
+    text = _pct(m) if "connectivity" in t["target"] or "%" in t["target"] else _x(m)
+    if "accuracy_loss_pp" in t:
+        text += f", accuracy loss {t['accuracy_loss_pp']:+.2f} pp"
+    return text
+
+
+def cosim_text(rep: dict) -> str:
+    c = rep["cosim"]
+    if c["status"] != "run":
+        return f"Not run: {c['status']}."
+    text = (f"{c['images']} test image(s), dense and pruned, under {c['simulator']}: "
+            f"{c['passes']}; {_n(c['trace_events_compared'])} trace events compared; "
+            f"**{c['mismatches']} mismatch(es)**, counting the RTL's trace and memory divergences and "
+            "the cycle figures where the RTL-checked counts differ from `model.cycles`. "
+            f"The {c['not_in_rtl_here']}.")
+    if c.get("first_divergence"):
+        text += f"\n\nFirst divergence: `{c['first_divergence']}`"
+    for dis in c.get("cycle_disagreements", []):
+        text += f"\n\n* {dis}"
+    return text
+
+
+def resources_text(rep: dict) -> str:
+    r = rep["resources"]
+    if r["status"] != "present":
+        return (f"Missing: `{r['path']}` does not exist (the synthesis issue writes it); no figure "
+                "is reported in its place.")
+    return f"From `{r['path']}`: pruning overhead {_overhead(rep)}."
+
+
+def summary(rep: dict) -> str:
+    return (f"accuracy dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}; "
+            f"connectivity reduction {_pct(rep['connectivity_reduction']['total'])}; speed-up "
+            f"learning {_x(rep['speedup_learning'])}, inference {_x(rep['speedup_inference'])}; "
+            f"energy saving learning {_pct(rep['energy_saving_learning'])}, inference "
+            f"{_pct(rep['energy_saving_inference'])}; co-simulation {rep['cosim_images_checked']} "
+            f"image(s), {rep['cosim_mismatches']} mismatch(es); {rep['seconds']} s")

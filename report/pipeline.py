@@ -1,0 +1,459 @@
+"""``make report``: the paper's experiment (seed 003) at MNIST scale, measured end to end.
+
+    python -m report --config configs/mnist.yaml [--quick] --out build/reports
+
+Trains the network dense and with pruning (``model.train.Trainer`` through
+``report.measure.TrajectoryTrainer``, checkpointed under ``build/ckpt``), reads both out with the
+SVM (``model.experiment.run_variant``), counts cycles and energy with ``model.cycles`` and
+``model.energy``, sweeps the pruning threshold and warm-up, co-simulates a sample of the test
+images in the RTL (``sim.main.co_simulate``), and writes ``report.json``, the PNG figures and
+``report.md``. Every step's result is cached under ``<out>/report_cache`` by the config's digest,
+so an interrupted run resumes from its last finished step (and training from its checkpoint).
+
+The report's configs checkpoint every ``--trajectory-every`` images (``training.checkpoint_every``,
+which does not change what is learned) to give the trajectory its points.
+
+``report.json`` fields (fractions in [0, 1], cycles per image unless named otherwise):
+
+* ``accuracy_dense``, ``accuracy_pruned``: SVM test accuracy (``readout.pool_grid`` features);
+  ``accuracy_by_pool_grid`` per variant.
+* ``connectivity_reduction``: ``{"total", "per_layer"}``: 1 - active / all connections, pruned.
+* ``cycles``: per variant, ``inference`` (mean, per layer, ``per_image`` list over the test
+  sample), ``learning_final`` (per layer: one learning step of the trained network, mean over
+  the test sample taken as learning images; ``all_layers`` their sum), ``learning_training``
+  (per layer: mean cycles per learning step over the whole training, from the trajectory;
+  ``all_layers`` their sum; ``total``: cycles of the whole training run).
+  ``cycles.<variant>.inference.phases_per_layer``: lane op cycles, the integrate engine's other
+  cycles and the outgoing unit's; ``learning_final`` also has the winner and STDP units' cycles.
+* ``speedup_inference``: dense over pruned mean inference cycles; ``speedup_learning``: dense
+  over pruned ``learning_training.all_layers`` (one image learned by every layer, averaged over
+  training); ``speedup_learning_final`` and ``speedup_learning_training_total`` the other two.
+* ``energy``: per variant the mean inference energy per image and the learning energy (as the
+  cycles), in pJ; ``energy_saving_inference``, ``energy_saving_learning``: 1 - pruned / dense of
+  those means (learning: over training, all layers); ``energy_model``: the per-operation
+  energies and their source.
+* ``sop_ratio_inference``: dense over pruned synaptic operations per inference (cycle model, test
+  sample): what the speed-up would be if cycles scaled with operations.
+* ``synaptic_operations``: per variant, from the model's counters: ``learning_total`` per layer
+  (whole training), ``inference_per_image`` per layer (test set); and the cycle model's mean per
+  test-sample image.
+* ``cosim_images_checked``, ``cosim_mismatches`` and ``cosim``: the co-simulation (test images
+  run in the RTL, dense and pruned; mismatches counts trace or memory divergences and cycle
+  figures where the RTL-checked counts disagree with ``model.cycles``).
+* ``resources``: ``build/reports/resources.json`` if present (``pruning_overhead`` extracted
+  when it holds such a field), else ``{"status": "missing"}``.
+* ``trajectory``: per variant, the measured points (images learned, active connections, learning
+  cycles and energy); ``weights_histogram``: weight counts before and after learning.
+* ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
+  final-state learning speed-ups on ``sweep_images`` test images.
+* ``paper``: seed 003's headline figures; ``targets``: each target and whether it was met.
+* ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model import config as C
+from model import data
+from model.cli import guarded, write_json
+from model.cycles import DEFAULT_LANES, STEP_HANDSHAKE_CYCLES
+from model.energy import ENERGY_PJ, SOURCE
+from model import experiment
+from model.experiment import quick_config, run_variant
+from model.network import Network
+from model.train import Trainer, config_digest
+from report import measure
+
+PAPER = {   # seed 003, DESIGN.md 2.1
+    "speedup_learning": 2.1, "speedup_inference": 2.83, "connectivity_reduction": 0.9283,
+    "energy_saving_learning": 0.64, "energy_saving_inference": 0.7824, "pruning_overhead": 0.0056,
+}
+TARGETS = {"connectivity_reduction": 0.93, "accuracy_loss_pp": 0.5, "speedup_learning": 2.1,
+           "speedup_inference": 2.83, "seconds": 1800}
+RESOURCES = Path("build/reports/resources.json")
+
+
+@dataclass
+class Options:
+    quick: bool = False
+    test_images: int = 40          # test images whose cycles and energy are counted
+    point_images: int = 2          # images per trajectory point
+    trajectory_every: int = 250    # images between trajectory points
+    thresholds: tuple = (0.05, 0.1, 0.15, 0.2, 0.3)
+    warmups: tuple = (250, 500, 1000)
+    sweep_images: int = 8
+    cosim_images: int = 2
+    lanes: int = DEFAULT_LANES
+    sim: str | None = None
+    progress: bool = True
+
+    @classmethod
+    def quick_mode(cls, **kw) -> "Options":
+        base = dict(quick=True, test_images=6, point_images=1, trajectory_every=50,
+                    thresholds=(0.05, 0.2), warmups=(), sweep_images=2, cosim_images=1)
+        return cls(**{**base, **kw})
+
+    def check(self) -> "Options":
+        for name in ("test_images", "point_images", "trajectory_every", "sweep_images", "lanes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be >= 1")
+        if self.cosim_images < 0:
+            raise ValueError(f"cosim_images = {self.cosim_images}: must be >= 0 (0: skip)")
+        if self.sweep_images > self.test_images:
+            raise ValueError(f"sweep_images = {self.sweep_images}: must be <= test_images = "
+                             f"{self.test_images} (the sweep reuses the dense sample)")
+        return self
+
+
+@dataclass
+class Cache:
+    """Each step's result as JSON under ``folder``, keyed by a digest of what defines it."""
+    folder: Path
+    hits: list = field(default_factory=list)
+
+    def get(self, name: str, key: dict, compute):
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        path = self.folder / f"{name}-{digest}.json"
+        if path.is_file():
+            self.hits.append(name)
+            return json.loads(path.read_text())
+        value = compute()
+        write_json(path, value)
+        return json.loads(path.read_text())      # the same types whether computed or cached
+
+
+def measure_code() -> str:
+    """Part of the cache key of every measured step: a changed report/measure.py measures again."""
+    return hashlib.sha256(Path(measure.__file__).read_bytes()).hexdigest()[:16]
+
+
+def checkpoint(cfg: C.Config, name: str, tag: str) -> Path:
+    """The checkpoint ``model.experiment.run_variant`` uses for this config and variant."""
+    return experiment.CHECKPOINTS / f"{tag}-{name}-fixed-{config_digest(cfg, 'fixed')}.npz"
+
+
+def _mean(xs) -> float:
+    return float(np.mean(xs))
+
+
+def _saving(pruned: float, dense: float) -> float:
+    return float(1 - pruned / dense)
+
+
+def histograms(cfg: C.Config, nets: dict) -> dict:
+    """Weight counts in 32 bins over the weight range: initial, and after learning per variant
+    (pruned connections left out)."""
+    top = 1 << cfg.formats.weight_bits
+    edges = np.linspace(0, top, 33)
+    init = Network(cfg)
+    out = {"edges": (edges / top).tolist(), "layers": {}}
+    for i, lc in enumerate(cfg.layers):
+        h = {"initial": np.histogram(init.weights[i], edges)[0].tolist()}
+        for name, net in nets.items():
+            h[name] = np.histogram(net.weights[i][~net.pruned[i]], edges)[0].tolist()
+        out["layers"][lc.name] = h
+    return out
+
+
+def train_variant(cfg, ds, name, tag, opts: Options, trained: list):
+    """Train (or resume) one variant with its trajectory; returns (net, trajectory points)."""
+    path = checkpoint(cfg, name, tag)
+    if not path.is_file():
+        trained.append(name)
+    trainer = measure.TrajectoryTrainer(cfg, path, ds.train_x, opts.point_images, opts.lanes,
+                                        opts.progress)
+    net, _ = trainer.run(ds.train_x)
+    return net, trainer.trajectory()
+
+
+def summarise_variant(cfg, rec: dict, points: list, variant: dict) -> dict:
+    """Cycles, energy and synaptic operations of one variant from its sample and trajectory."""
+    names = [lc.name for lc in cfg.layers]
+    lt = {n: measure.mean_over_training(points, "cycles", i) for i, n in enumerate(names)}
+    le = {n: measure.mean_over_training(points, "energy_pj", i) for i, n in enumerate(names)}
+    counters = variant["counters"]
+    infer_images = np.maximum(np.array(counters["infer"]["images"]), 1)
+    return {
+        "cycles": {
+            "inference": {"mean": _mean(rec["inference_cycles"]),
+                          "per_layer": dict(zip(names, np.mean(rec["inference_cycles_per_layer"], 0).tolist())),
+                          "per_image": rec["inference_cycles"],
+                          "phases_per_layer": {n: {
+                              "lane_op_cycles": _mean([c[i] for c in rec["op_cycles_per_layer"]]),
+                              "integrate_other": _mean([a[i] - b[i] for a, b in zip(
+                                  rec["integrate_cycles_per_layer"], rec["op_cycles_per_layer"])]),
+                              "outgoing_unit": _mean([c[i] for c in rec["outgoing_cycles_per_layer"]])}
+                              for i, n in enumerate(names)}},
+            "learning_final": {"per_layer": {n: _mean(rec["learning_cycles"][i]) for i, n in enumerate(names)},
+                               "winner_unit_per_layer": {n: _mean(rec["winner_cycles"][i])
+                                                         for i, n in enumerate(names)},
+                               "stdp_unit_per_layer": {n: _mean(rec["stdp_cycles"][i])
+                                                       for i, n in enumerate(names)},
+                               "all_layers": float(sum(_mean(c) for c in rec["learning_cycles"]))},
+            "learning_training": {"per_layer": {n: v[0] for n, v in lt.items()},
+                                  "all_layers": float(sum(v[0] for v in lt.values())),
+                                  "images": {n: v[1] for n, v in lt.items()},
+                                  "total": float(sum(v[0] * v[1] for v in lt.values()))},
+        },
+        "energy_pj": {
+            "inference": _mean(rec["inference_energy_pj"]),
+            "learning_final": float(sum(_mean(e) for e in rec["learning_energy_pj"])),
+            "learning_training": {"per_layer": {n: v[0] for n, v in le.items()},
+                                  "all_layers": float(sum(v[0] for v in le.values()))},
+        },
+        "synaptic_operations": {
+            "learning_total": dict(zip(names, counters["learn"]["sop_done"])),
+            "inference_per_image": dict(zip(names, (np.array(counters["infer"]["sop_done"])
+                                                    / infer_images).tolist())),
+            "cycle_model_inference_per_image": _mean(rec["inference_sops"]),
+        },
+    }
+
+
+def sweep(cfg, ds, tag, opts: Options, dense_rec: dict, default: tuple, cache: Cache,
+          default_point: dict) -> list[dict]:
+    """Accuracy, connectivity reduction and speed-ups across pruning thresholds and warm-ups."""
+    warm = cfg.pruning.warmup
+    grid = [(th, warm) for th in opts.thresholds] + [(default[0], w) for w in opts.warmups]
+    grid = sorted(set(grid) - {default})
+    k = opts.sweep_images
+    dense_inf = _mean(dense_rec["inference_cycles"][:k])
+    dense_lrn = sum(_mean(c[:k]) for c in dense_rec["learning_cycles"])
+    points = [default_point]
+    for th, w in grid:
+        pcfg = C.replace(cfg, **{"pruning.enabled": True, "pruning.threshold": th, "pruning.warmup": w})
+
+        def compute(pcfg=pcfg, th=th, w=w):
+            net, _ = Trainer(pcfg, checkpoint(pcfg, "pruned", tag), "fixed", opts.progress).run(ds.train_x)
+            var = run_variant(pcfg, ds, "pruned", tag, "fixed", opts.progress)
+            rec = measure.sample(net, ds.test_x[:k], opts.lanes, desc=f"cycles th={th} w={w}",
+                                 progress=opts.progress)
+            act, tot = var["active_connections"], var["connections"]
+            return {"threshold": th, "warmup": w, "accuracy": var["accuracy"],
+                    "connectivity_reduction": 1 - sum(act) / sum(tot),
+                    "speedup_inference": dense_inf / _mean(rec["inference_cycles"]),
+                    "speedup_learning_final": dense_lrn / sum(_mean(c) for c in rec["learning_cycles"]),
+                    "learned": var["learned"]}
+        points.append(cache.get("sweep", {"cfg": config_digest(pcfg, "fixed"), "k": k,
+                                          "lanes": opts.lanes, "code": measure_code()}, compute))
+    return sorted(points, key=lambda p: (p["warmup"], p["threshold"]))
+
+
+def confirm_in_rtl(cfg, tag, opts: Options, samples: dict, cache: Cache) -> dict:
+    """Co-simulate the first test images (dense and pruned) and hold the RTL-checked cycle
+    counts against ``model.cycles`` on the same images."""
+    if opts.cosim_images == 0:
+        return {"status": "skipped (--cosim-images 0)", "images": 0, "mismatches": 0}
+    from sim import main as sim_main
+    from sim import runner
+    sim = runner.default_sim(opts.sim)
+    n = opts.cosim_images
+
+    def compute():
+        return sim_main.co_simulate(cfg, tag, n, opts.lanes, sim, quick=False)
+    res = cache.get("cosim", {"cfg": config_digest(cfg, "fixed"), "n": n, "sim": sim,
+                              "lanes": opts.lanes}, compute)
+    return compare_cosim(cfg, res, samples, n)
+
+
+def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
+    """Mismatches: the co-simulation's own, plus each cycle figure it checked in the RTL
+    (integrate and STDP passes, mean over its images) that ``model.cycles`` predicts otherwise."""
+    names = [lc.name for lc in cfg.layers]
+    disagree = []
+    if not res["mismatches"]:
+        for variant, rec in samples.items():
+            for i, name in enumerate(names):
+                pairs = [("integrate", res["cycles"]["inference"][variant]["per_layer"][name],
+                          _mean([c[i] for c in rec["integrate_cycles_per_layer"][:n]])),
+                         ("stdp", res["cycles"]["learning"][variant]["stdp_per_layer"][name],
+                          _mean(rec["stdp_cycles"][i][:n]))]
+                for what, rtl, model in pairs:
+                    if abs(rtl - model) > 1e-9:
+                        disagree.append({"variant": variant, "layer": name, "pass": what,
+                                         "rtl_checked": rtl, "model_cycles": model})
+    return {"status": "run", "simulator": res["simulator"], "images": n,
+            "passes": "every layer's integrate pass and an STDP-unit pass, dense and pruned",
+            "trace_events_compared": res["trace_events_compared"],
+            "mismatches": int(res["mismatches"]) + len(disagree),
+            "cycle_disagreements": disagree, "first_divergence": res.get("first_divergence"),
+            "not_in_rtl_here": "winner and outgoing units: their cycle models are co-simulated "
+                               "by tests/test_cosim_units.py on the tiny network, not here"}
+
+
+def resources(path: Path = RESOURCES) -> dict:
+    """The pruning logic's resource overhead from synthesis, if another step wrote it."""
+    if not path.is_file():
+        return {"status": "missing", "path": str(path)}
+    content = json.loads(path.read_text())
+    found = _find_key(content, "pruning_overhead")
+    return {"status": "present", "path": str(path), "pruning_overhead": found, "content": content}
+
+
+def _find_key(obj, key: str):
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        for v in obj.values():
+            hit = _find_key(v, key)
+            if hit is not None:
+                return hit
+    return None
+
+
+def targets(rep: dict, opts: Options) -> dict:
+    drop_pp = (rep["accuracy_dense"] - rep["accuracy_pruned"]) * 100
+    ok_points = [p for p in rep["sweep"]
+                 if (rep["accuracy_dense"] - p["accuracy"]) * 100 <= TARGETS["accuracy_loss_pp"]]
+    best = max(ok_points, key=lambda p: p["connectivity_reduction"], default=None)
+    full_fresh = not opts.quick and not rep["cache_hits"] and len(rep["trained"]) == 2
+    return {
+        "connectivity_reduction_at_default": {
+            "target": ">= 93% with <= 0.5 pp accuracy loss", "measured": rep["connectivity_reduction"]["total"],
+            "accuracy_loss_pp": drop_pp,
+            "met": rep["connectivity_reduction"]["total"] >= TARGETS["connectivity_reduction"]
+            and drop_pp <= TARGETS["accuracy_loss_pp"]},
+        "connectivity_reduction_best_in_sweep": {
+            "target": ">= 93% with <= 0.5 pp accuracy loss",
+            "point": best, "met": bool(best and best["connectivity_reduction"] >= TARGETS["connectivity_reduction"])},
+        "speedup_learning": {"target": "> 2.1x", "measured": rep["speedup_learning"],
+                             "met": rep["speedup_learning"] > TARGETS["speedup_learning"]},
+        "speedup_inference": {"target": "> 2.83x", "measured": rep["speedup_inference"],
+                              "met": rep["speedup_inference"] > TARGETS["speedup_inference"]},
+        "full_run_within_30_min": {
+            "target": "a full make report within 30 minutes on 2 cores", "seconds": rep["seconds"],
+            "met": (rep["seconds"] <= TARGETS["seconds"]) if full_fresh else None,
+            "note": None if full_fresh else "not a fresh full run (quick, cached steps or "
+                                            "reused checkpoints): not measured by this run"},
+    }
+
+
+def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
+    start = time.perf_counter()
+    opts.check()
+    if opts.quick:
+        cfg = quick_config(cfg)
+    cfg = C.replace(cfg, **{"training.checkpoint_every": opts.trajectory_every})
+    cache = Cache(out_dir / "report_cache")
+    ds = data.load(cfg)
+    names = [lc.name for lc in cfg.layers]
+    trained, nets, variants, samples, traj, summ = [], {}, {}, {}, {}, {}
+    for name, pruning in (("dense", False), ("pruned", True)):
+        vcfg = C.replace(cfg, **{"pruning.enabled": pruning})
+        nets[name], traj[name] = train_variant(vcfg, ds, name, tag, opts, trained)
+        variants[name] = run_variant(vcfg, ds, name, tag, "fixed", opts.progress)
+        samples[name] = cache.get(
+            f"sample-{name}", {"cfg": config_digest(vcfg, "fixed"), "n": opts.test_images,
+                               "lanes": opts.lanes, "handshake": STEP_HANDSHAKE_CYCLES,
+                               "code": measure_code()},
+            lambda net=nets[name], name=name: measure.sample(
+                net, ds.test_x[:opts.test_images], opts.lanes, desc=f"cycles {name}",
+                progress=opts.progress))
+        summ[name] = summarise_variant(cfg, samples[name], traj[name], variants[name])
+    d, p = summ["dense"], summ["pruned"]
+    act, tot = variants["pruned"]["active_connections"], variants["pruned"]["connections"]
+    conn = {"total": 1 - sum(act) / sum(tot),
+            "per_layer": {n: 1 - a / t for n, a, t in zip(names, act, tot)}}
+    rep = {
+        "accuracy_dense": variants["dense"]["accuracy"],
+        "accuracy_pruned": variants["pruned"]["accuracy"],
+        "accuracy_by_pool_grid": {k: v["accuracy_by_pool_grid"] for k, v in variants.items()},
+        "connectivity_reduction": conn,
+        "speedup_inference": d["cycles"]["inference"]["mean"] / p["cycles"]["inference"]["mean"],
+        "speedup_learning": (d["cycles"]["learning_training"]["all_layers"]
+                             / p["cycles"]["learning_training"]["all_layers"]),
+        "speedup_learning_final": (d["cycles"]["learning_final"]["all_layers"]
+                                   / p["cycles"]["learning_final"]["all_layers"]),
+        "speedup_learning_training_total": (d["cycles"]["learning_training"]["total"]
+                                            / p["cycles"]["learning_training"]["total"]),
+        "sop_ratio_inference": (d["synaptic_operations"]["cycle_model_inference_per_image"]
+                                / p["synaptic_operations"]["cycle_model_inference_per_image"]),
+        "energy_saving_inference": _saving(p["energy_pj"]["inference"], d["energy_pj"]["inference"]),
+        "energy_saving_learning": _saving(p["energy_pj"]["learning_training"]["all_layers"],
+                                          d["energy_pj"]["learning_training"]["all_layers"]),
+        "energy_saving_learning_final": _saving(p["energy_pj"]["learning_final"],
+                                                d["energy_pj"]["learning_final"]),
+        "cycles": {k: v["cycles"] for k, v in summ.items()},
+        "energy": {k: v["energy_pj"] for k, v in summ.items()},
+        "energy_model": {"pj_per_op": ENERGY_PJ, "source": SOURCE,
+                         "what": "dynamic energy of counted memory bits, adds, compares and "
+                                 "multiplies (model/energy.py); static power not counted"},
+        "synaptic_operations": {k: v["synaptic_operations"] for k, v in summ.items()},
+        "images": {"train": int(len(ds.train_y)), "test": int(len(ds.test_y)),
+                   "cycle_sample": opts.test_images,
+                   "learned": {k: v["learned"] for k, v in variants.items()}},
+        "lanes": opts.lanes, "step_handshake_cycles": STEP_HANDSHAKE_CYCLES,
+        "trajectory": traj,
+        "weights_histogram": histograms(cfg, nets),
+    }
+    default = (cfg.pruning.threshold, cfg.pruning.warmup)
+    k = opts.sweep_images
+    default_point = {"threshold": default[0], "warmup": default[1], "accuracy": rep["accuracy_pruned"],
+                     "connectivity_reduction": conn["total"],
+                     "speedup_inference": (_mean(samples["dense"]["inference_cycles"][:k])
+                                           / _mean(samples["pruned"]["inference_cycles"][:k])),
+                     "speedup_learning_final": (
+                         sum(_mean(c[:k]) for c in samples["dense"]["learning_cycles"])
+                         / sum(_mean(c[:k]) for c in samples["pruned"]["learning_cycles"])),
+                     "learned": variants["pruned"]["learned"], "default": True}
+    rep["sweep"] = sweep(cfg, ds, tag, opts, samples["dense"], default, cache, default_point)
+    rep["sweep_images"] = k
+    cos = confirm_in_rtl(cfg, tag, opts, samples, cache)
+    rep.update(cosim_images_checked=cos["images"], cosim_mismatches=cos["mismatches"], cosim=cos)
+    rep["resources"] = resources()
+    rep["paper"] = PAPER
+    rep.update(config=cfg.to_dict(), quick=opts.quick, options=asdict(opts),
+               cache_hits=cache.hits, trained=trained,
+               seconds=round(time.perf_counter() - start, 1))
+    rep["targets"] = targets(rep, opts)
+    return rep
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/mnist.yaml")
+    ap.add_argument("--out", default="build/reports", help="folder of report.json, report.md, PNGs")
+    ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
+    ap.add_argument("--test-images", type=int)
+    ap.add_argument("--sweep-images", type=int)
+    ap.add_argument("--cosim-images", type=int, help="0 skips the co-simulation")
+    ap.add_argument("--thresholds", type=float, nargs="*")
+    ap.add_argument("--warmups", type=int, nargs="*")
+    ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    given = {k: v for k, v in (("test_images", args.test_images), ("sweep_images", args.sweep_images),
+                               ("cosim_images", args.cosim_images), ("thresholds", args.thresholds),
+                               ("warmups", args.warmups)) if v is not None}
+    given.update(sim=args.sim, progress=not args.no_progress)
+    for key in ("thresholds", "warmups"):
+        if key in given:
+            given[key] = tuple(given[key])
+    opts = Options.quick_mode(**given) if args.quick else Options(**given)
+
+    def body() -> int:
+        from report import markdown, plots
+        cfg = C.load(args.config)
+        out = Path(args.out)
+        rep = run(cfg, Path(args.config).stem, opts, out)
+        write_json(out / "report.json", rep)
+        figures = plots.draw(rep, out)
+        (out / "report.md").write_text(markdown.render(rep, figures))
+        print(markdown.summary(rep))
+        print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {len(figures)} figures")
+        return 1 if rep["cosim_mismatches"] else 0
+
+    try:
+        opts.check()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return guarded(body)
