@@ -202,8 +202,7 @@ def cosim_text(rep: dict) -> str:
     text = (f"{c['images']} test image(s), dense and pruned, under {c['simulator']}: "
             f"{c['passes']}; {_n(c['trace_events_compared'])} trace events compared; "
             f"**{c['mismatches']} mismatch(es)**, counting the RTL's trace and memory divergences and "
-            "the cycle figures where the RTL-checked counts differ from `model.cycles`. "
-            f"The {c['not_in_rtl_here']}.")
+            "the cycle figures where the RTL-checked counts differ from `model.cycles`.")
     if c.get("first_divergence"):
         text += f"\n\nFirst divergence: `{c['first_divergence']}`"
     for dis in c.get("cycle_disagreements", []):

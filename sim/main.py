@@ -20,7 +20,9 @@ Fields: ``simulator``, ``config``, ``images``, ``lanes``, ``trace_events_compare
 the layers, and per layer; ``learning`` -> ``dense`` / ``pruned`` -> per layer: the inference
 commands below it and its learning command; ``per_image_all_layers`` their sum), ``phases``
 (the core's counters per variant, layer and command, means over the images: cycles per phase,
-lane operations, STDP updates, prunes), ``inference_phases``, ``learning_phases``, ``speedup_inference`` and ``speedup_learning`` (dense over pruned cycles),
+lane operations, STDP updates, prunes), ``steps`` (per variant and layer, every command in the
+order run, with its image and cycles; the learning commands follow each other, each on the
+synapses the previous one left), ``inference_phases``, ``learning_phases``, ``speedup_inference`` and ``speedup_learning`` (dense over pruned cycles),
 ``connectivity_reduction`` (total and per layer, of the pruned
 network), ``lane_utilization_dense`` (synaptic operations per cycle over the lanes, dense
 passes), ``seconds``.
@@ -73,7 +75,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
     test = ds.test_x[:images]
     result = {"config": tag, "images": images, "lanes": lanes, "simulator": sim,
               "trace_events_compared": 0, "mismatches": 0,
-              "cycles": {"inference": {}, "learning": {}}, "phases": {},
+              "cycles": {"inference": {}, "learning": {}}, "phases": {}, "steps": {},
               "inference_phases": ["integrate", "inhibition, pooling and the next layer's events "
                                    "(layers with pooling)"],
               "learning_phases": ["integrate with k-WTA at each step's end", "stdp"]}
@@ -82,7 +84,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
     for variant, pruning in (("dense", False), ("pruned", True)):
         net = trained(cfg, tag, pruning, ds.train_x)
         times = net.encode(test)
-        infer, learn, phases = {}, {}, {}
+        infer, learn, phases, per_step = {}, {}, {}, {}
         for i, lc in enumerate(cfg.layers):
             lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times)
             ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
@@ -99,6 +101,8 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
                             if st["cmd"] == cmd] for cmd in ("infer", "learn")}
             infer[lc.name] = float(np.mean([c for c, _ in by_cmd["infer"]]))
             learn[lc.name] = float(np.mean([c for c, _ in by_cmd["learn"]]))
+            per_step[lc.name] = [{"command": st["cmd"], "image": k % len(times), "cycles": cyc}
+                                 for k, (st, cyc) in enumerate(zip(steps, rep["cycles"]))]
             phases[lc.name] = {cmd: {name: float(np.mean([k[name] for _, k in runs]))
                                      for name in runs[0][1]} for cmd, runs in by_cmd.items()}
             if not pruning:
@@ -113,6 +117,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
         result["cycles"]["learning"][variant] = {"per_image_all_layers": sum(learn_layer.values()),
                                                  "per_layer": learn_layer}
         result["phases"][variant] = phases
+        result["steps"][variant] = per_step
         if pruning:
             act, tot = net.active_connections(), net.total_connections()
             result["connectivity_reduction"] = {

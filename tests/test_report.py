@@ -116,15 +116,24 @@ def test_mean_over_training_is_the_trapezoid_by_hand():
 
 
 def test_cosim_disagreement_counts_as_mismatch(tiny_cfg):
-    rec = {"integrate_cycles_per_layer": [[10, 20], [12, 20]], "stdp_cycles": [[5, 5], [7, 9]]}
+    # model.cycles per image: inference per layer, and learning of each layer (layers below
+    # included); the co-simulation's commands: every inference, the first image's learning.
+    rec = {"inference_cycles_per_layer": [[10, 20], [12, 20]], "learning_cycles": [[15, 15], [37, 41]]}
+    steps = lambda l0, l1: [{"command": "infer", "image": 0, "cycles": l0[0]},
+                            {"command": "infer", "image": 1, "cycles": l0[1]},
+                            {"command": "learn", "image": 0, "cycles": l1}]
     res = {"simulator": "verilator", "trace_events_compared": 99, "mismatches": 0,
-           "cycles": {"inference": {"dense": {"per_layer": {"conv1": 11.0, "conv2": 20.0}}},
-                      "learning": {"dense": {"stdp_per_layer": {"conv1": 5.0, "conv2": 8.0}}}}}
+           "steps": {"dense": {"conv1": steps((10, 12), 15), "conv2": steps((20, 20), 27)}}}
     ok = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
     assert ok["mismatches"] == 0 and ok["images"] == 2
-    res["cycles"]["learning"]["dense"]["stdp_per_layer"]["conv2"] = 9.0
+    res["steps"]["dense"]["conv2"][2]["cycles"] = 28
     bad = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
-    assert bad["mismatches"] == 1 and bad["cycle_disagreements"][0]["pass"] == "stdp"
+    assert bad["mismatches"] == 1 and bad["cycle_disagreements"][0]["command"] == "learning"
+    res["steps"]["dense"]["conv2"][2]["cycles"] = 27
+    res["steps"]["dense"]["conv1"][1]["cycles"] = 13
+    bad = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
+    assert bad["cycle_disagreements"] == [{"variant": "dense", "layer": "conv1", "command": "inference",
+                                           "image": 1, "rtl_checked": 13, "model_cycles": 12}]
 
 
 def test_resources_missing_or_extracted(tmp_path):
