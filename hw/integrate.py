@@ -10,16 +10,26 @@ accumulation is issued per lane per cycle: the lane picks the lowest set bit of 
 is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
 the saturated sum in the next; the potential read port is transparent to that write.
 
+No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
+one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
+word, set by the drain. CLEAR zeroes only the bitmaps (ceil(G npos / 32) cycles); every read
+takes the bit with the word, and a word whose bit is clear reads as potential 0, fire time T
+("never"), fire potential 0. The bitmaps are read-modify-written like the potentials (read in
+the issue cycle through a port transparent to the write of the next), so back-to-back writes
+into one bitmap word keep each other's bits.
+
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
 row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
-after the address is given. ``start`` runs one pass; ``done`` pulses in its last cycle.
+after the address is given; ``rd_fire_lanes`` / ``rd_vfire_lanes`` give every lane's fire time
+and fire potential at ``rd_addr`` with the same latency (the outgoing unit's ports, hw/pool.py).
+``start`` runs one pass; ``done`` pulses in its last cycle.
 """
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, busy_and_cycles, lowest_bit
-from model.schedule import EngineLayout
+from model.schedule import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
 
@@ -28,6 +38,10 @@ FAULTS = {
     "ignore_pruning": "lanes walk every map of a row, pruned or not",
     "threshold_strict": "a neuron fires when its potential exceeds the threshold, not reaches it",
     "fire_time_late": "fire times are written to memory one time step late (the trace is right)",
+    "stale_potentials": "the potential valid bit is ignored: a word not written this pass keeps "
+                        "its value from the last pass",
+    "stale_fire_times": "the fire valid bit is ignored: fire times and fire potentials not written "
+                        "this pass read as left by the last pass",
 }
 
 
@@ -67,6 +81,7 @@ class IntegrateEngine(wiring.Component):
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
             "rd_lane": In(bits(P - 1)), "rd_addr": In(ab),
             "rd_pot": Out(pb), "rd_fire": Out(tb), "rd_vfire": Out(pb),
+            "rd_fire_lanes": Out(data.ArrayLayout(tb, P)), "rd_vfire_lanes": Out(data.ArrayLayout(pb, P)),
             # trace, stamped with ``cycle`` (0 = first cycle after start)
             "cycle": Out(32), "ops": Out(32), "op_cycles": Out(32),
             "tr_row": Out(1), "tr_event": Out(bits(lay.max_events)), "tr_row_index": Out(bits(lay.rows - 1)),
@@ -83,6 +98,7 @@ class IntegrateEngine(wiring.Component):
         vmax = (1 << lay.potential_bits) - 1
         tb, pb, ab = bits(T), lay.potential_bits, bits(G * npos - 1)
         ev_lay = event_layout(lay)
+        VW, vsh = VALID_WORD_BITS, VALID_WORD_BITS.bit_length() - 1
 
         # -- memories ---------------------------------------------------------------------------
         def mem(name, width, depth):
@@ -101,10 +117,18 @@ class IntegrateEngine(wiring.Component):
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
             fifo = mem(f"fifo{l}", ab, G * npos)
-            pot_wp = pot.write_port()
+            pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words)
+            fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words)
+            pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
             lanes.append(dict(
                 w_wp=w.write_port(), w_rd=w.read_port(), m_wp=mk.write_port(), m_rd=mk.read_port(),
                 pot_wp=pot_wp, pot_rd=pot.read_port(transparent_for=(pot_wp,)),
+                pv_wp=pv_wp, pv_rd=pot_valid.read_port(transparent_for=(pv_wp,)),
+                fv_wp=fv_wp, fv_rd=fire_valid.read_port(transparent_for=(fv_wp,)),
+                pot_addr=Signal(ab, name=f"pot_addr{l}"), fv_addr=Signal(ab, name=f"fv_addr{l}"),
+                pv_bit=Signal(vsh, name=f"pv_bit{l}"), fv_bit=Signal(vsh, name=f"fv_bit{l}"),
+                pot_now=Signal(pb, name=f"pot_now{l}"), fire_now=Signal(tb, name=f"fire_now{l}"),
+                vfire_now=Signal(pb, name=f"vfire_now{l}"),
                 fire_wp=fire.write_port(), fire_rd=fire.read_port(),
                 vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
                 fifo_wp=fifo.write_port(), fifo_rd=fifo.read_port(),
@@ -122,13 +146,15 @@ class IntegrateEngine(wiring.Component):
             for wp, sel in ((ln["w_wp"], MEM_WEIGHTS), (ln["m_wp"], MEM_MASKS)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
                              wp.en.eq(mine & (self.wr_mem == sel))]
-            m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr)]
+            m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr),
+                         self.rd_fire_lanes[l].eq(ln["fire_now"]),
+                         self.rd_vfire_lanes[l].eq(ln["vfire_now"])]
         rd_lane = Signal.like(self.rd_lane)
         m.d.sync += rd_lane.eq(self.rd_lane)
         m.d.comb += [
-            self.rd_pot.eq(Array(ln["pot_rd"].data for ln in lanes)[rd_lane]),
-            self.rd_fire.eq(Array(ln["fire_rd"].data for ln in lanes)[rd_lane]),
-            self.rd_vfire.eq(Array(ln["vfire_rd"].data for ln in lanes)[rd_lane]),
+            self.rd_pot.eq(Array(ln["pot_now"] for ln in lanes)[rd_lane]),
+            self.rd_fire.eq(Array(ln["fire_now"] for ln in lanes)[rd_lane]),
+            self.rd_vfire.eq(Array(ln["vfire_now"] for ln in lanes)[rd_lane]),
         ]
 
         # -- sequencer state --------------------------------------------------------------------------
@@ -139,7 +165,7 @@ class IntegrateEngine(wiring.Component):
         cur_row = Signal(bits(lay.rows - 1))
         cur_pos = Signal(bits(npos - 1))
         first = Signal()                    # first op cycle of a row: masks come from memory
-        counter = Signal(ab + 2)            # CLEAR address, DRAIN index
+        counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN index
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
         clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
         m.d.comb += [self.tr_event.eq(e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
@@ -188,11 +214,25 @@ class IntegrateEngine(wiring.Component):
                 m.d.sync += ln["rem"].eq(rem_next)
             m.d.sync += [ln["x_valid"].eq(valid), ln["x_addr"].eq(op_addr)]
 
-            total = ln["pot_rd"].data + ln["w_rd"].data
+            # The words as this pass sees them: a clear valid bit means "not written this pass".
+            # The bitmaps are addressed with the words' addresses (registered for the bit select).
+            pv_rd, fv_rd = ln["pv_rd"], ln["fv_rd"]
+            m.d.comb += [pv_rd.addr.eq(ln["pot_addr"] >> vsh), fv_rd.addr.eq(ln["fv_addr"] >> vsh)]
+            m.d.sync += [ln["pv_bit"].eq(ln["pot_addr"][:vsh]), ln["fv_bit"].eq(ln["fv_addr"][:vsh])]
+            pot_ok, fire_ok = Signal(name=f"pot_ok{l}"), Signal(name=f"fire_ok{l}")
+            m.d.comb += [pot_ok.eq(1 if "stale_potentials" in self.faults
+                                   else pv_rd.data.bit_select(ln["pv_bit"], 1)),
+                         fire_ok.eq(1 if "stale_fire_times" in self.faults
+                                    else fv_rd.data.bit_select(ln["fv_bit"], 1))]
+            m.d.comb += [ln["pot_now"].eq(Mux(pot_ok, ln["pot_rd"].data, 0)),
+                         ln["fire_now"].eq(Mux(fire_ok, ln["fire_rd"].data, T)),
+                         ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
+
+            total = ln["pot_now"] + ln["w_rd"].data
             sat = Signal(pb, name=f"sat{l}")
             m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
             reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sat >= self.threshold)
-            crossed = ln["x_valid"] & (ln["pot_rd"].data < self.threshold) & reached
+            crossed = ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
                          ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
             with m.If(crossed):
@@ -201,26 +241,32 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
                          ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["fifo_rd"].data)]
             m.d.comb += [self.tr_fire[l].eq(ln["d2_valid"]), self.tr_fire_addr[l].eq(ln["d2_addr"]),
-                         self.tr_fire_v[l].eq(ln["pot_rd"].data)]
+                         self.tr_fire_v[l].eq(ln["pot_now"])]
 
-            m.d.comb += ln["pot_rd"].addr.eq(Mux(in_rows, op_addr,
-                                                 Mux(draining, ln["fifo_rd"].data, self.rd_addr)))
+            m.d.comb += [ln["pot_addr"].eq(Mux(in_rows, op_addr,
+                                               Mux(draining, ln["fifo_rd"].data, self.rd_addr))),
+                         ln["pot_rd"].addr.eq(ln["pot_addr"]),
+                         # the drain reads the fire bitmap in d1 and sets the bit in d2
+                         ln["fv_addr"].eq(Mux(draining, ln["fifo_rd"].data, self.rd_addr))]
+            m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
+                         ln["pot_wp"].en.eq(ln["x_valid"]),
+                         ln["fire_wp"].addr.eq(ln["d2_addr"]),
+                         ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
+                         ln["fire_wp"].en.eq(ln["d2_valid"]),
+                         ln["vfire_wp"].addr.eq(ln["d2_addr"]),
+                         ln["vfire_wp"].data.eq(ln["pot_now"]),
+                         ln["vfire_wp"].en.eq(ln["d2_valid"])]
+            pv_wp, fv_wp = ln["pv_wp"], ln["fv_wp"]
             with m.If(clearing):
-                m.d.comb += [ln["pot_wp"].addr.eq(counter), ln["pot_wp"].data.eq(0),
-                             ln["pot_wp"].en.eq(1),
-                             ln["fire_wp"].addr.eq(counter), ln["fire_wp"].data.eq(T),
-                             ln["fire_wp"].en.eq(1),
-                             ln["vfire_wp"].addr.eq(counter), ln["vfire_wp"].data.eq(0),
-                             ln["vfire_wp"].en.eq(1)]
+                m.d.comb += [pv_wp.addr.eq(counter), pv_wp.data.eq(0), pv_wp.en.eq(1),
+                             fv_wp.addr.eq(counter), fv_wp.data.eq(0), fv_wp.en.eq(1)]
             with m.Else():
-                m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
-                             ln["pot_wp"].en.eq(ln["x_valid"]),
-                             ln["fire_wp"].addr.eq(ln["d2_addr"]),
-                             ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
-                             ln["fire_wp"].en.eq(ln["d2_valid"]),
-                             ln["vfire_wp"].addr.eq(ln["d2_addr"]),
-                             ln["vfire_wp"].data.eq(ln["pot_rd"].data),
-                             ln["vfire_wp"].en.eq(ln["d2_valid"])]
+                m.d.comb += [pv_wp.addr.eq(ln["x_addr"] >> vsh),
+                             pv_wp.data.eq(pv_rd.data | (Const(1, VW) << ln["x_addr"][:vsh])),
+                             pv_wp.en.eq(ln["x_valid"]),
+                             fv_wp.addr.eq(ln["d2_addr"] >> vsh),
+                             fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
+                             fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*(r == 0 for r in rem_next_all)).all()
         most = Signal.like(depth)
         for ln in lanes:
@@ -239,7 +285,7 @@ class IntegrateEngine(wiring.Component):
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += counter.eq(counter + 1)
-                with m.If(counter == G * npos - 1):
+                with m.If(counter == lay.valid_words - 1):
                     m.d.sync += counter.eq(0)
                     m.next = "EV_READ"
             with m.State("EV_READ"):

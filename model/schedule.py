@@ -10,7 +10,9 @@ kernel position ``(c k + ky) k + kx``; lane memories are addressed ``row G + g``
 
 Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
 
-* CLEAR, G npos cycles;
+* CLEAR, ceil(G npos / 32) cycles: it zeroes the lanes' valid bitmaps (one bit per potential
+  word and one per fire-time word, 32 to a bitmap word); a word whose bit is clear reads as
+  potential 0, fire time T ("never"), fire potential 0, so the memories themselves are not cleared;
 * per time step t: EV_READ, EV_DECODE for the next event; if it belongs to step t: EV_ROWS0,
   then ROWS, max(1, max over lanes of popcount(mask word)) cycles per live row, rows back to
   back; an event without live rows returns to EV_READ from EV_ROWS0. An event of a later step
@@ -36,6 +38,7 @@ from .layer import integrate
 
 MAX_ADDRESS_BITS = 20        # deepest memory the generator accepts: 2^20 words per lane
 MAX_LANES = 64
+VALID_WORD_BITS = 32         # potential / fire-time words marked per valid-bitmap word
 
 
 class HardwareConfigError(ValueError):
@@ -71,6 +74,11 @@ class EngineLayout:
     @property
     def rows(self) -> int:
         return self.channels * self.kernel ** 2
+
+    @property
+    def valid_words(self) -> int:
+        """Words of each lane's valid bitmaps: the cycles of the CLEAR phase."""
+        return -(-self.groups * self.npos // VALID_WORD_BITS)
 
     def check(self) -> "EngineLayout":
         """Refuse what the hardware cannot hold, naming the limit."""
@@ -184,7 +192,7 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     fire = np.full((P, G * npos), T, dtype=np.int64)
     vfire = np.zeros((P, G * npos), dtype=np.int64)
     trace = []
-    cycle = G * npos                                   # CLEAR
+    cycle = lay.valid_words                            # CLEAR: the valid bitmaps only
     ops = op_cycles = 0
     e = 0
     for t in range(T):
