@@ -18,6 +18,13 @@ takes the bit with the word, and a word whose bit is clear reads as potential 0,
 the issue cycle through a port transparent to the write of the next), so back-to-back writes
 into one bitmap word keep each other's bits.
 
+Events are read ahead: the event memory is addressed with the next event's index as soon as
+the current event's first row issues, and the row-summary memory with that event's channel the
+cycle after, so two cycles later the next event's live rows are known and the current event's
+last op cycle issues its first row with no cycle between them. Otherwise FETCH issues it: one
+cycle after an event of one op cycle or at the start of a step; an event without live rows
+costs one FETCH cycle and the event after it waits one more.
+
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
 row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
 after the address is given; ``rd_fire_lanes`` / ``rd_vfire_lanes`` give every lane's fire time
@@ -159,7 +166,9 @@ class IntegrateEngine(wiring.Component):
 
         # -- sequencer state --------------------------------------------------------------------------
         t = Signal(tb)
-        e = Signal(bits(lay.max_events))
+        e = Signal(bits(lay.max_events))    # the next event: read ahead while the rows run
+        e_next = Signal.like(e)
+        cur_e = Signal.like(e)              # the event being processed
         ev = Signal(ev_lay)                 # the event being processed (registered)
         pending = Signal(k * k)             # its rows not issued yet
         cur_row = Signal(bits(lay.rows - 1))
@@ -168,25 +177,45 @@ class IntegrateEngine(wiring.Component):
         counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN index
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
         clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
-        m.d.comb += [self.tr_event.eq(e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
+        take, skip = Signal(), Signal()     # event e's first row issued / event e has no live row
+        m.d.comb += [self.tr_event.eq(cur_e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
                      self.tr_row.eq(in_rows & first)]
 
-        # Rows of the current event that land inside the output.
+        # Prefetch: event e is read (address e_next) in the cycle e advances, its row summary the
+        # cycle after; both read ports keep their address, so from the second cycle on (age 2)
+        # the next event, its live rows inside the output and whether it ends the step are known.
+        age = Signal(range(3))
+        nxt = Signal(ev_lay)
+        m.d.comb += [e_next.eq(Mux(take | skip, e + 1, e)), ev_rd.addr.eq(e_next),
+                     nxt.eq(ev_rd.data), ra_rd.addr.eq(nxt.c)]
+        m.d.sync += e.eq(e_next)
+        with m.If(take | skip):
+            m.d.sync += age.eq(1)
+        with m.Elif(age != 2):
+            m.d.sync += age.eq(age + 1)
+        ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
         inside = Signal(k * k)
         for ky in range(k):
             for kx in range(k):
-                m.d.comb += inside[ky * k + kx].eq((ev.y + pad >= ky) & (ev.y + pad - ky < so) &
-                                                   (ev.x + pad >= kx) & (ev.x + pad - kx < so))
+                m.d.comb += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
+                                                   (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
+        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt.t != t)),
+                     pend_n.eq(ra_rd.data & inside)]
+        with m.If(take):
+            m.d.sync += [ev.eq(nxt), cur_e.eq(e)]
 
-        # Issuing a row: the lowest pending offset; its mask words arrive in the next cycle.
+        # Issuing a row: the lowest pending offset (of the next event when it is taken); its
+        # mask words arrive in the next cycle.
         pend = Signal(k * k)
+        iev = Signal(ev_lay)
+        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev.eq(Mux(take, nxt, ev))]
         offs = lowest_bit(m, pend, "next_offset")
         kys = Array(Const(o // k, bits(k)) for o in range(k * k))
         kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
-        m.d.comb += [row_next.eq(ev.c * (k * k) + offs),
-                     pos_next.eq((ev.y + pad - kys[offs]) * so + (ev.x + pad - kxs[offs]))]
+        m.d.comb += [row_next.eq(iev.c * (k * k) + offs),
+                     pos_next.eq((iev.y + pad - kys[offs]) * so + (iev.x + pad - kxs[offs]))]
         with m.If(issue):
             m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
                          pending.eq(pend & ~(Const(1, k * k) << offs))]
@@ -279,45 +308,38 @@ class IntegrateEngine(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
-                                 counter.eq(0), t.eq(0), e.eq(0)]
+                                 counter.eq(0), t.eq(0), age.eq(1)]
                     m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.comb += e_next.eq(0)        # event 0 is read in the start cycle
                     m.next = "CLEAR"
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += counter.eq(counter + 1)
                 with m.If(counter == lay.valid_words - 1):
                     m.d.sync += counter.eq(0)
-                    m.next = "EV_READ"
-            with m.State("EV_READ"):
-                m.d.comb += ev_rd.addr.eq(e)
-                m.next = "EV_DECODE"
-            with m.State("EV_DECODE"):
-                nxt = ev_lay(ev_rd.data)
-                m.d.comb += ra_rd.addr.eq(nxt.c)
-                with m.If((e == self.n_events) | (nxt.t != t)):
-                    m.d.sync += [counter.eq(0), depth.eq(most)]
-                    m.next = "DRAIN"
-                with m.Else():
-                    m.d.sync += ev.eq(ev_rd.data)
-                    m.next = "EV_ROWS0"
-            with m.State("EV_ROWS0"):
-                m.d.comb += pend.eq(ra_rd.data & inside)
-                with m.If(pend == 0):
-                    m.d.sync += e.eq(e + 1)
-                    m.next = "EV_READ"
-                with m.Else():
-                    m.d.comb += issue.eq(1)
+                    m.next = "FETCH"
+            with m.State("FETCH"):             # wait for the next event; skip it if it has no row
+                with m.If(ready & step_end):
+                    m.next = "STEP_END"
+                with m.Elif(ready & (pend_n == 0)):
+                    m.d.comb += skip.eq(1)
+                with m.Elif(ready):
+                    m.d.comb += [take.eq(1), issue.eq(1)]
                     m.next = "ROWS"
+            with m.State("STEP_END"):          # the last op's crossing is in the FIFO pointers
+                m.d.sync += [counter.eq(0), depth.eq(most)]
+                m.next = "DRAIN"
             with m.State("ROWS"):
-                m.d.comb += [in_rows.eq(1), pend.eq(pending)]
+                m.d.comb += in_rows.eq(1)
                 m.d.sync += [self.op_cycles.eq(self.op_cycles + 1),
                              self.ops.eq(self.ops + sum(valids)), first.eq(0)]
                 with m.If(last):
                     with m.If(pending != 0):
                         m.d.comb += issue.eq(1)
+                    with m.Elif(ready & ~step_end & (pend_n != 0)):
+                        m.d.comb += [take.eq(1), issue.eq(1)]     # the next event, no gap
                     with m.Else():
-                        m.d.sync += e.eq(e + 1)
-                        m.next = "EV_READ"
+                        m.next = "FETCH"
             with m.State("DRAIN"):
                 m.d.comb += draining.eq(1)
                 m.d.sync += counter.eq(counter + 1)
@@ -328,7 +350,7 @@ class IntegrateEngine(wiring.Component):
                     with m.If(t == T - 1):
                         m.next = "DONE"
                     with m.Else():
-                        m.next = "EV_READ"
+                        m.next = "FETCH"
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"

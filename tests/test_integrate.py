@@ -89,6 +89,19 @@ def test_pruned_connections_cost_no_cycles(tiny_net):
     assert pruned.op_cycles < dense.op_cycles
 
 
+def test_event_prefetch_on_sparse_rows(tiny_net):
+    # 90% pruned: events with no live row inside the output (skipped, the next one waited for)
+    # and events of one or two op cycles (the read-ahead just in time, or one FETCH cycle late).
+    lay, x, w, active, _ = _case(tiny_net, 0, 4, 2, 0.9, 9)
+    w, th = np.full_like(w, 255), 500                   # two live connections make a spike
+    pred = integrate_pass(lay, x, w, active, th)
+    assert pred.skipped > 0 and pred.fetch_waits > 0
+    assert any(r[1] == "fire" for r in pred.trace)
+    seen = _simulate(lay, x, w, active, th)
+    assert _divergences(pred, seen, dict(case="sparse rows")) == []
+    assert seen["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
+
+
 def _in_every_bitmap_word(lay, where):
     """``where`` (P, G npos) holds somewhere in every 32-word of every lane's valid bitmaps."""
     padded = np.zeros((lay.lanes, lay.valid_words * 32), dtype=bool)
