@@ -10,20 +10,36 @@ accumulation is issued per lane per cycle: the lane picks the lowest set bit of 
 is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
 the saturated sum in the next; the potential read port is transparent to that write.
 
+No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
+one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
+word, set by the drain. CLEAR zeroes only the bitmaps (ceil(G npos / 32) cycles); every read
+takes the bit with the word, and a word whose bit is clear reads as potential 0, fire time T
+("never"), fire potential 0. The bitmaps are read-modify-written like the potentials (read in
+the issue cycle through a port transparent to the write of the next), so back-to-back writes
+into one bitmap word keep each other's bits.
+
+Events are read ahead: the event memory is addressed with the next event's index as soon as
+the current event's first row issues, and the row-summary memory with that event's channel the
+cycle after, so two cycles later the next event's live rows are known and the current event's
+last op cycle issues its first row with no cycle between them. Otherwise FETCH issues it: one
+cycle after an event of one op cycle or at the start of a step; an event without live rows
+costs one FETCH cycle and the event after it waits one more.
+
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
 row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
-after the address is given (``rd_fire_lanes`` / ``rd_vfire_lanes``: every lane's at once, for
-the outgoing unit). ``syn`` lends the synapse memories while idle (``hw.common.synapse_port``:
-the STDP unit's access in the core). ``start`` runs one pass; ``done`` pulses in its last cycle.
-With ``step_wait`` (learning), each step's drain is followed by HOLD, one cycle and then as long
-as ``hold`` is high: the winner unit selects the step's winners while the lanes wait.
+after the address is given; ``rd_fire_lanes`` / ``rd_vfire_lanes`` give every lane's fire time
+and fire potential at ``rd_addr`` with the same latency (the outgoing unit's ports, hw/pool.py).
+``syn`` lends the synapse memories while idle (``hw.common.synapse_port``: the STDP unit's access
+in the core). ``start`` runs one pass; ``done`` pulses in its last cycle. With ``step_wait``
+(learning), each step's drain is followed by HOLD, one cycle and then as long as ``hold`` is
+high: the winner unit selects the step's winners while the lanes wait.
 """
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, busy_and_cycles, lend_synapses, lowest_bit, synapse_port
-from model.schedule import EngineLayout
+from model.schedule import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
 
@@ -32,6 +48,10 @@ FAULTS = {
     "ignore_pruning": "lanes walk every map of a row, pruned or not",
     "threshold_strict": "a neuron fires when its potential exceeds the threshold, not reaches it",
     "fire_time_late": "fire times are written to memory one time step late (the trace is right)",
+    "stale_potentials": "the potential valid bit is ignored: a word not written this pass keeps "
+                        "its value from the last pass",
+    "stale_fire_times": "the fire valid bit is ignored: fire times and fire potentials not written "
+                        "this pass read as left by the last pass",
 }
 
 
@@ -94,6 +114,7 @@ class IntegrateEngine(wiring.Component):
         vmax = (1 << lay.potential_bits) - 1
         tb, pb, ab = bits(T), lay.potential_bits, bits(G * npos - 1)
         ev_lay = event_layout(lay)
+        VW, vsh = VALID_WORD_BITS, VALID_WORD_BITS.bit_length() - 1
 
         # -- memories ---------------------------------------------------------------------------
         def mem(name, width, depth):
@@ -113,11 +134,20 @@ class IntegrateEngine(wiring.Component):
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
             fifo = mem(f"fifo{l}", ab, G * npos)
-            pot_wp, w_wp, m_wp = pot.write_port(), w.write_port(), mk.write_port()
+            pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words)
+            fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words)
+            pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
+            w_wp, m_wp = w.write_port(), mk.write_port()
             lanes.append(dict(
                 w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)),
                 m_wp=m_wp, m_rd=mk.read_port(transparent_for=(m_wp,)),
                 pot_wp=pot_wp, pot_rd=pot.read_port(transparent_for=(pot_wp,)),
+                pv_wp=pv_wp, pv_rd=pot_valid.read_port(transparent_for=(pv_wp,)),
+                fv_wp=fv_wp, fv_rd=fire_valid.read_port(transparent_for=(fv_wp,)),
+                pot_addr=Signal(ab, name=f"pot_addr{l}"), fv_addr=Signal(ab, name=f"fv_addr{l}"),
+                pv_bit=Signal(vsh, name=f"pv_bit{l}"), fv_bit=Signal(vsh, name=f"fv_bit{l}"),
+                pot_now=Signal(pb, name=f"pot_now{l}"), fire_now=Signal(tb, name=f"fire_now{l}"),
+                vfire_now=Signal(pb, name=f"vfire_now{l}"),
                 fire_wp=fire.write_port(), fire_rd=fire.read_port(),
                 vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
                 fifo_wp=fifo.write_port(), fifo_rd=fifo.read_port(),
@@ -135,51 +165,72 @@ class IntegrateEngine(wiring.Component):
             for wp, sel in ((ln["w_wp"], MEM_WEIGHTS), (ln["m_wp"], MEM_MASKS)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
                              wp.en.eq(mine & (self.wr_mem == sel))]
-            m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr)]
+            m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr),
+                         self.rd_fire_lanes[l].eq(ln["fire_now"]),
+                         self.rd_vfire_lanes[l].eq(ln["vfire_now"])]
         rd_lane = Signal.like(self.rd_lane)
         m.d.sync += rd_lane.eq(self.rd_lane)
-        for l, ln in enumerate(lanes):
-            m.d.comb += [self.rd_fire_lanes[l].eq(ln["fire_rd"].data),
-                         self.rd_vfire_lanes[l].eq(ln["vfire_rd"].data)]
         own = lend_synapses(m, self.syn, ~self.busy, [ln["w_rd"] for ln in lanes],
                             [ln["w_wp"] for ln in lanes], [ln["m_rd"] for ln in lanes],
                             [ln["m_wp"] for ln in lanes], ra_rd, ra_wp)
         m.d.comb += [
-            self.rd_pot.eq(Array(ln["pot_rd"].data for ln in lanes)[rd_lane]),
-            self.rd_fire.eq(Array(ln["fire_rd"].data for ln in lanes)[rd_lane]),
-            self.rd_vfire.eq(Array(ln["vfire_rd"].data for ln in lanes)[rd_lane]),
+            self.rd_pot.eq(Array(ln["pot_now"] for ln in lanes)[rd_lane]),
+            self.rd_fire.eq(Array(ln["fire_now"] for ln in lanes)[rd_lane]),
+            self.rd_vfire.eq(Array(ln["vfire_now"] for ln in lanes)[rd_lane]),
         ]
 
         # -- sequencer state --------------------------------------------------------------------------
         t = Signal(tb)
-        e = Signal(bits(lay.max_events))
+        e = Signal(bits(lay.max_events))    # the next event: read ahead while the rows run
+        e_next = Signal.like(e)
+        cur_e = Signal.like(e)              # the event being processed
         ev = Signal(ev_lay)                 # the event being processed (registered)
         pending = Signal(k * k)             # its rows not issued yet
         cur_row = Signal(bits(lay.rows - 1))
         cur_pos = Signal(bits(npos - 1))
         first = Signal()                    # first op cycle of a row: masks come from memory
-        counter = Signal(ab + 2)            # CLEAR address, DRAIN index
+        counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN index
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
         clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
-        m.d.comb += [self.tr_event.eq(e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
+        take, skip = Signal(), Signal()     # event e's first row issued / event e has no live row
+        m.d.comb += [self.tr_event.eq(cur_e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
                      self.tr_row.eq(in_rows & first)]
 
-        # Rows of the current event that land inside the output.
+        # Prefetch: event e is read (address e_next) in the cycle e advances, its row summary the
+        # cycle after; both read ports keep their address, so from the second cycle on (age 2)
+        # the next event, its live rows inside the output and whether it ends the step are known.
+        age = Signal(range(3))
+        nxt = Signal(ev_lay)
+        m.d.comb += [e_next.eq(Mux(take | skip, e + 1, e)), ev_rd.addr.eq(e_next),
+                     nxt.eq(ev_rd.data), own["ra"][0].eq(nxt.c)]
+        m.d.sync += e.eq(e_next)
+        with m.If(take | skip):
+            m.d.sync += age.eq(1)
+        with m.Elif(age != 2):
+            m.d.sync += age.eq(age + 1)
+        ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
         inside = Signal(k * k)
         for ky in range(k):
             for kx in range(k):
-                m.d.comb += inside[ky * k + kx].eq((ev.y + pad >= ky) & (ev.y + pad - ky < so) &
-                                                   (ev.x + pad >= kx) & (ev.x + pad - kx < so))
+                m.d.comb += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
+                                                   (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
+        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt.t != t)),
+                     pend_n.eq(ra_rd.data & inside)]
+        with m.If(take):
+            m.d.sync += [ev.eq(nxt), cur_e.eq(e)]
 
-        # Issuing a row: the lowest pending offset; its mask words arrive in the next cycle.
+        # Issuing a row: the lowest pending offset (of the next event when it is taken); its
+        # mask words arrive in the next cycle.
         pend = Signal(k * k)
+        iev = Signal(ev_lay)
+        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev.eq(Mux(take, nxt, ev))]
         offs = lowest_bit(m, pend, "next_offset")
         kys = Array(Const(o // k, bits(k)) for o in range(k * k))
         kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
-        m.d.comb += [row_next.eq(ev.c * (k * k) + offs), *(a.eq(row_next) for a in own["m"]),
-                     pos_next.eq((ev.y + pad - kys[offs]) * so + (ev.x + pad - kxs[offs]))]
+        m.d.comb += [row_next.eq(iev.c * (k * k) + offs), *(a.eq(row_next) for a in own["m"]),
+                     pos_next.eq((iev.y + pad - kys[offs]) * so + (iev.x + pad - kxs[offs]))]
         with m.If(issue):
             m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
                          pending.eq(pend & ~(Const(1, k * k) << offs))]
@@ -206,11 +257,25 @@ class IntegrateEngine(wiring.Component):
                 m.d.sync += ln["rem"].eq(rem_next)
             m.d.sync += [ln["x_valid"].eq(valid), ln["x_addr"].eq(op_addr)]
 
-            total = ln["pot_rd"].data + ln["w_rd"].data
+            # The words as this pass sees them: a clear valid bit means "not written this pass".
+            # The bitmaps are addressed with the words' addresses (registered for the bit select).
+            pv_rd, fv_rd = ln["pv_rd"], ln["fv_rd"]
+            m.d.comb += [pv_rd.addr.eq(ln["pot_addr"] >> vsh), fv_rd.addr.eq(ln["fv_addr"] >> vsh)]
+            m.d.sync += [ln["pv_bit"].eq(ln["pot_addr"][:vsh]), ln["fv_bit"].eq(ln["fv_addr"][:vsh])]
+            pot_ok, fire_ok = Signal(name=f"pot_ok{l}"), Signal(name=f"fire_ok{l}")
+            m.d.comb += [pot_ok.eq(1 if "stale_potentials" in self.faults
+                                   else pv_rd.data.bit_select(ln["pv_bit"], 1)),
+                         fire_ok.eq(1 if "stale_fire_times" in self.faults
+                                    else fv_rd.data.bit_select(ln["fv_bit"], 1))]
+            m.d.comb += [ln["pot_now"].eq(Mux(pot_ok, ln["pot_rd"].data, 0)),
+                         ln["fire_now"].eq(Mux(fire_ok, ln["fire_rd"].data, T)),
+                         ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
+
+            total = ln["pot_now"] + ln["w_rd"].data
             sat = Signal(pb, name=f"sat{l}")
             m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
             reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sat >= self.threshold)
-            crossed = ln["x_valid"] & (ln["pot_rd"].data < self.threshold) & reached
+            crossed = ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
                          ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
             with m.If(crossed):
@@ -219,26 +284,32 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
                          ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["fifo_rd"].data)]
             m.d.comb += [self.tr_fire[l].eq(ln["d2_valid"]), self.tr_fire_addr[l].eq(ln["d2_addr"]),
-                         self.tr_fire_v[l].eq(ln["pot_rd"].data)]
+                         self.tr_fire_v[l].eq(ln["pot_now"])]
 
-            m.d.comb += ln["pot_rd"].addr.eq(Mux(in_rows, op_addr,
-                                                 Mux(draining, ln["fifo_rd"].data, self.rd_addr)))
+            m.d.comb += [ln["pot_addr"].eq(Mux(in_rows, op_addr,
+                                               Mux(draining, ln["fifo_rd"].data, self.rd_addr))),
+                         ln["pot_rd"].addr.eq(ln["pot_addr"]),
+                         # the drain reads the fire bitmap in d1 and sets the bit in d2
+                         ln["fv_addr"].eq(Mux(draining, ln["fifo_rd"].data, self.rd_addr))]
+            m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
+                         ln["pot_wp"].en.eq(ln["x_valid"]),
+                         ln["fire_wp"].addr.eq(ln["d2_addr"]),
+                         ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
+                         ln["fire_wp"].en.eq(ln["d2_valid"]),
+                         ln["vfire_wp"].addr.eq(ln["d2_addr"]),
+                         ln["vfire_wp"].data.eq(ln["pot_now"]),
+                         ln["vfire_wp"].en.eq(ln["d2_valid"])]
+            pv_wp, fv_wp = ln["pv_wp"], ln["fv_wp"]
             with m.If(clearing):
-                m.d.comb += [ln["pot_wp"].addr.eq(counter), ln["pot_wp"].data.eq(0),
-                             ln["pot_wp"].en.eq(1),
-                             ln["fire_wp"].addr.eq(counter), ln["fire_wp"].data.eq(T),
-                             ln["fire_wp"].en.eq(1),
-                             ln["vfire_wp"].addr.eq(counter), ln["vfire_wp"].data.eq(0),
-                             ln["vfire_wp"].en.eq(1)]
+                m.d.comb += [pv_wp.addr.eq(counter), pv_wp.data.eq(0), pv_wp.en.eq(1),
+                             fv_wp.addr.eq(counter), fv_wp.data.eq(0), fv_wp.en.eq(1)]
             with m.Else():
-                m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
-                             ln["pot_wp"].en.eq(ln["x_valid"]),
-                             ln["fire_wp"].addr.eq(ln["d2_addr"]),
-                             ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
-                             ln["fire_wp"].en.eq(ln["d2_valid"]),
-                             ln["vfire_wp"].addr.eq(ln["d2_addr"]),
-                             ln["vfire_wp"].data.eq(ln["pot_rd"].data),
-                             ln["vfire_wp"].en.eq(ln["d2_valid"])]
+                m.d.comb += [pv_wp.addr.eq(ln["x_addr"] >> vsh),
+                             pv_wp.data.eq(pv_rd.data | (Const(1, VW) << ln["x_addr"][:vsh])),
+                             pv_wp.en.eq(ln["x_valid"]),
+                             fv_wp.addr.eq(ln["d2_addr"] >> vsh),
+                             fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
+                             fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*(r == 0 for r in rem_next_all)).all()
         most = Signal.like(depth)
         for ln in lanes:
@@ -251,45 +322,38 @@ class IntegrateEngine(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
-                                 counter.eq(0), t.eq(0), e.eq(0)]
+                                 counter.eq(0), t.eq(0), age.eq(1)]
                     m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.comb += e_next.eq(0)        # event 0 is read in the start cycle
                     m.next = "CLEAR"
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += counter.eq(counter + 1)
-                with m.If(counter == G * npos - 1):
+                with m.If(counter == lay.valid_words - 1):
                     m.d.sync += counter.eq(0)
-                    m.next = "EV_READ"
-            with m.State("EV_READ"):
-                m.d.comb += ev_rd.addr.eq(e)
-                m.next = "EV_DECODE"
-            with m.State("EV_DECODE"):
-                nxt = ev_lay(ev_rd.data)
-                m.d.comb += own["ra"][0].eq(nxt.c)
-                with m.If((e == self.n_events) | (nxt.t != t)):
-                    m.d.sync += [counter.eq(0), depth.eq(most)]
-                    m.next = "DRAIN"
-                with m.Else():
-                    m.d.sync += ev.eq(ev_rd.data)
-                    m.next = "EV_ROWS0"
-            with m.State("EV_ROWS0"):
-                m.d.comb += pend.eq(ra_rd.data & inside)
-                with m.If(pend == 0):
-                    m.d.sync += e.eq(e + 1)
-                    m.next = "EV_READ"
-                with m.Else():
-                    m.d.comb += issue.eq(1)
+                    m.next = "FETCH"
+            with m.State("FETCH"):             # wait for the next event; skip it if it has no row
+                with m.If(ready & step_end):
+                    m.next = "STEP_END"
+                with m.Elif(ready & (pend_n == 0)):
+                    m.d.comb += skip.eq(1)
+                with m.Elif(ready):
+                    m.d.comb += [take.eq(1), issue.eq(1)]
                     m.next = "ROWS"
+            with m.State("STEP_END"):          # the last op's crossing is in the FIFO pointers
+                m.d.sync += [counter.eq(0), depth.eq(most)]
+                m.next = "DRAIN"
             with m.State("ROWS"):
-                m.d.comb += [in_rows.eq(1), pend.eq(pending)]
+                m.d.comb += in_rows.eq(1)
                 m.d.sync += [self.op_cycles.eq(self.op_cycles + 1),
                              self.ops.eq(self.ops + sum(valids)), first.eq(0)]
                 with m.If(last):
                     with m.If(pending != 0):
                         m.d.comb += issue.eq(1)
+                    with m.Elif(ready & ~step_end & (pend_n != 0)):
+                        m.d.comb += [take.eq(1), issue.eq(1)]     # the next event, no gap
                     with m.Else():
-                        m.d.sync += e.eq(e + 1)
-                        m.next = "EV_READ"
+                        m.next = "FETCH"
             with m.State("DRAIN"):
                 m.d.comb += draining.eq(1)
                 m.d.sync += counter.eq(counter + 1)
@@ -302,13 +366,13 @@ class IntegrateEngine(wiring.Component):
                     with m.Elif(t == T - 1):
                         m.next = "DONE"
                     with m.Else():
-                        m.next = "EV_READ"
+                        m.next = "FETCH"
             with m.State("HOLD"):               # at least one cycle: ``hold`` rises in it
                 with m.If(~self.hold):
                     with m.If(t == T):
                         m.next = "DONE"
                     with m.Else():
-                        m.next = "EV_READ"
+                        m.next = "FETCH"
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"

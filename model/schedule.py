@@ -10,11 +10,20 @@ kernel position ``(c k + ky) k + kx``; lane memories are addressed ``row G + g``
 
 Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
 
-* CLEAR, G npos cycles;
-* per time step t: EV_READ, EV_DECODE for the next event; if it belongs to step t: EV_ROWS0,
-  then ROWS, max(1, max over lanes of popcount(mask word)) cycles per live row, rows back to
-  back; an event without live rows returns to EV_READ from EV_ROWS0. An event of a later step
-  (or the end of the list) ends the step: DRAIN, max over lanes of crossings + 2 cycles;
+* CLEAR, ceil(G npos / 32) cycles: it zeroes the lanes' valid bitmaps (one bit per potential
+  word and one per fire-time word, 32 to a bitmap word); a word whose bit is clear reads as
+  potential 0, fire time T ("never"), fire potential 0, so the memories themselves are not cleared;
+* event prefetch: event e is read in the cycle e advances (pass start, or the cycle that issues
+  the previous event's first row or skips it) and its row summary in the next, so it is known
+  ("ready") two cycles after e advanced;
+* per time step t: FETCH waits until the next event is ready; if it belongs to step t and has
+  live rows inside the output, FETCH issues its first row (one cycle), else it skips it (one
+  cycle; the event after it is ready two cycles later). Then ROWS, max(1, max over lanes of
+  popcount(mask word)) cycles per live row, rows back to back; the last op cycle of an event
+  issues the next event's first row directly (no cycle between) when that event is ready, of
+  step t and has live rows, and otherwise returns to FETCH. An event of a later step (or the
+  end of the list) ends the step: FETCH, STEP_END, then DRAIN, max over lanes of crossings + 2
+  cycles;
 * DONE, one cycle.
 
 Trace records, each a tuple starting with its cycle:
@@ -36,6 +45,7 @@ from .layer import integrate
 
 MAX_ADDRESS_BITS = 20        # deepest memory the generator accepts: 2^20 words per lane
 MAX_LANES = 64
+VALID_WORD_BITS = 32         # potential / fire-time words marked per valid-bitmap word
 
 
 class HardwareConfigError(ValueError):
@@ -71,6 +81,11 @@ class EngineLayout:
     @property
     def rows(self) -> int:
         return self.channels * self.kernel ** 2
+
+    @property
+    def valid_words(self) -> int:
+        """Words of each lane's valid bitmaps: the cycles of the CLEAR phase."""
+        return -(-self.groups * self.npos // VALID_WORD_BITS)
 
     def check(self) -> "EngineLayout":
         """Refuse what the hardware cannot hold, naming the limit."""
@@ -158,6 +173,8 @@ class PassResult:
     potentials: np.ndarray   # (P, G npos) lane memories after the pass
     fire: np.ndarray
     v_fire: np.ndarray
+    skipped: int = 0         # events without a live row inside the output (one FETCH cycle each)
+    fetch_waits: int = 0     # FETCH cycles spent waiting for the read-ahead of the next event
 
 
 _KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2,
@@ -185,21 +202,37 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     fire = np.full((P, G * npos), T, dtype=np.int64)
     vfire = np.zeros((P, G * npos), dtype=np.int64)
     trace = []
-    cycle = G * npos                                   # CLEAR
-    ops = op_cycles = 0
+    cycle = lay.valid_words                            # CLEAR: the valid bitmaps only
+    ops = op_cycles = skipped = fetch_waits = 0
     e = 0
+    ready_at = 1            # event e and its row summary are known from this cycle on
+
+    def live_offsets(event):
+        _, c, y, x = event
+        return [(ky, kx) for ky in range(k) for kx in range(k)
+                if 0 <= y + lay.padding - ky < lay.side_out
+                and 0 <= x + lay.padding - kx < lay.side_out and (ra[c] >> (ky * k + kx)) & 1]
+
     for t in range(T):
         crossed = [[] for _ in range(P)]
+        direct = False      # the last op cycle of the previous event may issue this one
         while True:
-            cycle += 2                                 # EV_READ, EV_DECODE
-            if e == len(events) or events[e][0] != t:
-                break
+            in_step = e < len(events) and events[e][0] == t
+            offsets = live_offsets(events[e]) if in_step else []
+            if not (direct and ready_at <= cycle - 1 and offsets):
+                direct = False
+                fetch_waits += max(0, ready_at - cycle)
+                cycle = max(cycle, ready_at)           # FETCH waits for the read-ahead
+                if not in_step:
+                    cycle += 2                         # FETCH, STEP_END
+                    break
+                if not offsets:                        # skipped: the next event is read
+                    ready_at, e, cycle = cycle + 2, e + 1, cycle + 1
+                    skipped += 1
+                    continue
+                cycle += 1                             # FETCH issues the first row
+            ready_at = cycle + 1                       # issued in cycle - 1: event e + 1 read
             _, c, y, x = events[e]
-            offsets = [(ky, kx) for ky in range(k) for kx in range(k)
-                       if 0 <= y + lay.padding - ky < lay.side_out
-                       and 0 <= x + lay.padding - kx < lay.side_out
-                       and (ra[c] >> (ky * k + kx)) & 1]
-            cycle += 1                                 # EV_ROWS0
             for ky, kx in offsets:
                 row = (c * k + ky) * k + kx
                 pos = (y + lay.padding - ky) * lay.side_out + (x + lay.padding - kx)
@@ -222,6 +255,7 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
                 cycle += width
                 op_cycles += width
             e += 1
+            direct = True
         depth = max(len(q) for q in crossed)
         for i in range(depth):                         # DRAIN: write at drain cycle i + 2
             for lane in range(P):
@@ -236,7 +270,7 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     cycle += 1
     trace.sort(key=trace_order)
     _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire)
-    return PassResult(trace, cycle, ops, op_cycles, pot, fire, vfire)
+    return PassResult(trace, cycle, ops, op_cycles, pot, fire, vfire, skipped, fetch_waits)
 
 
 def _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire):

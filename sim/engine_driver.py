@@ -270,3 +270,13 @@ async def read_memories(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
                                      ("rd_pot", "rd_fire", "rd_vfire")))
     words = np.array(lanes, dtype=np.int64)           # (lanes, words, 3)
     return {k: words[:, :, i] for i, k in enumerate(("potentials", "fire", "v_fire"))}
+
+
+async def read_fire_lanes(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
+    """Every lane's fire times and fire potentials through the all-lane ports ``rd_fire_lanes``
+    and ``rd_vfire_lanes`` (the outgoing unit's view), as (lanes, words) arrays."""
+    tb, pb = bits(lay.time_steps), lay.potential_bits
+    words = await read_each(bus, "rd_addr", lay.groups * lay.npos, ("rd_fire_lanes", "rd_vfire_lanes"))
+    return {name: np.array([[w[i] >> (lane * width) & ((1 << width) - 1) for w in words]
+                            for lane in range(lay.lanes)], dtype=np.int64)
+            for i, (name, width) in enumerate((("fire", tb), ("v_fire", pb)))}

@@ -20,27 +20,42 @@ def _case(tiny_net, layer, lanes, image, prune, seed):
     return EngineLayout.for_input(cfg, layer, lanes, x), x[0], weights, active, net.thresholds[layer]
 
 
-def _simulate(lay, x, weights, active, threshold, faults=frozenset()):
+def _simulate(lay, x, weights, active, threshold, faults=frozenset(), before=()):
+    """Run the pass on ``x`` and return its trace, counters and memories; the passes on the
+    inputs ``before`` run first on the same engine (synapses loaded once, nothing reset), and
+    their results are under ``"before"``."""
+    results = _simulate_passes(lay, [*before, x], weights, active, threshold, faults)
+    return dict(results[-1], before=results[:-1])
+
+
+def _simulate_passes(lay, passes, weights, active, threshold, faults):
     dut = IntegrateEngine(lay, faults)
-    result = {}
+    results = []
 
     async def bench(ctx):
         bus = drv.AmaranthBus(ctx, dut)
-        await drv.load(bus, lay, x, weights, active, threshold)
-        result["trace"], result["counters"] = await drv.run(bus, lay)
-        result["memories"] = await drv.read_memories(bus, lay)
+        await drv.load_synapses(bus, lay, weights, active)
+        for x in passes:
+            await drv.load_events(bus, lay, x, threshold)
+            trace, counters = await drv.run(bus, lay)
+            results.append(dict(trace=trace, counters=counters,
+                                memories=await drv.read_memories(bus, lay),
+                                all_lanes=await drv.read_fire_lanes(bus, lay)))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    return result
+    return results
 
 
 def _divergences(pred, seen, context):
     found = [first_trace_divergence(pred.trace, seen["trace"], context)]
     for name, ref in (("potentials", pred.potentials), ("fire", pred.fire), ("v_fire", pred.v_fire)):
         found.append(first_memory_divergence(name, ref, seen["memories"][name], context))
+    for name, ref in (("fire", pred.fire), ("v_fire", pred.v_fire)):     # the all-lane ports
+        found.append(first_memory_divergence(f"{name} (all lanes)", ref, seen["all_lanes"][name],
+                                             context))
     return [d for d in found if d is not None]
 
 
@@ -74,12 +89,62 @@ def test_pruned_connections_cost_no_cycles(tiny_net):
     assert pruned.op_cycles < dense.op_cycles
 
 
+def test_event_prefetch_on_sparse_rows(tiny_net):
+    # 90% pruned: events with no live row inside the output (skipped, the next one waited for)
+    # and events of one or two op cycles (the read-ahead just in time, or one FETCH cycle late).
+    lay, x, w, active, _ = _case(tiny_net, 0, 4, 2, 0.9, 9)
+    w, th = np.full_like(w, 255), 500                   # two live connections make a spike
+    pred = integrate_pass(lay, x, w, active, th)
+    assert pred.skipped > 0 and pred.fetch_waits > 0
+    assert any(r[1] == "fire" for r in pred.trace)
+    seen = _simulate(lay, x, w, active, th)
+    assert _divergences(pred, seen, dict(case="sparse rows")) == []
+    assert seen["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
+
+
+def _in_every_bitmap_word(lay, where):
+    """``where`` (P, G npos) holds somewhere in every 32-word of every lane's valid bitmaps."""
+    padded = np.zeros((lay.lanes, lay.valid_words * 32), dtype=bool)
+    padded[:, :where.shape[1]] = where
+    return padded.reshape(lay.lanes, lay.valid_words, 32).any(axis=2).all()
+
+
+def test_back_to_back_passes_leak_nothing(tiny_net):
+    # Pass 2 (30% of one image's spikes) runs straight after pass 1 (every input spiking at
+    # t = 0, so nearly every neuron integrates and fires), nothing reloaded or reset: only CLEAR
+    # zeroing the valid bitmaps stands between them. One map per lane (G = 1): a lane's
+    # consecutive ops and drains often share a bitmap word (the transparent read-modify-write).
+    lay, x, w, active, th = _case(tiny_net, 0, 4, 3, 0.2, 8)
+    x1 = np.zeros_like(x)
+    x2 = np.where(np.random.default_rng(8).random(x.shape) < 0.3, x, lay.time_steps)
+    preds = [integrate_pass(lay, xi, w, active, th) for xi in (x1, x2)]
+    # in every bitmap word, pass 1 leaves a potential and a fire where pass 2 writes none
+    assert _in_every_bitmap_word(lay, (preds[0].potentials != 0) & (preds[1].potentials == 0))
+    assert _in_every_bitmap_word(lay, (preds[0].fire < lay.time_steps) &
+                                 (preds[1].fire == lay.time_steps))
+    assert any(r[1] == "fire" for r in preds[1].trace)
+    seen = _simulate(lay, x2, w, active, th, before=(x1,))
+    for i, (pred, got) in enumerate(zip(preds, [*seen["before"], seen])):
+        assert _divergences(pred, got, dict(case="back to back", image_pass=i)) == []
+        assert got["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
+
+
+def test_clear_phase_costs_one_cycle_per_bitmap_word(tiny_net):
+    lay, x, w, active, th = _case(tiny_net, 0, 3, 0, 0.0, 1)
+    assert lay.valid_words == -(-lay.groups * lay.npos // 32) == 13      # G npos = 392
+    no_events = np.full_like(x, lay.time_steps)
+    # CLEAR, then per step EV_READ, EV_DECODE and a two-cycle drain, then DONE
+    assert integrate_pass(lay, no_events, w, active, th).cycles == 13 + lay.time_steps * 4 + 1
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_comparison_catches_injected_faults(tiny_net, fault):
     lay, x, w, active, th = _case(tiny_net, 0, 4, 1, 0.5, 2)
     w = np.full_like(w, th // 4)      # potentials land exactly on the threshold
     pred = integrate_pass(lay, x, w, active, th)
-    seen = _simulate(lay, x, w, active, th, frozenset({fault}))
+    # after a pass on another image, so that faults leaking its values show too
+    _, other, *_ = _case(tiny_net, 0, 4, 0, 0.5, 2)
+    seen = _simulate(lay, x, w, active, th, frozenset({fault}), before=(other,))
     found = _divergences(pred, seen, dict(fault=fault))
     assert found, f"fault {fault!r} went unnoticed"
     assert "first divergence" in str(found[0]) and f"fault={fault}" in str(found[0])
