@@ -29,10 +29,9 @@ from .wta_schedule import WinnerResult, fire_stream, winner_pass
 
 DEFAULT_LANES = 10     # P, as sim/main.py and hw/README.md use; a layer gets min(P, maps) lanes
 
-# The engine's handshake with the winner unit at each step end of a learning pass: the cycles
-# the engine spends, besides the unit's busy cycles, to see ``busy`` fall and resume. The engine
-# and the unit are not wired yet (hw/README.md); one cycle per step is the assumption until the
-# core top lands, and the lead adjusts this one constant then.
+# The engine's handshake with the winner unit at each step end of a learning pass: its HOLD
+# state lasts one cycle more than the unit's busy cycles (hw/integrate.py, hw/core.py;
+# model/core_schedule.py, whose figures tests/test_report.py holds these to).
 STEP_HANDSHAKE_CYCLES = 1
 
 

@@ -18,10 +18,10 @@ What is counted, per pass (the pass results of ``model.cycles``):
 
 * integrate engine: per input event one event-word read and one row-summary read (k^2 bits); per
   row visited one mask word (G bits) in each lane; per synaptic operation (``PassResult.ops``) a
-  weight read, a potential read, an add, a threshold compare and a potential write; per fire a
-  potential read and the fire-potential and fire-time writes; the clear phase writes the
-  potential and the fire time of every neuron word (G npos per lane: the current schedule's
-  clear phase).
+  weight read, a potential read, an add, a threshold compare and a potential write, and the
+  read and write of its valid-bitmap word (32 bits); per fire a potential read, the fire-potential
+  and fire-time writes and its fire valid-bitmap word read and written; the clear phase writes
+  the two valid bitmaps (ceil(G npos / 32) words of 32 bits per lane each, hw/integrate.py).
 * outgoing unit: phase A reads every lane's fire-time and fire-potential word (G npos per lane)
   with two compares each and writes one survivor (map, t) per position; phase B reads the W S^2
   survivors of the windows; each event costs a link write, a link read (links of
@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .cycles import ImageCycles, LayerPasses, LearnPasses
+from .schedule import VALID_WORD_BITS
 
 ENERGY_PJ = {
     "mem_bit": 10.0 / 64,   # SRAM 8 KB: a 64-bit read is 10 pJ; per bit, reads and writes
@@ -66,10 +67,10 @@ def count_inference(lp: LayerPasses) -> Counter:
     c = Counter()
     c["mem_bit"] += lp.events_in * (ev_bits + lay.kernel ** 2)
     c["mem_bit"] += lp.rows * lay.lanes * lay.groups
-    c["mem_bit"] += ip.ops * (lay.weight_bits + 2 * pb)
+    c["mem_bit"] += ip.ops * (lay.weight_bits + 2 * pb + 2 * VALID_WORD_BITS)
     c["add32"] += 2 * ip.ops
-    c["mem_bit"] += lp.fires * (2 * pb + tb)
-    c["mem_bit"] += words * (pb + tb)
+    c["mem_bit"] += lp.fires * (2 * pb + tb + 2 * VALID_WORD_BITS)
+    c["mem_bit"] += 2 * lay.valid_words * VALID_WORD_BITS * lay.lanes         # clear: bitmaps
     if lp.outgoing is not None:
         pl, n = lp.pool, len(lp.outgoing.events)
         survivor = bits(lay.maps - 1) + tb
