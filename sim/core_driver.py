@@ -13,7 +13,7 @@ from hw.integrate import event_layout, pack_event
 from model.pool_schedule import PoolLayout
 from model.schedule import EngineLayout
 from sim.capture import TraceFormat
-from sim.engine_driver import EngineTrace, read_each
+from sim.engine_driver import EngineTrace, read_each, write_words
 
 _FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "pooled",
           "tr_done": "done"}
@@ -80,15 +80,6 @@ class CoreTrace(TraceFormat):
             elif r[1] not in ("row", "fire", "step"):
                 raise ValueError(f"not a layer-core trace record: {r}")
         return v
-
-
-async def write_words(bus, mem: int, lane: int, words) -> None:
-    for a, word in enumerate(words):
-        for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", a),
-                        ("wr_data", int(word))):
-            bus.set(name, v)
-        await bus.tick()
-    bus.set("wr_en", 0)
 
 
 async def load_synapses(bus, lay: EngineLayout, weights, active) -> None:

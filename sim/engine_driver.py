@@ -162,33 +162,30 @@ async def start_clock_and_reset(dut, idle_inputs, input_latency: int = 0):
     return CocotbBus(dut, dut.clk, input_latency)
 
 
-async def _write(bus, mem, lane, addr, value):
-    for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", addr),
-                    ("wr_data", value)):
-        bus.set(name, v)
-    await bus.tick()
+async def write_words(bus, mem: int, lane: int, words) -> None:
+    """``words`` into memory ``mem`` of ``lane`` from address 0, one a cycle (the host write
+    port every block shares: ``wr_en``, ``wr_mem``, ``wr_lane``, ``wr_addr``, ``wr_data``)."""
+    for a, word in enumerate(words):
+        for name, v in (("wr_en", 1), ("wr_mem", mem), ("wr_lane", lane), ("wr_addr", a),
+                        ("wr_data", int(word))):
+            bus.set(name, v)
+        await bus.tick()
+    bus.set("wr_en", 0)
 
 
 async def load_synapses(bus, lay: EngineLayout, weights, active):
     """Weights, mask words and row summaries: once per network (or after pruning changes)."""
     lw, lm = lay.lane_weights(weights), lay.lane_masks(active)
-    ra = lay.row_any(lm)
-    for c, word in enumerate(ra):
-        await _write(bus, MEM_ROW_ANY, 0, c, word)
+    await write_words(bus, MEM_ROW_ANY, 0, lay.row_any(lm))
     for lane in range(lay.lanes):
-        for a, w in enumerate(lw[lane]):
-            await _write(bus, MEM_WEIGHTS, lane, a, w)
-        for a, word in enumerate(lm[lane]):
-            await _write(bus, MEM_MASKS, lane, a, word)
-    bus.set("wr_en", 0)
+        await write_words(bus, MEM_WEIGHTS, lane, lw[lane])
+        await write_words(bus, MEM_MASKS, lane, lm[lane])
 
 
 async def load_events(bus, lay: EngineLayout, times_in, threshold):
     """One image's input spike events, sorted by time, and the threshold."""
     events = lay.events(times_in)
-    for i, ev in enumerate(events):
-        await _write(bus, MEM_EVENTS, 0, i, pack_event(lay, *ev))
-    bus.set("wr_en", 0)
+    await write_words(bus, MEM_EVENTS, 0, [pack_event(lay, *ev) for ev in events])
     bus.set("n_events", len(events))
     bus.set("threshold", threshold)
 

@@ -6,7 +6,7 @@ import numpy as np
 from hw.stdp_unit import MEM_MAP_ROWS, MEM_TIMES
 from hw.synapses import MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS
 from model.schedule import EngineLayout
-from sim.engine_driver import _write, start, trace_until_done
+from sim.engine_driver import start, trace_until_done, write_words
 
 
 async def load(bus, lay: EngineLayout, weights, active, times_in):
@@ -17,9 +17,7 @@ async def load(bus, lay: EngineLayout, weights, active, times_in):
     for lane in range(lay.lanes):
         images += [(MEM_WEIGHTS, lane, lw[lane]), (MEM_MASKS, lane, masks[lane])]
     for mem, lane, words in images:
-        for a, word in enumerate(words):
-            await _write(bus, mem, lane, a, word)
-    bus.set("wr_en", 0)
+        await write_words(bus, mem, lane, words)
 
 
 async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th, all_maps=False,
