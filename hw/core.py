@@ -43,6 +43,7 @@ from hw.stdp_unit import MEM_MAP_ROWS as STDP_MAP_ROWS
 from hw.stdp_unit import MEM_TIMES as STDP_TIMES
 from hw.stdp_unit import StdpUnit
 from hw.wta import WinnerUnit
+from model.core_schedule import COUNTERS
 from model.fixedpoint import Formats
 from model.pool_schedule import PoolLayout
 from model.schedule import EngineLayout
@@ -54,8 +55,6 @@ MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = (eng.MEM_EVENTS, eng.MEM_WEIGH
 MEM_MAP_ROWS, MEM_TIMES, MEM_OUT_EVENTS, MEM_POTENTIALS, MEM_FIRE, MEM_VFIRE = range(4, 10)
 WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_TIMES)
 
-COUNTERS = ("cyc_integrate", "cyc_winners", "cyc_stdp", "cyc_outgoing", "ops", "op_cycles",
-            "stdp_ops", "prunes")
 
 
 class LayerCore(wiring.Component):

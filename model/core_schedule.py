@@ -14,7 +14,7 @@ the blocks' schedules laid end to end, stamped with the core's cycle:
 
 Each block's last record becomes a phase record -- ``integrated``, ``learned``, ``pooled`` --
 and the command's last cycle also carries ``done``. The counters are the core's
-(``hw.core.COUNTERS``).
+(``COUNTERS``, which hw/core.py's ports follow).
 """
 from __future__ import annotations
 
@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.pool_schedule import outgoing_pass
-from model.schedule import EngineLayout, PassResult, integrate_pass, stdp_pass, trace_order
-from model.wta_schedule import fire_stream, winner_pass
+from model.schedule import (EngineLayout, PassResult, StdpResult, integrate_pass, stdp_pass,
+                            trace_order)
+from model.wta_schedule import WinnerResult, fire_stream, winner_pass
 
 COMMANDS = ("infer", "learn", "sweep")
+COUNTERS = ("cyc_integrate", "cyc_winners", "cyc_stdp", "cyc_outgoing", "ops", "op_cycles",
+            "stdp_ops", "prunes")
+HOLD_CYCLES = 1      # the engine's HOLD after a step lasts this much longer than the unit's busy time
 PHASE_OF = {"integrate": "integrated", "stdp": "learned", "outgoing": "pooled"}
 
 
@@ -59,6 +63,24 @@ def stalled(trace: list, stalls: list[int]) -> list:
     return out
 
 
+@dataclass
+class LearnPhases:
+    """What a learning command adds to its integrate pass."""
+    winner: WinnerResult
+    stalls: list[int]        # cycles the engine holds after each step's ``step`` record
+    stdp: StdpResult
+
+
+def learn_phases(lay: EngineLayout, formats, lc, eng: PassResult, times_in: np.ndarray,
+                 weights: np.ndarray, active: np.ndarray, a_plus: int, a_minus: int,
+                 round_key: int, check: bool, prune_th: int) -> LearnPhases:
+    """The winner unit on the pass's fires, the engine's holds, the STDP unit on the winners."""
+    win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, eng.trace))
+    st = stdp_pass(lay, formats, weights, active, times_in, win.winners, a_plus, a_minus,
+                   round_key, check, prune_th)
+    return LearnPhases(win, [busy + HOLD_CYCLES for busy in win.busy], st)
+
+
 def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
                  weights: np.ndarray, active: np.ndarray, threshold: int, *, a_plus: int = 0,
                  a_minus: int = 0, round_key: int = 0, check: bool = False,
@@ -66,8 +88,7 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
     """Predict one command of the layer core on one image's input spike times (C, S, S)."""
     if cmd not in COMMANDS:
         raise ValueError(f"command {cmd!r}: one of {', '.join(COMMANDS)}")
-    counters = dict.fromkeys(("cyc_integrate", "cyc_winners", "cyc_stdp", "cyc_outgoing", "ops",
-                              "op_cycles", "stdp_ops", "prunes"), 0)
+    counters = dict.fromkeys(COUNTERS, 0)
     res = CoreResult([], 0, counters)
     if cmd == "sweep":
         st = stdp_pass(lay, formats, weights, active, times_in, [], 0, 0, round_key, check,
@@ -79,8 +100,9 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
     res.engine = eng
     trace = eng.trace
     if cmd == "learn":
-        win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, eng.trace))
-        stalls = [busy + 1 for busy in win.busy]
+        learned = learn_phases(lay, formats, lc, eng, times_in, weights, active, a_plus, a_minus,
+                               round_key, check, prune_th)
+        win, stalls = learned.winner, learned.stalls
         trace = stalled(eng.trace, stalls)
         steps = [r[0] for r in trace if r[1] == "step"]
         before, i = 0, 0
@@ -99,9 +121,7 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
     counters["cyc_integrate"] = eng_cycles
     res.cycles = eng_cycles
     if cmd == "learn":
-        st = stdp_pass(lay, formats, weights, active, times_in, res.winners, a_plus, a_minus,
-                       round_key, check, prune_th)
-        return _learned(res, st, eng_cycles)
+        return _learned(res, learned.stdp, eng_cycles)
     if lc.pool.size > 0:
         out = outgoing_pass(lay, lc, eng.fire, eng.v_fire)
         res.trace += _phase(out.trace, "outgoing", eng_cycles)

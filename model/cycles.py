@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rng
+from .core_schedule import HOLD_CYCLES, learn_phases
 from .pool_schedule import OutgoingResult, PoolLayout, outgoing_pass
-from .schedule import EngineLayout, PassResult, StdpResult, integrate_pass, stdp_pass
-from .wta_schedule import WinnerResult, fire_stream, winner_pass
+from .schedule import EngineLayout, PassResult, StdpResult, integrate_pass
+from .wta_schedule import WinnerResult
 
 DEFAULT_LANES = 10     # P, as sim/main.py and hw/README.md use; a layer gets min(P, maps) lanes
 
 # The engine's handshake with the winner unit at each step end of a learning pass: its HOLD
-# state lasts one cycle more than the unit's busy cycles (hw/integrate.py, hw/core.py;
-# model/core_schedule.py, whose figures tests/test_report.py holds these to).
-STEP_HANDSHAKE_CYCLES = 1
+# state's cycles beyond the unit's busy ones (model/core_schedule.py, whose learning phases
+# _learn_step takes as they are).
+STEP_HANDSHAKE_CYCLES = HOLD_CYCLES
 
 
 @dataclass
@@ -137,10 +138,9 @@ def image_cycles(net, times_in: np.ndarray, lanes: int = DEFAULT_LANES,
 
 def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -> LearnPasses:
     cfg, lc = net.cfg, net.cfg.layers[i]
-    win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, ip.trace))
     n = net.learned[i]
     a_plus, a_minus = net.arith.rates(cfg, n)
     check = cfg.pruning.enabled and n + 1 > cfg.pruning.warmup
-    sp = stdp_pass(lay, net.arith, net.weights[i], ~net.pruned[i], x, win.winners, a_plus,
-                   a_minus, rng.round_key(cfg.seed, i, n), check, net.pruning.threshold)
-    return LearnPasses(win, sp, STEP_HANDSHAKE_CYCLES * lay.time_steps, lc.winners)
+    ph = learn_phases(lay, net.arith, lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
+                      rng.round_key(cfg.seed, i, n), check, net.pruning.threshold)
+    return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)
