@@ -98,11 +98,10 @@ class StdpUnit(wiring.Component):
             m.submodules.synapses = own = SynapseMemories(lay, self.addr_w, self.data_w, 3)
             syn = synapse_port(lay).create(path=("syn",))
             wiring.connect(m, syn, own.syn)
-            for name in ("wr_lane", "wr_addr", "wr_data", "rd_lane", "rd_addr"):
+            for name in ("wr_en", "wr_mem", "wr_lane", "wr_addr", "wr_data", "rd_lane", "rd_addr"):
                 m.d.comb += getattr(own, name).eq(getattr(self, name))
-            m.d.comb += [own.wr_en.eq(self.wr_en), own.wr_mem.eq(self.wr_mem),
-                         self.rd_weight.eq(own.rd_weight), self.rd_mask.eq(own.rd_mask),
-                         self.rd_row_any.eq(own.rd_row_any)]
+            for name in ("rd_weight", "rd_mask", "rd_row_any"):
+                m.d.comb += getattr(self, name).eq(getattr(own, name))
 
         # -- host access ----------------------------------------------------------------------
         host_wr = self.wr_en          # only while busy is low (the host's side of the contract)

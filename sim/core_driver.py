@@ -178,6 +178,9 @@ async def run_command(bus, fmt: CoreTrace, cmd: int, expected: list | None = Non
     return trace, counters(bus)
 
 
+LIST_STATE = ("winners", "out_events")     # compared as lists; the other memories as arrays
+
+
 def expected_state(lay: EngineLayout, lc, pred) -> dict:
     """The memories ``model.core_schedule.core_command`` predicts after a command, as the host
     reads them (``read_state``)."""
@@ -201,7 +204,7 @@ def state_divergence(expected: dict, seen: dict, context: dict):
     from sim.compare import Divergence, first_memory_divergence
     for name, ref in expected.items():
         got = seen[name]
-        if name in ("winners", "out_events"):
+        if name in LIST_STATE:
             got = [list(w) for w in got] if name == "winners" else list(got)
             if got != list(ref):
                 return Divergence(name, 0, None, ref, got, context)

@@ -161,11 +161,11 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     that a difference is caught)."""
     from hw.core import LayerCore
     from model.core_schedule import core_command
-    from sim.core_driver import CoreTrace, expected_state
+    from sim.core_driver import LIST_STATE, CoreTrace, expected_state
     sim = runner.default_sim(sim)
     fmt = CoreTrace(lay, formats, lc)
     w, a = np.asarray(weights), np.asarray(active)
-    meta, times = [], []
+    meta, times, npz = [], [], {}
     for i, st in enumerate(steps):
         stdp_args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
         pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args)
@@ -178,17 +178,16 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
                      "learning": {k: int(st.get(k, 0)) for k in
                                   ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th")},
-                     "state": {k: v for k, v in state.items() if k in ("winners", "out_events")}})
+                     "state": {k: v for k, v in state.items() if k in LIST_STATE},
+                     "arrays": sorted(k for k in state if k not in LIST_STATE)})
+        npz.update({f"s{i}_{k}": state[k] for k in meta[-1]["arrays"]})
         times.append(np.asarray(st["times_in"]))
-        arrays = {k: v for k, v in state.items() if k not in ("winners", "out_events")}
-        meta[-1].update(arrays=sorted(arrays), _arrays=arrays)
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
     # The build is shared by every run of this design; the case belongs to this run only.
     case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}"
     case.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"s{i}_{k}": v for i, m in enumerate(meta) for k, v in m.pop("_arrays").items()}
-    np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **arrays)
+    np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **npz)
     case.with_suffix(".json").write_text(json.dumps({
         "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
         "layer": _layer_config(lc), "threshold": int(threshold), "steps": meta}))
