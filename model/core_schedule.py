@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.pool_schedule import outgoing_pass
+from model.config import Config
+from model.pool_schedule import PoolLayout, outgoing_pass
 from model.schedule import (EngineLayout, PassResult, StdpResult, integrate_pass, stdp_pass,
                             trace_order)
 from model.wta_schedule import WinnerResult, fire_stream, winner_pass
@@ -44,6 +45,20 @@ class CoreResult:
     weights: np.ndarray | None = None    # after the STDP unit (learn, sweep)
     active: np.ndarray | None = None
     events: list | None = None           # the next layer's events (infer, with pooling)
+
+
+def network_layouts(cfg: Config, lanes: int) -> list[EngineLayout]:
+    """Every layer's layout on cores of ``lanes`` lanes (fewer where a layer has fewer maps):
+    the generator parameters of the layer cores of a whole network (boards/, the resource
+    report), from the config alone. Layer 0 sees the encoder's grid (2 DoG channels); a layer
+    with pooling hands on its pooled side."""
+    out, side, channels = [], cfg.input.grid, 2
+    for i, lc in enumerate(cfg.layers):
+        lay = EngineLayout.from_config(cfg, i, min(lanes, lc.maps), side, channels)
+        out.append(lay)
+        side = PoolLayout.from_config(lay, lc).side if lc.pool.size > 0 else lay.side_out
+        channels = lc.maps
+    return out
 
 
 def _phase(records, block: str, offset: int) -> list:

@@ -74,3 +74,21 @@ def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
     lc = c["lc"]
     model = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, c["net"].T)
     assert [w[:3] for w in learn.winners] == [tuple(int(v) for v in w) for w in model]
+
+
+@pytest.mark.parametrize("path", ["configs/tiny.yaml", "configs/mnist.yaml"])
+def test_network_layouts_follow_the_data(path):
+    """The layouts computed from the config alone (boards/, the resource report) are those of
+    the spike times the model hands each layer."""
+    import numpy as np
+
+    from model import config as C
+    from model.core_schedule import network_layouts
+    from model.network import Network
+    from model.schedule import EngineLayout
+    cfg = C.load(path)
+    net = Network(cfg)
+    times = net.encode(np.zeros((1, cfg.input.size, cfg.input.size), dtype=np.uint8))
+    for i, lay in enumerate(network_layouts(cfg, 10)):
+        seen = net.propagate(times, i)[0]
+        assert lay == EngineLayout.for_input(cfg, i, min(10, cfg.layers[i].maps), seen)
