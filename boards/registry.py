@@ -1,0 +1,74 @@
+"""The supported boards: platform, FPGA resources and clocking, and the fit check that refuses a
+network too large for a board before any long step starts.
+
+A board top (boards/top.py) holds one layer core per layer it is built with; the check counts
+the memory bits of those cores from the elaborated design (every ``lib.memory`` array, depth
+times width), which is a lower bound on the block RAM a synthesis will use: packing into
+fixed-geometry blocks only adds to it. Synthesis then gives the exact block count
+(boards/bitstream.py checks it again before place and route).
+"""
+from dataclasses import dataclass
+
+from amaranth.hdl import Fragment, Shape
+from amaranth.hdl._mem import MemoryInstance
+
+
+class BoardError(ValueError):
+    """A board, config or layer selection the flow cannot build; the message says what is
+    allowed."""
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str             # amaranth_boards module:class
+    family: str               # ecp5 | xc7 | ice40
+    device: str
+    bram_bits: int            # block RAM of the device (what the fit check compares with)
+    bram_blocks: int
+    bram_block: str           # the block RAM primitive synthesis maps to
+    luts: int
+    core_mhz: float           # the clock the core runs at on this board
+    board_mhz: float          # the board's oscillator
+    baud: int = 115_200
+
+    def load_platform(self):
+        module, cls = self.platform.split(":")
+        return getattr(__import__(f"amaranth_boards.{module}", fromlist=[cls]), cls)
+
+
+BOARDS = {b.name: b for b in (
+    # ECP5-85F: 208 DP16KD of 18 Kbit; the core's clock from the 25 MHz oscillator by a PLL.
+    Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", "LFE5U-85F-6BG381C",
+          bram_bits=208 * 18 * 1024, bram_blocks=208, bram_block="DP16KD", luts=83_640,
+          core_mhz=75.0, board_mhz=25.0),
+    # Artix-7 35T: 50 RAMB36E1 of 36 Kbit (100 RAMB18E1); 100 MHz oscillator, core at 75 MHz.
+    Board("arty_a7", "arty_a7:ArtyA7_35Platform", "xc7", "xc7a35ticsg324-1L",
+          bram_bits=50 * 36 * 1024, bram_blocks=100, bram_block="RAMB18E1", luts=20_800,
+          core_mhz=75.0, board_mhz=100.0),
+    # iCE40UP5K: 30 EBR of 4 Kbit (the SPRAM is not inferred from plain memories); 12 MHz.
+    Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "iCE40UP5K-SG48",
+          bram_bits=30 * 4096, bram_blocks=30, bram_block="SB_RAM40_4K", luts=5_280,
+          core_mhz=12.0, board_mhz=12.0),
+)}
+
+
+def board(name: str) -> Board:
+    if name not in BOARDS:
+        raise BoardError(f"unknown board {name!r}; supported boards: {', '.join(sorted(BOARDS))}")
+    return BOARDS[name]
+
+
+def memories(elaboratable) -> list[tuple[str, int, int]]:
+    """(path, depth, width) of every memory array in the elaborated design."""
+    found = []
+
+    def walk(frag, path):
+        for sub, name, _ in frag.subfragments:
+            where = f"{path}.{name}" if path else str(name)
+            if isinstance(sub, MemoryInstance):
+                found.append((where, sub._data.depth, Shape.cast(sub._data.shape).width))
+            else:
+                walk(sub, where)
+    walk(Fragment.get(elaboratable, None), "")
+    return found

@@ -1,0 +1,86 @@
+"""The bitstream flow's checks (boards/bitstream.py, boards/registry.py, boards/clocks.py): every
+bad request is refused with a message naming what is allowed, before any long step starts."""
+import time
+
+import pytest
+
+from boards import bitstream, clocks, registry
+
+
+def run(tmp_path, *args):
+    t0 = time.monotonic()
+    code = bitstream.main(["--out", str(tmp_path / "out"), *args])
+    return code, time.monotonic() - t0
+
+
+def test_unknown_board_names_the_supported_ones(tmp_path, capsys):
+    code, _ = run(tmp_path, "--board", "de10nano")
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown board 'de10nano'" in err
+    assert all(name in err for name in registry.BOARDS)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_layer_names_the_layers(tmp_path, capsys):
+    code, _ = run(tmp_path, "--board", "ulx3s", "--config", "configs/tiny.yaml", "--layers", "conv3")
+    err = capsys.readouterr().err
+    assert code == 2 and "'conv3' is not a layer" in err and "conv1, conv2" in err
+
+
+@pytest.mark.parametrize("board, layers, hint", [
+    ("ulx3s", "all", "each of these fits alone: conv1, conv2"),
+    ("icebreaker", "conv2", "no single layer fits"),
+])
+def test_a_network_too_large_for_the_board_is_refused_before_building(tmp_path, capsys, board,
+                                                                       layers, hint):
+    code, seconds = run(tmp_path, "--board", board, "--config", "configs/mnist.yaml",
+                        "--layers", layers)
+    err = capsys.readouterr().err
+    assert code == 2 and "Mbit of memory" in err and hint in err
+    assert not (tmp_path / "out").exists()          # nothing was synthesized
+    assert seconds < 60
+
+
+def test_a_missing_tool_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEXTPNR_ECP5", str(tmp_path / "no-such-nextpnr"))
+    code, _ = run(tmp_path, "--board", "ulx3s", "--config", "configs/tiny.yaml")
+    err = capsys.readouterr().err
+    assert code == 2 and "missing tools for ulx3s: nextpnr-ecp5" in err and "no-such-nextpnr" in err
+
+
+def test_synth_only_is_for_the_xilinx_flow(tmp_path, capsys):
+    code, _ = run(tmp_path, "--board", "ulx3s", "--config", "configs/tiny.yaml", "--synth-only")
+    assert code == 2 and "--synth-only is for the 7-series flow" in capsys.readouterr().err
+
+
+def test_openxc7_tools_are_reported_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIPDB_DIR", str(tmp_path))
+    monkeypatch.setenv("NEXTPNR_XILINX", str(tmp_path / "nope"))
+    missing = bitstream.missing_openxc7(dict(__import__("os").environ))
+    assert missing[0] == "nextpnr-xilinx" and f"chip database {tmp_path}/xc7a35t.bin" in missing
+
+
+def test_plls_hit_the_frequency_inside_the_vco_range():
+    p = clocks.ecp5_pll(25.0, 75.0)
+    assert (p.ref_div, p.fb_mult, p.out_div) == (1, 3, 8)       # what ecppll -i 25 -o 75 gives
+    assert 400 <= p.vco_mhz <= 800 and p.out_mhz == 75.0
+    m = clocks.xc7_mmcm(100.0, 75.0)
+    assert 600 <= m.vco_mhz <= 1200 and m.vco_mhz / m.out_div == 75.0
+    with pytest.raises(registry.BoardError, match="cannot make 1000.0 MHz"):
+        clocks.ecp5_pll(25.0, 1000.0)
+
+
+LOG = """Info: Device utilisation:
+Info: 	          TRELLIS_IO:       5/    365     1%
+Info: 	              DP16KD:      12/    208     5%
+Info: 	          TRELLIS_FF:    1234/  83640     1%
+Info: Max frequency for clock '$glbnet$clk': 40.00 MHz (FAIL at 75.00 MHz)
+Info: Max frequency for clock '$glbnet$clk': 81.25 MHz (PASS at 75.00 MHz)
+"""
+
+
+def test_the_final_timing_report_and_the_utilisation_are_read():
+    rep = bitstream.parse_nextpnr_log(LOG)
+    assert rep["clocks"] == {"$glbnet$clk": {"fmax_mhz": 81.25, "target_mhz": 75.0, "pass": True}}
+    assert rep["utilisation"]["DP16KD"] == {"used": 12, "available": 208}
+    assert set(rep["utilisation"]) == {"TRELLIS_IO", "DP16KD", "TRELLIS_FF"}
