@@ -4,8 +4,9 @@ Line format: idle high, one start bit (low), 8 data bits least significant first
 (high). Both ends count ``divisor`` cycles per bit (baud = clock / divisor; the rounding error
 of an integer divisor must stay well under half a bit over the 10 bits of a frame: under 5%).
 
-* ``UartTx``: a ``stream.Signature(8)`` sink; ``ready`` is high while the line is idle, a byte
-  is taken when ``valid & ready`` and sent over the next 10 bit times.
+* ``UartTx``: a ``stream.Signature(8)`` sink; ``ready`` is high while the line is idle and in
+  the last cycle of a stop bit, a byte is taken when ``valid & ready`` and sent over the next 10
+  bit times (bytes offered back to back leave no idle time between frames).
 * ``UartRx``: a ``stream.Signature(8)`` source. The ``rx`` pin is synchronised
   (``FFSynchronizer``, idle high); a falling edge starts a frame, whose bits are sampled in
   their middle (``divisor // 2`` cycles after the edge, then every ``divisor`` cycles). A start
@@ -23,10 +24,11 @@ from amaranth.lib.wiring import In, Out
 MIN_DIVISOR = 4
 
 
-def _check_divisor(divisor) -> int:
+def _check_divisor(unit, divisor) -> int:
     # Fewer cycles a bit leave no room for the edge detection's one-cycle uncertainty plus a
     # clock mismatch between the two ends.
     if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < MIN_DIVISOR:
+        unit._MustUse__silence = True          # refused, not forgotten: no "unused" warning
         raise ValueError(f"UART divisor {divisor!r}: must be an integer >= {MIN_DIVISOR} "
                          "(clock cycles per bit: clock frequency / baud rate)")
     return divisor
@@ -36,7 +38,7 @@ class UartTx(wiring.Component):
     """Byte stream in, ``tx`` pin out (high when idle)."""
 
     def __init__(self, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     def elaborate(self, platform):
@@ -44,11 +46,14 @@ class UartTx(wiring.Component):
         shift = Signal(10, init=0x3FF)       # stop, 8 data, start: sent from bit 0
         left = Signal(range(11))             # bits still to send
         timer = Signal(range(self.divisor))
-        m.d.comb += [self.i.ready.eq(left == 0), self.tx.eq(shift[0])]
-        with m.If(left == 0):
-            with m.If(self.i.valid):
-                m.d.sync += [shift.eq((1 << 9) | (self.i.payload << 1)), left.eq(10),
-                             timer.eq(self.divisor - 1)]
+        # Ready while idle and in the stop bit's last cycle: bytes go out back to back.
+        m.d.comb += [self.i.ready.eq((left == 0) | ((left == 1) & (timer == 0))),
+                     self.tx.eq(shift[0])]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [shift.eq((1 << 9) | (self.i.payload << 1)), left.eq(10),
+                         timer.eq(self.divisor - 1)]
+        with m.Elif(left == 0):
+            pass
         with m.Elif(timer == 0):
             m.d.sync += [shift.eq((shift >> 1) | (1 << 9)), left.eq(left - 1),
                          timer.eq(self.divisor - 1)]
@@ -61,7 +66,7 @@ class UartRx(wiring.Component):
     """``rx`` pin in, byte stream out; ``error`` (framing) and ``overrun`` pulse for one cycle."""
 
     def __init__(self, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(8)),
                           "error": Out(1), "overrun": Out(1)})
 

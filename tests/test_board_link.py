@@ -1,0 +1,233 @@
+"""The board link: the UART (boards/uart.py), the protocol's framing and error replies
+(boards/link.py, boards/protocol.py) through the host driver (boards/host.py), a layer's round
+trip against the model in Amaranth's simulator, and the board top's round trip over its UART
+pins in Verilator (sim/cocotb_board.py)."""
+import random
+
+import pytest
+from amaranth import Module
+from amaranth.sim import Simulator
+
+from boards import protocol as p
+from boards.host import Board, LinkError, ReplyError, encode
+from boards.top import BoardTop
+from boards.uart import UartRx, UartTx
+from conftest import core_case
+from hw import core as hc
+from sim.board_case import play, predict
+from sim.board_driver import StreamTransport
+
+# -- the UART --------------------------------------------------------------------------------------
+
+
+def uart_loop(divisor, data, rx_wave=None, cycles=None):
+    """``data`` through UartTx into UartRx (the tx pin wired to the rx pin), the sender never
+    waiting; or, with ``rx_wave`` (a list of pin levels, one a cycle), that wave into UartRx.
+    Returns (bytes received, framing errors, the tx pin's level each cycle)."""
+    m = Module()
+    m.submodules.tx = tx = UartTx(divisor)
+    m.submodules.rx = rx = UartRx(divisor)
+    if rx_wave is None:
+        m.d.comb += rx.rx.eq(tx.tx)
+    got, errors, line = [], [], []
+    cycles = cycles or (len(data) + 2) * 10 * divisor
+
+    async def sender(ctx):
+        for byte in data:
+            ctx.set(tx.i.payload, byte)
+            ctx.set(tx.i.valid, 1)
+            await ctx.tick().until(tx.i.ready)
+        ctx.set(tx.i.valid, 0)
+
+    async def receiver(ctx):
+        ctx.set(rx.o.ready, 1)
+        for i in range(cycles):
+            if rx_wave is not None:
+                ctx.set(rx.rx, rx_wave[i] if i < len(rx_wave) else 1)
+            line.append(ctx.get(tx.tx))
+            if ctx.get(rx.o.valid):
+                got.append(ctx.get(rx.o.payload))
+            if ctx.get(rx.error):
+                errors.append(i)
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(sender)
+    sim.add_testbench(receiver)
+    sim.run()
+    return got, errors, line
+
+
+def frame(byte, divisor, stop=1):
+    return [level for bit in (0, *((byte >> i) & 1 for i in range(8)), stop) for level in [bit] * divisor]
+
+
+@pytest.mark.parametrize("divisor", [4, 5, 7, 16])
+def test_uart_round_trip_back_to_back(divisor):
+    data = [0x00, 0xFF, 0x55, 0xA5, 0x01, 0x80] + random.Random(divisor).sample(range(256), 10)
+    got, errors, line = uart_loop(divisor, data)
+    assert got == data and not errors
+    # On the wire: idle high, then the frames back to back, each bit held ``divisor`` cycles.
+    start = line.index(0)
+    wave = [level for byte in data for level in frame(byte, divisor)]
+    assert line[start:start + len(wave)] == wave
+
+
+@pytest.mark.parametrize("divisor", [4, 7])
+def test_uart_framing_error_and_glitch(divisor):
+    """A low stop bit drops its byte and raises ``error`` once; a low glitch shorter than half
+    a bit is no start bit; the next good frame is received."""
+    wave = ([1] * 5 + frame(0x3C, divisor, stop=0) + [0] * divisor + [1] * 3 * divisor
+            + [0] * (divisor // 2 - 1) + [1] * 3 * divisor + frame(0xC3, divisor) + [1] * divisor)
+    got, errors, _ = uart_loop(divisor, [], rx_wave=wave, cycles=len(wave) + 4)
+    assert got == [0xC3]
+    assert len(errors) == 1
+
+
+def test_uart_divisor_checked():
+    with pytest.raises(ValueError, match="divisor 3.*>= 4"):
+        UartTx(3)
+
+
+# -- the link in Amaranth's simulator -------------------------------------------------------------
+
+LANES = 4
+
+
+def simulate_link(cfg, bench, timeout=60):
+    """Run ``bench(board, ctx)`` against the HostLink of ``cfg``'s board top (its byte streams,
+    no UART); returns the bench's result."""
+    top = BoardTop(cfg, LANES, divisor=4, timeout=timeout)
+    top._MustUse__silence = True          # only its link is simulated
+    for unit in (top.uart_rx, top.uart_tx):
+        unit._MustUse__silence = True
+    transport = StreamTransport(top.link)
+    board = Board(transport, cfg, LANES)
+    out = {}
+
+    async def testbench(ctx):
+        transport.ctx = ctx
+        out["result"] = await bench(board, ctx, top.link)
+
+    sim = Simulator(top.link)
+    sim.add_clock(1e-8)
+    sim.add_process(transport.collect)
+    sim.add_testbench(testbench)
+    sim.run()
+    return out["result"]
+
+
+def test_link_identifies_writes_reads_and_sets(tiny_cfg):
+    async def bench(board, ctx, link):
+        ident = await board.check()
+        words = {}
+        for mem, spec in board.maps[0].items():   # every memory both ways, from an offset
+            if spec.writable and spec.readable:
+                lane = spec.lanes - 1
+                data = [random.Random(mem).getrandbits(spec.width) for _ in range(spec.depth - 1)]
+                await board.write(0, mem, lane, data, addr=1)
+                words[spec.name] = (data, await board.read(0, mem, lane, spec.depth - 1, addr=1))
+        for r, name in enumerate(p.REGISTERS):
+            await board.set(1, name, min(r + 1, p.register_limits(board.layouts[1], board.formats)[name]))
+        regs = {name: ctx.get(getattr(link.cores[1], name)) for name in p.REGISTERS}
+        return ident, words, regs, await board.status(0)
+
+    ident, words, regs, status = simulate_link(tiny_cfg, bench)
+    assert ident["layers"] == 2 and ident["magic"] == p.MAGIC
+    assert set(words) == {"weights", "masks", "row_any", "map_rows"}
+    for name, (sent, back) in words.items():
+        assert back == sent, name
+    assert regs == {name: min(r + 1, 1) if name == "check" else r + 1
+                    for r, name in enumerate(p.REGISTERS)}
+    assert status["busy"] == 0 and status["cycle"] == 0
+
+
+BAD_REQUESTS = [
+    ("LAYER", lambda: encode(p.OP_STATUS, layer=2)),
+    ("LAYER", lambda: encode(p.OP_WRITE, b"\1\2", layer=9, mem=0, lane=0, addr=0, count=2)),
+    ("MEMORY", lambda: encode(p.OP_WRITE, b"\1\2", layer=0, mem=hc.MEM_FIRE, lane=0, addr=0, count=2)),
+    ("MEMORY", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_EVENTS, lane=0, addr=0, count=1)),
+    ("MEMORY", lambda: encode(p.OP_READ, layer=1, mem=hc.MEM_OUT_EVENTS, lane=0, addr=0, count=1)),
+    ("MEMORY", lambda: encode(p.OP_READ, layer=0, mem=12, lane=0, addr=0, count=1)),
+    ("LANE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_WEIGHTS, lane=LANES, addr=0, count=1)),
+    ("LANE", lambda: encode(p.OP_WRITE, b"\1\0", layer=0, mem=hc.MEM_ROW_ANY, lane=1, addr=0, count=1)),
+    ("RANGE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_MASKS, lane=0, addr=17, count=2)),
+    ("RANGE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_MASKS, lane=0, addr=0, count=0)),
+    ("REGISTER", lambda: encode(p.OP_SET, layer=0, reg=len(p.REGISTERS), value=0)),
+    ("VALUE", lambda: encode(p.OP_SET, layer=0, reg=p.REGISTERS.index("check"), value=2)),
+    ("VALUE", lambda: encode(p.OP_RUN, layer=0, cmd=3)),
+    ("CHECKSUM", lambda: encode(p.OP_IDENTIFY, layer=0)[:-1] + b"\0"),
+    ("OPCODE", lambda: bytes([0x7F, 1, 2, 3])),
+    ("TIMEOUT", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_MASKS, lane=0, addr=0, count=1)[:5]),
+]
+
+
+def test_link_error_replies(tiny_cfg):
+    """Each bad request gets one error reply naming its error, and the link serves the next
+    request; a request while a command runs gets BUSY, STATUS is still served."""
+    async def bench(board, ctx, link):
+        seen = []
+        for _, make in BAD_REQUESTS:
+            frame_bytes = make()
+            op = frame_bytes[0]
+            await board.transport.write(frame_bytes)
+            try:
+                await board.reply(op, p.OPCODES.get(op, "?"), body=0)
+                seen.append("OK")
+            except LinkError as exc:
+                seen.append(exc.name)
+            assert (await board.identify())["layers"] == 2
+        await board.start(0, "infer")
+        busy = (await board.status(0))["busy"]
+        with pytest.raises(LinkError, match="BUSY"):
+            await board.write(0, hc.MEM_WEIGHTS, 0, [1, 2])
+        await board.wait_done()
+        return seen, busy, await board.status(0)
+
+    seen, busy, after = simulate_link(tiny_cfg, bench)
+    assert seen == [name for name, _ in BAD_REQUESTS]
+    assert busy == 1 and after["busy"] == 0 and after["cycle"] > 0
+
+
+def test_host_refuses_garbled_reply_and_other_bitstream(tiny_cfg):
+    from boards.host import BitstreamMismatch
+    from model import config as C
+
+    class Garble:
+        def __init__(self, inner):
+            self.inner = inner
+
+        async def write(self, data):
+            await self.inner.write(data)
+
+        async def read(self, n):
+            data = bytearray(await self.inner.read(n))
+            data[0] ^= 0x10 if n == 1 else 0     # the checksum byte flipped
+            return bytes(data)
+
+    async def bench(board, ctx, link):
+        other = Board(board.transport, C.replace(tiny_cfg, **{"layers.0.winners": 3}), LANES)
+        with pytest.raises(BitstreamMismatch, match="digest"):
+            await other.check()
+        garbled = Board(Garble(board.transport), tiny_cfg, LANES)
+        with pytest.raises(ReplyError, match="checksum"):
+            await garbled.identify()
+        return True
+
+    assert simulate_link(tiny_cfg, bench)
+
+
+def test_link_round_trip_matches_model(tiny_net):
+    """Layer 0 through the link: the synapses and an image loaded, infer and learn run, every
+    counter, winner, output event and memory read back equal to the model's."""
+    c = core_case(tiny_net, 0, LANES, image=0, seed=3, prune=0.3)
+    steps = predict(c["lay"], c["net"].arith, c["lc"], c)
+    assert steps[1]["counters"]["prunes"] > 0 and steps[1]["counters"]["stdp_ops"] > 0
+
+    async def bench(board, ctx, link):
+        assert board.layouts[0] == c["lay"]
+        return await play(board, c, steps, {"simulator": "amaranth"})
+
+    seen = simulate_link(c["cfg"], bench)
+    assert [s["cmd"] for s in seen] == ["infer", "learn"] and seen[1]["winners"]
