@@ -88,3 +88,29 @@ def load_case(path: str | Path) -> tuple[dict, list[dict]]:
               "state": {**st["lists"], **{k: arrays[f"s{i}_{k}"] for k in st["arrays"]}}}
              for i, st in enumerate(meta["steps"])]
     return case, steps
+
+
+def run_board(cfg_path: str | Path, lanes: int, divisor: int, case: dict, steps: list[dict],
+              context: dict, sim: str | None = None, testcase: str | None = None,
+              waves: bool | None = None):
+    """Build the board top of the config (boards/top.py; Verilog through sim/runner.py, the clock
+    inside the simulation) and run sim/cocotb_board.py on it: ``board_matches_model`` plays the
+    case over the UART pins, ``board_refuses_corruption`` sends damaged frames. Raises
+    AssertionError naming the first divergence."""
+    import os
+
+    from boards.top import BoardTop
+    from model import config as C
+    from sim import runner
+    sim = runner.default_sim(sim)
+    cfg = C.load(cfg_path)
+    name = f"board-{Path(cfg_path).stem}-p{lanes}-d{divisor}-{sim}"
+    path = runner.BUILD / "cases" / f"{name}-{os.getpid()}"
+    save_case(path, case, steps)
+    return runner.run(BoardTop(cfg, lanes, divisor), "board", "sim.cocotb_board", sim=sim,
+                      clock=("clk", 10), waves=waves, build_dir=runner.BUILD / name,
+                      testcase=testcase,
+                      extra_env={"BOARD_CASE": str(path), "BOARD_CONFIG": str(cfg_path),
+                                 "BOARD_LANES": str(lanes), "BOARD_DIVISOR": str(divisor),
+                                 "BOARD_CONTEXT": json.dumps(dict(context, simulator=sim)),
+                                 "COCOTB_LOG_LEVEL": "WARNING"})
