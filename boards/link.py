@@ -14,6 +14,8 @@ framing error, which drops a byte) is swallowed until the line has been quiet fo
 cycles, then answered with its error; a request cut short is answered TIMEOUT the same way.
 The link never waits for anything but bytes: every request gets exactly one reply.
 """
+from contextlib import contextmanager
+
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -202,8 +204,13 @@ class HostLink(wiring.Component):
                 m.d.sync += err.eq(p.ERR["TIMEOUT"])
                 m.next = "R_STATUS"
 
-        def send(byte, m=m):
+        @contextmanager
+        def sending(byte):
+            """Offer ``byte`` to the transmitter; the body runs in the cycle it is taken."""
             m.d.comb += [tx.valid.eq(1), tx.payload.eq(byte)]
+            with m.If(tx.ready):
+                m.d.sync += total.eq(total + byte)        # the reply's checksum
+                yield
 
         with m.FSM():
             with m.State("IDLE"):
@@ -289,14 +296,12 @@ class HostLink(wiring.Component):
 
             # -- the reply ----------------------------------------------------------------------
             with m.State("R_STATUS"):
-                send(err)
-                with m.If(tx.ready):
-                    m.d.sync += total.eq(err)
+                with sending(err):
+                    m.d.sync += total.eq(err)             # the reply's first byte
                     m.next = "R_OP"
             with m.State("R_OP"):
-                send(op)
-                with m.If(tx.ready):
-                    m.d.sync += [total.eq(total + op), idx.eq(0)]
+                with sending(op):
+                    m.d.sync += idx.eq(0)
                     with m.If(err != p.OK):
                         m.next = "R_SUM"
                     with m.Elif(op == p.OP_READ):
@@ -313,9 +318,8 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.next = "R_SUM"
             with m.State("R_BODY"):
-                send(body)
-                with m.If(tx.ready):
-                    m.d.sync += [total.eq(total + body), idx.eq(idx + 1)]
+                with sending(body):
+                    m.d.sync += idx.eq(idx + 1)
                     with m.If(idx == body_len - 1):
                         m.next = "R_SUM"
             with m.State("R_READ"):           # the address is on the read port
@@ -324,20 +328,15 @@ class HostLink(wiring.Component):
                 m.d.sync += [word.eq(rd_data), bi.eq(0)]
                 m.next = "R_WORD"
             with m.State("R_WORD"):
-                send(word[:8])
-                with m.If(tx.ready):
-                    m.d.sync += [total.eq(total + word[:8]), word.eq(word >> 8), bi.eq(bi + 1)]
+                with sending(word[:8]):
+                    m.d.sync += [word.eq(word >> 8), bi.eq(bi + 1)]
                     with m.If(bi == nb - 1):
                         m.d.sync += [addr.eq(addr + 1), left.eq(left - 1)]
-                        m.next = "R_NEXT"
-            with m.State("R_NEXT"):
-                with m.If(left == 0):
-                    m.next = "R_SUM"
-                with m.Else():
-                    m.next = "R_READ"
+                        m.next = "R_READ"
+                        with m.If(left == 1):
+                            m.next = "R_SUM"
             with m.State("R_SUM"):
-                send(checksum)
-                with m.If(tx.ready):
+                with sending(checksum):
                     m.next = "IDLE"
 
         with m.If(got | ~open_):

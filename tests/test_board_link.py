@@ -14,7 +14,7 @@ from boards.top import BoardTop
 from boards.uart import UartRx, UartTx
 from conftest import TINY, core_case
 from hw import core as hc
-from sim.board_case import play, predict
+from sim.board_case import predict
 from sim.board_driver import StreamTransport
 
 # -- the UART --------------------------------------------------------------------------------------
@@ -244,3 +244,33 @@ def test_board_top_round_trip_matches_model(board_case):
     res = run_board(TINY, LANES, DIVISOR, c, steps, {"test": "round trip"})
     assert res.passed == ["board_matches_model", "board_catches_a_wrong_expectation",
                           "board_refuses_corruption"]
+
+
+# -- the host driver on a blocking transport, and its CLI -----------------------------------------
+
+def test_blocking_driver_and_cli_errors(tiny_cfg, capsys):
+    """The coroutines run to their end in one step on a transport that never suspends (as
+    pyserial's); the CLI names a port it cannot open."""
+    from boards.host import blocking, main
+
+    class Canned:
+        def __init__(self, reply):
+            self.reply, self.sent = bytearray(reply), b""
+
+        async def write(self, data):
+            self.sent += data
+
+        async def read(self, n):
+            data, self.reply[:n] = bytes(self.reply[:n]), b""
+            return data
+
+    probe = Board(None, tiny_cfg, LANES)
+    body = p.MAGIC + bytes([p.VERSION, 2]) + probe.digest.to_bytes(4, "little")
+    head = bytes([p.OK, p.OP_IDENTIFY]) + body
+    transport = Canned(head + bytes([p.checksum(head)]))
+    ident = blocking(Board(transport, tiny_cfg, LANES)).check()
+    assert ident["digest"] == probe.digest and transport.sent == encode(p.OP_IDENTIFY, layer=0)
+
+    assert main(["--port", "/dev/no-such-tty", "--config", str(TINY), "identify"]) == 2
+    err = capsys.readouterr().err
+    assert "/dev/no-such-tty" in err and "cannot open serial port" in err
