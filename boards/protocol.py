@@ -10,30 +10,36 @@ The checksum byte makes the sum of all bytes of the frame 0 modulo 256 (``checks
 request names a layer (IDENTIFY ignores it). A reply's status is ``OK`` (0) or an error code
 (ERRORS); an error reply has no body. Requests are answered one at a time, in order.
 
-Opcodes:
+Opcodes (request fields after ``layer``; reply body when OK):
 
-=========  ======================================  ==============================================
-IDENTIFY   --                                      magic "TTFS", version, layers, digest (u32)
-WRITE      mem, lane, addr (u24), count (u24),     --
-           then count words
-READ       mem, lane, addr (u24), count (u24)      count words
-SET        reg, value (u32)                        --
-RUN        cmd (CMDS)                              -- (sent when the command is done)
-STATUS     --                                      STATUS_FIELDS (allowed while a command runs)
-WINNERS    --                                      n, then n times WINNER_FIELDS
-=========  ======================================  ==============================================
+==============  ====================================  ===========================================
+0x01 IDENTIFY   --                                    "TTFS", version (u8), layers (u8),
+                                                      digest (u32, ``digest``)
+0x02 WRITE      mem (u8), lane (u8), addr (u24),      --
+                count (u24), then count words
+0x03 READ       mem, lane, addr, count as WRITE       count words
+0x04 SET        reg (u8, REGISTERS), value (u32)      --
+0x05 RUN        cmd (u8: 0 infer, 1 learn, 2 sweep)   -- (sent when the command is done)
+0x06 STATUS     --                                    STATUS_FIELDS: the core's busy, winners,
+                                                      output events, cycle, COUNTERS (u32 each)
+0x07 WINNERS    --                                    n (u8), then n times f, y, x, t (u16 each)
+==============  ====================================  ===========================================
 
 Words: each memory's words are ``ceil(width / 8)`` bytes, little-endian, its width, depth and
-lanes given by ``memory_map`` from the layer's layout (per-lane memories take ``lane`` <
-lanes, the others lane 0). WRITE writes each word as it arrives, so a WRITE whose checksum turns
-out wrong has already written its (suspect) words: the error reply says so, the host writes
-again. A RUN is answered when the core's command is done; until then only IDENTIFY and STATUS
-are served, any other request gets ``BUSY``.
+lanes given by ``memory_map`` from the layer's layout (hw/core.py ``MEM_*`` codes; per-lane
+memories take ``lane`` < lanes, the others lane 0; events and spike times are write-only, the
+neuron memories and the output events read-only). WRITE writes each word as it arrives, so a
+WRITE whose checksum turns out wrong has already written its (suspect) words: the error reply
+says so, the host writes again. A RUN is answered when the core's command is done; until then
+only IDENTIFY and STATUS are served, any other request gets ``BUSY``. SET registers hold the
+core's configuration inputs across commands.
 
 Errors are checked in this order: CHECKSUM, LAYER, BUSY, then MEMORY / LANE / RANGE (WRITE,
-READ), REGISTER / VALUE (SET), VALUE (RUN). An unknown opcode or a UART framing error cannot be
-framed: the link drops bytes until the line has been quiet for its timeout, then replies
-``OPCODE`` / ``FRAMING``; a request cut short is answered ``TIMEOUT`` after the same quiet time.
+READ), REGISTER / VALUE (SET), VALUE (RUN). What cannot be framed -- an unknown opcode, a WRITE
+to a missing layer or memory (its words' size is unknown), a UART framing error or overrun (a
+byte lost) -- makes the link drop bytes until the line has been quiet for its timeout, then
+reply ``OPCODE`` / ``LAYER`` / ``MEMORY`` / ``FRAMING``; a request cut short is answered
+``TIMEOUT`` after the same quiet time. Every request gets exactly one reply.
 """
 import dataclasses
 import hashlib

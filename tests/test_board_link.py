@@ -86,8 +86,14 @@ def test_uart_framing_error_and_glitch(divisor):
 
 
 def test_uart_divisor_checked():
+    from boards.top import divisor_for
     with pytest.raises(ValueError, match="divisor 3.*>= 4"):
         UartTx(3)
+    assert divisor_for(25e6, 115_200) == 217                  # 0.01% off
+    with pytest.raises(ValueError, match="baud 3000000 at a 10 MHz clock: divisor 3"):
+        divisor_for(10e6, 3_000_000)
+    with pytest.raises(ValueError, match="baud 2200000 .* 9.1% error"):
+        divisor_for(12e6, 2_200_000)                          # 5 cycles a bit: 2.4 MBd
 
 
 # -- the link in Amaranth's simulator -------------------------------------------------------------
@@ -274,3 +280,19 @@ def test_blocking_driver_and_cli_errors(tiny_cfg, capsys):
     assert main(["--port", "/dev/no-such-tty", "--config", str(TINY), "identify"]) == 2
     err = capsys.readouterr().err
     assert "/dev/no-such-tty" in err and "cannot open serial port" in err
+
+
+@pytest.mark.parametrize("platform", ["ulx3s.ULX3S_85F_Platform", "icebreaker.ICEBreakerPlatform"])
+def test_board_top_takes_the_platform_uart(tiny_cfg, platform):
+    """On a board the top asks the platform for its UART and LED (io buffers, no deprecated
+    pin requests) and nothing else: the clock domain is the caller's."""
+    import importlib
+    import warnings
+
+    from amaranth.hdl import Fragment
+    module, name = platform.rsplit(".", 1)
+    plat = getattr(importlib.import_module(f"amaranth_boards.{module}"), name)()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        Fragment.get(BoardTop(tiny_cfg, LANES, divisor=4), plat)
+    assert sorted(plat._requested) == [("led", 0), ("uart", 0)]
