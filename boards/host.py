@@ -106,6 +106,7 @@ class Board:
         self.formats = Formats.from_config(cfg)
         self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, cfg.layers)]
         self.digest = p.digest(self.layouts, self.formats, cfg.layers)
+        self._running = None                  # the RUN request whose reply is awaited
 
     # -- one request, one reply ----------------------------------------------------------------
     async def request(self, op: int, payload: bytes = b"", **fields) -> None:
@@ -199,7 +200,10 @@ class Board:
         await self.request(p.OP_RUN, layer=layer, cmd=p.CMDS[cmd])
 
     async def wait_done(self) -> None:
-        await self.reply(p.OP_RUN, self._running)
+        if self._running is None:
+            raise RuntimeError("wait_done: no command was started (start first)")
+        what, self._running = self._running, None
+        await self.reply(p.OP_RUN, what)
 
     async def run(self, layer: int, cmd: str) -> dict:
         """Run a command to its end; returns the layer's status (counters, winners, cycles)."""
