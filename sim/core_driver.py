@@ -82,24 +82,39 @@ class CoreTrace(TraceFormat):
         return v
 
 
+def synapse_words(lay: EngineLayout, weights, active) -> list[tuple[int, int, list[int]]]:
+    """(memory, lane, words from address 0) that load a layer's synapses into its core:
+    weights, mask words, row summaries and live-row words (also the board's host link,
+    boards/host.py)."""
+    lm, lw = lay.lane_masks(active), lay.lane_weights(weights)
+    out = [(hc.MEM_ROW_ANY, 0, lay.row_any(lm)), (hc.MEM_MAP_ROWS, 0, lay.map_rows(active))]
+    for lane in range(lay.lanes):
+        out += [(hc.MEM_WEIGHTS, lane, lw[lane]), (hc.MEM_MASKS, lane, lm[lane])]
+    return [(mem, lane, [int(w) for w in words]) for mem, lane, words in out]
+
+
+def image_words(lay: EngineLayout, times_in, learn: bool) -> tuple[list, int]:
+    """One image's (memory, lane, words) -- its input events and, for learning, its spike
+    times for the STDP unit -- and its event count."""
+    events = lay.events(times_in)
+    out = [(hc.MEM_EVENTS, 0, [pack_event(lay, *ev) for ev in events])]
+    if learn:
+        out.append((hc.MEM_TIMES, 0, [int(t) for t in np.asarray(times_in).reshape(-1)]))
+    return out, len(events)
+
+
 async def load_synapses(bus, lay: EngineLayout, weights, active) -> None:
     """Weights, mask words, row summaries and live-row words of the layer."""
-    lm = lay.lane_masks(active)
-    await write_words(bus, hc.MEM_ROW_ANY, 0, lay.row_any(lm))
-    await write_words(bus, hc.MEM_MAP_ROWS, 0, lay.map_rows(active))
-    lw = lay.lane_weights(weights)
-    for lane in range(lay.lanes):
-        await write_words(bus, hc.MEM_WEIGHTS, lane, lw[lane])
-        await write_words(bus, hc.MEM_MASKS, lane, lm[lane])
+    for mem, lane, words in synapse_words(lay, weights, active):
+        await write_words(bus, mem, lane, words)
 
 
 async def load_image(bus, lay: EngineLayout, times_in, threshold: int, learn: bool) -> None:
     """One image's input events (and, for learning, its spike times for the STDP unit)."""
-    events = lay.events(times_in)
-    await write_words(bus, hc.MEM_EVENTS, 0, [pack_event(lay, *ev) for ev in events])
-    if learn:
-        await write_words(bus, hc.MEM_TIMES, 0, np.asarray(times_in).reshape(-1))
-    bus.set("n_events", len(events))
+    writes, n_events = image_words(lay, times_in, learn)
+    for mem, lane, words in writes:
+        await write_words(bus, mem, lane, words)
+    bus.set("n_events", n_events)
     bus.set("threshold", threshold)
 
 

@@ -1,0 +1,367 @@
+"""The host side of the board link (boards/protocol.py): one driver for a real board over a
+serial port and for the simulated board top under cocotb.
+
+    board = blocking(Board(SerialTransport("/dev/ttyUSB1", 115200), cfg, lanes=4))
+    board.check()                                   # refuses a bitstream built for another config
+    board.load_synapses(0, weights, active)
+    board.load_image(0, times_in, threshold, learn=False)
+    board.run(0, "infer")
+    board.winners(0), board.status(0), board.read_state(0, n_out)
+
+``Board``'s methods are coroutines over a transport with ``async write(bytes)`` and
+``async read(n) -> bytes``. Under cocotb the transport really waits (sim/board_driver.py drives
+the ``rx`` pin and samples ``tx``); ``SerialTransport`` blocks in pyserial and never suspends,
+so ``blocking(board)`` runs each coroutine to its end in one step (``run_sync``). A refused
+request raises ``LinkError`` naming the error; a garbled reply ``ReplyError``.
+
+``python -m boards.host --port /dev/ttyUSB1 --baud 115200 --config configs/tiny.yaml identify``
+(or ``run-image``): see ``main``.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+from boards import protocol as p
+from hw import core as hc
+from model.core_schedule import network_layouts
+from model.fixedpoint import Formats
+from sim import core_driver as cd
+
+MAX_WORDS = 4096       # words per WRITE / READ request: a lost byte costs one request, not a layer
+
+
+class LinkError(RuntimeError):
+    """The board refused a request: ``code``, ``name`` (protocol.ERRORS), ``request``."""
+
+    def __init__(self, code: int, request: str):
+        self.code, self.name, self.request = code, p.error_name(code), request
+        meaning = p.ERRORS.get(code, ("", "not a code of this protocol version"))[1]
+        super().__init__(f"board refused {request}: {self.name} ({meaning})")
+
+
+class ReplyError(RuntimeError):
+    """A reply that is not what the protocol says (bad checksum, wrong opcode, bad identity)."""
+
+
+class BitstreamMismatch(RuntimeError):
+    """The board's bitstream was built for another network, lane count or protocol."""
+
+
+def encode(op: int, payload: bytes = b"", **fields) -> bytes:
+    """A request frame: opcode, its fields (protocol.ARGS), ``payload``, checksum."""
+    names = {n for n, _ in p.ARGS[op]}
+    if set(fields) != names:
+        raise ValueError(f"{p.OPCODES[op]} takes the fields {sorted(names)}, not {sorted(fields)}")
+    frame = bytes([op]) + b"".join(int(fields[n]).to_bytes(size, "little") for n, size in p.ARGS[op])
+    frame += payload
+    return frame + bytes([p.checksum(frame)])
+
+
+def pack_words(words, nbytes: int) -> bytes:
+    return b"".join(int(w).to_bytes(nbytes, "little") for w in words)
+
+
+def unpack_words(data: bytes, nbytes: int) -> list[int]:
+    return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
+
+
+def unpack_fields(data: bytes, fields) -> dict[str, int]:
+    out, offset = {}, 0
+    for name, size in fields:
+        out[name] = int.from_bytes(data[offset:offset + size], "little")
+        offset += size
+    return out
+
+
+def run_sync(coro):
+    """Run a coroutine whose awaits never suspend (a blocking transport) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("the transport suspended: use an event loop (cocotb), not run_sync")
+
+
+class blocking:
+    """``board``'s coroutine methods as plain calls (for blocking transports)."""
+
+    def __init__(self, board):
+        self.board = board
+
+    def __getattr__(self, name):
+        attr = getattr(self.board, name)
+        if not callable(attr):
+            return attr
+        return lambda *a, **k: run_sync(attr(*a, **k))
+
+
+class Board:
+    """The board's link for the network of ``cfg`` on cores of ``lanes`` lanes."""
+
+    def __init__(self, transport, cfg, lanes: int):
+        self.transport, self.cfg, self.lanes = transport, cfg, lanes
+        self.layouts = network_layouts(cfg, lanes)
+        self.formats = Formats.from_config(cfg)
+        self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, cfg.layers)]
+        self.digest = p.digest(self.layouts, self.formats, cfg.layers)
+        self._running = None                  # the RUN request whose reply is awaited
+
+    # -- one request, one reply ----------------------------------------------------------------
+    async def request(self, op: int, payload: bytes = b"", **fields) -> None:
+        await self.transport.write(encode(op, payload, **fields))
+
+    async def reply(self, op: int, what: str, body: int | None = 0) -> bytes:
+        """Read the reply to ``op``: its body of ``body`` bytes (None: WINNERS' counted body);
+        raises LinkError for an error reply."""
+        head = await self.transport.read(2)
+        status, echoed = head
+        if echoed != op and status == p.OK:
+            raise ReplyError(f"reply to {what} names opcode {echoed}, expected {op}")
+        data = b""
+        if status == p.OK:
+            if body is None:
+                data = await self.transport.read(1)
+                data += await self.transport.read(8 * data[0])
+            else:
+                data = await self.transport.read(body)
+        tail = await self.transport.read(1)
+        if sum(head + data + tail) & 0xFF:
+            raise ReplyError(f"reply to {what}: checksum wrong ({(head + data + tail).hex()})")
+        if status != p.OK:
+            raise LinkError(status, what)
+        return data
+
+    async def call(self, op: int, payload: bytes = b"", body: int | None = 0, **fields) -> bytes:
+        what = f"{p.OPCODES[op]} " + " ".join(f"{k}={v}" for k, v in fields.items())
+        await self.request(op, payload, **fields)
+        return await self.reply(op, what.strip(), body)
+
+    # -- identity --------------------------------------------------------------------------------
+    async def identify(self) -> dict:
+        data = await self.call(p.OP_IDENTIFY, body=p.IDENTIFY_BYTES, layer=0)
+        n = len(p.MAGIC)
+        return {"magic": data[:n], "version": data[n], "layers": data[n + 1],
+                "digest": int.from_bytes(data[n + 2:n + 6], "little")}
+
+    async def check(self) -> dict:
+        """Identify the bitstream and refuse one built for another config, lanes or protocol."""
+        ident = await self.identify()
+        want = {"magic": p.MAGIC, "version": p.VERSION, "layers": len(self.layouts),
+                "digest": self.digest}
+        wrong = [f"{k} {ident[k]!r} (expected {want[k]!r})" for k in want if ident[k] != want[k]]
+        if wrong:
+            raise BitstreamMismatch("the board's bitstream does not match the config and lanes "
+                                    f"given ({self.lanes} lanes): " + ", ".join(wrong))
+        return ident
+
+    # -- memories ----------------------------------------------------------------------------------
+    def _spec(self, layer: int, mem: int) -> p.MemSpec:
+        if not 0 <= layer < len(self.maps):
+            raise ValueError(f"layer {layer}: this network has layers 0 .. {len(self.maps) - 1}")
+        if mem not in self.maps[layer]:
+            raise ValueError(f"memory {mem}: layer {layer} has {sorted(self.maps[layer])}")
+        return self.maps[layer][mem]
+
+    async def write(self, layer: int, mem: int, lane: int, words, addr: int = 0) -> None:
+        nb = self._spec(layer, mem).nbytes
+        words = list(words)
+        for start in range(0, len(words), MAX_WORDS):
+            chunk = words[start:start + MAX_WORDS]
+            await self.call(p.OP_WRITE, pack_words(chunk, nb), layer=layer, mem=mem, lane=lane,
+                            addr=addr + start, count=len(chunk))
+
+    async def read(self, layer: int, mem: int, lane: int, count: int, addr: int = 0) -> list[int]:
+        nb = self._spec(layer, mem).nbytes
+        out = []
+        for start in range(0, count, MAX_WORDS):
+            n = min(MAX_WORDS, count - start)
+            out += unpack_words(await self.call(p.OP_READ, body=n * nb, layer=layer, mem=mem,
+                                                lane=lane, addr=addr + start, count=n), nb)
+        return out
+
+    async def read_lanes(self, layer: int, mem: int) -> np.ndarray:
+        spec = self._spec(layer, mem)
+        return np.array([await self.read(layer, mem, lane, spec.depth)
+                         for lane in range(spec.lanes)], dtype=np.int64)
+
+    # -- configuration and commands ------------------------------------------------------------------
+    async def set(self, layer: int, name: str, value: int) -> None:
+        if name not in p.REGISTERS:
+            raise ValueError(f"register {name!r}: one of {', '.join(p.REGISTERS)}")
+        await self.call(p.OP_SET, layer=layer, reg=p.REGISTERS.index(name), value=int(value))
+
+    async def start(self, layer: int, cmd: str) -> None:
+        """Start a command without waiting (``wait_done`` reads its reply)."""
+        if cmd not in p.CMDS:
+            raise ValueError(f"command {cmd!r}: one of {', '.join(p.CMDS)}")
+        self._running = f"RUN layer={layer} cmd={cmd}"
+        await self.request(p.OP_RUN, layer=layer, cmd=p.CMDS[cmd])
+
+    async def wait_done(self) -> None:
+        if self._running is None:
+            raise RuntimeError("wait_done: no command was started (start first)")
+        what, self._running = self._running, None
+        await self.reply(p.OP_RUN, what)
+
+    async def run(self, layer: int, cmd: str) -> dict:
+        """Run a command to its end; returns the layer's status (counters, winners, cycles)."""
+        await self.start(layer, cmd)
+        await self.wait_done()
+        return await self.status(layer)
+
+    async def status(self, layer: int) -> dict:
+        size = sum(n for _, n in p.STATUS_FIELDS)
+        return unpack_fields(await self.call(p.OP_STATUS, body=size, layer=layer), p.STATUS_FIELDS)
+
+    async def winners(self, layer: int) -> list[tuple[int, int, int, int]]:
+        data = await self.call(p.OP_WINNERS, body=None, layer=layer)
+        names = [n for n, _ in p.WINNER_FIELDS]
+        return [tuple(unpack_fields(data[1 + 8 * i:9 + 8 * i], p.WINNER_FIELDS)[n] for n in names)
+                for i in range(data[0])]
+
+    # -- a layer's data, laid out as the co-simulation's (sim/core_driver.py) ------------------------
+    async def load_synapses(self, layer: int, weights, active) -> None:
+        for mem, lane, words in cd.synapse_words(self.layouts[layer], weights, active):
+            await self.write(layer, mem, lane, words)
+
+    async def load_image(self, layer: int, times_in, threshold: int, learn: bool) -> None:
+        writes, n_events = cd.image_words(self.layouts[layer], times_in, learn)
+        for mem, lane, words in writes:
+            if words:
+                await self.write(layer, mem, lane, words)
+        await self.set(layer, "n_events", n_events)
+        await self.set(layer, "threshold", threshold)
+
+    async def set_learning(self, layer: int, a_plus: int, a_minus: int, layer_key: int,
+                           image_n: int, check: bool, prune_th: int) -> None:
+        for name, v in (("a_plus", a_plus), ("a_minus", a_minus), ("layer_key", layer_key),
+                        ("image_n", image_n), ("check", int(check)), ("prune_th", prune_th)):
+            await self.set(layer, name, v)
+
+    async def read_state(self, layer: int, n_out: int | None = None) -> dict:
+        """What ``sim.core_driver.read_state`` reads, through the link (``expected_state`` and
+        ``state_divergence`` compare it with the model)."""
+        lay = self.layouts[layer]
+        out = {name: await self.read_lanes(layer, mem) for name, mem in (
+            ("potentials", hc.MEM_POTENTIALS), ("fire", hc.MEM_FIRE), ("v_fire", hc.MEM_VFIRE),
+            ("weights", hc.MEM_WEIGHTS), ("masks", hc.MEM_MASKS))}
+        out["row_any"] = np.array(await self.read(layer, hc.MEM_ROW_ANY, 0, lay.channels))
+        out["map_rows"] = np.array(await self.read(layer, hc.MEM_MAP_ROWS, 0,
+                                                   lay.maps * lay.map_words))
+        out["winners"] = await self.winners(layer)
+        if n_out is not None:
+            out["out_events"] = await self.read(layer, hc.MEM_OUT_EVENTS, 0, n_out) if n_out else []
+        return out
+
+
+# -- a real board -----------------------------------------------------------------------------------
+
+class SerialTransport:
+    """A serial port (pyserial) as a transport; ``timeout``: seconds a reply may take."""
+
+    def __init__(self, port: str, baud: int, timeout: float = 5.0):
+        import serial
+        try:
+            self.ser = serial.Serial(port, baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise OSError(f"cannot open serial port {port!r} at {baud} baud: {exc}") from exc
+        self.port, self.timeout = port, timeout
+        self.ser.reset_input_buffer()          # a reply left over from an interrupted session
+
+    async def write(self, data: bytes) -> None:
+        self.ser.write(data)
+
+    async def read(self, n: int) -> bytes:
+        data = self.ser.read(n)
+        if len(data) < n:
+            raise TimeoutError(f"{self.port}: {len(data)} of {n} reply bytes in {self.timeout} s "
+                               "(wrong baud rate, no bitstream, or the board is not answering)")
+        return data
+
+    def close(self) -> None:
+        self.ser.close()
+
+
+def predict_image(cfg, lanes: int, layer: int, net, times_in: np.ndarray, cmd: str = "infer"):
+    """The model's prediction of ``cmd`` on layer ``layer``'s core (what the board must give)."""
+    from model.core_schedule import core_command
+    lay = network_layouts(cfg, lanes)[layer]
+    pred = core_command(cmd, lay, net.arith, cfg.layers[layer], times_in, net.weights[layer],
+                        ~net.pruned[layer], net.thresholds[layer])
+    return lay, pred
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m boards.host",
+                                 description="Talk to a board running the SNN core bitstream.")
+    ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    ap.add_argument("--baud", type=int, default=115_200)
+    ap.add_argument("--config", required=True, help="the config the bitstream was built for")
+    ap.add_argument("--lanes", type=int, default=4, help="lanes per core of the bitstream")
+    ap.add_argument("--timeout", type=float, default=5.0, help="seconds a reply may take")
+    sub = ap.add_subparsers(dest="action", required=True)
+    sub.add_parser("identify", help="print the bitstream's identity and check it matches")
+    ri = sub.add_parser("run-image", help="load layer 0, run inference on one test image, "
+                                          "compare with the model")
+    ri.add_argument("--checkpoint", help="trained weights (.npz of model.train); default: the "
+                                         "model's initial weights")
+    ri.add_argument("--image", type=int, default=0, help="index in the test set")
+    args = ap.parse_args(argv)
+
+    from model import config as C
+    from model.cli import guarded
+
+    def body() -> int:
+        cfg = C.load(args.config)
+        transport = SerialTransport(args.port, args.baud, args.timeout)
+        try:
+            board = blocking(Board(transport, cfg, args.lanes))
+            ident = board.check()
+            print(f"bitstream: {ident['magic'].decode()} v{ident['version']}, "
+                  f"{ident['layers']} layers, digest {ident['digest']:08x} (matches {args.config}, "
+                  f"{args.lanes} lanes)")
+            if args.action == "run-image":
+                return run_image(board, cfg, args)
+            return 0
+        finally:
+            transport.close()
+    try:
+        return guarded(body)
+    except (OSError, TimeoutError, LinkError, ReplyError, BitstreamMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_image(board, cfg, args) -> int:
+    from model import data
+    from model.network import Network
+    net = Network(cfg)
+    if args.checkpoint:
+        from model.train import config_digest, load_checkpoint
+        load_checkpoint(args.checkpoint, net, config_digest(cfg, "fixed"))
+    ds = data.load(cfg)
+    if not 0 <= args.image < len(ds.test_x):
+        raise ValueError(f"--image {args.image}: the test set has images 0 .. {len(ds.test_x) - 1}")
+    times = net.encode(ds.test_x[args.image:args.image + 1])[0]
+    lay, pred = predict_image(cfg, args.lanes, 0, net, times)
+    board.load_synapses(0, net.weights[0], ~net.pruned[0])
+    board.load_image(0, times, net.thresholds[0], learn=False)
+    status = board.run(0, "infer")
+    print("status:", {k: v for k, v in status.items()})
+    n_out = status["n_out"] if cfg.layers[0].pool.size > 0 else None
+    seen = board.read_state(0, n_out)
+    expected = cd.expected_state(lay, cfg.layers[0], pred)
+    counters = {k: status[k] for k in pred.counters}
+    bad = [] if counters == pred.counters else [f"counters {counters} != model {pred.counters}"]
+    d = cd.state_divergence(expected, seen, {"image": args.image, "port": args.port})
+    if d is not None:
+        bad.append(str(d))
+    print(f"output events: {n_out}, cycles: {status['cycle']} (model {pred.cycles})")
+    print("matches the model" if not bad else "DIFFERS from the model:\n  " + "\n  ".join(bad))
+    return 0 if not bad else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

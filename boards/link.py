@@ -1,0 +1,369 @@
+"""HostLink: the request/response protocol of boards/protocol.py over two byte streams, driving
+the host interfaces of the layer cores (hw/core.py) of a network, one per layer.
+
+One request is parsed at a time: its opcode and fields (``protocol.ARGS``) are gathered, checked
+against the addressed layer's memory map and register limits (``protocol.memory_map``,
+``register_limits``: generator constants), WRITE's words go to the core's write port as they
+arrive, and after the checksum byte the request is carried out and answered. READ walks the
+core's read port (data one cycle after the address), one word at a time, and sends each word's
+bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
+meanwhile requests keep being parsed (STATUS and IDENTIFY answered, the others BUSY).
+
+A request that cannot be framed (unknown opcode, a WRITE to a missing layer or memory, a UART
+framing error, which drops a byte) is swallowed until the line has been quiet for ``timeout``
+cycles, then answered with its error; a request cut short is answered TIMEOUT the same way.
+The link never waits for anything but bytes: every request gets exactly one reply.
+"""
+from contextlib import contextmanager
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from boards import protocol as p
+
+
+class HostLink(wiring.Component):
+    """``cores``: the network's LayerCores, layer 0 first (the link adds them as submodules).
+    ``timeout``: quiet cycles that end a request cut short (give it several byte times)."""
+
+    def __init__(self, cores, timeout: int):
+        if not cores:
+            raise ValueError("HostLink needs at least one layer core")
+        if not isinstance(timeout, int) or timeout < 2:
+            raise ValueError(f"timeout {timeout!r}: must be an integer >= 2 (clock cycles)")
+        for i, c in enumerate(cores):
+            if c.lc.winners > 255:
+                raise ValueError(f"layer {i}: winners = {c.lc.winners}; the protocol's winner "
+                                 "count is one byte (at most 255)")
+        self.cores, self.timeout = list(cores), timeout
+        self.maps = [p.memory_map(c.lay, c.lc) for c in cores]
+        self.limits = [p.register_limits(c.lay, c.formats) for c in cores]
+        self.digest = p.digest([c.lay for c in cores], cores[0].formats, [c.lc for c in cores])
+        super().__init__({"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
+                          "rx_error": In(1), "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        cores, L = self.cores, len(self.cores)
+        for i, c in enumerate(cores):
+            m.submodules[f"core{i}"] = c
+
+        # -- the request's fields ---------------------------------------------------------------
+        op = Signal(8)
+        args = Signal(8 * p.MAX_ARG_BYTES)
+        n_args = Signal(range(p.MAX_ARG_BYTES + 1))
+        total = Signal(8)                     # running sum of the frame's bytes
+        err = Signal(8)
+
+        def field(opcode, name):
+            offset = 0
+            for n, size in p.ARGS[opcode]:
+                if n == name:
+                    return args[8 * offset:8 * (offset + size)]
+                offset += size
+            raise KeyError(name)
+        layer = field(p.OP_READ, "layer")
+        mem, lane = field(p.OP_READ, "mem"), field(p.OP_READ, "lane")
+        addr_arg, count = field(p.OP_READ, "addr"), field(p.OP_READ, "count")
+        reg, value = field(p.OP_SET, "reg"), field(p.OP_SET, "value")
+        cmd = field(p.OP_RUN, "cmd")
+
+        args_len = Signal(range(p.MAX_ARG_BYTES + 1))
+        known = Signal()
+        with m.Switch(op):
+            for code, fields in p.ARGS.items():
+                with m.Case(code):
+                    m.d.comb += [args_len.eq(sum(n for _, n in fields)), known.eq(1)]
+
+        # -- command state -----------------------------------------------------------------------
+        running = Signal()                    # from RUN's start until its reply begins
+        run_layer = Signal(range(L))
+        done_pending = Signal()
+        m.d.comb += self.busy.eq(running)
+        done_now = Signal()
+        with m.Switch(run_layer):
+            for i, c in enumerate(cores):
+                with m.Case(i):
+                    m.d.comb += done_now.eq(c.done)
+        with m.If(running & done_now):
+            m.d.sync += done_pending.eq(1)
+
+        # -- checks of a request (combinational; latched when its fields are in) ---------------
+        verdict = Signal(8)
+        nb = Signal(range(5))                 # bytes per word of the addressed memory
+        nb_now = Signal(range(5))
+        cmd_ok = Signal()
+        m.d.comb += cmd_ok.eq(cmd < len(p.CMDS))
+        with m.If((op != p.OP_IDENTIFY) & (layer >= L)):
+            m.d.comb += verdict.eq(p.ERR["LAYER"])
+        with m.Elif(running & (op != p.OP_IDENTIFY) & (op != p.OP_STATUS)):
+            m.d.comb += verdict.eq(p.ERR["BUSY"])
+        with m.Elif((op == p.OP_WRITE) | (op == p.OP_READ)):
+            m.d.comb += verdict.eq(p.ERR["MEMORY"])
+            with m.Switch(layer):
+                for i, mm in enumerate(self.maps):
+                    with m.Case(i):
+                        self._check_memory(m, mm, op, mem, lane, addr_arg, count, verdict, nb_now)
+        with m.Elif(op == p.OP_SET):
+            m.d.comb += verdict.eq(p.ERR["REGISTER"])
+            with m.Switch(layer):
+                for i, limits in enumerate(self.limits):
+                    with m.Case(i):
+                        with m.Switch(reg):
+                            for r, name in enumerate(p.REGISTERS):
+                                with m.Case(r):
+                                    m.d.comb += verdict.eq(Mux(value > limits[name],
+                                                               p.ERR["VALUE"], p.OK))
+        with m.Elif((op == p.OP_RUN) & ~cmd_ok):
+            m.d.comb += verdict.eq(p.ERR["VALUE"])
+
+        # -- the configuration registers the cores hold their inputs from ---------------------
+        config = []
+        for c in cores:
+            regs = {name: Signal.like(getattr(c, name), name=f"{name}_{len(config)}")
+                    for name in p.REGISTERS}
+            m.d.comb += [getattr(c, name).eq(r) for name, r in regs.items()]
+            config.append(regs)
+
+        # -- the cores' host ports: memories, start, winner index ------------------------------
+        addr = Signal(24)                     # the word being written or read
+        left = Signal(24)                     # words still to come
+        bi = Signal(range(4))                 # byte of the word
+        word = Signal(32)
+        wdata = Signal(32)
+        wr_en, start = Signal(), Signal()
+        win_idx = Signal(8)
+        rd_data = Signal(32)
+        for i, c in enumerate(cores):
+            here = layer == i
+            m.d.comb += [c.wr_en.eq(wr_en & here), c.wr_mem.eq(mem), c.wr_lane.eq(lane),
+                         c.wr_addr.eq(addr), c.wr_data.eq(wdata), c.rd_mem.eq(mem),
+                         c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx),
+                         c.start.eq(start & here), c.cmd.eq(cmd)]
+        with m.Switch(layer):
+            for i, c in enumerate(cores):
+                with m.Case(i):
+                    m.d.comb += rd_data.eq(c.rd_data)
+        with m.Switch(bi):                    # the word so far with the byte on the stream
+            for b in range(4):
+                with m.Case(b):
+                    m.d.comb += wdata.eq(word | (self.rx.payload << (8 * b)))
+
+        # -- reply bodies: identify, status and winners, a byte at a time ----------------------
+        idx = Signal(16)
+        body_len = Signal(16)
+        body = Signal(8)
+        ident = p.MAGIC + bytes([p.VERSION, L]) + self.digest.to_bytes(4, "little")
+        ident_word = Const(int.from_bytes(ident, "little"), 8 * len(ident))
+        status_len = sum(n for _, n in p.STATUS_FIELDS)
+        win_k = Signal(16)
+        m.d.comb += [win_k.eq(idx - 1), win_idx.eq(win_k >> 3)]
+        status_byte, winner_byte, n_winners = Signal(8), Signal(8), Signal(8)
+        with m.Switch(layer):
+            for i, c in enumerate(cores):
+                with m.Case(i):
+                    flat = Cat(*(_sized(getattr(c, name), 8 * n) for name, n in p.STATUS_FIELDS))
+                    wflat = Cat(*(_sized(getattr(c, f"win_{name}"), 8 * n)
+                                  for name, n in p.WINNER_FIELDS))
+                    m.d.comb += [status_byte.eq(flat.word_select(idx, 8)),
+                                 winner_byte.eq(wflat.word_select(win_k[:3], 8)),
+                                 n_winners.eq(c.n_winners)]
+        with m.Switch(op):
+            with m.Case(p.OP_IDENTIFY):
+                m.d.comb += body.eq(ident_word.word_select(idx, 8))
+            with m.Case(p.OP_STATUS):
+                m.d.comb += body.eq(status_byte)
+            with m.Case(p.OP_WINNERS):
+                m.d.comb += body.eq(Mux(idx == 0, n_winners, winner_byte))
+
+        # -- the line going quiet in the middle of a request -------------------------------------
+        quiet = Signal(range(self.timeout))
+        timed_out = Signal()
+        m.d.comb += timed_out.eq(quiet == self.timeout - 1)
+        framing = Signal()                    # a framing error not yet answered
+        with m.If(self.rx_error):
+            m.d.sync += framing.eq(1)
+
+        rx, tx = self.rx, self.tx
+        got = Signal()                        # a request byte taken this cycle
+        m.d.comb += got.eq(rx.valid & rx.ready)
+
+        checksum = Signal(8)
+        m.d.comb += checksum.eq(-total)
+        open_ = Signal()                      # a request is coming in: the quiet counter runs
+
+        def listening():
+            """The end of a request state: a framing error (a byte lost) or the line going
+            quiet ends the request (called last: its transitions win)."""
+            m.d.comb += open_.eq(1)
+            with m.If(framing):
+                m.d.sync += [framing.eq(0), err.eq(p.ERR["FRAMING"])]
+                m.next = "DISCARD"
+            with m.Elif(timed_out & ~rx.valid):
+                m.d.sync += err.eq(p.ERR["TIMEOUT"])
+                m.next = "R_STATUS"
+
+        @contextmanager
+        def sending(byte):
+            """Offer ``byte`` to the transmitter; the body runs in the cycle it is taken."""
+            m.d.comb += [tx.valid.eq(1), tx.payload.eq(byte)]
+            with m.If(tx.ready):
+                m.d.sync += total.eq(total + byte)        # the reply's checksum
+                yield
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(framing):
+                    m.d.sync += [framing.eq(0), err.eq(p.ERR["FRAMING"]), op.eq(0)]
+                    m.next = "DISCARD"
+                with m.Elif(done_pending):    # the running command's reply
+                    m.d.sync += [done_pending.eq(0), running.eq(0), op.eq(p.OP_RUN),
+                                 err.eq(p.OK)]
+                    m.next = "R_STATUS"
+                with m.Else():
+                    m.d.comb += rx.ready.eq(1)
+                    with m.If(rx.valid):
+                        m.d.sync += [op.eq(rx.payload), total.eq(rx.payload), n_args.eq(0),
+                                     args.eq(0), err.eq(p.OK)]
+                        m.next = "ARGS"
+            with m.State("ARGS"):
+                all_in = Signal()
+                m.d.comb += [all_in.eq(n_args == args_len), rx.ready.eq(known & ~all_in)]
+                with m.If(~known):
+                    m.d.sync += err.eq(p.ERR["OPCODE"])
+                    m.next = "DISCARD"
+                with m.Elif(all_in):
+                    m.next = "CHECKS"
+                with m.Elif(rx.valid):
+                    with m.Switch(n_args):
+                        for b in range(p.MAX_ARG_BYTES):
+                            with m.Case(b):
+                                m.d.sync += args[8 * b:8 * b + 8].eq(rx.payload)
+                    m.d.sync += [n_args.eq(n_args + 1), total.eq(total + rx.payload)]
+                listening()
+            with m.State("CHECKS"):
+                m.d.sync += [err.eq(verdict), nb.eq(nb_now), addr.eq(addr_arg), left.eq(count),
+                             bi.eq(0), word.eq(0)]
+                is_write = op == p.OP_WRITE
+                with m.If(is_write & (nb_now == 0)):
+                    m.next = "DISCARD"        # no such memory: the words' size is unknown
+                with m.Elif(is_write & (count != 0)):
+                    m.next = "PAYLOAD"
+                with m.Else():
+                    m.next = "CHECKSUM"
+            with m.State("PAYLOAD"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(got):
+                    m.d.sync += total.eq(total + rx.payload)
+                    with m.If(bi == nb - 1):
+                        m.d.comb += wr_en.eq(err == p.OK)
+                        m.d.sync += [word.eq(0), bi.eq(0), addr.eq(addr + 1), left.eq(left - 1)]
+                        with m.If(left == 1):
+                            m.next = "CHECKSUM"
+                    with m.Else():
+                        m.d.sync += [word.eq(wdata), bi.eq(bi + 1)]
+                listening()
+            with m.State("CHECKSUM"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(got):
+                    with m.If((total + rx.payload)[:8] != 0):
+                        m.d.sync += err.eq(p.ERR["CHECKSUM"])
+                    m.next = "EXECUTE"
+                listening()
+            with m.State("EXECUTE"):
+                with m.If(err != p.OK):
+                    m.next = "R_STATUS"
+                with m.Elif(op == p.OP_RUN):
+                    m.d.comb += start.eq(1)
+                    m.d.sync += [running.eq(1), run_layer.eq(layer)]
+                    m.next = "IDLE"
+                with m.Else():
+                    with m.If(op == p.OP_SET):
+                        with m.Switch(layer):
+                            for i, regs in enumerate(config):
+                                with m.Case(i):
+                                    with m.Switch(reg):
+                                        for r, name in enumerate(p.REGISTERS):
+                                            with m.Case(r):
+                                                m.d.sync += regs[name].eq(value)
+                    m.next = "R_STATUS"
+            with m.State("DISCARD"):              # answered with the error already chosen
+                m.d.comb += [rx.ready.eq(1), open_.eq(1)]
+                m.d.sync += framing.eq(0)         # more lost bytes: still one reply
+                with m.If(timed_out & ~rx.valid):
+                    m.next = "R_STATUS"
+
+            # -- the reply ----------------------------------------------------------------------
+            with m.State("R_STATUS"):
+                with sending(err):
+                    m.d.sync += total.eq(err)             # the reply's first byte
+                    m.next = "R_OP"
+            with m.State("R_OP"):
+                with sending(op):
+                    m.d.sync += idx.eq(0)
+                    with m.If(err != p.OK):
+                        m.next = "R_SUM"
+                    with m.Elif(op == p.OP_READ):
+                        m.next = "R_READ"
+                    with m.Elif(op == p.OP_IDENTIFY):
+                        m.d.sync += body_len.eq(len(ident))
+                        m.next = "R_BODY"
+                    with m.Elif(op == p.OP_STATUS):
+                        m.d.sync += body_len.eq(status_len)
+                        m.next = "R_BODY"
+                    with m.Elif(op == p.OP_WINNERS):
+                        m.d.sync += body_len.eq(1 + 8 * n_winners)
+                        m.next = "R_BODY"
+                    with m.Else():
+                        m.next = "R_SUM"
+            with m.State("R_BODY"):
+                with sending(body):
+                    m.d.sync += idx.eq(idx + 1)
+                    with m.If(idx == body_len - 1):
+                        m.next = "R_SUM"
+            with m.State("R_READ"):           # the address is on the read port
+                m.next = "R_LATCH"
+            with m.State("R_LATCH"):          # its word is on rd_data
+                m.d.sync += [word.eq(rd_data), bi.eq(0)]
+                m.next = "R_WORD"
+            with m.State("R_WORD"):
+                with sending(word[:8]):
+                    m.d.sync += [word.eq(word >> 8), bi.eq(bi + 1)]
+                    with m.If(bi == nb - 1):
+                        m.d.sync += [addr.eq(addr + 1), left.eq(left - 1)]
+                        m.next = "R_READ"
+                        with m.If(left == 1):
+                            m.next = "R_SUM"
+            with m.State("R_SUM"):
+                with sending(checksum):
+                    m.next = "IDLE"
+
+        with m.If(got | ~open_):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(~timed_out):
+            m.d.sync += quiet.eq(quiet + 1)
+        return m
+
+    @staticmethod
+    def _check_memory(m, mm, op, mem, lane, addr, count, verdict, nb):
+        """The checks of a WRITE or READ on one layer's memory map."""
+        with m.Switch(mem):
+            for code, spec in mm.items():
+                with m.Case(code):
+                    allowed = Mux(op == p.OP_WRITE, spec.writable, spec.readable)
+                    m.d.comb += nb.eq(spec.nbytes)
+                    with m.If(~allowed):
+                        m.d.comb += verdict.eq(p.ERR["MEMORY"])
+                    with m.Elif(lane >= spec.lanes):
+                        m.d.comb += verdict.eq(p.ERR["LANE"])
+                    with m.Elif((count == 0) | (addr + count > spec.depth)):
+                        m.d.comb += verdict.eq(p.ERR["RANGE"])
+                    with m.Else():
+                        m.d.comb += verdict.eq(p.OK)
+
+
+def _sized(value, width: int):
+    """``value`` zero-extended (or, never in practice, cut) to ``width`` bits."""
+    assert len(value) <= width, f"{value!r} is wider than its {width}-bit protocol field"
+    return value.as_unsigned()[:width] if len(value) == width else Cat(value, Const(0, width - len(value)))

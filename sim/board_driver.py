@@ -1,0 +1,103 @@
+"""Transports that let the host driver (boards/host.py ``Board``) talk to simulated gateware:
+
+* ``StreamTransport``: Amaranth's simulator, straight to a ``HostLink``'s byte streams (one byte
+  a cycle: the protocol's tests without the UART's bit times);
+* ``UartPins``: cocotb, the board top's ``rx`` pin driven bit by bit and its ``tx`` pin
+  sampled in the middle of each bit, as a USB-serial adapter would.
+
+Both take every byte the link sends as soon as it comes (a UART receiver never stalls the
+sender), buffered until the driver reads it.
+"""
+
+
+class StreamTransport:
+    """``link``'s ``rx`` stream fed by ``write``; its ``tx`` stream collected by ``collect``,
+    which must run as an Amaranth process (``sim.add_process(transport.collect)``)."""
+
+    def __init__(self, link, max_wait: int = 2_000_000):
+        self.link, self.max_wait, self.ctx = link, max_wait, None
+        self.received = bytearray()
+
+    async def collect(self, ctx):
+        ctx.set(self.link.tx.ready, 1)
+        async for _, _, valid, payload in ctx.tick().sample(self.link.tx.valid, self.link.tx.payload):
+            if valid:
+                self.received.append(payload)
+
+    async def write(self, data: bytes) -> None:
+        ctx, rx = self.ctx, self.link.rx
+        for byte in data:
+            ctx.set(rx.payload, byte)
+            ctx.set(rx.valid, 1)
+            for _ in range(self.max_wait):
+                taken = ctx.get(rx.ready)
+                await ctx.tick()
+                if taken:
+                    break
+            else:
+                raise TimeoutError(f"the link did not take byte {byte:#04x} in {self.max_wait} cycles")
+        ctx.set(rx.valid, 0)
+
+    async def read(self, n: int) -> bytes:
+        for _ in range(self.max_wait):
+            if len(self.received) >= n:
+                data = bytes(self.received[:n])
+                del self.received[:n]
+                return data
+            await self.ctx.tick()
+        raise TimeoutError(f"{len(self.received)} of {n} reply bytes in {self.max_wait} cycles")
+
+
+class UartPins:
+    """cocotb: the board top's UART pins (``rx`` in, ``tx`` out) at ``divisor`` clock cycles of
+    ``period_ns`` a bit. ``start()`` launches the receiver of ``tx``."""
+
+    def __init__(self, dut, divisor: int, period_ns: float, max_wait_ns: float = 50e6):
+        self.dut, self.bit_ns, self.max_wait_ns = dut, divisor * period_ns, max_wait_ns
+        self.received = bytearray()
+        self.framing_errors = 0
+
+    def start(self):
+        import cocotb
+        from cocotb.triggers import Event
+        self.dut.rx.value = 1
+        self.arrived = Event()
+        self.task = cocotb.start_soon(self._receive())
+
+    async def _receive(self):
+        from cocotb.triggers import FallingEdge, Timer
+        while True:
+            await FallingEdge(self.dut.tx)
+            await Timer(self.bit_ns / 2, "ns")            # the middle of the start bit
+            if self.dut.tx.value:
+                continue                                # a glitch
+            byte = 0
+            for i in range(8):
+                await Timer(self.bit_ns, "ns")
+                byte |= int(self.dut.tx.value) << i
+            await Timer(self.bit_ns, "ns")
+            if not self.dut.tx.value:
+                self.framing_errors += 1
+                continue
+            self.received.append(byte)
+            self.arrived.set()
+
+    async def write(self, data: bytes) -> None:
+        from cocotb.triggers import Timer
+        for byte in data:
+            for bit in (0, *((byte >> i) & 1 for i in range(8)), 1):
+                self.dut.rx.value = bit
+                await Timer(self.bit_ns, "ns")
+
+    async def read(self, n: int) -> bytes:
+        from cocotb.triggers import SimTimeoutError, with_timeout
+        while len(self.received) < n:
+            self.arrived.clear()
+            try:
+                await with_timeout(self.arrived.wait(), self.max_wait_ns, "ns")
+            except SimTimeoutError:
+                raise TimeoutError(f"{len(self.received)} of {n} reply bytes from the board's tx "
+                                   f"pin in {self.max_wait_ns / 1e6:g} ms of simulated time") from None
+        data = bytes(self.received[:n])
+        del self.received[:n]
+        return data
