@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from boards import registry
+from boards.protocol import select_layers
 from boards.registry import BoardError
 
 NAME = "ttfs_core"
@@ -82,24 +83,6 @@ def missing_openxc7(env: dict) -> list[str]:
     if not chipdb.exists():
         missing.append(f"chip database {chipdb}")
     return missing
-
-
-def select_layers(cfg, spec: str | None) -> list[int]:
-    """``spec``: comma-separated layer names or indices; None or 'all': every layer."""
-    names = [lc.name for lc in cfg.layers]
-    if spec in (None, "", "all"):
-        return list(range(len(names)))
-    out = []
-    for item in spec.split(","):
-        item = item.strip()
-        if item in names:
-            out.append(names.index(item))
-        elif item.isdigit() and int(item) < len(names):
-            out.append(int(item))
-        else:
-            raise BoardError(f"layers: {item!r} is not a layer of this config; allowed: "
-                             f"{', '.join(names)} or 0..{len(names) - 1}, comma-separated, or 'all'")
-    return sorted(set(out))
 
 
 def platform_for(board, synth_only: bool):

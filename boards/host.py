@@ -100,12 +100,14 @@ class blocking:
 class Board:
     """The board's link for the network of ``cfg`` on cores of ``lanes`` lanes."""
 
-    def __init__(self, transport, cfg, lanes: int):
+    def __init__(self, transport, cfg, lanes: int, layers=None):
+        """``layers``: the network layers the bitstream holds (default all); the ``layer``
+        arguments below are positions in that list."""
         self.transport, self.cfg, self.lanes = transport, cfg, lanes
-        self.layouts = network_layouts(cfg, lanes)
+        self.layer_ids, self.layouts, layer_cfgs = p.built_layers(cfg, lanes, layers)
         self.formats = Formats.from_config(cfg)
-        self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, cfg.layers)]
-        self.digest = p.digest(self.layouts, self.formats, cfg.layers)
+        self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, layer_cfgs)]
+        self.digest = p.digest(self.layouts, self.formats, layer_cfgs)
         self._running = None                  # the RUN request whose reply is awaited
 
     # -- one request, one reply ----------------------------------------------------------------
@@ -299,7 +301,9 @@ def main(argv=None) -> int:
     ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     ap.add_argument("--baud", type=int, default=115_200)
     ap.add_argument("--config", required=True, help="the config the bitstream was built for")
-    ap.add_argument("--lanes", type=int, default=4, help="lanes per core of the bitstream")
+    ap.add_argument("--lanes", type=int, default=10, help="lanes per core of the bitstream")
+    ap.add_argument("--layers", default=None, help="the layers the bitstream holds (names or "
+                                                   "indices, comma-separated; default all)")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds a reply may take")
     sub = ap.add_subparsers(dest="action", required=True)
     sub.add_parser("identify", help="print the bitstream's identity and check it matches")
@@ -317,7 +321,7 @@ def main(argv=None) -> int:
         cfg = C.load(args.config)
         transport = SerialTransport(args.port, args.baud, args.timeout)
         try:
-            board = blocking(Board(transport, cfg, args.lanes))
+            board = blocking(Board(transport, cfg, args.lanes, p.select_layers(cfg, args.layers)))
             ident = board.check()
             print(f"bitstream: {ident['magic'].decode()} v{ident['version']}, "
                   f"{ident['layers']} layers, digest {ident['digest']:08x} (matches {args.config}, "
@@ -337,6 +341,9 @@ def main(argv=None) -> int:
 def run_image(board, cfg, args) -> int:
     from model import data
     from model.network import Network
+    if board.layer_ids[0] != 0:
+        raise ValueError(f"run-image runs the network's first layer; this bitstream holds layers "
+                         f"{board.layer_ids}")
     net = Network(cfg)
     if args.checkpoint:
         from model.train import config_digest, load_checkpoint

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from hw import core as hc
 from hw.common import bits
 from hw.integrate import event_layout
-from model.core_schedule import COUNTERS
+from model.core_schedule import COUNTERS, network_layouts
 from model.pool_schedule import PoolLayout
 from model.schedule import EngineLayout
 
@@ -149,11 +149,39 @@ def register_limits(lay: EngineLayout, formats) -> dict[str, int]:
             "prune_th": (1 << formats.weight_bits) - 1}
 
 
+def select_layers(cfg, spec: str | None) -> list[int]:
+    """``spec``: comma-separated layer names or indices; None or 'all': every layer."""
+    names = [lc.name for lc in cfg.layers]
+    if spec in (None, "", "all"):
+        return list(range(len(names)))
+    out = []
+    for item in spec.split(","):
+        item = item.strip()
+        if item in names:
+            out.append(names.index(item))
+        elif item.isdigit() and int(item) < len(names):
+            out.append(int(item))
+        else:
+            raise ValueError(f"layers: {item!r} is not a layer of this config; allowed: "
+                             f"{', '.join(names)} or 0..{len(names) - 1}, comma-separated, or 'all'")
+    return sorted(set(out))
+
+
+def built_layers(cfg, lanes: int, layers=None) -> tuple[list[int], list[EngineLayout], list]:
+    """The network layers a bitstream holds (``layers``: their indices, default all), their
+    layouts and configs; a request's ``layer`` field is the position in this list."""
+    ids = list(range(len(cfg.layers))) if layers is None else sorted(set(layers))
+    if not ids or not all(0 <= i < len(cfg.layers) for i in ids):
+        raise ValueError(f"layers {layers}: choose among 0 .. {len(cfg.layers) - 1}")
+    every = network_layouts(cfg, lanes)
+    return ids, [every[i] for i in ids], [cfg.layers[i] for i in ids]
+
+
 def hardware_description(layouts, formats, layers) -> dict:
     """What a bitstream's cores are built for: the digest's input."""
     return {"version": VERSION, "formats": dataclasses.asdict(formats),
             "layouts": [dataclasses.asdict(lay) for lay in layouts],
-            "layers": [{"winners": lc.winners, "inhibition_radius": lc.inhibition_radius,
+            "layers": [{"name": lc.name, "winners": lc.winners, "inhibition_radius": lc.inhibition_radius,
                         "pointwise_inhibition": lc.pointwise_inhibition,
                         "pool": [lc.pool.size, lc.pool.stride]} for lc in layers]}
 

@@ -3,7 +3,8 @@ simulation.
 
     top = BoardTop(cfg, lanes=4, divisor=divisor_for(clk_hz=25e6, baud=115_200))
 
-Contents: one ``LayerCore`` per layer of the config (``model.core_schedule.network_layouts``),
+Contents: one ``LayerCore`` per layer of the config (or of the ``layers`` chosen; ``boards.protocol.
+built_layers``),
 a ``HostLink`` (boards/link.py, protocol in boards/protocol.py) driving them, a UART receiver
 with a 16-byte FIFO behind it (the link does not take bytes while it sends a reply) and a UART
 transmitter (boards/uart.py).
@@ -26,9 +27,9 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from boards.link import HostLink
+from boards.protocol import built_layers
 from boards.uart import UartRx, UartTx
 from hw.core import LayerCore
-from model.core_schedule import network_layouts
 from model.fixedpoint import Formats
 
 RX_FIFO_DEPTH = 16
@@ -51,14 +52,15 @@ def divisor_for(clk_hz: float, baud: int) -> int:
 class BoardTop(wiring.Component):
     """``cfg``: the network's config; ``lanes``: lanes per core (fewer on layers with fewer
     maps); ``divisor``: sync clock cycles per UART bit; ``timeout``: quiet cycles that end a
-    request cut short (default ``TIMEOUT_BYTES`` byte times)."""
+    request cut short (default ``TIMEOUT_BYTES`` byte times); ``layers``: the indices of the
+    layers to hold (default all; a network too large for one FPGA is split across bitstreams and
+    the host moves the events between them)."""
 
-    def __init__(self, cfg, lanes: int, divisor: int, timeout: int | None = None):
+    def __init__(self, cfg, lanes: int, divisor: int, timeout: int | None = None, layers=None):
         self.cfg, self.lanes, self.divisor = cfg, lanes, divisor
-        self.layouts = network_layouts(cfg, lanes)
+        self.layer_ids, self.layouts, layer_cfgs = built_layers(cfg, lanes, layers)
         self.formats = Formats.from_config(cfg)
-        self.cores = [LayerCore(lay, self.formats, cfg.layers[i])
-                      for i, lay in enumerate(self.layouts)]
+        self.cores = [LayerCore(lay, self.formats, lc) for lay, lc in zip(self.layouts, layer_cfgs)]
         self.uart_rx, self.uart_tx = UartRx(divisor), UartTx(divisor)
         self.link = HostLink(self.cores, timeout or TIMEOUT_BYTES * 10 * divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})
