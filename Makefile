@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report clean distclean toolchain
+.PHONY: all sim test train bench report resources clean distclean toolchain
 
 all: test
 
@@ -56,6 +56,13 @@ report: $(STAMP) toolchain
 bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
 	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
+
+# Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
+# and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
+# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core.
+LANES ?= 10
+resources: $(STAMP)
+	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json
 
 clean:
 	rm -rf build
