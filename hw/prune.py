@@ -11,7 +11,7 @@ as rewritten), so the summary bit goes with the row's last connection.
 from functools import reduce
 from operator import or_
 
-from amaranth import Array, Const, Module, Mux
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,12 +37,20 @@ class PruneCheck(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P, G, k = self.lay.lanes, self.lay.groups, self.lay.kernel
+        # One-hot decodes of the bit positions rather than shifts, and no ky k + kx product
+        # (which synth_ecp5 put in a DSP block): each cleared bit is then a small AND.
+        row_hot = Signal(32)
+        off_hot = Signal(k * k)
+        m.d.comb += [row_hot.eq(Cat(self.row_bit == i for i in range(32))),
+                     off_hot.eq(Cat((self.ky == o // k) & (self.kx == o % k) for o in range(k * k)))]
+        mask_word = Signal(G)
+        m.d.comb += mask_word.eq(Array(self.masks)[self.lane])
         m.d.comb += [
             self.prune.eq(self.valid & (self.check | self.sweep) & (self.q_next < self.threshold)),
-            self.mask.eq(Array(self.masks)[self.lane] & ~(Const(1, G) << self.g)),
+            self.mask.eq(mask_word & ~Cat(self.g == j for j in range(G))),
             self.row_dead.eq(~reduce(or_, (Mux(l == self.lane, self.mask, self.masks[l]) != 0
                                            for l in range(P)))),
-            self.row_word_next.eq(self.row_word & ~(Const(1, 32) << self.row_bit)),
-            self.row_any_next.eq(self.row_any & ~(Const(1, k * k) << (self.ky * k + self.kx))),
+            self.row_word_next.eq(self.row_word & ~row_hot),
+            self.row_any_next.eq(self.row_any & ~off_hot),
         ]
         return m
