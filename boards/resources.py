@@ -234,6 +234,9 @@ def share(part: dict, whole: dict) -> float:
     return (part["luts"] + part["ffs"]) / (whole["luts"] + whole["ffs"])
 
 
+KINDS = {"pruning_check": PruneCheck, "skip_logic": LowestSetBit}
+
+
 def tally(stat: dict, family: str, blocks: dict, kinds: dict) -> dict:
     """One hierarchical run's figures: every block's cells, and the pruning check's and the
     find-first-set units' LUTs and FFs against the core's. ``kinds``: block kind -> class."""
@@ -256,9 +259,6 @@ def tally(stat: dict, family: str, blocks: dict, kinds: dict) -> dict:
     out["pruning_overhead"] = share(out["pruning_check"], out["core"])
     out["skip_logic_share"] = share(out["skip_logic"], out["core"])
     return out
-
-
-KINDS = {"pruning_check": PruneCheck, "skip_logic": LowestSetBit}
 
 
 def config_digest(cfg) -> str:
@@ -286,7 +286,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
         mem.update({"all": all_bits, "pruning_share": mem["pruning_state"] / all_bits})
         layers[name] = {"layout": {**asdict(lay), "groups": lay.groups, "rows": lay.rows},
                         "memory_bits": mem, "families": {f: {} for f in families},
-                        "_top": top, "_blocks": blocks}
+                        "_blocks": blocks}
         for family in families:
             for mode in MODES if flat else MODES[:1]:
                 runs.append((name, family, mode, top, il, il.stat().st_size))
@@ -310,7 +310,6 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
 
     for name, layer in layers.items():
         blocks = layer.pop("_blocks")
-        layer.pop("_top")
         for family in families:
             stat, secs = results[name, family, "hierarchical"]
             fam = tally(stat, family, blocks, KINDS)
@@ -459,7 +458,7 @@ def main(argv=None) -> int:
     try:
         rep = measure(args.config, args.lanes, families, not args.no_flat, args.jobs,
                       Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True))
-    except (yosys.ToolMissing, C.ConfigError) as exc:
+    except (yosys.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
         print(f"error: {exc}", file=sys.stderr)
         return 2
     version = rep["tool"]["version"]
