@@ -40,7 +40,8 @@ cell type is counted under ``other`` by name.
     ``skip_logic_share`` the same for the find-first-set units: an upper bound of what skipping
     pruned connections costs, since a dense core would walk with counters in their place.
   * ``seconds``: wall time of each synthesis run.
-* ``network.<family>``: the same sums over the layers (``core``, ``flat``: every category) and
+* ``network.<family>``: the layers' sums: ``core``, ``pruning_check``, ``skip_logic`` (LUTs and
+  FFs), ``totals`` (the cores' every category, hierarchical) and ``flat`` (flattened), and
   ``pruning_overhead``, ``skip_logic_share`` of the whole network; ``network.memory_bits``.
 * ``memory_bits``: bits of the pruning state from the layout -- ``masks`` (rows x G bits a lane,
   P lanes), ``row_summaries`` (channels x k^2), ``live_rows`` (maps x ceil(rows / 32) x 32) --,
