@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report bitstream clean distclean toolchain
+.PHONY: all sim test train bench report resources bitstream clean distclean toolchain
 
 all: test
 
@@ -57,16 +57,24 @@ bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
 	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
 
-# The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py): BOARD=ulx3s
-# (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis with block RAM; place and
-# route where the openXC7 tools are installed; SYNTH_ONLY=1 stops after synthesis on purpose),
-# icebreaker (iCE40UP5K, small configs). LAYERS=conv2 builds some layers only (the default
-# network's two layers do not fit one ULX3S together); MHZ sets the core clock.
+# Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
+# and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
+# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core.
+LANES ?= 10
+resources: $(STAMP)
+	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json
+
+# The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
+# resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
+# with block RAM; place and route where the openXC7 tools are installed; SYNTH_ONLY=1 stops after
+# synthesis on purpose), icebreaker (iCE40UP5K, small configs). LAYERS=conv2 builds some layers
+# only (the default network's two layers do not fit one ULX3S together); MHZ sets the core clock.
 BOARD  ?=
 LAYERS ?= all
-LANES  ?= 10
 bitstream: $(STAMP)
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make bitstream BOARD=ulx3s|arty_a7|icebreaker" >&2; exit 2; }
+	$(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) --check-only
+	$(MAKE) resources
 	$(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
 
 clean:

@@ -19,6 +19,27 @@ def lowest_bit(m: Module, word, name: str) -> Signal:
     return idx
 
 
+class LowestSetBit(wiring.Component):
+    """``lowest_bit`` as a block of its own: the find-first-set of a skip walk (the engine's
+    lanes over mask words and over an event's live rows, the STDP unit over the live-row
+    bitmap), so that synthesis that keeps the hierarchy counts it (boards/resources.py:
+    ``skip_logic``). A dense core would walk with a counter instead."""
+    def __init__(self, width: int):
+        super().__init__({"word": In(width), "index": Out(bits(max(1, width - 1)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.index.eq(lowest_bit(m, self.word, "lowest"))
+        return m
+
+
+def skip_walk_bit(m: Module, word, name: str):
+    """The index of the lowest set bit of ``word`` from a ``LowestSetBit`` submodule ``name``."""
+    m.submodules[name] = ffs = LowestSetBit(len(word))
+    m.d.comb += ffs.word.eq(word)
+    return ffs.index
+
+
 def busy_and_cycles(m: Module, fsm, busy: Signal, cycle: Signal) -> None:
     """``busy`` outside the FSM's IDLE state; ``cycle`` counts the busy cycles (the trace stamp).
 

@@ -38,7 +38,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lend_synapses, lowest_bit, synapse_port
+from hw.common import bits, busy_and_cycles, lend_synapses, skip_walk_bit, synapse_port
 from model.schedule import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
@@ -224,7 +224,7 @@ class IntegrateEngine(wiring.Component):
         pend = Signal(k * k)
         iev = Signal(ev_lay)
         m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev.eq(Mux(take, nxt, ev))]
-        offs = lowest_bit(m, pend, "next_offset")
+        offs = skip_walk_bit(m, pend, "skip_offsets")
         kys = Array(Const(o // k, bits(k)) for o in range(k * k))
         kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
         row_next = Signal.like(cur_row)
@@ -244,7 +244,7 @@ class IntegrateEngine(wiring.Component):
             if "ignore_pruning" in self.faults:
                 mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
             m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
-            g = lowest_bit(m, word, f"g{l}")
+            g = skip_walk_bit(m, word, f"skip_lane{l}")
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")

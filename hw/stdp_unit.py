@@ -21,15 +21,13 @@ the engine through ``syn`` (``borrowed=True``, ``hw.common.synapse_port``), on i
 f NW + row div 32, bit row mod 32; NW = ceil(rows / 32)) and ``times`` (the layer's input spike
 times, c S S + y S + x).
 """
-from functools import reduce
-from operator import or_
-
 from amaranth import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
-from hw.common import bits, busy_and_cycles, lowest_bit, synapse_port
+from hw.common import bits, busy_and_cycles, skip_walk_bit, synapse_port
+from hw.prune import PruneCheck
 from hw.stdp_lane import StdpLane
 from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
@@ -156,8 +154,7 @@ class StdpUnit(wiring.Component):
                      x_c.eq(row_c), x_ky.eq(row_ky), x_kx.eq(row_kx)]
 
         q = Signal(wb)
-        mask_word = Signal(G)
-        m.d.comb += [q.eq(Array(syn.w_data)[x_lane]), mask_word.eq(Array(syn.m_data)[x_lane])]
+        m.d.comb += q.eq(Array(syn.w_data)[x_lane])
         t_pre = Mux(x_outside, T, t_rd.data)
         m.d.comb += [word_hash.i.eq(round_key ^ (x_f * rows + x_row)),
                      rule.q.eq(q), rule.ltp.eq(t_pre <= x_t), rule.word.eq(word_hash.o)]
@@ -165,33 +162,32 @@ class StdpUnit(wiring.Component):
             m.d.comb += [rule.a_plus.eq(0), rule.a_minus.eq(0)]
         with m.Else():
             m.d.comb += [rule.a_plus.eq(self.a_plus), rule.a_minus.eq(self.a_minus)]
-        prune = Signal()
-        m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (rule.q_next < self.prune_th))
-        new_mask = Signal(G)
-        m.d.comb += new_mask.eq(mask_word & ~(Const(1, G) << x_g))
-        # Is the row still live after this prune? Any lane's mask word, this lane's as rewritten.
-        others = Signal()
-        m.d.comb += others.eq(reduce(or_, (Mux(l == x_lane, new_mask, syn.m_data[l]) != 0
-                                           for l in range(P))))
+        # The pruning rule and the pruning state's new words (hw/prune.py).
+        m.submodules.prune_check = pc = PruneCheck(lay)
+        prune = pc.prune
+        m.d.comb += [pc.valid.eq(x_valid), pc.check.eq(self.check), pc.sweep.eq(self.all_maps),
+                     pc.q_next.eq(rule.q_next), pc.threshold.eq(self.prune_th),
+                     pc.lane.eq(x_lane), pc.g.eq(x_g), pc.masks.eq(syn.m_data),
+                     pc.row_word.eq(mr_rmw.data), pc.row_bit.eq(x_row[:5]),
+                     pc.row_any.eq(syn.ra_data), pc.ky.eq(x_ky), pc.kx.eq(x_kx)]
         lane_bit = Signal(P)
         m.d.comb += [lane_bit.eq(Const(1, P) << x_lane),
                      syn.w_waddr.eq(x_row * G + x_g), syn.w_wdata.eq(rule.q_next),
-                     syn.m_waddr.eq(x_row), syn.m_wdata.eq(new_mask),
-                     syn.ra_waddr.eq(x_c),
-                     syn.ra_wdata.eq(syn.ra_data & ~(Const(1, k * k) << (x_ky * k + x_kx)))]
+                     syn.m_waddr.eq(x_row), syn.m_wdata.eq(pc.mask),
+                     syn.ra_waddr.eq(x_c), syn.ra_wdata.eq(pc.row_any_next)]
         with m.If(x_valid):
             m.d.comb += syn.w_we.eq(lane_bit)
             with m.If(prune):
                 m.d.comb += [syn.m_we.eq(lane_bit), mr_wp.addr.eq(x_f * nw + (x_row >> 5)),
-                             mr_wp.data.eq(mr_rmw.data & ~(Const(1, 32) << x_row[:5])), mr_wp.en.eq(1),
-                             syn.ra_we.eq(~others)]
+                             mr_wp.data.eq(pc.row_word_next), mr_wp.en.eq(1),
+                             syn.ra_we.eq(pc.row_dead)]
         m.d.comb += [self.tr_op.eq(x_valid), self.tr_map.eq(x_f), self.tr_row.eq(x_row),
                      self.tr_q.eq(q), self.tr_q_next.eq(rule.q_next), self.tr_pruned.eq(prune)]
 
         # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
         word = Signal(32)
         m.d.comb += word.eq(Mux(first, mr_scan.data, rem))
-        bit = lowest_bit(m, word, "row_bit")
+        bit = skip_walk_bit(m, word, "skip_rows")
         m.d.comb += issue_row.eq((wi << 5) | bit)
         load_f = Mux(self.all_maps, j, winners[j].f)
         with m.FSM() as fsm:

@@ -27,6 +27,9 @@ def _overhead(rep: dict) -> str:
     o = res.get("pruning_overhead")
     if isinstance(o, (int, float)):
         return _pct(o)
+    if isinstance(o, dict) and o and all(isinstance(v, (int, float)) for v in o.values()):
+        # boards/resources.py: per FPGA family, the network's cores (LUTs + FFs)
+        return ", ".join(f"{family} {_pct(v)}" for family, v in o.items()) + " (LUTs + FFs)"
     return f"see `{res['path']}`" if o is None else f"`{o}`"
 
 
@@ -213,7 +216,7 @@ def cosim_text(rep: dict) -> str:
 def resources_text(rep: dict) -> str:
     r = rep["resources"]
     if r["status"] != "present":
-        return (f"Missing: `{r['path']}` does not exist (the synthesis issue writes it); no figure "
+        return (f"Missing: `{r['path']}` does not exist (`make resources` writes it); no figure "
                 "is reported in its place.")
     return f"From `{r['path']}`: pruning overhead {_overhead(rep)}."
 

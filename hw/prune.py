@@ -1,0 +1,56 @@
+"""PruneCheck: the pruning rule of the STDP unit, as a block of its own so that synthesis that
+keeps the hierarchy counts its logic (boards/resources.py: ``pruning_overhead``).
+
+In the exec cycle of an STDP op (hw/stdp_unit.py) it decides whether the new weight prunes the
+connection (``check`` or ``sweep`` set, and ``q_next < threshold``) and gives the words the unit
+writes back when it does: the lane's mask word without bit ``g``, the map's live-row word
+without bit ``row_bit``, the channel's row summary without bit ``ky k + kx``, and ``row_dead``,
+set when no lane keeps a live connection in the row (every lane's mask word as read, this lane's
+as rewritten), so the summary bit goes with the row's last connection.
+"""
+from functools import reduce
+from operator import or_
+
+from amaranth import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common import bits
+from model.schedule import EngineLayout
+
+
+class PruneCheck(wiring.Component):
+    def __init__(self, lay: EngineLayout):
+        self.lay = lay
+        P, G, k = lay.lanes, lay.groups, lay.kernel
+        super().__init__({
+            "valid": In(1), "check": In(1), "sweep": In(1),
+            "q_next": In(lay.weight_bits), "threshold": In(lay.weight_bits),
+            "lane": In(bits(P - 1)), "g": In(bits(G - 1)),
+            "masks": In(data.ArrayLayout(G, P)),        # every lane's mask word of the row
+            "row_word": In(32), "row_bit": In(5),       # the map's live-row word, the row's bit
+            "row_any": In(k * k), "ky": In(bits(k - 1)), "kx": In(bits(k - 1)),
+            "prune": Out(1), "mask": Out(G), "row_word_next": Out(32),
+            "row_any_next": Out(k * k), "row_dead": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        P, G, k = self.lay.lanes, self.lay.groups, self.lay.kernel
+        # One-hot decodes of the bit positions rather than shifts, and no ky k + kx product
+        # (which synth_ecp5 put in a DSP block): each cleared bit is then a small AND.
+        row_hot = Signal(32)
+        off_hot = Signal(k * k)
+        m.d.comb += [row_hot.eq(Cat(self.row_bit == i for i in range(32))),
+                     off_hot.eq(Cat((self.ky == o // k) & (self.kx == o % k) for o in range(k * k)))]
+        mask_word = Signal(G)
+        m.d.comb += mask_word.eq(Array(self.masks)[self.lane])
+        m.d.comb += [
+            self.prune.eq(self.valid & (self.check | self.sweep) & (self.q_next < self.threshold)),
+            self.mask.eq(mask_word & ~Cat(self.g == j for j in range(G))),
+            self.row_dead.eq(~reduce(or_, (Mux(l == self.lane, self.mask, self.masks[l]) != 0
+                                           for l in range(P)))),
+            self.row_word_next.eq(self.row_word & ~row_hot),
+            self.row_any_next.eq(self.row_any & ~off_hot),
+        ]
+        return m
