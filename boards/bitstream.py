@@ -159,8 +159,8 @@ def build(args) -> int:
     lays = network_layouts(cfg, args.lanes)    # refuses a layout the core cannot hold
     fmt = Formats.from_config(cfg)
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], fmt, cfg.layers[i]) for i in layers})
-    divisor = round(mhz * 1e6 / board.baud)
-    from boards.top import BoardTop
+    from boards.top import BoardTop, divisor_for
+    divisor = divisor_for(mhz * 1e6, board.baud)
     clocked = Clocked(BoardTop(cfg, args.lanes, divisor, layers=layers), board, mhz)
     print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
           f"{args.lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
