@@ -71,11 +71,13 @@ resources: $(STAMP)
 # only (the default network's two layers do not fit one ULX3S together); MHZ sets the core clock.
 BOARD  ?=
 LAYERS ?= all
+BITSTREAM = $(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) \
+	--lanes $(LANES) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
 bitstream: $(STAMP)
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make bitstream BOARD=ulx3s|arty_a7|icebreaker" >&2; exit 2; }
-	$(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) --check-only
+	$(BITSTREAM) --check-only
 	$(MAKE) resources
-	$(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
+	$(BITSTREAM)
 
 clean:
 	rm -rf build

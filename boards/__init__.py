@@ -1,12 +1,18 @@
-"""The network's layer cores on a board, behind a UART host link (issue 4, part 1).
+"""The network's layer cores on FPGA boards (issue 4).
 
 * ``uart``: 8N1 receiver and transmitter as Amaranth byte streams;
-* ``protocol``: the link's opcodes, registers, error codes, memory map and bitstream digest,
-  shared by the gateware and the host;
+* ``protocol``: the host link's opcodes, registers, error codes, memory map and bitstream digest,
+  shared by the gateware and the host; which layers a bitstream holds;
 * ``link``: ``HostLink``, the protocol's gateware, driving the layer cores;
 * ``top``: ``BoardTop``, the cores, the link and the UART, for a board or a simulation;
-* ``host``: the host driver (serial port or cocotb) and ``python -m boards.host``.
+* ``host``: the host driver (serial port or cocotb) and ``python -m boards.host``;
+* ``registry``: the supported boards, their FPGAs' resources, the memory inventory of a design;
+* ``clocks``: the core's clock from each board's oscillator (ECP5 PLL, 7-series MMCM);
+* ``bitstream``: ``make bitstream``: checks, then yosys / nextpnr to a bitstream and reports;
+* ``yosys``, ``resources``: ``make resources``: per-block utilisation and the pruning logic's
+  share, compared with the baselines in ``baselines/yosys-<version>/``.
 
 The round trip is tested in tests/test_board_link.py (Amaranth's simulator for the UART and
-the protocol, Verilator for the board top over its UART pins against the model).
+the protocol, Verilator for the board top over its UART pins against the model), the flow's
+refusals in tests/test_bitstream.py, the resource figures in tests/test_resources.py.
 """
