@@ -139,7 +139,7 @@ def check_fit(board, cores: dict) -> dict:
 def build(args) -> int:
     from model import config as C
     from model.core_schedule import network_layouts
-    from boards.clocks import Clocked
+    from boards.clocks import Clocked, pll_for
     from hw.core import LayerCore
     from model.fixedpoint import Formats
 
@@ -161,13 +161,14 @@ def build(args) -> int:
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], fmt, cfg.layers[i]) for i in layers})
     from boards.top import BoardTop, divisor_for
     divisor = divisor_for(mhz * 1e6, board.baud)
-    clocked = Clocked(BoardTop(cfg, args.lanes, divisor, layers=layers), board, mhz)
+    pll_for(board, mhz)
     print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
           f"{args.lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
           f"memories {fit['memory_bits_total'] / 1e6:.2f} of {board.bram_bits / 1e6:.2f} Mbit",
           flush=True)
     if args.check_only:
         return 0
+    clocked = Clocked(BoardTop(cfg, args.lanes, divisor, layers=layers), board, mhz)
 
     out = Path(args.out) / board.name
     out.mkdir(parents=True, exist_ok=True)

@@ -58,20 +58,24 @@ def xc7_mmcm(fin: float, fout: float) -> Pll:
     raise BoardError(f"the 7-series MMCM cannot make {fout} MHz from {fin} MHz with integer dividers")
 
 
+def pll_for(board: Board, mhz: float) -> Pll | None:
+    """The PLL making ``mhz`` on ``board`` (None: the oscillator itself); refuses what it cannot."""
+    if board.family == "ecp5":
+        return ecp5_pll(board.board_mhz, mhz)
+    if board.family == "xc7":
+        return xc7_mmcm(board.board_mhz, mhz)
+    if mhz != board.board_mhz:
+        raise BoardError(f"{board.name}: the core runs at the {board.board_mhz} MHz oscillator; "
+                         f"{mhz} MHz was asked for (no PLL is generated for {board.family})")
+    return None
+
+
 class Clocked(Elaboratable):
     """``top`` in a ``sync`` domain at ``mhz``, made from the board's oscillator."""
 
     def __init__(self, top, board: Board, mhz: float):
         self.top, self.board, self.mhz = top, board, mhz
-        if board.family == "ecp5":
-            self.pll = ecp5_pll(board.board_mhz, mhz)
-        elif board.family == "xc7":
-            self.pll = xc7_mmcm(board.board_mhz, mhz)
-        elif mhz != board.board_mhz:
-            raise BoardError(f"{board.name}: the core runs at the {board.board_mhz} MHz oscillator; "
-                             f"{mhz} MHz was asked for (no PLL is generated for {board.family})")
-        else:
-            self.pll = None
+        self.pll = pll_for(board, mhz)
 
     def elaborate(self, platform):
         m = Module()

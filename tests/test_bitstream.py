@@ -84,3 +84,13 @@ def test_the_final_timing_report_and_the_utilisation_are_read():
     assert rep["clocks"] == {"$glbnet$clk": {"fmax_mhz": 81.25, "target_mhz": 75.0, "pass": True}}
     assert rep["utilisation"]["DP16KD"] == {"used": 12, "available": 208}
     assert set(rep["utilisation"]) == {"TRELLIS_IO", "DP16KD", "TRELLIS_FF"}
+
+
+def test_the_xilinx_flow_announces_it_will_stop_after_synthesis(tmp_path, capsys, monkeypatch):
+    """Without openXC7, the Arty flow says before synthesis that it will stop after it, and why."""
+    monkeypatch.setenv("NEXTPNR_XILINX", str(tmp_path / "nope"))
+    code, seconds = run(tmp_path, "--board", "arty_a7", "--config", "configs/tiny.yaml", "--lanes",
+                        "4", "--check-only")
+    err = capsys.readouterr().err
+    assert code == 0 and "nextpnr-xilinx" in err and "will stop after synthesis" in err
+    assert "exit with status 3" in err and not (tmp_path / "out").exists()
