@@ -85,6 +85,27 @@ def missing_openxc7(env: dict) -> list[str]:
     return missing
 
 
+def limit_checks(board) -> list[str]:
+    """Yosys commands that fail synthesis when the netlist needs more of a cell than the device
+    has, so that a design too large stops before place and route (``select -assert-max``)."""
+    return [f"select -assert-max {n} {sel}" for sel, n in board.limits]
+
+
+_TOO_MANY = re.compile(r"Assertion failed: selection contains (\d+) elements, more than the "
+                       r"maximum number (\d+)")
+
+
+def too_large(log: str, board) -> str | None:
+    """The limit a failed synthesis broke, in words (None: it broke none)."""
+    m = _TOO_MANY.search(log)
+    if m is None:
+        return None
+    n, limit = int(m[1]), int(m[2])
+    cells = next((sel for sel, k in board.limits if k == limit), "cells")
+    return (f"after synthesis the design needs {n} {cells.replace('t:', '')} and the "
+            f"{board.device} has {limit}: use fewer layers or lanes, or a smaller config")
+
+
 def platform_for(board, synth_only: bool):
     """The board's amaranth-boards platform; for 7-series with block RAM kept in synthesis (and
     a yosys utilisation report), stopping after synthesis when ``synth_only``."""
@@ -93,9 +114,11 @@ def platform_for(board, synth_only: bool):
         return base()
     synth, *rest = base._xray_command_templates
     assert "-nobram" in synth, "Amaranth's Xray synthesis command changed; review platform_for"
+    checks = "".join(f"{c}; " for c in limit_checks(board))
     synth = synth.replace("-nobram ", "").replace(
         '{{invoke_tool("yosys")}}', '{{invoke_tool("yosys")}} -q -l {{name}}.rpt').replace(
-        "write_json {{name}}.json", "tee -q -o {{name}}.stat.json stat -json; write_json {{name}}.json")
+        "write_json {{name}}.json",
+        "tee -q -o {{name}}.stat.json stat -json; " + checks + "write_json {{name}}.json")
 
     class XrayWithBlockRam(base):
         _xray_command_templates = [synth] + ([] if synth_only else rest)
@@ -177,7 +200,8 @@ def build(args) -> int:
     if board.family in ("ecp5", "ice40"):
         # Keep going when the clock is missed: the report says so and the exit status is 4.
         opts["nextpnr_opts"] = "--timing-allow-fail"
-        opts["script_after_synth"] = f"tee -q -o {NAME}.stat.json stat -json"
+        opts["script_after_synth"] = "\n".join([f"tee -q -o {NAME}.stat.json stat -json",
+                                                *limit_checks(board)])
     plan = platform.build(clocked, name=NAME, build_dir=str(out), do_build=False, **opts)
     plan.extract(str(out))
     proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=out, env=env)
@@ -201,6 +225,13 @@ def build(args) -> int:
     clocks = summary.get("clocks", {})
     summary["timing_met"] = bool(clocks) and all(c["pass"] for c in clocks.values())
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    rpt = out / f"{NAME}.rpt"
+    reason = too_large(rpt.read_text(errors="replace"), board) if rpt.exists() else None
+    if proc.returncode != 0 and reason:
+        summary["error"] = reason
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"error: {board.name}: {reason}", file=sys.stderr)
+        return 2
     if proc.returncode != 0:
         print(f"error: the {board.name} build failed (exit {proc.returncode}); see {out}",
               file=sys.stderr)

@@ -94,3 +94,15 @@ def test_the_xilinx_flow_announces_it_will_stop_after_synthesis(tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 0 and "nextpnr-xilinx" in err and "will stop after synthesis" in err
     assert "exit with status 3" in err and not (tmp_path / "out").exists()
+
+
+def test_a_netlist_too_large_for_the_device_is_named_before_place_and_route():
+    """Synthesis runs ``select -assert-max`` per cell type; its failure becomes the reason."""
+    ice = registry.board("icebreaker")
+    assert "select -assert-max 5280 t:SB_LUT4" in bitstream.limit_checks(ice)
+    log = ("...\nERROR: Assertion failed: selection contains 7246 elements, more than the maximum "
+           "number 5280: t:SB_LUT4\n")
+    assert bitstream.too_large(log, ice) == (
+        "after synthesis the design needs 7246 SB_LUT4 and the iCE40UP5K-SG48 has 5280: use "
+        "fewer layers or lanes, or a smaller config")
+    assert bitstream.too_large("Info: all good\n", ice) is None
