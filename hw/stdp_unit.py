@@ -5,11 +5,17 @@ kernel f, one per cycle, with a find-first-set over 32-row words of a per-map li
 (``map_rows``): a pruned connection costs no op cycle, only its share of one word scan per 32
 rows. Each op reads the weight (lane f mod P, word row G + f div P), the input spike time at
 (c, y + ky - pad, x + kx - pad) (outside the input: never, so LTD), and hashes its random word
-``mix32(round_key ^ (f * rows + row))`` (``round_key = mix32(layer_key ^ n)``, model/rng.py); the
-next cycle writes the weight from ``hw.stdp_lane.StdpLane``. With ``check`` set, a weight that
-falls below ``prune_th`` is pruned: its lane mask bit, its ``map_rows`` bit and, if it was the
-row's last live connection, its ``row_any`` bit are cleared (read-modify-write through read ports
-transparent to the writes).
+``mix32(round_key ^ (f * rows + row))`` (``round_key = mix32(layer_key ^ n)``, model/rng.py); it
+writes the weight from the rule of ``hw.stdp_lane`` four cycles after its issue. The op is a
+pipeline of five one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
+read), A (the weight selected, the input time's address, hash stage 1), B (q (2^W - q), the
+input time: ltp, hash stage 2), C (the rate product, hash stage 3, the read-modify-write words
+read) and E (exec: the rounded step, the pruning check, the writes, the trace); a new op issues
+every cycle. With ``check`` set, a weight that falls below ``prune_th`` is pruned: its lane mask
+bit, its ``map_rows`` bit and, if it was the row's last live connection, its ``row_any`` bit are
+cleared (read-modify-write: read in C, written in E, through read ports transparent to the
+writes, so an op sees the writes of the op just before it). After the last walk one FLUSH cycle
+lets the last op reach E before DONE.
 
 ``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
@@ -30,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
 from hw.common import bits, busy_and_cycles, lowest_bit, synapse_port
-from hw.stdp_lane import StdpLane
+from hw.stdp_lane import apply_step, rate_product, weight_product
 from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
 from model.schedule import EngineLayout
@@ -91,7 +97,7 @@ class StdpUnit(wiring.Component):
         mr_scan = map_rows.read_port()
         mr_rmw = map_rows.read_port(transparent_for=(mr_wp,))
         mr_host = map_rows.read_port()
-        t_wp, t_rd, tab_rd = times.write_port(), times.read_port(), rowtab.read_port(domain="comb")
+        t_wp, t_rd, tab_rd = times.write_port(), times.read_port(), rowtab.read_port()
         if self.borrowed:
             syn = self.syn
         else:
@@ -119,54 +125,101 @@ class StdpUnit(wiring.Component):
                          winners[self.win_idx].x.eq(self.win_x), winners[self.win_idx].t.eq(self.win_t)]
 
         # -- sequencer -------------------------------------------------------------------------------
-        m.submodules.key_hash = key_hash = Mix32()
-        m.submodules.word_hash = word_hash = Mix32()
-        m.submodules.lane_rule = rule = StdpLane(fmt)
-        round_key = Signal(32)
-        m.d.comb += key_hash.i.eq(self.layer_key ^ self.image_n)
+        # round_key = mix32(layer_key ^ n): the key hash's three stages take the key of the start
+        # cycle through W_LOAD and the first W_SCAN, then hold it (``key_settle``) for the pass;
+        # the first op's stage A uses it in cycle 2.
+        m.submodules.key_hash = key_hash = Mix32(stages=3)
+        m.submodules.word_hash = word_hash = Mix32(stages=3)
+        round_key, key_settle = Signal(32), Signal(2)
+        m.d.comb += [key_hash.i.eq(self.layer_key ^ self.image_n), round_key.eq(key_hash.o),
+                     key_hash.en.eq(~self.busy | (key_settle != 0))]
+        with m.If(key_settle != 0):
+            m.d.sync += key_settle.eq(key_settle - 1)
         j = Signal(bits(max(self.max_winners, lay.maps)))
         cur = Signal(win_lay)
+        f_base = Signal(bits(lay.maps * rows))      # cur.f * rows: the walk's hash base
         wi = Signal(bits(nw))
         rem = Signal(32)
         first = Signal()
         issue = Signal()
         issue_row = Signal(bits(rows - 1))
 
-        # Op issue (cycle n): reads. Exec (cycle n + 1): rule, writes, trace.
-        row_c, row_ky, row_kx = Signal(cb), Signal(kb), Signal(kb)
-        m.d.comb += [tab_rd.addr.eq(issue_row), row_c.eq(tab_rd.data[:cb]),
-                     row_ky.eq(tab_rd.data[cb:cb + kb]), row_kx.eq(tab_rd.data[cb + kb:])]
+        # An op runs through five stages, one cycle each (``model.schedule.STDP_EXEC``):
+        #   I  issue: the walk finds the row; the weight and the row's (c, ky, kx) are read;
+        #   A  the weight arrives (lane select); the input time's address; hash stage 1;
+        #   B  q (2^W - q); the input time arrives: ltp; hash stage 2;
+        #   C  the rate product; the read-modify-write words are read; hash stage 3;
+        #   E  exec: the rounded step, the pruning check, the writes, the trace.
+        # The read-modify-write words (mask words, row summary, live-row word) are read in C, one
+        # cycle before E writes them, through read ports transparent to the writes: every op sees
+        # the writes of the ops before it. The weight is read in I and written in E: each
+        # (map, row) has one op a pass (winners have distinct maps) and two walks' ops are at
+        # least three cycles apart, so no op reads a weight an op in flight will write.
         lane_of = Signal(bits(P - 1))
         g_of = Signal(bits(G - 1))
-        m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P)]
+        m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P),
+                     syn.w_addr.eq(issue_row * G + g_of), tab_rd.addr.eq(issue_row)]
+
+        a_valid, a_row, a_f = Signal(), Signal.like(issue_row), Signal.like(cur.f)
+        a_lane, a_g, a_y, a_x, a_t = (Signal.like(lane_of), Signal.like(g_of), Signal.like(cur.y),
+                                      Signal.like(cur.x), Signal(tb))
+        m.d.sync += [a_valid.eq(issue), a_row.eq(issue_row), a_f.eq(cur.f), a_lane.eq(lane_of),
+                     a_g.eq(g_of), a_y.eq(cur.y), a_x.eq(cur.x), a_t.eq(cur.t)]
+        row_c, row_ky, row_kx = Signal(cb), Signal(kb), Signal(kb)
+        m.d.comb += [row_c.eq(tab_rd.data[:cb]), row_ky.eq(tab_rd.data[cb:cb + kb]),
+                     row_kx.eq(tab_rd.data[cb + kb:])]
         py = Signal(range(-k, S + k + 1))
         px = Signal(range(-k, S + k + 1))
-        m.d.comb += [py.eq(cur.y + row_ky - pad), px.eq(cur.x + row_kx - pad)]
+        m.d.comb += [py.eq(a_y + row_ky - pad), px.eq(a_x + row_kx - pad)]
         outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
+        a_q = Signal(wb)
+        # f_base is the walk's: the next walk's W_LOAD is at least two cycles after its last issue.
         m.d.comb += [t_rd.addr.eq((row_c * S + py[:bits(S)]) * S + px[:bits(S)]),
-                     syn.ra_addr.eq(row_c), mr_rmw.addr.eq(cur.f * nw + (issue_row >> 5)),
-                     syn.w_addr.eq(issue_row * G + g_of), syn.m_addr.eq(issue_row)]
+                     a_q.eq(Array(syn.w_data)[a_lane]),
+                     word_hash.i.eq(round_key ^ (f_base + a_row))]
 
-        x_valid, x_outside = Signal(), Signal()
+        b_valid, b_outside = Signal(), Signal()
+        b_lane, b_g = Signal.like(lane_of), Signal.like(g_of)
+        b_row, b_f, b_t = Signal.like(issue_row), Signal.like(cur.f), Signal(tb)
+        b_c, b_ky, b_kx = Signal(cb), Signal(kb), Signal(kb)
+        b_q = Signal(wb)
+        m.d.sync += [b_valid.eq(a_valid), b_outside.eq(outside), b_lane.eq(a_lane), b_g.eq(a_g),
+                     b_row.eq(a_row), b_f.eq(a_f), b_t.eq(a_t),
+                     b_c.eq(row_c), b_ky.eq(row_ky), b_kx.eq(row_kx), b_q.eq(a_q)]
+        b_qq = weight_product(m, fmt, b_q)
+        b_ltp = Signal()
+        m.d.comb += b_ltp.eq(Mux(b_outside, T, t_rd.data) <= b_t)
+
+        c_valid = Signal()
+        c_lane, c_g = Signal.like(lane_of), Signal.like(g_of)
+        c_row, c_f = Signal.like(issue_row), Signal.like(cur.f)
+        c_c, c_ky, c_kx = Signal(cb), Signal(kb), Signal(kb)
+        c_q, c_qq, c_ltp = Signal(wb), Signal.like(b_qq), Signal()
+        m.d.sync += [c_valid.eq(b_valid), c_lane.eq(b_lane), c_g.eq(b_g), c_row.eq(b_row),
+                     c_f.eq(b_f), c_c.eq(b_c), c_ky.eq(b_ky), c_kx.eq(b_kx),
+                     c_q.eq(b_q), c_qq.eq(b_qq), c_ltp.eq(b_ltp)]
+        m.d.comb += [syn.ra_addr.eq(c_c), mr_rmw.addr.eq(c_f * nw + (c_row >> 5)),
+                     syn.m_addr.eq(c_row)]
+        a_plus, a_minus = Signal.like(self.a_plus), Signal.like(self.a_minus)
+        m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
+                     a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
+        c_num = rate_product(m, fmt, c_ltp, a_plus, a_minus, c_qq)
+
+        x_valid = Signal()
         x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
-        x_row, x_f, x_t = Signal.like(issue_row), Signal.like(cur.f), Signal(tb)
+        x_row, x_f = Signal.like(issue_row), Signal.like(cur.f)
         x_c, x_ky, x_kx = Signal(cb), Signal(kb), Signal(kb)
-        m.d.sync += [x_valid.eq(issue), x_outside.eq(outside), x_lane.eq(lane_of), x_g.eq(g_of),
-                     x_row.eq(issue_row), x_f.eq(cur.f), x_t.eq(cur.t),
-                     x_c.eq(row_c), x_ky.eq(row_ky), x_kx.eq(row_kx)]
+        q, x_ltp, x_num = Signal(wb), Signal(), Signal.like(c_num)
+        m.d.sync += [x_valid.eq(c_valid), x_lane.eq(c_lane), x_g.eq(c_g),
+                     x_row.eq(c_row), x_f.eq(c_f),
+                     x_c.eq(c_c), x_ky.eq(c_ky), x_kx.eq(c_kx),
+                     q.eq(c_q), x_ltp.eq(c_ltp), x_num.eq(c_num)]
 
-        q = Signal(wb)
         mask_word = Signal(G)
-        m.d.comb += [q.eq(Array(syn.w_data)[x_lane]), mask_word.eq(Array(syn.m_data)[x_lane])]
-        t_pre = Mux(x_outside, T, t_rd.data)
-        m.d.comb += [word_hash.i.eq(round_key ^ (x_f * rows + x_row)),
-                     rule.q.eq(q), rule.ltp.eq(t_pre <= x_t), rule.word.eq(word_hash.o)]
-        with m.If(self.all_maps):
-            m.d.comb += [rule.a_plus.eq(0), rule.a_minus.eq(0)]
-        with m.Else():
-            m.d.comb += [rule.a_plus.eq(self.a_plus), rule.a_minus.eq(self.a_minus)]
+        m.d.comb += mask_word.eq(Array(syn.m_data)[x_lane])
+        q_next = apply_step(m, fmt, q, x_ltp, x_num, word_hash.o)
         prune = Signal()
-        m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (rule.q_next < self.prune_th))
+        m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (q_next < self.prune_th))
         new_mask = Signal(G)
         m.d.comb += new_mask.eq(mask_word & ~(Const(1, G) << x_g))
         # Is the row still live after this prune? Any lane's mask word, this lane's as rewritten.
@@ -175,7 +228,7 @@ class StdpUnit(wiring.Component):
                                            for l in range(P))))
         lane_bit = Signal(P)
         m.d.comb += [lane_bit.eq(Const(1, P) << x_lane),
-                     syn.w_waddr.eq(x_row * G + x_g), syn.w_wdata.eq(rule.q_next),
+                     syn.w_waddr.eq(x_row * G + x_g), syn.w_wdata.eq(q_next),
                      syn.m_waddr.eq(x_row), syn.m_wdata.eq(new_mask),
                      syn.ra_waddr.eq(x_c),
                      syn.ra_wdata.eq(syn.ra_data & ~(Const(1, k * k) << (x_ky * k + x_kx)))]
@@ -186,7 +239,7 @@ class StdpUnit(wiring.Component):
                              mr_wp.data.eq(mr_rmw.data & ~(Const(1, 32) << x_row[:5])), mr_wp.en.eq(1),
                              syn.ra_we.eq(~others)]
         m.d.comb += [self.tr_op.eq(x_valid), self.tr_map.eq(x_f), self.tr_row.eq(x_row),
-                     self.tr_q.eq(q), self.tr_q_next.eq(rule.q_next), self.tr_pruned.eq(prune)]
+                     self.tr_q.eq(q), self.tr_q_next.eq(q_next), self.tr_pruned.eq(prune)]
 
         # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
         word = Signal(32)
@@ -197,13 +250,14 @@ class StdpUnit(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [self.cycle.eq(0), j.eq(0), round_key.eq(key_hash.o)]
+                    m.d.sync += [self.cycle.eq(0), j.eq(0), key_settle.eq(2)]
                     m.next = "W_LOAD"
             with m.State("W_LOAD"):
                 with m.If(Mux(self.all_maps, j == lay.maps, j == self.n_winners)):
-                    m.next = "DONE"
+                    m.next = "FLUSH"
                 with m.Else():
-                    m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), wi.eq(0), first.eq(1)]
+                    m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), f_base.eq(load_f * rows),
+                                 wi.eq(0), first.eq(1)]
                     m.d.comb += mr_scan.addr.eq(load_f * nw)
                     m.next = "W_SCAN"
             with m.State("W_SCAN"):
@@ -218,6 +272,8 @@ class StdpUnit(wiring.Component):
                 with m.Else():
                     m.d.comb += issue.eq(1)
                     m.d.sync += rem.eq(word & (word - 1))
+            with m.State("FLUSH"):           # the last op's exec is at the latest in DONE
+                m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
