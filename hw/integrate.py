@@ -38,7 +38,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lend_synapses, lowest_bit, synapse_port
+from hw.common import bits, busy_and_cycles, const_mul, lend_synapses, lowest_bit, synapse_port
 from model.schedule import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
@@ -208,31 +208,39 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += age.eq(1)
         with m.Elif(age != 2):
             m.d.sync += age.eq(age + 1)
+        # What the next event's fields decide is registered from the read data (valid from age 1
+        # on), so it is there at age 2: its offsets inside the output, its time, its output
+        # position base (y + pad) so + (x + pad) -- the row of offset (ky, kx) lands on
+        # base - (ky so + kx).
         ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
-        inside = Signal(k * k)
+        inside, nxt_t = Signal(k * k), Signal(tb)
+        nxt_base = Signal(bits((so + 2 * pad) * so))
         for ky in range(k):
             for kx in range(k):
-                m.d.comb += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
+                m.d.sync += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
                                                    (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
-        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt.t != t)),
+        m.d.sync += [nxt_t.eq(nxt.t), nxt_base.eq(const_mul(nxt.y + pad, so) + nxt.x + pad)]
+        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
+        ev_base = Signal.like(nxt_base)
         with m.If(take):
-            m.d.sync += [ev.eq(nxt), cur_e.eq(e)]
+            m.d.sync += [ev.eq(nxt), cur_e.eq(e), ev_base.eq(nxt_base)]
 
         # Issuing a row: the lowest pending offset (of the next event when it is taken); its
         # mask words arrive in the next cycle.
         pend = Signal(k * k)
-        iev = Signal(ev_lay)
-        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev.eq(Mux(take, nxt, ev))]
+        iev_c, iev_base = Signal.like(ev.c), Signal.like(nxt_base)
+        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev_c.eq(Mux(take, nxt.c, ev.c)),
+                     iev_base.eq(Mux(take, nxt_base, ev_base))]
         offs = lowest_bit(m, pend, "next_offset")
-        kys = Array(Const(o // k, bits(k)) for o in range(k * k))
-        kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
+        pos_off = Array(Const(o // k * so + o % k, bits(k * so)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
-        m.d.comb += [row_next.eq(iev.c * (k * k) + offs), *(a.eq(row_next) for a in own["m"]),
-                     pos_next.eq((iev.y + pad - kys[offs]) * so + (iev.x + pad - kxs[offs]))]
+        row_w = Signal(bits(lay.rows * G - 1))      # cur_row G: the row's first weight word
+        m.d.comb += [row_next.eq(const_mul(iev_c, k * k) + offs), *(a.eq(row_next) for a in own["m"]),
+                     pos_next.eq(iev_base - pos_off[offs])]
         with m.If(issue):
-            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
+            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next), row_w.eq(const_mul(row_next, G)),
                          pending.eq(pend & ~(Const(1, k * k) << offs))]
 
         # Per lane: issue stage (lowest bit of the mask word), exec stage (saturating add,
@@ -248,9 +256,10 @@ class IntegrateEngine(wiring.Component):
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")
-            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g * npos + cur_pos),
+            g_base = Array(Const(i * npos, ab) for i in range(G))
+            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g_base[g] + cur_pos),
                          rem_next.eq(word & (word - 1)),
-                         own["w"][l].eq(cur_row * G + g)]
+                         own["w"][l].eq(row_w + g)]
             rem_next_all.append(rem_next)
             valids.append(valid)
             with m.If(in_rows):

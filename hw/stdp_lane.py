@@ -8,10 +8,10 @@
 it. Combinational: the core registers around it. The parameters come from
 ``model.fixedpoint.Formats``, so model and gateware share one definition of the widths.
 
-The three steps are also functions (``weight_product``, ``rate_product``, ``apply_step``) so
-the STDP unit (hw/stdp_unit.py) can put a register between each: q (2^W - q) in the cycle the
-weight arrives, the rate product in the next (when the pre-synaptic time is known), the rounded
-step in the third.
+The steps are also functions (``weight_product``, ``rate_product``, ``step_candidates``,
+``select_step``; ``apply_step`` = the last two) so the STDP unit (hw/stdp_unit.py) can put
+registers between them: q (2^W - q), then the rate product and the two candidate weights (the
+rounding word's carry into bit W + A being 0 or 1), then the carry and the choice.
 """
 
 from amaranth import Module, Mux, Signal, unsigned
@@ -36,25 +36,46 @@ def rate_product(m: Module, formats: Formats, ltp, a_plus, a_minus, qq) -> Signa
     return num
 
 
-def apply_step(m: Module, formats: Formats, q, ltp, num, word) -> Signal:
-    """q' from q, ltp, num (``rate_product``) and the rounding word."""
+def step_candidates(m: Module, formats: Formats, q, ltp, num):
+    """The rounded step without the rounding word: dq = (num + r) >> (W + A) is hi + carry with
+    hi = num >> (W + A) and carry = (lo + r >= 2^(W + A)), lo = num mod 2^(W + A), r the word's
+    low W + A bits. Returns (lo, q' if carry is 0, q' if carry is 1)."""
     f = formats
     w, shift = f.weight_bits, f.stdp_shift
-    total = Signal(unsigned(2 * w + f.rate_frac_bits + 1), name="stdp_total")
-    if f.stochastic:
-        m.d.comb += total.eq(num + word[:shift])
+    lo = Signal(shift, name="stdp_lo")
+    hi = Signal(unsigned(max(1, len(num) - shift)), name="stdp_hi")
+    m.d.comb += [lo.eq(num[:shift]), hi.eq(num[shift:])]
+    out = []
+    for carry in (0, 1):
+        dq = Signal(unsigned(len(hi) + 1), name=f"stdp_dq{carry}")
+        up = Signal(unsigned(w + len(dq) + 1), name=f"stdp_up{carry}")
+        q_next = Signal(w, name=f"stdp_q_next{carry}")
+        m.d.comb += [dq.eq(hi + carry), up.eq(q + dq)]
+        with m.If(ltp):
+            m.d.comb += q_next.eq(Mux(up > f.weight_max, f.weight_max, up))
+        with m.Else():
+            m.d.comb += q_next.eq(Mux(dq > q, 0, q - dq))
+        out.append(q_next)
+    return lo, out[0], out[1]
+
+
+def select_step(m: Module, formats: Formats, lo, word, q_next0, q_next1) -> Signal:
+    """q' from ``step_candidates``' outputs and the rounding word (``rounding: floor``: no carry)."""
+    q_next = Signal(formats.weight_bits, name="stdp_q_next")
+    if formats.stochastic:
+        shift = formats.stdp_shift
+        carry = Signal(name="stdp_carry")
+        m.d.comb += carry.eq((lo + word[:shift])[shift])
+        m.d.comb += q_next.eq(Mux(carry, q_next1, q_next0))
     else:
-        m.d.comb += total.eq(num)
-    dq = Signal(unsigned(total.shape().width - shift), name="stdp_dq")
-    m.d.comb += dq.eq(total >> shift)
-    up = Signal(unsigned(w + dq.shape().width + 1), name="stdp_up")
-    m.d.comb += up.eq(q + dq)
-    q_next = Signal(w, name="stdp_q_next")
-    with m.If(ltp):
-        m.d.comb += q_next.eq(Mux(up > f.weight_max, f.weight_max, up))
-    with m.Else():
-        m.d.comb += q_next.eq(Mux(dq > q, 0, q - dq))
+        m.d.comb += q_next.eq(q_next0)
     return q_next
+
+
+def apply_step(m: Module, formats: Formats, q, ltp, num, word) -> Signal:
+    """q' from q, ltp, num (``rate_product``) and the rounding word."""
+    lo, q_next0, q_next1 = step_candidates(m, formats, q, ltp, num)
+    return select_step(m, formats, lo, word, q_next0, q_next1)
 
 
 class StdpLane(wiring.Component):

@@ -9,8 +9,9 @@ rows. Each op reads the weight (lane f mod P, word row G + f div P), the input s
 writes the weight from the rule of ``hw.stdp_lane`` four cycles after its issue. The op is a
 pipeline of five one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
 read), A (the weight selected, the input time's address, hash stage 1), B (q (2^W - q), the
-input time: ltp, hash stage 2), C (the rate product, hash stage 3, the read-modify-write words
-read) and E (exec: the rounded step, the pruning check, the writes, the trace); a new op issues
+input time: ltp, hash stage 2), C (the rate product and the new weight for either carry of the
+rounding word, hash stage 3, the read-modify-write words read) and E (exec: the carry picks the
+new weight; the pruning check, the writes, the trace); a new op issues
 every cycle. With ``check`` set, a weight that falls below ``prune_th`` is pruned: its lane mask
 bit, its ``map_rows`` bit and, if it was the row's last live connection, its ``row_any`` bit are
 cleared (read-modify-write: read in C, written in E, through read ports transparent to the
@@ -30,13 +31,13 @@ times, c S S + y S + x).
 from functools import reduce
 from operator import or_
 
-from amaranth import Array, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
-from hw.common import bits, busy_and_cycles, lowest_bit, synapse_port
-from hw.stdp_lane import apply_step, rate_product, weight_product
+from hw.common import bits, busy_and_cycles, const_mul, lowest_bit, synapse_port
+from hw.stdp_lane import rate_product, select_step, step_candidates, weight_product
 from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
 from model.schedule import EngineLayout
@@ -86,12 +87,16 @@ class StdpUnit(wiring.Component):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init)
             return mm
 
-        # Row decomposition table: row -> (c, ky, kx).
-        rowtab = mem("rowtab", bits(lay.channels - 1) + 2 * bits(k - 1), rows,
-                     init=[(r // (k * k)) | ((r // k % k) << bits(lay.channels - 1))
-                           | ((r % k) << (bits(lay.channels - 1) + bits(k - 1)))
-                           for r in range(rows)])
+        # Row decomposition table: row -> (c, ky, kx, toff), toff = c S S + (ky - pad) S + (kx - pad)
+        # (two's complement): the input time of (c, y + ky - pad, x + kx - pad) is at y S + x + toff.
         cb, kb = bits(lay.channels - 1), bits(k - 1)
+        ob = bits(lay.channels * S * S + pad * (S + 1)) + 1
+
+        def row_word(r):
+            c, ky, kx = r // (k * k), r // k % k, r % k
+            toff = (c * S * S + (ky - pad) * S + (kx - pad)) & ((1 << ob) - 1)
+            return c | (ky << cb) | (kx << (cb + kb)) | (toff << (cb + 2 * kb))
+        rowtab = mem("rowtab", cb + 2 * kb + ob, rows, init=[row_word(r) for r in range(rows)])
         map_rows, times = mem("map_rows", 32, lay.maps * nw), mem("times", tb, lay.channels * S * S)
         mr_wp = map_rows.write_port()
         mr_scan = map_rows.read_port()
@@ -138,6 +143,7 @@ class StdpUnit(wiring.Component):
         j = Signal(bits(max(self.max_winners, lay.maps)))
         cur = Signal(win_lay)
         f_base = Signal(bits(lay.maps * rows))      # cur.f * rows: the walk's hash base
+        cur_base = Signal(bits(S * S))              # cur.y S + cur.x: the walk's input time base
         wi = Signal(bits(nw))
         rem = Signal(32)
         first = Signal()
@@ -148,8 +154,10 @@ class StdpUnit(wiring.Component):
         #   I  issue: the walk finds the row; the weight and the row's (c, ky, kx) are read;
         #   A  the weight arrives (lane select); the input time's address; hash stage 1;
         #   B  q (2^W - q); the input time arrives: ltp; hash stage 2;
-        #   C  the rate product; the read-modify-write words are read; hash stage 3;
-        #   E  exec: the rounded step, the pruning check, the writes, the trace.
+        #   C  the rate product and the two candidate weights (rounding carry 0 or 1); the
+        #      read-modify-write words are read; hash stage 3;
+        #   E  exec: the rounding word's carry picks the weight; the pruning check, the writes,
+        #      the trace.
         # The read-modify-write words (mask words, row summary, live-row word) are read in C, one
         # cycle before E writes them, through read ports transparent to the writes: every op sees
         # the writes of the ops before it. The weight is read in I and written in E: each
@@ -158,23 +166,23 @@ class StdpUnit(wiring.Component):
         lane_of = Signal(bits(P - 1))
         g_of = Signal(bits(G - 1))
         m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P),
-                     syn.w_addr.eq(issue_row * G + g_of), tab_rd.addr.eq(issue_row)]
+                     syn.w_addr.eq(const_mul(issue_row, G) + g_of), tab_rd.addr.eq(issue_row)]
 
         a_valid, a_row, a_f = Signal(), Signal.like(issue_row), Signal.like(cur.f)
         a_lane, a_g, a_y, a_x, a_t = (Signal.like(lane_of), Signal.like(g_of), Signal.like(cur.y),
                                       Signal.like(cur.x), Signal(tb))
         m.d.sync += [a_valid.eq(issue), a_row.eq(issue_row), a_f.eq(cur.f), a_lane.eq(lane_of),
                      a_g.eq(g_of), a_y.eq(cur.y), a_x.eq(cur.x), a_t.eq(cur.t)]
-        row_c, row_ky, row_kx = Signal(cb), Signal(kb), Signal(kb)
+        row_c, row_ky, row_kx, row_toff = Signal(cb), Signal(kb), Signal(kb), Signal(signed(ob))
         m.d.comb += [row_c.eq(tab_rd.data[:cb]), row_ky.eq(tab_rd.data[cb:cb + kb]),
-                     row_kx.eq(tab_rd.data[cb + kb:])]
+                     row_kx.eq(tab_rd.data[cb + kb:cb + 2 * kb]), row_toff.eq(tab_rd.data[cb + 2 * kb:])]
         py = Signal(range(-k, S + k + 1))
         px = Signal(range(-k, S + k + 1))
         m.d.comb += [py.eq(a_y + row_ky - pad), px.eq(a_x + row_kx - pad)]
         outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
         a_q = Signal(wb)
-        # f_base is the walk's: the next walk's W_LOAD is at least two cycles after its last issue.
-        m.d.comb += [t_rd.addr.eq((row_c * S + py[:bits(S)]) * S + px[:bits(S)]),
+        # f_base, cur_base are the walk's: the next W_LOAD is two cycles or more after its last issue.
+        m.d.comb += [t_rd.addr.eq(cur_base + row_toff),
                      a_q.eq(Array(syn.w_data)[a_lane]),
                      word_hash.i.eq(round_key ^ (f_base + a_row))]
 
@@ -198,26 +206,27 @@ class StdpUnit(wiring.Component):
         m.d.sync += [c_valid.eq(b_valid), c_lane.eq(b_lane), c_g.eq(b_g), c_row.eq(b_row),
                      c_f.eq(b_f), c_c.eq(b_c), c_ky.eq(b_ky), c_kx.eq(b_kx),
                      c_q.eq(b_q), c_qq.eq(b_qq), c_ltp.eq(b_ltp)]
-        m.d.comb += [syn.ra_addr.eq(c_c), mr_rmw.addr.eq(c_f * nw + (c_row >> 5)),
+        m.d.comb += [syn.ra_addr.eq(c_c), mr_rmw.addr.eq(const_mul(c_f, nw) + (c_row >> 5)),
                      syn.m_addr.eq(c_row)]
         a_plus, a_minus = Signal.like(self.a_plus), Signal.like(self.a_minus)
         m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
                      a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
         c_num = rate_product(m, fmt, c_ltp, a_plus, a_minus, c_qq)
+        c_lo, c_q_next0, c_q_next1 = step_candidates(m, fmt, c_q, c_ltp, c_num)
 
         x_valid = Signal()
         x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
         x_row, x_f = Signal.like(issue_row), Signal.like(cur.f)
         x_c, x_ky, x_kx = Signal(cb), Signal(kb), Signal(kb)
-        q, x_ltp, x_num = Signal(wb), Signal(), Signal.like(c_num)
+        q, x_lo, x_q_next0, x_q_next1 = Signal(wb), Signal.like(c_lo), Signal(wb), Signal(wb)
         m.d.sync += [x_valid.eq(c_valid), x_lane.eq(c_lane), x_g.eq(c_g),
                      x_row.eq(c_row), x_f.eq(c_f),
                      x_c.eq(c_c), x_ky.eq(c_ky), x_kx.eq(c_kx),
-                     q.eq(c_q), x_ltp.eq(c_ltp), x_num.eq(c_num)]
+                     q.eq(c_q), x_lo.eq(c_lo), x_q_next0.eq(c_q_next0), x_q_next1.eq(c_q_next1)]
 
         mask_word = Signal(G)
         m.d.comb += mask_word.eq(Array(syn.m_data)[x_lane])
-        q_next = apply_step(m, fmt, q, x_ltp, x_num, word_hash.o)
+        q_next = select_step(m, fmt, x_lo, word_hash.o, x_q_next0, x_q_next1)
         prune = Signal()
         m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (q_next < self.prune_th))
         new_mask = Signal(G)
@@ -256,9 +265,10 @@ class StdpUnit(wiring.Component):
                 with m.If(Mux(self.all_maps, j == lay.maps, j == self.n_winners)):
                     m.next = "FLUSH"
                 with m.Else():
-                    m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), f_base.eq(load_f * rows),
+                    m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), f_base.eq(const_mul(load_f, rows)),
+                                 cur_base.eq(const_mul(winners[j].y, S) + winners[j].x),
                                  wi.eq(0), first.eq(1)]
-                    m.d.comb += mr_scan.addr.eq(load_f * nw)
+                    m.d.comb += mr_scan.addr.eq(const_mul(load_f, nw))
                     m.next = "W_SCAN"
             with m.State("W_SCAN"):
                 m.d.sync += first.eq(0)
@@ -268,7 +278,7 @@ class StdpUnit(wiring.Component):
                         m.next = "W_LOAD"
                     with m.Else():
                         m.d.sync += [wi.eq(wi + 1), first.eq(1)]
-                        m.d.comb += mr_scan.addr.eq(cur.f * nw + wi + 1)
+                        m.d.comb += mr_scan.addr.eq(const_mul(cur.f, nw) + wi + 1)
                 with m.Else():
                     m.d.comb += issue.eq(1)
                     m.d.sync += rem.eq(word & (word - 1))
