@@ -8,7 +8,9 @@ potential / fire-time / fire-potential memories (g npos + pos) and a crossing FI
 accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
 (find-first-set), so pruned connections are never visited; the row ends when every lane's word
 is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
-the saturated sum in the next; the potential read port is transparent to that write.
+the saturated sum in the next; the potential read port is transparent to that write. A
+threshold crossing is registered in that cycle and enters the lane's FIFO in the one after (for
+the step's last op: STEP_END, whose depth of the drain counts it).
 
 No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
 one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
@@ -281,13 +283,21 @@ class IntegrateEngine(wiring.Component):
                          ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
 
             total = ln["pot_now"] + ln["w_rd"].data
+            sum_w = Signal(pb + 1, name=f"sum{l}")
             sat = Signal(pb, name=f"sat{l}")
-            m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
-            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sat >= self.threshold)
-            crossed = ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached
-            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
-                         ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
-            with m.If(crossed):
+            m.d.comb += [sum_w.eq(total), sat.eq(Mux(sum_w[pb], vmax, sum_w[:pb]))]
+            # sat >= threshold is sum >= threshold (the threshold is at most vmax).
+            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sum_w >= self.threshold)
+            crossed = Signal(name=f"crossed{l}")
+            m.d.comb += crossed.eq(ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached)
+            # The crossing is registered and enters the FIFO in the next cycle (STEP_END for the
+            # step's last op: ``most_next`` counts it there).
+            cr, cr_addr = Signal(name=f"cr{l}"), Signal(ab, name=f"cr_addr{l}")
+            m.d.sync += [cr.eq(crossed), cr_addr.eq(ln["x_addr"])]
+            ln["cr"] = cr
+            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
+                         ln["fifo_wp"].en.eq(cr), ln["fifo_rd"].addr.eq(counter)]
+            with m.If(cr):
                 m.d.sync += ln["wptr"].eq(ln["wptr"] + 1)
 
             m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
@@ -320,11 +330,11 @@ class IntegrateEngine(wiring.Component):
                              fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
                              fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*(r == 0 for r in rem_next_all)).all()
-        most = Signal.like(depth)
-        for ln in lanes:
-            most_next = Signal.like(depth)
-            m.d.comb += most_next.eq(Mux(ln["wptr"] > most, ln["wptr"], most))
-            most = most_next
+        # Most crossings in any lane this step, kept as they enter the FIFOs: each lane grows by
+        # at most one a cycle, so the deepest grows when one of its lanes does.
+        most, most_next = Signal.like(depth), Signal.like(depth)
+        m.d.comb += most_next.eq(most + Cat(*(ln["cr"] & (ln["wptr"] == most) for ln in lanes)).any())
+        m.d.sync += most.eq(most_next)
 
         # -- the sequencer ------------------------------------------------------------------------------
         with m.FSM() as fsm:
@@ -332,7 +342,7 @@ class IntegrateEngine(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
                                  counter.eq(0), t.eq(0), age.eq(1)]
-                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
                     m.d.comb += e_next.eq(0)        # event 0 is read in the start cycle
                     m.next = "CLEAR"
             with m.State("CLEAR"):
@@ -349,8 +359,8 @@ class IntegrateEngine(wiring.Component):
                 with m.Elif(ready):
                     m.d.comb += [take.eq(1), issue.eq(1)]
                     m.next = "ROWS"
-            with m.State("STEP_END"):          # the last op's crossing is in the FIFO pointers
-                m.d.sync += [counter.eq(0), depth.eq(most)]
+            with m.State("STEP_END"):          # the last op's crossing enters its FIFO (most_next)
+                m.d.sync += [counter.eq(0), depth.eq(most_next)]
                 m.next = "DRAIN"
             with m.State("ROWS"):
                 m.d.comb += in_rows.eq(1)
@@ -369,7 +379,7 @@ class IntegrateEngine(wiring.Component):
                 with m.If(counter == depth + 1):
                     m.d.comb += self.tr_step.eq(1)
                     m.d.sync += [t.eq(t + 1), counter.eq(0)]
-                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
                     with m.If(self.step_wait):
                         m.next = "HOLD"
                     with m.Elif(t == T - 1):
