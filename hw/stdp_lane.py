@@ -10,8 +10,8 @@ it. Combinational: the core registers around it. The parameters come from
 
 The steps are also functions (``weight_product``, ``rate_product``, ``step_candidates``,
 ``select_step``; ``apply_step`` = the last two) so the STDP unit (hw/stdp_unit.py) can put
-registers between them: q (2^W - q), then the rate product and the two candidate weights (the
-rounding word's carry into bit W + A being 0 or 1), then the carry and the choice.
+registers between them: q (2^W - q), the rate product, the two candidate weights (the rounding
+word's carry into bit W + A being 0 or 1) with the carry and the choice.
 """
 
 from amaranth import Module, Mux, Signal, unsigned
@@ -29,10 +29,10 @@ def weight_product(m: Module, formats: Formats, q) -> Signal:
     return qq
 
 
-def rate_product(m: Module, formats: Formats, ltp, a_plus, a_minus, qq) -> Signal:
-    """num without the rounding word: a q (2^W - q), a = a+ if ltp else |a-|."""
+def rate_product(m: Module, formats: Formats, rate, qq) -> Signal:
+    """num without the rounding word: a q (2^W - q), a = a+ if ltp else |a-| (``rate``)."""
     num = Signal(unsigned(2 * formats.weight_bits + formats.rate_frac_bits), name="stdp_num")
-    m.d.comb += num.eq(Mux(ltp, a_plus, a_minus) * qq)
+    m.d.comb += num.eq(rate * qq)
     return num
 
 
@@ -96,6 +96,6 @@ class StdpLane(wiring.Component):
         f = self.formats
         # q (2^W - q) <= 2^(2W-2); times a < 2^A; plus the rounding word < 2^(W+A).
         qq = weight_product(m, f, self.q)
-        num = rate_product(m, f, self.ltp, self.a_plus, self.a_minus, qq)
+        num = rate_product(m, f, Mux(self.ltp, self.a_plus, self.a_minus), qq)
         m.d.comb += self.q_next.eq(apply_step(m, f, self.q, self.ltp, num, self.word))
         return m

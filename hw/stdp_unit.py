@@ -6,17 +6,16 @@ kernel f, one per cycle, with a find-first-set over 32-row words of a per-map li
 rows. Each op reads the weight (lane f mod P, word row G + f div P), the input spike time at
 (c, y + ky - pad, x + kx - pad) (outside the input: never, so LTD), and hashes its random word
 ``mix32(round_key ^ (f * rows + row))`` (``round_key = mix32(layer_key ^ n)``, model/rng.py); it
-writes the weight from the rule of ``hw.stdp_lane`` four cycles after its issue. The op is a
-pipeline of five one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
+writes the weight from the rule of ``hw.stdp_lane`` five cycles after its issue. The op is a
+pipeline of six one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
 read), A (the weight selected, the input time's address, hash stage 1), B (q (2^W - q), the
-input time: ltp, hash stage 2), C (the rate product and the new weight for either carry of the
-rounding word, hash stage 3, the read-modify-write words read) and E (exec: the carry picks the
-new weight; the pruning check, the writes, the trace); a new op issues
-every cycle. With ``check`` set, a weight that falls below ``prune_th`` is pruned: its lane mask
+input time: ltp and the rate, hash stage 2), C (the rate product, hash stage 3), D (the new
+weight for either carry of the rounding word, the carry picking one; the read-modify-write words
+read) and E (exec: the pruning check, the writes, the trace); a new op issues every cycle. With ``check`` set, a weight that falls below ``prune_th`` is pruned: its lane mask
 bit, its ``map_rows`` bit and, if it was the row's last live connection, its ``row_any`` bit are
-cleared (read-modify-write: read in C, written in E, through read ports transparent to the
-writes, so an op sees the writes of the op just before it). After the last walk one FLUSH cycle
-lets the last op reach E before DONE.
+cleared (read-modify-write: read in D, written in E, through read ports transparent to the
+writes, so an op sees the writes of the op just before it). After the last walk two FLUSH
+cycles let the last op reach E before DONE.
 
 ``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
@@ -150,19 +149,19 @@ class StdpUnit(wiring.Component):
         issue = Signal()
         issue_row = Signal(bits(rows - 1))
 
-        # An op runs through five stages, one cycle each (``model.schedule.STDP_EXEC``):
+        # An op runs through six stages, one cycle each (``model.schedule.STDP_EXEC``):
         #   I  issue: the walk finds the row; the weight and the row's (c, ky, kx) are read;
         #   A  the weight arrives (lane select); the input time's address; hash stage 1;
-        #   B  q (2^W - q); the input time arrives: ltp; hash stage 2;
-        #   C  the rate product and the two candidate weights (rounding carry 0 or 1); the
-        #      read-modify-write words are read; hash stage 3;
-        #   E  exec: the rounding word's carry picks the weight; the pruning check, the writes,
-        #      the trace.
-        # The read-modify-write words (mask words, row summary, live-row word) are read in C, one
+        #   B  q (2^W - q); the input time arrives: ltp and the rate; hash stage 2;
+        #   C  the rate product; hash stage 3;
+        #   D  the new weight: the two candidates (rounding carry 0 or 1) and the carry of the
+        #      hashed word picking one; the read-modify-write words are read;
+        #   E  exec: the pruning check, the writes, the trace.
+        # The read-modify-write words (mask words, row summary, live-row word) are read in D, one
         # cycle before E writes them, through read ports transparent to the writes: every op sees
         # the writes of the ops before it. The weight is read in I and written in E: each
-        # (map, row) has one op a pass (winners have distinct maps) and two walks' ops are at
-        # least three cycles apart, so no op reads a weight an op in flight will write.
+        # (map, row) has one op a pass (winners have distinct maps), so no op reads a weight an
+        # op in flight will write.
         lane_of = Signal(bits(P - 1))
         g_of = Signal(bits(G - 1))
         m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P),
@@ -198,35 +197,46 @@ class StdpUnit(wiring.Component):
         b_ltp = Signal()
         m.d.comb += b_ltp.eq(Mux(b_outside, T, t_rd.data) <= b_t)
 
+        a_plus, a_minus = Signal.like(self.a_plus), Signal.like(self.a_minus)
+        m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
+                     a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
+
         c_valid = Signal()
         c_lane, c_g = Signal.like(lane_of), Signal.like(g_of)
         c_row, c_f = Signal.like(issue_row), Signal.like(cur.f)
         c_c, c_ky, c_kx = Signal(cb), Signal(kb), Signal(kb)
-        c_q, c_qq, c_ltp = Signal(wb), Signal.like(b_qq), Signal()
+        c_q, c_qq, c_ltp, c_rate = Signal(wb), Signal.like(b_qq), Signal(), Signal.like(a_plus)
         m.d.sync += [c_valid.eq(b_valid), c_lane.eq(b_lane), c_g.eq(b_g), c_row.eq(b_row),
                      c_f.eq(b_f), c_c.eq(b_c), c_ky.eq(b_ky), c_kx.eq(b_kx),
-                     c_q.eq(b_q), c_qq.eq(b_qq), c_ltp.eq(b_ltp)]
-        m.d.comb += [syn.ra_addr.eq(c_c), mr_rmw.addr.eq(const_mul(c_f, nw) + (c_row >> 5)),
-                     syn.m_addr.eq(c_row)]
-        a_plus, a_minus = Signal.like(self.a_plus), Signal.like(self.a_minus)
-        m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
-                     a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
-        c_num = rate_product(m, fmt, c_ltp, a_plus, a_minus, c_qq)
-        c_lo, c_q_next0, c_q_next1 = step_candidates(m, fmt, c_q, c_ltp, c_num)
+                     c_q.eq(b_q), c_qq.eq(b_qq), c_ltp.eq(b_ltp),
+                     c_rate.eq(Mux(b_ltp, a_plus, a_minus))]
+        c_num = rate_product(m, fmt, c_rate, c_qq)
+
+        d_valid = Signal()
+        d_lane, d_g = Signal.like(lane_of), Signal.like(g_of)
+        d_row, d_f = Signal.like(issue_row), Signal.like(cur.f)
+        d_c, d_ky, d_kx = Signal(cb), Signal(kb), Signal(kb)
+        d_q, d_ltp, d_num = Signal(wb), Signal(), Signal.like(c_num)
+        m.d.sync += [d_valid.eq(c_valid), d_lane.eq(c_lane), d_g.eq(c_g), d_row.eq(c_row),
+                     d_f.eq(c_f), d_c.eq(c_c), d_ky.eq(c_ky), d_kx.eq(c_kx),
+                     d_q.eq(c_q), d_ltp.eq(c_ltp), d_num.eq(c_num)]
+        m.d.comb += [syn.ra_addr.eq(d_c), mr_rmw.addr.eq(const_mul(d_f, nw) + (d_row >> 5)),
+                     syn.m_addr.eq(d_row)]
+        d_lo, d_q_next0, d_q_next1 = step_candidates(m, fmt, d_q, d_ltp, d_num)
+        d_q_next = select_step(m, fmt, d_lo, word_hash.o, d_q_next0, d_q_next1)
 
         x_valid = Signal()
         x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
         x_row, x_f = Signal.like(issue_row), Signal.like(cur.f)
         x_c, x_ky, x_kx = Signal(cb), Signal(kb), Signal(kb)
-        q, x_lo, x_q_next0, x_q_next1 = Signal(wb), Signal.like(c_lo), Signal(wb), Signal(wb)
-        m.d.sync += [x_valid.eq(c_valid), x_lane.eq(c_lane), x_g.eq(c_g),
-                     x_row.eq(c_row), x_f.eq(c_f),
-                     x_c.eq(c_c), x_ky.eq(c_ky), x_kx.eq(c_kx),
-                     q.eq(c_q), x_lo.eq(c_lo), x_q_next0.eq(c_q_next0), x_q_next1.eq(c_q_next1)]
+        q, q_next = Signal(wb), Signal(wb)
+        m.d.sync += [x_valid.eq(d_valid), x_lane.eq(d_lane), x_g.eq(d_g),
+                     x_row.eq(d_row), x_f.eq(d_f),
+                     x_c.eq(d_c), x_ky.eq(d_ky), x_kx.eq(d_kx),
+                     q.eq(d_q), q_next.eq(d_q_next)]
 
         mask_word = Signal(G)
         m.d.comb += mask_word.eq(Array(syn.m_data)[x_lane])
-        q_next = select_step(m, fmt, x_lo, word_hash.o, x_q_next0, x_q_next1)
         prune = Signal()
         m.d.comb += prune.eq(x_valid & (self.check | self.all_maps) & (q_next < self.prune_th))
         new_mask = Signal(G)
@@ -283,6 +293,8 @@ class StdpUnit(wiring.Component):
                     m.d.comb += issue.eq(1)
                     m.d.sync += rem.eq(word & (word - 1))
             with m.State("FLUSH"):           # the last op's exec is at the latest in DONE
+                m.next = "FLUSH2"
+            with m.State("FLUSH2"):
                 m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
