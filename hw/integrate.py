@@ -289,7 +289,16 @@ class IntegrateEngine(wiring.Component):
             # sat >= threshold is sum >= threshold (the threshold is at most vmax).
             reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sum_w >= self.threshold)
             crossed = Signal(name=f"crossed{l}")
-            m.d.comb += crossed.eq(ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached)
+            if "threshold_strict" in self.faults or "stale_potentials" in self.faults:
+                m.d.comb += crossed.eq(ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached)
+            else:
+                # Both cases of the valid bit at once (the read word, or 0), then the bit picks:
+                # the bit's select is off the adder's path.
+                pot_rd, w_rd = ln["pot_rd"].data, ln["w_rd"].data
+                from_word, from_zero = Signal(name=f"cross_word{l}"), Signal(name=f"cross_zero{l}")
+                m.d.comb += [from_word.eq((pot_rd < self.threshold) & (pot_rd + w_rd >= self.threshold)),
+                             from_zero.eq((self.threshold != 0) & (w_rd >= self.threshold)),
+                             crossed.eq(ln["x_valid"] & Mux(pot_ok, from_word, from_zero))]
             # The crossing is registered and enters the FIFO in the next cycle (STEP_END for the
             # step's last op: ``most_next`` counts it there).
             cr, cr_addr = Signal(name=f"cr{l}"), Signal(ab, name=f"cr_addr{l}")
