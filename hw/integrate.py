@@ -9,8 +9,9 @@ accumulation is issued per lane per cycle: the lane picks the lowest set bit of 
 (find-first-set), so pruned connections are never visited; the row ends when every lane's word
 is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
 the saturated sum in the next; the potential read port is transparent to that write. A
-threshold crossing is registered in that cycle and enters the lane's FIFO in the one after (for
-the step's last op: STEP_END, whose depth of the drain counts it).
+threshold crossing is tested in the cycle after the write, on the registered old potential and
+sum, and enters the lane's FIFO in that cycle (for the step's last op: STEP_END, whose depth of
+the drain counts it).
 
 No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
 one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
@@ -286,23 +287,18 @@ class IntegrateEngine(wiring.Component):
             sum_w = Signal(pb + 1, name=f"sum{l}")
             sat = Signal(pb, name=f"sat{l}")
             m.d.comb += [sum_w.eq(total), sat.eq(Mux(sum_w[pb], vmax, sum_w[:pb]))]
-            # sat >= threshold is sum >= threshold (the threshold is at most vmax).
-            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sum_w >= self.threshold)
-            crossed = Signal(name=f"crossed{l}")
-            if "threshold_strict" in self.faults or "stale_potentials" in self.faults:
-                m.d.comb += crossed.eq(ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached)
-            else:
-                # Both cases of the valid bit at once (the read word, or 0), then the bit picks:
-                # the bit's select is off the adder's path.
-                pot_rd, w_rd = ln["pot_rd"].data, ln["w_rd"].data
-                from_word, from_zero = Signal(name=f"cross_word{l}"), Signal(name=f"cross_zero{l}")
-                m.d.comb += [from_word.eq((pot_rd < self.threshold) & (pot_rd + w_rd >= self.threshold)),
-                             from_zero.eq((self.threshold != 0) & (w_rd >= self.threshold)),
-                             crossed.eq(ln["x_valid"] & Mux(pot_ok, from_word, from_zero))]
-            # The crossing is registered and enters the FIFO in the next cycle (STEP_END for the
-            # step's last op: ``most_next`` counts it there).
+            # The threshold test runs on the registered old potential and sum, the cycle after the
+            # op's exec; the crossing enters the FIFO in that cycle (STEP_END for the step's last
+            # op: ``most_next`` counts it there). sat >= threshold is sum >= threshold (the
+            # threshold is at most vmax).
+            r_valid, r_pot, r_sum = (Signal(name=f"r_valid{l}"), Signal(pb, name=f"r_pot{l}"),
+                                     Signal(pb + 1, name=f"r_sum{l}"))
             cr, cr_addr = Signal(name=f"cr{l}"), Signal(ab, name=f"cr_addr{l}")
-            m.d.sync += [cr.eq(crossed), cr_addr.eq(ln["x_addr"])]
+            m.d.sync += [r_valid.eq(ln["x_valid"]), r_pot.eq(ln["pot_now"]), r_sum.eq(sum_w),
+                         cr_addr.eq(ln["x_addr"])]
+            r_sat = Mux(r_sum[pb], vmax, r_sum[:pb])
+            reached = (r_sat > self.threshold) if "threshold_strict" in self.faults else (r_sum >= self.threshold)
+            m.d.comb += cr.eq(r_valid & (r_pot < self.threshold) & reached)
             ln["cr"] = cr
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
                          ln["fifo_wp"].en.eq(cr), ln["fifo_rd"].addr.eq(counter)]
