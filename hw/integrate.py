@@ -283,10 +283,16 @@ class IntegrateEngine(wiring.Component):
                          ln["fire_now"].eq(Mux(fire_ok, ln["fire_rd"].data, T)),
                          ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
 
-            total = ln["pot_now"] + ln["w_rd"].data
-            sum_w = Signal(pb + 1, name=f"sum{l}")
+            # The write data: the saturated sum of the read word and the weight, or (valid bit
+            # clear) the weight alone, saturated; the bit selects after the adder, off the
+            # memory-to-memory path.
+            w_now = Signal(max(pb, lay.weight_bits), name=f"w_now{l}")
+            w_rd = ln["w_rd"].data
+            m.d.comb += w_now.eq(Mux(w_rd > vmax, vmax, w_rd) if lay.weight_bits > pb else w_rd)
+            sum_w, sum_rd = Signal(pb + 1, name=f"sum{l}"), Signal(pb + 1, name=f"sum_rd{l}")
             sat = Signal(pb, name=f"sat{l}")
-            m.d.comb += [sum_w.eq(total), sat.eq(Mux(sum_w[pb], vmax, sum_w[:pb]))]
+            m.d.comb += [sum_w.eq(ln["pot_now"] + w_now), sum_rd.eq(ln["pot_rd"].data + w_now),
+                         sat.eq(Mux(pot_ok, Mux(sum_rd[pb], vmax, sum_rd[:pb]), w_now))]
             # The threshold test runs on the registered old potential and sum, the cycle after the
             # op's exec; the crossing enters the FIFO in that cycle (STEP_END for the step's last
             # op: ``most_next`` counts it there). sat >= threshold is sum >= threshold (the
