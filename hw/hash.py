@@ -5,8 +5,8 @@ default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, `
 the ``i`` of three cycles before, each stage at most one 16 x 16 multiplication or one addition
 deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16) 2^16, and
 
-1. h0 = i ^ (i >> 16), the three partial products of h0 C1, registered;
-2. their sum h1, h2 = h1 ^ (h1 >> 13), the three partial products of h2 C2, registered;
+1. h0 = i ^ (i >> 16); of h0 C1 the low product and the sum of the cross products, registered;
+2. their sum h1 (a 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2, registered;
 3. their sum h3, o = h3 ^ (h3 >> 16), registered.
 
 The stages advance while ``en`` is high (its default; the combinational hash ignores it). The STDP unit feeds
@@ -14,7 +14,7 @@ it ``round_key ^ weight_address`` to get the stochastic-rounding word of a weigh
 ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
 """
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,13 +39,13 @@ class Mix32(wiring.Component):
                 m.d.comb += statements
 
         def products(x, c, name):
-            """The partial products of x c mod 2^32: low (32 bits) and the two cross (16 bits)."""
-            lo, cross1, cross2 = (Signal(32, name=f"{name}_lo"), Signal(16, name=f"{name}_x1"),
-                                  Signal(16, name=f"{name}_x2"))
-            stage_when_en([lo.eq(x[:16] * (c & 0xFFFF)), cross1.eq((x[:16] * (c >> 16))[:16]),
-                           cross2.eq((x[16:] * (c & 0xFFFF))[:16])])
+            """x c mod 2^32 from the partial products: low (32 bits) and the sum of the two cross
+            products (16 bits), registered; the sum's upper half added after the register."""
+            lo, cross = Signal(32, name=f"{name}_lo"), Signal(16, name=f"{name}_x")
+            stage_when_en([lo.eq(x[:16] * (c & 0xFFFF)),
+                           cross.eq((x[:16] * (c >> 16) + x[16:] * (c & 0xFFFF))[:16])])
             total = Signal(32, name=f"{name}_sum")
-            m.d.comb += total.eq(lo + ((cross1 + cross2)[:16] << 16))
+            m.d.comb += total.eq(Cat(lo[:16], (lo[16:] + cross)[:16]))
             return total
 
         h0, h2 = Signal(32), Signal(32)

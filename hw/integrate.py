@@ -222,7 +222,8 @@ class IntegrateEngine(wiring.Component):
             for kx in range(k):
                 m.d.sync += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
                                                    (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
-        m.d.sync += [nxt_t.eq(nxt.t), nxt_base.eq(const_mul(nxt.y + pad, so) + nxt.x + pad)]
+        y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
+        m.d.sync += [nxt_t.eq(nxt.t), nxt_base.eq(y_base[nxt.y] + nxt.x)]
         m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
         ev_base = Signal.like(nxt_base)
