@@ -2,15 +2,16 @@
 
 Three xor-shift stages and two multiplications by constants, modulo 2^32. Combinational by
 default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, ``o`` the hash of
-the ``i`` of three cycles before, each stage at most one 16 x 16 multiplication or one addition
-deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16) 2^16, and
+the ``i`` of three cycles before, each stage at most one 16 x 16 multiplication and one 16-bit
+addition deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16)
+2^16, and
 
 1. h0 = i ^ (i >> 16); of h0 C1 the low product and the sum of the cross products, registered;
 2. their sum h1 (a 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2, registered;
 3. their sum h3, o = h3 ^ (h3 >> 16), registered.
 
-The stages advance while ``en`` is high (its default; the combinational hash ignores it). The STDP unit feeds
-it ``round_key ^ weight_address`` to get the stochastic-rounding word of a weight, the same word
+The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
+STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a weight, the same word
 ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
 """
 
