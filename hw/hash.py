@@ -11,8 +11,8 @@ addition deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh
 3. their sum h3, o = h3 ^ (h3 >> 16), registered.
 
 The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
-STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a weight, the same word
-``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
+STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a
+weight, the same word ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
 """
 
 from amaranth import Cat, Module, Signal
