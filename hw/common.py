@@ -1,5 +1,5 @@
 """Small pieces the hardware blocks share."""
-from amaranth import Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -8,6 +8,13 @@ from amaranth.utils import ceil_log2
 def bits(n: int) -> int:
     """Width of an unsigned field holding 0 .. n."""
     return max(1, ceil_log2(n + 1))
+
+
+def const_mul(x, c: int):
+    """x * c for a constant c >= 0, as shifts and adds: synthesis would otherwise put a constant
+    product in a DSP block, whose delay is most of a 75 MHz cycle."""
+    terms = [x << i for i in range(c.bit_length()) if (c >> i) & 1]
+    return sum(terms[1:], terms[0]) if terms else Const(0, 1)
 
 
 def lowest_bit(m: Module, word, name: str) -> Signal:

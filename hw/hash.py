@@ -1,11 +1,21 @@
 """Mix32: the counter hash of model/rng.py (MurmurHash3 fmix32) in gateware.
 
-Three xor-shift stages and two multiplications by constants, modulo 2^32; combinational. The
-STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a weight,
-the same word ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
+Three xor-shift stages and two multiplications by constants, modulo 2^32. Combinational by
+default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, ``o`` the hash of
+the ``i`` of three cycles before, each stage at most one 16 x 16 multiplication and one 16-bit
+addition deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16)
+2^16, and
+
+1. h0 = i ^ (i >> 16); of h0 C1 the low product and the sum of the cross products, registered;
+2. their sum h1 (a 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2, registered;
+3. their sum h3, o = h3 ^ (h3 >> 16), registered.
+
+The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
+STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a
+weight, the same word ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
 """
 
-from amaranth import Module
+from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,14 +23,36 @@ from model.rng import _C1, _C2
 
 
 class Mix32(wiring.Component):
-    i: In(32)
-    o: Out(32)
+    def __init__(self, stages: int = 0):
+        if stages not in (0, 3):
+            raise ValueError(f"stages = {stages}: Mix32 is combinational (0) or a 3-stage pipeline")
+        self.stages = stages
+        super().__init__({"i": In(32), "o": Out(32), "en": In(1, init=1)})
 
     def elaborate(self, platform):
         m = Module()
-        h0 = self.i ^ (self.i >> 16)
-        h1 = (h0 * _C1)[:32]
-        h2 = h1 ^ (h1 >> 13)
-        h3 = (h2 * _C2)[:32]
-        m.d.comb += self.o.eq(h3 ^ (h3 >> 16))
+
+        def stage_when_en(statements):
+            if self.stages:
+                with m.If(self.en):
+                    m.d.sync += statements
+            else:
+                m.d.comb += statements
+
+        def products(x, c, name):
+            """x c mod 2^32 from the partial products: low (32 bits) and the sum of the two cross
+            products (16 bits), registered; the sum's upper half added after the register."""
+            lo, cross = Signal(32, name=f"{name}_lo"), Signal(16, name=f"{name}_x")
+            stage_when_en([lo.eq(x[:16] * (c & 0xFFFF)),
+                           cross.eq((x[:16] * (c >> 16) + x[16:] * (c & 0xFFFF))[:16])])
+            total = Signal(32, name=f"{name}_sum")
+            m.d.comb += total.eq(Cat(lo[:16], (lo[16:] + cross)[:16]))
+            return total
+
+        h0, h2 = Signal(32), Signal(32)
+        m.d.comb += h0.eq(self.i ^ (self.i >> 16))
+        h1 = products(h0, _C1, "p1")
+        m.d.comb += h2.eq(h1 ^ (h1 >> 13))
+        h3 = products(h2, _C2, "p2")
+        stage_when_en([self.o.eq(h3 ^ (h3 >> 16))])
         return m

@@ -8,7 +8,10 @@ potential / fire-time / fire-potential memories (g npos + pos) and a crossing FI
 accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
 (find-first-set), so pruned connections are never visited; the row ends when every lane's word
 is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
-the saturated sum in the next; the potential read port is transparent to that write.
+the saturated sum in the next; the potential read port is transparent to that write. A
+threshold crossing is tested in the cycle after the write, on the registered old potential and
+sum, and enters the lane's FIFO in that cycle (for the step's last op: STEP_END, whose depth of
+the drain counts it).
 
 No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
 one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
@@ -38,7 +41,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lend_synapses, skip_walk_bit, synapse_port
+from hw.common import bits, busy_and_cycles, const_mul, lend_synapses, skip_walk_bit, synapse_port
 from model.schedule import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
@@ -208,31 +211,40 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += age.eq(1)
         with m.Elif(age != 2):
             m.d.sync += age.eq(age + 1)
+        # What the next event's fields decide is registered from the read data (valid from age 1
+        # on), so it is there at age 2: its offsets inside the output, its time, its output
+        # position base (y + pad) so + (x + pad) -- the row of offset (ky, kx) lands on
+        # base - (ky so + kx).
         ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
-        inside = Signal(k * k)
+        inside, nxt_t = Signal(k * k), Signal(tb)
+        nxt_base = Signal(bits((so + 2 * pad) * so))
         for ky in range(k):
             for kx in range(k):
-                m.d.comb += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
+                m.d.sync += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
                                                    (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
-        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt.t != t)),
+        y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
+        m.d.sync += [nxt_t.eq(nxt.t), nxt_base.eq(y_base[nxt.y] + nxt.x)]
+        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
+        ev_base = Signal.like(nxt_base)
         with m.If(take):
-            m.d.sync += [ev.eq(nxt), cur_e.eq(e)]
+            m.d.sync += [ev.eq(nxt), cur_e.eq(e), ev_base.eq(nxt_base)]
 
         # Issuing a row: the lowest pending offset (of the next event when it is taken); its
         # mask words arrive in the next cycle.
         pend = Signal(k * k)
-        iev = Signal(ev_lay)
-        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev.eq(Mux(take, nxt, ev))]
+        iev_c, iev_base = Signal.like(ev.c), Signal.like(nxt_base)
+        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev_c.eq(Mux(take, nxt.c, ev.c)),
+                     iev_base.eq(Mux(take, nxt_base, ev_base))]
         offs = skip_walk_bit(m, pend, "skip_offsets")
-        kys = Array(Const(o // k, bits(k)) for o in range(k * k))
-        kxs = Array(Const(o % k, bits(k)) for o in range(k * k))
+        pos_off = Array(Const(o // k * so + o % k, bits(k * so)) for o in range(k * k))
         row_next = Signal.like(cur_row)
         pos_next = Signal.like(cur_pos)
-        m.d.comb += [row_next.eq(iev.c * (k * k) + offs), *(a.eq(row_next) for a in own["m"]),
-                     pos_next.eq((iev.y + pad - kys[offs]) * so + (iev.x + pad - kxs[offs]))]
+        row_w = Signal(bits(lay.rows * G - 1))      # cur_row G: the row's first weight word
+        m.d.comb += [row_next.eq(const_mul(iev_c, k * k) + offs), *(a.eq(row_next) for a in own["m"]),
+                     pos_next.eq(iev_base - pos_off[offs])]
         with m.If(issue):
-            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next),
+            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next), row_w.eq(const_mul(row_next, G)),
                          pending.eq(pend & ~(Const(1, k * k) << offs))]
 
         # Per lane: issue stage (lowest bit of the mask word), exec stage (saturating add,
@@ -248,9 +260,10 @@ class IntegrateEngine(wiring.Component):
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")
-            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g * npos + cur_pos),
+            g_base = Array(Const(i * npos, ab) for i in range(G))
+            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g_base[g] + cur_pos),
                          rem_next.eq(word & (word - 1)),
-                         own["w"][l].eq(cur_row * G + g)]
+                         own["w"][l].eq(row_w + g)]
             rem_next_all.append(rem_next)
             valids.append(valid)
             with m.If(in_rows):
@@ -271,14 +284,32 @@ class IntegrateEngine(wiring.Component):
                          ln["fire_now"].eq(Mux(fire_ok, ln["fire_rd"].data, T)),
                          ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
 
-            total = ln["pot_now"] + ln["w_rd"].data
+            # The write data: the saturated sum of the read word and the weight, or (valid bit
+            # clear) the weight alone, saturated; the bit selects after the adder, off the
+            # memory-to-memory path.
+            w_now = Signal(max(pb, lay.weight_bits), name=f"w_now{l}")
+            w_rd = ln["w_rd"].data
+            m.d.comb += w_now.eq(Mux(w_rd > vmax, vmax, w_rd) if lay.weight_bits > pb else w_rd)
+            sum_w, sum_rd = Signal(pb + 1, name=f"sum{l}"), Signal(pb + 1, name=f"sum_rd{l}")
             sat = Signal(pb, name=f"sat{l}")
-            m.d.comb += sat.eq(Mux(total > vmax, vmax, total))
-            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (sat >= self.threshold)
-            crossed = ln["x_valid"] & (ln["pot_now"] < self.threshold) & reached
-            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(ln["x_addr"]),
-                         ln["fifo_wp"].en.eq(crossed), ln["fifo_rd"].addr.eq(counter)]
-            with m.If(crossed):
+            m.d.comb += [sum_w.eq(ln["pot_now"] + w_now), sum_rd.eq(ln["pot_rd"].data + w_now),
+                         sat.eq(Mux(pot_ok, Mux(sum_rd[pb], vmax, sum_rd[:pb]), w_now))]
+            # The threshold test runs on the registered old potential and sum, the cycle after the
+            # op's exec; the crossing enters the FIFO in that cycle (STEP_END for the step's last
+            # op: ``most_next`` counts it there). sat >= threshold is sum >= threshold (the
+            # threshold is at most vmax).
+            r_valid, r_pot, r_sum = (Signal(name=f"r_valid{l}"), Signal(pb, name=f"r_pot{l}"),
+                                     Signal(pb + 1, name=f"r_sum{l}"))
+            cr, cr_addr = Signal(name=f"cr{l}"), Signal(ab, name=f"cr_addr{l}")
+            m.d.sync += [r_valid.eq(ln["x_valid"]), r_pot.eq(ln["pot_now"]), r_sum.eq(sum_w),
+                         cr_addr.eq(ln["x_addr"])]
+            r_sat = Mux(r_sum[pb], vmax, r_sum[:pb])
+            reached = (r_sat > self.threshold) if "threshold_strict" in self.faults else (r_sum >= self.threshold)
+            m.d.comb += cr.eq(r_valid & (r_pot < self.threshold) & reached)
+            ln["cr"] = cr
+            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
+                         ln["fifo_wp"].en.eq(cr), ln["fifo_rd"].addr.eq(counter)]
+            with m.If(cr):
                 m.d.sync += ln["wptr"].eq(ln["wptr"] + 1)
 
             m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
@@ -311,11 +342,11 @@ class IntegrateEngine(wiring.Component):
                              fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
                              fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*(r == 0 for r in rem_next_all)).all()
-        most = Signal.like(depth)
-        for ln in lanes:
-            most_next = Signal.like(depth)
-            m.d.comb += most_next.eq(Mux(ln["wptr"] > most, ln["wptr"], most))
-            most = most_next
+        # Most crossings in any lane this step, kept as they enter the FIFOs: each lane grows by
+        # at most one a cycle, so the deepest grows when one of its lanes does.
+        most, most_next = Signal.like(depth), Signal.like(depth)
+        m.d.comb += most_next.eq(most + Cat(*(ln["cr"] & (ln["wptr"] == most) for ln in lanes)).any())
+        m.d.sync += most.eq(most_next)
 
         # -- the sequencer ------------------------------------------------------------------------------
         with m.FSM() as fsm:
@@ -323,7 +354,7 @@ class IntegrateEngine(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
                                  counter.eq(0), t.eq(0), age.eq(1)]
-                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
                     m.d.comb += e_next.eq(0)        # event 0 is read in the start cycle
                     m.next = "CLEAR"
             with m.State("CLEAR"):
@@ -340,8 +371,8 @@ class IntegrateEngine(wiring.Component):
                 with m.Elif(ready):
                     m.d.comb += [take.eq(1), issue.eq(1)]
                     m.next = "ROWS"
-            with m.State("STEP_END"):          # the last op's crossing is in the FIFO pointers
-                m.d.sync += [counter.eq(0), depth.eq(most)]
+            with m.State("STEP_END"):          # the last op's crossing enters its FIFO (most_next)
+                m.d.sync += [counter.eq(0), depth.eq(most_next)]
                 m.next = "DRAIN"
             with m.State("ROWS"):
                 m.d.comb += in_rows.eq(1)
@@ -360,7 +391,7 @@ class IntegrateEngine(wiring.Component):
                 with m.If(counter == depth + 1):
                     m.d.comb += self.tr_step.eq(1)
                     m.d.sync += [t.eq(t + 1), counter.eq(0)]
-                    m.d.sync += [ln["wptr"].eq(0) for ln in lanes]
+                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
                     with m.If(self.step_wait):
                         m.next = "HOLD"
                     with m.Elif(t == T - 1):

@@ -11,9 +11,9 @@ the next layer's event memory at addresses 0, 1, ... (``ev_we``, ``ev_addr``, ``
 
 Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
 
-* A, inhibition, N + 2 cycles: for each position, the G words of all P lanes, one group per
-  cycle; a tree over the lanes picks the group's best (earliest t, then largest potential, then
-  lowest lane) into a register, and the next cycle merges it into the position's running best
+* A, inhibition, N + 3 cycles: for each position, the G words of all P lanes, one group per
+  cycle, registered as they arrive; a tree over the lanes' registers picks the group's best
+  (earliest t, then largest potential, then lowest lane) into a register, and the next cycle merges it into the position's running best
   (a later group wins only when strictly better, so ties keep the lower map). After the last
   group the survivor (map, t) is written to the survivor memory (npos words; t = T: none).
 * B, pooling, (W + 1) S2 + 2 cycles: windows in descending raster order, one survivor read per
@@ -31,8 +31,8 @@ Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
   cycle reads its head, then one cycle per event reads the next chain word and writes the event.
 * DONE, one cycle (``done`` high).
 
-Total: (G npos + 2) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
-0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2354 + 790 +
+Total: (G npos + 3) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
+0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 790 +
 (15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
 and could be merged with the engine's clear phase.
 
@@ -118,16 +118,21 @@ class OutgoingUnit(wiring.Component):
         m.d.comb += self.rd_addr.eq(a_g * npos + a_pos)
         a1_valid, a1_g, a1_pos = Signal(), Signal.like(a_g), Signal.like(a_pos)
         m.d.sync += [a1_valid.eq(in_a), a1_g.eq(a_g), a1_pos.eq(a_pos)]
+        # The lanes' words are registered as they arrive (r), the tree runs on the registers.
+        r_valid, r_g, r_pos = Signal(), Signal.like(a_g), Signal.like(a_pos)
+        m.d.sync += [r_valid.eq(a1_valid), r_g.eq(a1_g), r_pos.eq(a1_pos)]
         cands = []
         for l in range(P):
             t_l = self.rd_fire[l]
             if (G - 1) * P + l >= F:                # lane l has no map in the last group
                 t_l = Mux(a1_g == G - 1, T, t_l)
-            cands.append((t_l, self.rd_vfire[l], Const(l, bits(P - 1))))
+            r_t, r_v = Signal(tb, name=f"r_t{l}"), Signal(pb, name=f"r_v{l}")
+            m.d.sync += [r_t.eq(t_l), r_v.eq(self.rd_vfire[l])]
+            cands.append((r_t, r_v, Const(l, bits(P - 1))))
         gt, gv, gl = _best(m, cands)
         a2_valid, a2_g, a2_pos = Signal(), Signal.like(a_g), Signal.like(a_pos)
         a2_t, a2_v, a2_l = Signal(tb), Signal(pb), Signal(bits(P - 1))
-        m.d.sync += [a2_valid.eq(a1_valid), a2_g.eq(a1_g), a2_pos.eq(a1_pos),
+        m.d.sync += [a2_valid.eq(r_valid), a2_g.eq(r_g), a2_pos.eq(r_pos),
                      a2_t.eq(gt), a2_v.eq(gv), a2_l.eq(gl)]
         best_t, best_v, best_m = Signal(tb), Signal(pb), Signal(mb)
         first = a2_g == 0
@@ -223,9 +228,9 @@ class OutgoingUnit(wiring.Component):
                     m.d.sync += [a_g.eq(0), a_pos.eq(a_pos + 1)]
                     with m.If(a_pos == npos - 1):
                         m.next = "A_FLUSH"
-            with m.State("A_FLUSH"):                # the last survivor is written in cycle 2
+            with m.State("A_FLUSH"):                # the last survivor is written in cycle 3
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == 1):
+                with m.If(cnt == 2):
                     m.d.sync += cnt.eq(0)
                     m.next = "B"
             with m.State("B"):

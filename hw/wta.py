@@ -17,7 +17,8 @@ N = max over lanes of the step's fires. Stage 1 (the cycle after the read): a la
 candidate if it exists (j below the lane's count), its map has no winner yet, and no winner
 lies within Chebyshev distance ``radius`` (all winner registers compared in parallel). Stage 2:
 the lanes' candidates and the pass's best so far are reduced by the explicit key
-(potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part. The cycle of the
+(potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part; every pair is
+compared in parallel, so the reduction is one comparator deep whatever P. The cycle of the
 last entry's stage 2 decides: the best becomes winner ``n_winners`` (``tr_winner`` pulses with
 its map, row, column) and the next pass reads its entry 0 in that same cycle. A pass thus costs
 N + 1 cycles; the step ends (``busy`` falls) after a pass without candidate or the k-th winner,
@@ -27,11 +28,14 @@ and its candidates are dropped.
 to zero. ``cycle`` counts the busy cycles since ``clear``: it stamps the trace. Winners are read
 back through ``win_idx`` -> ``win_f``, ``win_y``, ``win_x``, ``win_t`` (combinational).
 """
+from functools import reduce
+from operator import or_
+
 from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lowest_bit
+from hw.common import bits, busy_and_cycles, const_mul, lowest_bit
 from model.schedule import EngineLayout
 from model.wta_schedule import check_winner_params
 
@@ -151,25 +155,31 @@ class WinnerUnit(wiring.Component):
                                      ~near.any()),
                          s2_key[l].eq(Cat(~e.x, ~e.y, Const((1 << lb) - 1 - l, lb), ~e.g, e.v))]
 
-        # Reduce the lanes' candidates and the pass's best so far, in a balanced tree.
-        level = [(s2_ok[l], s2_key[l]) for l in range(P)] + [(best_ok, best_key)]
-        depth_tree = 0
-        while len(level) > 1:
-            nxt = []
-            for i in range(0, len(level) - 1, 2):
-                (a_ok, a_key), (b_ok, b_key) = level[i], level[i + 1]
-                ok, kk = Signal(name=f"red_ok{depth_tree}_{i}"), Signal(key, name=f"red_key{depth_tree}_{i}")
-                take_a = a_ok & (~b_ok | (a_key.as_value() > b_key.as_value()))
-                m.d.comb += [ok.eq(a_ok | b_ok), kk.eq(Mux(take_a, a_key, b_key))]
-                nxt.append((ok, kk))
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level, depth_tree = nxt, depth_tree + 1
-        top_ok, top_key = level[0]
+        # Reduce the lanes' candidates and the pass's best so far: every pair compared at once
+        # (one comparator deep, not a tree of them), the entry that beats all others selected.
+        # Entry i beats entry j > i when it ranks no lower by (ok, key); candidates' keys are
+        # distinct (distinct neurons), so the order among them is the key's.
+        entries = [(s2_ok[l], s2_key[l]) for l in range(P)] + [(best_ok, best_key)]
+        n_ent = len(entries)
+        beats = {}
+        for i in range(n_ent):
+            for jj in range(i + 1, n_ent):
+                (a_ok, a_key), (b_ok, b_key) = entries[i], entries[jj]
+                win = Signal(name=f"beats{i}_{jj}")
+                m.d.comb += win.eq(Mux(a_ok, ~b_ok | (a_key.as_value() >= b_key.as_value()), ~b_ok))
+                beats[i, jj] = win
+        sel = Signal(n_ent)
+        for i in range(n_ent):
+            m.d.comb += sel[i].eq(Cat(*([beats[i, jj] for jj in range(i + 1, n_ent)]
+                                        + [~beats[jj, i] for jj in range(i)]), Const(1, 1)).all())
+        top_ok, top_key = Signal(), Signal(key)
+        m.d.comb += [top_ok.eq(Cat(*(ok for ok, _ in entries)).any()),
+                     top_key.eq(reduce(or_, (Mux(sel[i], kk.as_value(), 0)
+                                             for i, (_, kk) in enumerate(entries))))]
 
         win_g, win_l = Signal(gb), Signal(lb)
         win_f = Signal(fb)
-        m.d.comb += [win_g.eq(~top_key.gn), win_l.eq(~top_key.ln), win_f.eq(win_g * P + win_l),
+        m.d.comb += [win_g.eq(~top_key.gn), win_l.eq(~top_key.ln), win_f.eq(const_mul(win_g, P) + win_l),
                      self.tr_win_f.eq(win_f), self.tr_win_y.eq(~top_key.yn),
                      self.tr_win_x.eq(~top_key.xn)]
         decide = s2_go & s2_last

@@ -8,8 +8,9 @@ bit-accurate model. Cycle 0 is the first cycle after ``start``.
 
 Phases (N = G npos, W = Sp^2 pooled windows, S2 = s^2 cells per window):
 
-* A, inhibition: N + 2 cycles. Cycle pos G + g reads word g npos + pos of every lane; two cycles
-  later the group's best candidate is merged into the position's running best, and after the
+* A, inhibition: N + 3 cycles. Cycle pos G + g reads word g npos + pos of every lane; three
+  cycles later (the words registered as they arrive, then the tree over the lanes) the group's
+  best candidate is merged into the position's running best, and after the
   last group the survivor (map, t) of the position is written (t = T: no spike).
 * B, pooling: (W + 1) S2 + 2 cycles. Windows are read in descending raster order, one cell per
   cycle; the window's first spike of each map (earliest t, ties: first cell) is its
@@ -116,9 +117,9 @@ class OutgoingResult:
 
 
 def cycle_cost(pl: PoolLayout, n: int, buckets: int, steps: int) -> int:
-    """The documented cost: (G npos + 2) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1."""
+    """The documented cost: (G npos + 3) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1."""
     lay = pl.lay
-    return (lay.groups * lay.npos + 2) + ((pl.windows + 1) * pl.cells + 2) + \
+    return (lay.groups * lay.npos + 3) + ((pl.windows + 1) * pl.cells + 2) + \
         (lay.time_steps + steps + buckets + n) + 1
 
 
@@ -152,7 +153,7 @@ def outgoing_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
                 if t < bt or (t == bt and v > bv):
                     bt, bv, bm = t, v, f
         surv[pos] = bm, bt
-    b0 = G * npos + 2
+    b0 = G * npos + 3
 
     # B: windows in descending raster order; representatives prepended to their bucket's list.
     lists: dict[tuple[int, int], list[tuple[int, int]]] = {}
