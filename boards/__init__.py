@@ -9,7 +9,8 @@
 * ``registry``: the supported boards, their FPGAs' resources, the memory inventory of a design;
 * ``clocks``: the core's clock from each board's oscillator (ECP5 PLL, 7-series MMCM);
 * ``bitstream``: ``make bitstream``: checks, then yosys / nextpnr to a bitstream and reports;
-* ``yosys``, ``resources``: ``make resources``: per-block utilisation and the pruning logic's
+* ``tools``: where each FPGA tool is (``$<TOOL>`` or its YoWASP build), Yosys's version and runs;
+* ``resources``: ``make resources``: per-block utilisation and the pruning logic's
   share, compared with the baselines in ``baselines/yosys-<version>/``.
 
 The round trip is tested in tests/test_board_link.py (Amaranth's simulator for the UART and

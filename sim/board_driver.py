@@ -10,6 +10,13 @@ sender), buffered until the driver reads it.
 """
 
 
+def take(received: bytearray, n: int) -> bytes:
+    """The first ``n`` bytes of ``received``, removed from it."""
+    data = bytes(received[:n])
+    del received[:n]
+    return data
+
+
 class StreamTransport:
     """``link``'s ``rx`` stream fed by ``write``; its ``tx`` stream collected by ``collect``,
     which must run as an Amaranth process (``sim.add_process(transport.collect)``)."""
@@ -41,9 +48,7 @@ class StreamTransport:
     async def read(self, n: int) -> bytes:
         for _ in range(self.max_wait):
             if len(self.received) >= n:
-                data = bytes(self.received[:n])
-                del self.received[:n]
-                return data
+                return take(self.received, n)
             await self.ctx.tick()
         raise TimeoutError(f"{len(self.received)} of {n} reply bytes in {self.max_wait} cycles")
 
@@ -98,6 +103,4 @@ class UartPins:
             except SimTimeoutError:
                 raise TimeoutError(f"{len(self.received)} of {n} reply bytes from the board's tx "
                                    f"pin in {self.max_wait_ns / 1e6:g} ms of simulated time") from None
-        data = bytes(self.received[:n])
-        del self.received[:n]
-        return data
+        return take(self.received, n)

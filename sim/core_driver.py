@@ -196,6 +196,19 @@ async def run_command(bus, fmt: CoreTrace, cmd: int, expected: list | None = Non
 LIST_STATE = ("winners", "out_events")     # compared as lists; the other memories as arrays
 
 
+def split_state(state: dict, step: int) -> tuple[dict, dict]:
+    """A predicted state for a case file: (the JSON part -- ``state``, the lists, and ``arrays``,
+    the names of the others --, the arrays for the .npz, keyed ``s<step>_<name>``)."""
+    arrays = sorted(k for k in state if k not in LIST_STATE)
+    return ({"state": {k: v for k, v in state.items() if k in LIST_STATE}, "arrays": arrays},
+            {f"s{step}_{k}": state[k] for k in arrays})
+
+
+def join_state(meta: dict, npz: dict, step: int) -> dict:
+    """``split_state`` undone: the state from a case step's JSON part and the .npz arrays."""
+    return {**meta["state"], **{k: npz[f"s{step}_{k}"] for k in meta["arrays"]}}
+
+
 def expected_state(lay: EngineLayout, lc, pred) -> dict:
     """The memories ``model.core_schedule.core_command`` predicts after a command, as the host
     reads them (``read_state``)."""

@@ -161,7 +161,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     that a difference is caught)."""
     from hw.core import LayerCore
     from model.core_schedule import core_command
-    from sim.core_driver import LIST_STATE, CoreTrace, expected_state
+    from sim.core_driver import CoreTrace, expected_state, split_state
     sim = runner.default_sim(sim)
     fmt = CoreTrace(lay, formats, lc)
     w, a = np.asarray(weights), np.asarray(active)
@@ -171,16 +171,15 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args)
         if pred.weights is not None:
             w, a = pred.weights, pred.active
-        state = expected_state(lay, lc, pred)
+        state, arrays = split_state(expected_state(lay, lc, pred), i)
         trace = alter(i, list(pred.trace)) if alter else pred.trace
         meta.append({"cmd": st["cmd"], "trace": trace, "words": fmt.pack(trace),
                      "counters": pred.counters, "cycles": pred.cycles,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
                      "learning": {k: int(st.get(k, 0)) for k in
                                   ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th")},
-                     "state": {k: v for k, v in state.items() if k in LIST_STATE},
-                     "arrays": sorted(k for k in state if k not in LIST_STATE)})
-        npz.update({f"s{i}_{k}": state[k] for k in meta[-1]["arrays"]})
+                     **state})
+        npz.update(arrays)
         times.append(np.asarray(st["times_in"]))
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
@@ -203,6 +202,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
 
 def load_core_case(path: str | Path) -> dict:
     from model.fixedpoint import Formats
+    from sim.core_driver import join_state
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
     meta["layout"] = EngineLayout(**meta["layout"])
@@ -212,6 +212,6 @@ def load_core_case(path: str | Path) -> dict:
         arrays = {k: z[k] for k in z.files}
     for i, st in enumerate(meta["steps"]):
         st["trace"] = [tuple(r) for r in st["trace"]]
-        st["state"].update({k: arrays[f"s{i}_{k}"] for k in st.get("arrays", [])})
+        st["state"] = join_state(st, arrays, i)
     meta.update(weights=arrays["weights"], active=arrays["active"], times=arrays["times"])
     return meta

