@@ -125,11 +125,54 @@ class STDP(_Section):
         return self
 
 
+class Lamp(_Section):
+    """Seed 000 spatial: LAMP scores ranked across layers, pruned in rounds (model/pruning/lamp.py)."""
+    target: float = Field(gt=0, lt=1)                  # share of all connections pruned at the end
+    fraction: float = Field(default=0.25, gt=0, lt=1)  # share of the surviving ones cut per round
+    retrain_images: int = Field(default=100, ge=0, le=10_000_000)  # STDP images per layer after a round
+
+
+class TemporalWindow(_Section):
+    """Seeds 000 and 002 temporal: the inference window (model/pruning/temporal_window.py)."""
+    divergence: float = Field(default=0.01, gt=0, lt=1)   # bound on the normalised divergence
+    reduce_every: int = Field(default=0, ge=0, le=10_000_000)  # training: one step shorter every N images (0: off)
+    min_steps: int = Field(default=1, ge=1, le=255)      # the training window's floor
+
+
+class ChannelActivity(_Section):
+    """Seed 001: maps ranked by spiking activity, pruned and regrown (model/pruning/channel_activity.py)."""
+    sparsity: float = Field(gt=0, lt=1)                 # share of all maps disabled
+    update_every: int = Field(default=50, ge=1, le=10_000_000)  # images between mask updates
+    regrow: bool = True
+
+
+class PCAChannels(_Section):
+    """Seed 002 structured: maps per layer from PCA of potentials (model/pruning/pca_channels.py)."""
+    variance: float = Field(default=0.99, gt=0, le=1)   # cumulative explained variance kept
+    images: int = Field(default=200, ge=2, le=1_000_000)  # images whose potentials are analysed
+
+
+POLICY_SECTIONS = {"lamp": "lamp", "temporal_window": "temporal_window",
+                   "channel_activity": "channel_activity", "pca_channels": "pca_channels"}
+
+
 class Pruning(_Section):
     enabled: bool
-    policy: Literal["threshold"]
+    policy: Literal["threshold", "lamp", "temporal_window", "channel_activity", "pca_channels"]
     threshold: float = Field(ge=0, lt=1)   # in units of weight 1.0
     warmup: int = Field(ge=0, le=10_000_000)
+    lamp: Lamp | None = None
+    temporal_window: TemporalWindow | None = None
+    channel_activity: ChannelActivity | None = None
+    pca_channels: PCAChannels | None = None
+
+    @model_validator(mode="after")
+    def _section(self):
+        section = POLICY_SECTIONS.get(self.policy)
+        if section and getattr(self, section) is None:
+            raise ValueError(f"pruning.policy = '{self.policy}' needs its parameters under "
+                             f"pruning.{section}")
+        return self
 
 
 class Readout(_Section):

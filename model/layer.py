@@ -144,12 +144,22 @@ def _integrate(times, w, active, padding, T, threshold, vmax, side_out, fire, v_
 
 
 def integrate(times_in: np.ndarray, weights: np.ndarray, active: np.ndarray, kernel: int,
-              padding: int, T: int, threshold, vmax, dtype) -> LayerOutput:
+              padding: int, T: int, threshold, vmax, dtype, window: int | None = None) -> LayerOutput:
     """Run one layer on a batch (B, C, H, W) of input spike times.
 
     ``weights`` (F, C, k, k) with ``active``, its unpruned mask; ``threshold``, ``vmax`` (the
     saturation limit) and ``dtype`` come from the arithmetic (fixed point or float).
+    ``window`` < T processes only time steps 0 .. window - 1: later input spikes never arrive,
+    neurons that have not fired by then never fire (time T), and the final potentials are those
+    at the window's end.
     """
+    if window is not None and window < T:
+        if not 1 <= window:
+            raise ValueError(f"window = {window}: must be 1 .. T = {T}")
+        out = integrate(np.minimum(times_in, window), weights, active, kernel, padding, window,
+                        threshold, vmax, dtype)
+        out.times[out.times == window] = T
+        return out
     if not threshold > 0:
         # Only events are checked against the threshold: a neuron with no input never fires.
         raise ValueError(f"threshold = {threshold}: must be > 0")

@@ -1,7 +1,9 @@
 """The network: layers, their weights and pruning state, inference, learning and counters.
 
-State that defines a trained network, and everything a checkpoint holds: ``weights`` and
-``pruned`` per layer, ``learned`` (images each layer has learned, which also indexes the STDP
+State that defines a trained network, and everything a checkpoint holds: ``weights``,
+``pruned`` (the connection mask) and ``channel_on`` (the map enables) per layer, ``window`` (the
+time steps processed, T unless a temporal policy shortened it), the pruning policy's state,
+``learned`` (images each layer has learned, which also indexes the STDP
 random stream and the rate schedule) and the counters. There is no hidden generator state: all
 randomness is a hash of (seed, layer, image count, weight address), see model/rng.py.
 """
@@ -14,7 +16,7 @@ import numpy as np
 from . import encoding, layer as L, stdp, wta
 from .config import Config
 from .floatmode import arithmetic
-from .pruning import ThresholdPruning
+from .pruning import make_policy
 
 PHASES = ("learn", "infer")
 BATCH = 8          # images per batch in inference: small batches keep the arrays in cache
@@ -60,20 +62,27 @@ class Network:
             channels = lc.maps
         self.weights = [self.arith.init_weights(cfg, i, s) for i, s in enumerate(self.shapes)]
         self.pruned = [np.zeros(s, dtype=bool) for s in self.shapes]
+        self.channel_on = [np.ones(s[0], dtype=bool) for s in self.shapes]
+        self.window = self.T
         self.learned = [0] * len(self.shapes)
         self.counters = Counters(len(self.shapes))
         self.thresholds = [self.arith.threshold(lc.threshold) for lc in cfg.layers]
-        self.pruning = ThresholdPruning(cfg, self.arith)
+        self.pruning = make_policy(cfg, self.arith)
 
     # -- inference ------------------------------------------------------------------------
+    def active(self, i: int) -> np.ndarray:
+        """Layer i's connections that accumulate: not pruned, and their map enabled."""
+        return ~self.pruned[i] & self.channel_on[i][:, None, None, None]
+
     def encode(self, images) -> np.ndarray:
         return encoding.encode(self.cfg, images)
 
     def run_layer(self, i: int, times_in: np.ndarray, phase: str | None) -> L.LayerOutput:
         """Layer i on a batch of input spike times; counts into ``phase`` unless it is None."""
         lc = self.cfg.layers[i]
-        out = L.integrate(times_in, self.weights[i], ~self.pruned[i], lc.kernel, lc.padding, self.T,
-                          self.thresholds[i], self.arith.potential_max, self.arith.dtype)
+        out = L.integrate(times_in, self.weights[i], self.active(i), lc.kernel, lc.padding, self.T,
+                          self.thresholds[i], self.arith.potential_max, self.arith.dtype,
+                          window=self.window)
         if phase is not None:
             self.counters.add(phase, "sop_done", i, out.sop_done.sum())
             self.counters.add(phase, "sop_skipped", i, out.sop_skipped.sum())
@@ -135,7 +144,7 @@ class Network:
             self._stdp(i, n, winners, times_in[0], out)
         self.learned[i] = n + 1
         self.counters.add("learn", "pruned_now", i,
-                          self.pruning.after_update(n + 1, self.weights[i], self.pruned[i]))
+                          self.pruning.after_learn(self, i, out, winners, times_in))
         return winners
 
     def _stdp(self, i: int, n: int, winners: np.ndarray, times_in: np.ndarray,
@@ -150,7 +159,7 @@ class Network:
 
     # -- measures ----------------------------------------------------------------------------
     def active_connections(self) -> list[int]:
-        return [int((~p).sum()) for p in self.pruned]
+        return [int(self.active(i).sum()) for i in range(len(self.shapes))]
 
     def total_connections(self) -> list[int]:
         return [int(p.size) for p in self.pruned]
@@ -158,15 +167,18 @@ class Network:
     def convergence(self, i: int) -> float:
         """C = mean(w (1 - w)) over the layer's effective weights: a pruned connection counts as
         weight 0, which is what it contributes, so pruning does not hold convergence back."""
-        return self.arith.convergence(np.where(self.pruned[i], 0, self.weights[i]))
+        return self.arith.convergence(np.where(self.active(i), self.weights[i], 0))
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
-        st = {"learned": np.array(self.learned, dtype=np.int64)}
+        st = {"learned": np.array(self.learned, dtype=np.int64),
+              "window": np.array(self.window, dtype=np.int64)}
         for i in range(len(self.shapes)):
             st[f"weights{i}"] = self.weights[i]
             st[f"pruned{i}"] = self.pruned[i]
+            st[f"channel_on{i}"] = self.channel_on[i]
         st.update({f"counter.{k}": v for k, v in self.counters.values.items()})
+        st.update({f"policy.{k}": v for k, v in self.pruning.state().items()})
         return st
 
     def load_state(self, st) -> None:
@@ -177,5 +189,9 @@ class Network:
                 raise ValueError(f"state for layer {i} has shape {w.shape}, the config needs "
                                  f"{self.shapes[i]}")
             self.weights[i], self.pruned[i] = w.astype(self.weights[i].dtype), p.astype(bool)
+            self.channel_on[i] = np.array(st[f"channel_on{i}"], dtype=bool)
+        self.window = int(st["window"])
         for k in self.counters.values:
             self.counters.values[k] = np.array(st[f"counter.{k}"], dtype=np.int64)
+        self.pruning.load_state({k.removeprefix("policy."): np.array(st[k]) for k in st
+                                 if k.startswith("policy.")})

@@ -13,7 +13,7 @@ from conftest import layer_input, tiny
 from model import network
 from model.fixedpoint import Formats
 from model.floatmode import FloatFormats
-from model.pruning import ThresholdPruning
+from model.pruning.threshold import ThresholdPruning
 
 # Fast-moving learning and a pruning threshold near the initial mean (0.8) so that pruning
 # happens within a few dozen images: threshold round(0.78 * 256) = round(199.68) = 200 LSBs.

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config
+from ..config import Config
 
 
 class ThresholdPruning:
+    name = "threshold"
+
     def __init__(self, cfg: Config, arith):
         p = cfg.pruning
         self.enabled = p.enabled
@@ -32,3 +34,13 @@ class ThresholdPruning:
         new = (weights < self.threshold) & ~pruned
         pruned |= new
         return int(new.sum())
+
+    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
+        """The hook Network.learn calls after layer i's STDP update; returns newly pruned count."""
+        return self.after_update(net.learned[i], net.weights[i], net.pruned[i])
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}       # the mask is the network's
+
+    def load_state(self, st) -> None:
+        pass

@@ -1,0 +1,49 @@
+"""Pruning policies: which connections (or whole maps) a layer stops spending cycles on.
+
+``pruning.policy`` in the config picks one (DESIGN.md 2.1 and 2.3); each is one module here with
+its adaptation to a TTFS network trained layer by layer with STDP documented at its top:
+
+* ``threshold`` (seed 003): during learning, a connection whose weight falls below a threshold
+  is pruned for good.
+
+Every policy acts through the network's state, which the hardware holds too: the per-connection
+mask ``Network.pruned`` (the core's mask memory), the per-map enables ``Network.channel_on``
+(whole kernels skipped) and the inference window ``Network.window`` (the last time step
+processed). A policy object gets a hook after every learning step and keeps whatever else it
+needs in ``state()``, which the training checkpoint saves.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Config
+from .threshold import ThresholdPruning
+
+POLICIES = {"threshold": ThresholdPruning}
+
+
+class NoPruning:
+    """``pruning.enabled: false``: the dense network."""
+    name = "none"
+
+    def __init__(self, cfg: Config, arith):
+        pass
+
+    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
+        return 0
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state(self, st) -> None:
+        pass
+
+
+def make_policy(cfg: Config, arith):
+    """The configured policy, or NoPruning when pruning is disabled."""
+    if not cfg.pruning.enabled:
+        return NoPruning(cfg, arith)
+    if cfg.pruning.policy not in POLICIES:
+        raise NotImplementedError(f"pruning.policy = '{cfg.pruning.policy}': not built yet; "
+                                  f"available: {', '.join(POLICIES)}")
+    return POLICIES[cfg.pruning.policy](cfg, arith)
