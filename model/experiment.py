@@ -51,11 +51,23 @@ def quick_config(cfg: C.Config) -> C.Config:
     return C.replace(cfg, **changes)
 
 
+def train_network(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
+                  progress_bar: bool = True):
+    """Train (or resume) one variant with its policy's procedures; returns (net, progress, ckpt)."""
+    ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
+    net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
+    return net, progress, ckpt
+
+
 def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
                 progress_bar: bool = True) -> dict:
     """Train (or resume) one variant, read it out; returns its part of the report."""
-    ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
-    net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
+    return read_out(cfg, ds, *train_network(cfg, ds, name, tag, mode, progress_bar))
+
+
+def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict:
+    """The SVM readout of a trained network and its record (``run_variant``'s report part)."""
+    cfg = net.cfg           # a policy may have rebuilt the network (fewer maps)
     train_features = net.features(ds.train_x, phase=None)
     test_features = net.features(ds.test_x, phase="infer")
     clf = readout.fit(cfg, train_features, ds.train_y)
