@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report resources bitstream clean distclean toolchain
+.PHONY: all sim test train bench report compare resources bitstream clean distclean toolchain
 
 all: test
 
@@ -52,6 +52,13 @@ train: $(STAMP)
 # images. Interrupted, it resumes from its checkpoints and cached steps.
 report: $(STAMP) toolchain
 	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
+
+# Every pruning policy (model/pruning) on one network (report/policies.py): accuracy,
+# connectivity, synaptic operations, cycles, speed-ups, energy, each policy's extra logic (from
+# make resources, if run) and the weight-width sweep -> build/reports/policies.json, .md, .png.
+# Reuses make report's dense and threshold checkpoints. QUICK=1: a few hundred images.
+compare: $(STAMP)
+	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
 
 bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)

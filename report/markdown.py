@@ -228,3 +228,72 @@ def summary(rep: dict) -> str:
             f"energy saving learning {_pct(rep['energy_saving_learning'])}, inference "
             f"{_pct(rep['energy_saving_inference'])}; co-simulation {rep['cosim_images_checked']} "
             f"image(s), {rep['cosim_mismatches']} mismatch(es); {rep['seconds']} s")
+
+
+def _overhead_cell(hw: dict) -> str:
+    o = hw.get("extra_logic")
+    if o is None:
+        return hw.get("note", "n/a")
+    if isinstance(o, dict):
+        return ", ".join(f"{k} {_pct(v)}" for k, v in o.items() if isinstance(v, (int, float)))
+    return _pct(o)
+
+
+def policies(rep: dict, figure: str) -> str:
+    """policies.md: the comparison of the pruning policies, every number from policies.json."""
+    rows = rep["rows"]
+    mode = "quick mode (`make compare QUICK=1`)" if rep["quick"] else "`make compare`"
+    table = _table(
+        ["policy", "accuracy", "connectivity reduction", "maps", "window",
+         "learning SOPs saved", "inference SOPs / image", "inference speed-up",
+         "learning speed-up", "inference energy saved", "learning energy saved", "extra logic"],
+        [[r["policy"], _pct(r["accuracy"]), _pct(r["connectivity_reduction"]),
+          "/".join(str(m) for m in r["maps"]), r["window"], _pct(r["sop_reduction_learning"]),
+          _n(r["sop_inference"]), _x(r["speedup_inference"]), _x(r["speedup_learning"]),
+          _pct(r["energy_saving_inference"]), _pct(r["energy_saving_learning"]),
+          _overhead_cell(r["hardware"])] for r in rows])
+    b = rep["best"]
+    eq_c, eq_a = b["accuracy_at_equal_connectivity"], b["speedup_at_equal_accuracy"]
+    quant = _table(["weight bits", "accuracy"],
+                   [[q["bits"], _pct(q["accuracy"])] for q in rep["quantization"]])
+    return "\n".join([
+        "# Pruning policies compared on one network and one core",
+        "",
+        f"Written by {mode} (`python -m report.policies`, report/policies.py) in {rep['seconds']} s; "
+        f"{rep['images']['train']} training and {rep['images']['test']} test images; cycles and "
+        f"energy are means over {rep['images']['cycle_sample']} test images on P = {rep['lanes']} "
+        "lanes (`model.cycles`, `model.energy`). Learning speed-up and energy: one learning step "
+        "of every layer in the trained state; learning SOPs: the whole training run.",
+        "",
+        table,
+        "",
+        f"![policies]({figure})",
+        "",
+        "## Which policy wins",
+        "",
+        f"- Best accuracy at equal connectivity (within {_pct(eq_c['tolerance'])} of the threshold "
+        f"rule's {_pct(eq_c['connectivity_reduction'])}): **{eq_c['policy']}** "
+        f"({_pct(eq_c['accuracy'])}); candidates: "
+        + ", ".join(f"{k} {_pct(v)}" for k, v in eq_c["candidates"].items()),
+        f"- Best inference speed-up at equal accuracy (within {_pct(eq_a['tolerance'])} of dense "
+        f"{_pct(eq_a['dense_accuracy'])}): **{eq_a['inference']['policy']}** "
+        f"({_x(eq_a['inference']['speedup_inference'])}); candidates: "
+        + ", ".join(f"{k} {_x(v)}" for k, v in eq_a["inference"]["candidates"].items()),
+        f"- Best learning speed-up at equal accuracy: **{eq_a['learning']['policy']}** "
+        f"({_x(eq_a['learning']['speedup_learning'])}); candidates: "
+        + ", ".join(f"{k} {_x(v)}" for k, v in eq_a["learning"]["candidates"].items()),
+        "",
+        "## Weight quantization (the threshold-pruned network, every layer at the same width)",
+        "",
+        quant,
+        "",
+    ])
+
+
+def policies_summary(rep: dict) -> str:
+    lines = [f"{r['policy']:>17}: accuracy {_pct(r['accuracy'])}, connectivity reduction "
+             f"{_pct(r['connectivity_reduction'])}, inference {_x(r['speedup_inference'])}, "
+             f"learning {_x(r['speedup_learning'])}" for r in rep["rows"]]
+    lines.append("quantization: " + ", ".join(f"{q['bits']} bits {_pct(q['accuracy'])}"
+                                              for q in rep["quantization"]))
+    return "\n".join(lines)

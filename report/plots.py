@@ -98,3 +98,28 @@ def draw(rep: dict, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     return [tradeoff(rep, out / "tradeoff.png"), connectivity(rep, out / "connectivity.png"),
             weights(rep, out / "weights.png"), cycles(rep, out / "cycles.png")]
+
+
+def policies(rep: dict, path: Path) -> str:
+    """The policies compared: accuracy against connectivity reduction and against the inference
+    speed-up, and the quantization sweep's accuracy by weight width."""
+    rows = rep["rows"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for ax, key, label, scale in ((axes[0], "connectivity_reduction", "connectivity reduction (%)", 100),
+                                  (axes[1], "speedup_inference", "inference speed-up (x)", 1)):
+        for r in rows:
+            ax.plot(r[key] * scale, 100 * r["accuracy"], "o")
+            ax.annotate(r["policy"], (r[key] * scale, 100 * r["accuracy"]), fontsize=8,
+                        textcoords="offset points", xytext=(4, 3))
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    q = rep["quantization"]
+    axes[2].plot([p["bits"] for p in q], [100 * p["accuracy"] for p in q], "o-")
+    axes[2].axhline(100 * rows[0]["accuracy"], color="k", ls="--", lw=1, label="dense, full width")
+    axes[2].set_xlabel("weight bits (every layer)")
+    axes[2].set_ylabel("test accuracy (%)")
+    axes[2].legend(fontsize=8)
+    axes[2].grid(alpha=0.3)
+    fig.suptitle("Pruning policies on one network")
+    return _save(fig, path)

@@ -1,0 +1,63 @@
+"""report/policies.py: the comparison of the pruning policies (make compare)."""
+import pytest
+
+from report import markdown
+from report.policies import Options, best, with_ratios
+
+
+def _row(policy, accuracy, reduction, cyc_inf, cyc_lrn, sop_lrn=1000, e_inf=10.0, e_lrn=20.0):
+    return {"policy": policy, "accuracy": accuracy, "connectivity_reduction": reduction,
+            "cycles_inference": cyc_inf, "cycles_learning": cyc_lrn, "sop_learning": sop_lrn,
+            "energy_inference_pj": e_inf, "energy_learning_pj": e_lrn, "maps": [4, 6],
+            "window": 8, "sop_inference": 100.0}
+
+
+ROWS = [_row("dense", 0.950, 0.0, 1000, 4000),
+        _row("threshold", 0.944, 0.90, 500, 2000, sop_lrn=600, e_inf=4.0, e_lrn=10.0),
+        _row("lamp", 0.947, 0.915, 450, 2500),
+        _row("temporal_window", 0.946, 0.0, 400, 3000),
+        _row("channel_activity", 0.930, 0.30, 300, 1000),
+        _row("pca_channels", 0.949, 0.50, 800, 3900)]
+RESOURCES = {"pruning_overhead": {"ecp5": 0.0138, "xc7": 0.0121}}
+
+
+def test_ratios_and_winners_by_hand():
+    rows = with_ratios([dict(r) for r in ROWS], RESOURCES)
+    t = rows[1]
+    assert rows[0]["speedup_inference"] == 1.0 and t["speedup_inference"] == 2.0
+    assert t["speedup_learning"] == 2.0 and t["sop_reduction_learning"] == pytest.approx(0.4)
+    assert t["energy_saving_inference"] == pytest.approx(0.6)
+    assert t["energy_saving_learning"] == pytest.approx(0.5)
+    assert t["hardware"]["extra_logic"] == RESOURCES["pruning_overhead"]
+    assert rows[2]["hardware"]["extra_logic"] is None           # lamp: reuses the mask logic
+    assert "not measured" in rows[3]["hardware"]["note"]         # no window_overhead key
+    b = best(rows, Options())
+    # Equal connectivity: |r - 0.90| <= 0.02 keeps threshold (0.944) and lamp (0.947).
+    eq = b["accuracy_at_equal_connectivity"]
+    assert set(eq["candidates"]) == {"threshold", "lamp"} and eq["policy"] == "lamp"
+    # Equal accuracy: within 0.5 pp of 0.950 keeps threshold (0.944 is 0.6 pp down: out), lamp,
+    # temporal_window and pca_channels; channel_activity (0.930) is out.
+    inf = b["speedup_at_equal_accuracy"]["inference"]
+    assert set(inf["candidates"]) == {"lamp", "temporal_window", "pca_channels"}
+    assert inf["policy"] == "temporal_window" and inf["speedup_inference"] == 2.5
+    lrn = b["speedup_at_equal_accuracy"]["learning"]
+    assert lrn["policy"] == "lamp" and lrn["speedup_learning"] == 1.6
+
+
+def test_markdown_names_every_policy_and_width():
+    rows = with_ratios([dict(r) for r in ROWS], RESOURCES)
+    rep = {"rows": rows, "best": best(rows, Options()), "quick": True, "seconds": 1.0,
+           "images": {"train": 10, "test": 5, "cycle_sample": 2}, "lanes": 4,
+           "quantization": [{"bits": 2, "accuracy": 0.5}, {"bits": 8, "accuracy": 0.94}]}
+    text = markdown.policies(rep, "policies.png")
+    for r in ROWS:
+        assert f"| {r['policy']} |" in text
+    assert "**lamp** (94.70%)" in text and "**temporal_window** (2.50x)" in text
+    assert "| 2 | 50.00% |" in text and "ecp5 1.38%" in text
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="bits"):
+        Options(bits=(1, 8)).check()
+    with pytest.raises(ValueError, match="channel_sparsity"):
+        Options(channel_sparsity=1.0).check()
