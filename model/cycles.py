@@ -24,6 +24,7 @@ import numpy as np
 
 from . import rng
 from .core_schedule import HOLD_CYCLES, learn_phases
+from .pruning import stdp_check
 from .pool_schedule import OutgoingResult, PoolLayout, outgoing_pass
 from .schedule import EngineLayout, PassResult, StdpResult, integrate_pass
 from .wta_schedule import WinnerResult
@@ -140,7 +141,7 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     cfg, lc = net.cfg, net.cfg.layers[i]
     n = net.learned[i]
     a_plus, a_minus = net.arith.rates(cfg, n)
-    check = cfg.pruning.enabled and n + 1 > cfg.pruning.warmup
+    check, threshold = stdp_check(net.pruning, n)
     ph = learn_phases(lay, net.arith, lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
-                      rng.round_key(cfg.seed, i, n), check, net.pruning.threshold)
+                      rng.round_key(cfg.seed, i, n), check, threshold)
     return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)

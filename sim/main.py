@@ -40,6 +40,7 @@ from model import config as C
 from model import data, rng
 from model.cli import guarded, write_json
 from model.experiment import CHECKPOINTS, quick_config
+from model.pruning import stdp_check
 from model.schedule import EngineLayout
 from model.train import Trainer, config_digest
 from sim import cosim, runner
@@ -61,10 +62,10 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
     for k, x in enumerate(times_in):
         n = net.learned[i] + k
         a_plus, a_minus = net.arith.rates(cfg, n)
+        check, threshold = stdp_check(net.pruning, n)
         steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
                           layer_key=rng.layer_key(cfg.seed, i), image_n=n,
-                          round_key=rng.round_key(cfg.seed, i, n), prune_th=net.pruning.threshold,
-                          check=net.cfg.pruning.enabled and n + 1 > cfg.pruning.warmup))
+                          round_key=rng.round_key(cfg.seed, i, n), prune_th=threshold, check=check))
     return steps
 
 

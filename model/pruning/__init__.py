@@ -39,6 +39,15 @@ class NoPruning:
         pass
 
 
+def stdp_check(policy, n: int) -> tuple[bool, int]:
+    """The STDP unit's pruning check while a layer learns its image ``n`` (0-based): whether it
+    checks the weights it writes, and the threshold. Only the threshold rule prunes in the
+    hardware's learning loop; the other policies' masks and enables are written by the host."""
+    if isinstance(policy, ThresholdPruning):
+        return policy.enabled and n + 1 > policy.warmup, policy.threshold
+    return False, 0
+
+
 def make_policy(cfg: Config, arith):
     """The configured policy, or NoPruning when pruning is disabled."""
     if not cfg.pruning.enabled:
