@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny
-from model import config as C, data
+from model import config as C, data, experiment
 from model.network import Network
 from model.pruning.lamp import global_cut, lamp_scores, round_size
 from model.train import Trainer
@@ -113,3 +113,16 @@ def test_config_errors(changes, message):
     with pytest.raises(C.ConfigError) as exc:
         lamp_cfg(**changes)
     assert message in str(exc.value)
+
+
+def test_experiment_reports_the_rounds(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path)
+    cfg = _short(**{"data.limit_train": 40, "data.limit_test": 30})
+    rep = experiment.run_variant(cfg, data.load(cfg), "pruned", "t", progress_bar=False)
+    rec = rep["policy"]
+    assert rec["name"] == "lamp" and rec["window"] == 8 and rec["rounds"] == 3
+    assert [sum(r) for r in rec["pruned_per_round"]] == [72, 54, 18]
+    per_layer = np.sum(rec["pruned_per_round"], axis=0)
+    assert rec["pruned_share"] == pytest.approx((per_layer / [72, 216]).tolist())
+    assert [a / t for a, t in zip(rep["active_connections"], rep["connections"])] == \
+        pytest.approx([1 - s for s in rec["pruned_share"]])
