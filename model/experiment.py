@@ -20,7 +20,10 @@ Report fields (all fractions in [0, 1]):
 * ``images``: training and test images used, and images each layer learned per variant.
 * ``variants``: per variant, the counters (``learn``/``infer``: images, sop_done, sop_skipped,
   stdp_done, stdp_skipped per layer), active connections, convergence history, why each
-  layer stopped.
+  layer stopped, and ``policy``: its ``name``, the inference ``window`` (time steps) the
+  readout used, ``pruned_share`` per layer (masked connections over all); for ``lamp`` the
+  number of ``rounds`` and ``pruned_per_round`` (per layer); for ``temporal_window`` the
+  ``trained_window`` and the ``divergence`` curve over windows 1 .. trained_window.
 * ``config`` (the validated config), ``seed``, ``mode``, ``quick``, ``seconds``.
 """
 from __future__ import annotations
@@ -34,7 +37,8 @@ from . import config as C
 from . import data, readout
 from .cli import guarded, write_json
 from .network import COUNTERS, PHASES
-from .train import Trainer, config_digest
+from .pruning import temporal_window
+from .train import Trainer, config_digest, save_checkpoint
 
 CHECKPOINTS = Path("build/ckpt")
 
@@ -56,7 +60,14 @@ def train_network(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: st
     """Train (or resume) one variant with its policy's procedures; returns (net, progress, ckpt)."""
     ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
     net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
+    if _policy(cfg) == "temporal_window" and "window_choice" not in progress:
+        progress["window_choice"] = temporal_window.select_window(net, ds.train_x, ds.train_y)
+        save_checkpoint(ckpt, net, progress)        # with net.window: a rerun reuses the choice
     return net, progress, ckpt
+
+
+def _policy(cfg: C.Config) -> str:
+    return cfg.pruning.policy if cfg.pruning.enabled else "none"
 
 
 def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
@@ -88,8 +99,22 @@ def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict
         "stopped_by": progress["stopped_by"],
         "convergence": progress["convergence"],
         "counters": counters,
+        "policy": _policy_record(_policy(cfg), net, progress),
         "checkpoint": str(ckpt),
     }
+
+
+def _policy_record(policy: str, net, progress: dict) -> dict:
+    """What the policy chose: the inference window, the pruned share per layer, LAMP's rounds,
+    the temporal window's divergence curve."""
+    rec = {"name": policy, "window": net.window,
+           "pruned_share": [float(p.mean()) for p in net.pruned]}
+    if "rounds" in progress:
+        rec["rounds"] = len(progress["rounds"])
+        rec["pruned_per_round"] = [r["pruned"] for r in progress["rounds"]]
+    if "window_choice" in progress:
+        rec.update(progress["window_choice"])
+    return rec
 
 
 def _reduction(after: float, before: float) -> float:

@@ -4,14 +4,18 @@ Layers learn one after the other (DESIGN.md 2.2). Layer i sees the training imag
 set's fixed order and cycling if ``learning.max_images`` exceeds it, through the frozen layers
 below it. It stops after ``max_images`` images or, checked every ``check_every`` images, when the
 convergence measure C = mean(w (1 - w)) over its effective weights (a pruned connection counts
-as 0) falls below ``convergence``.
+as 0) falls below ``convergence``. A policy that prunes in rounds after training (it has
+``next_round``: LAMP, model/pruning/lamp.py) then alternates rounds and STDP retraining of every
+layer, recorded in the progress record's ``rounds``. If a temporal policy shortens the network's
+window while a layer learns, the layers below are run again with the new window.
 
 A checkpoint holds the network's whole state (weights, pruning masks, images learned per layer,
 counters: the random streams are hashes of these, so there is no generator state to save) and the
-trainer's progress (which layers are finished, the convergence history). It is written every
-``training.checkpoint_every`` images, at the end of each layer and on Ctrl-C, to a temporary file
-that is then renamed over the old one, so a crash never leaves a torn checkpoint. Resuming from it
-gives the same result, bit for bit, as a run that was never interrupted.
+trainer's progress (which layers are finished, the convergence history, the pruning rounds). It
+is written every ``training.checkpoint_every`` images, at the end of each layer and of each round's
+cut and on Ctrl-C, to a temporary file that is then renamed over the old one, so a crash never
+leaves a torn checkpoint. Resuming from it gives the same result, bit for bit, as a run that was
+never interrupted.
 """
 from __future__ import annotations
 
@@ -77,7 +81,8 @@ class Trainer:
         self.progress_bar = progress_bar
 
     def run(self, train_images: np.ndarray, resume: bool = True, stop_after: int | None = None) -> tuple[Network, dict]:
-        """Train every layer; returns the network and the progress record.
+        """Train every layer, then run the policy's pruning rounds if it has any; returns the
+        network and the progress record.
 
         ``stop_after`` stops (with a checkpoint) after that many learning steps in this call:
         it simulates an interruption, for tests of resume.
@@ -88,43 +93,81 @@ class Trainer:
         if resume and self.path and self.path.is_file():
             progress = load_checkpoint(self.path, net, self.digest)
         encoded = net.encode(train_images)
-        steps = 0
+        self._steps, self._stop_after = 0, stop_after
         try:
             for i, lc in enumerate(self.cfg.layers):
                 if progress["finished"][i]:
                     continue
-                inputs, below = net.propagate(encoded, i)
-                total = lc.learning.max_images
-                bar = tqdm(total=total, initial=net.learned[i], desc=f"learn {lc.name} ({self.mode})",
-                           disable=None if self.progress_bar else True, leave=False)  # None: only on a terminal
-                while net.learned[i] < total:
-                    if stop_after is not None and steps >= stop_after:
-                        self._save(net, progress)
-                        return net, progress
-                    n = net.learned[i] % len(inputs)
-                    for j in range(i):       # the frozen layers below ran on this image too
-                        net.counters.add("learn", "sop_done", j, below[0][n, j])
-                        net.counters.add("learn", "sop_skipped", j, below[1][n, j])
-                    net.learn(i, inputs[n:n + 1])
-                    steps += 1
-                    bar.update(1)
-                    if net.learned[i] % lc.learning.check_every == 0:
-                        c = net.convergence(i)
-                        progress["convergence"][i].append([net.learned[i], c])
-                        bar.set_postfix(C=f"{c:.4f}", active=net.active_connections()[i])
-                        if c < lc.learning.convergence:
-                            progress["stopped_by"][i] = "convergence"
-                            break
-                    if self.path and net.learned[i] % self.cfg.training.checkpoint_every == 0:
-                        self._save(net, progress)
-                bar.close()
+                if not self._learn(net, i, encoded, lc.learning.max_images, progress, converge=True):
+                    return net, progress
                 progress["stopped_by"][i] = progress["stopped_by"][i] or "max_images"
                 progress["finished"][i] = True
                 self._save(net, progress)
+            if hasattr(net.pruning, "next_round") and not self._rounds(net, encoded, progress):
+                return net, progress
         except KeyboardInterrupt:
             self._save(net, progress)
             raise
         return net, progress
+
+    def _learn(self, net: Network, i: int, encoded: np.ndarray, until: int, progress: dict,
+               converge: bool) -> bool:
+        """Layer i learns until it has learned ``until`` images (or, with ``converge``, until
+        its convergence measure falls below the config's bound); False if ``stop_after`` cut
+        the run short (a checkpoint is written)."""
+        lc = self.cfg.layers[i]
+        window = net.window
+        inputs, below = net.propagate(encoded, i)
+        bar = tqdm(total=until, initial=net.learned[i], desc=f"learn {lc.name} ({self.mode})",
+                   disable=None if self.progress_bar else True, leave=False)  # None: only on a terminal
+        while net.learned[i] < until:
+            if self._stop_after is not None and self._steps >= self._stop_after:
+                self._save(net, progress)
+                return False
+            if net.window != window:     # a temporal policy shortened it: the layers below too
+                window = net.window
+                inputs, below = net.propagate(encoded, i)
+            n = net.learned[i] % len(inputs)
+            for j in range(i):       # the frozen layers below ran on this image too
+                net.counters.add("learn", "sop_done", j, below[0][n, j])
+                net.counters.add("learn", "sop_skipped", j, below[1][n, j])
+            net.learn(i, inputs[n:n + 1])
+            self._steps += 1
+            bar.update(1)
+            if converge and net.learned[i] % lc.learning.check_every == 0:
+                c = net.convergence(i)
+                progress["convergence"][i].append([net.learned[i], c])
+                bar.set_postfix(C=f"{c:.4f}", active=net.active_connections()[i])
+                if c < lc.learning.convergence:
+                    progress["stopped_by"][i] = "convergence"
+                    break
+            if self.path and net.learned[i] % self.cfg.training.checkpoint_every == 0:
+                self._save(net, progress)
+        bar.close()
+        return True
+
+    def _rounds(self, net: Network, encoded: np.ndarray, progress: dict) -> bool:
+        """The policy's pruning rounds after training (LAMP), each followed by every layer
+        learning ``retrain_images`` more images, layer by layer. ``progress["rounds"]`` records
+        per round what was pruned per layer and up to which image count each layer retrains,
+        so a resume neither cuts a round twice nor retrains a layer twice."""
+        rounds = progress.setdefault("rounds", [])
+        while True:
+            if not rounds or rounds[-1]["retrained"] == len(net.shapes):
+                cut = net.pruning.next_round(net)
+                if cut is None:
+                    return True
+                extra = net.pruning.retrain_images
+                rounds.append({"pruned": cut, "until": [n + extra for n in net.learned],
+                               "retrained": 0})
+                self._save(net, progress)          # the cut is in the mask: never cut it again
+            r = rounds[-1]
+            while r["retrained"] < len(net.shapes):
+                if not self._learn(net, r["retrained"], encoded, r["until"][r["retrained"]],
+                                   progress, converge=False):
+                    return False
+                r["retrained"] += 1
+                self._save(net, progress)
 
     def _save(self, net: Network, progress: dict) -> None:
         if self.path:

@@ -5,6 +5,10 @@ its adaptation to a TTFS network trained layer by layer with STDP documented at 
 
 * ``threshold`` (seed 003): during learning, a connection whose weight falls below a threshold
   is pruned for good.
+* ``lamp`` (seed 000 spatial): after training, LAMP scores ranked across layers, pruned in rounds
+  with STDP retraining between them (a policy with ``next_round``: model/train.py runs it).
+* ``temporal_window`` (seeds 000 and 002 temporal): the inference window, chosen after training
+  from the readout's divergence on t steps, optionally shortened step by step during training.
 
 Every policy acts through the network's state, which the hardware holds too: the per-connection
 mask ``Network.pruned`` (the core's mask memory), the per-map enables ``Network.channel_on``
@@ -17,9 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from .lamp import LampPruning
+from .temporal_window import TemporalWindowPruning
 from .threshold import ThresholdPruning
 
-POLICIES = {"threshold": ThresholdPruning}
+POLICIES = {"threshold": ThresholdPruning, "lamp": LampPruning,
+            "temporal_window": TemporalWindowPruning}
 
 
 class NoPruning:

@@ -1,0 +1,110 @@
+"""Temporal pruning: the inference window (seed 000 temporal, seed 002 temporal).
+
+What the papers do: seed 000 reads its network out on t time steps for every t, measures a
+divergence between that readout and the labels, min-max normalises the curve over t and keeps the
+smallest t whose normalised divergence is below 0.01; inference then stops at t. Seed 002 trains
+with back-propagation and shortens the simulation by one time step at a time during training, so
+the network adapts to the shorter window.
+
+What we do instead, and why:
+
+* Selection (seed 000): the readout on t steps is the network run with ``net.window = t`` (every
+  layer processes steps 0 .. t-1 only, model/layer.py) and the project's SVM (model/readout.py)
+  fitted on the training features of that window. The divergence is the mean cross-entropy
+  between the softmax of the SVM's decision values and the one-hot labels, on training images
+  only (never the test set): it measures how well the window's features separate the classes,
+  as the paper's divergence does, with the readout this network actually uses. A flat curve
+  normalises to all zeros and picks t = 1. The candidates are 1 .. the window training ended
+  with (T unless the reduction below shortened it). The chosen window becomes ``net.window``,
+  part of the network's saved state, and the readout and inference use it
+  (model/experiment.py).
+* Reduction during training (seed 002): there is no end-to-end training, so the schedule runs
+  over the images learned by all layers together: with ``reduce_every`` = N the window is
+  ``max(min_steps, T - (images learned by all layers) // N)``. It never grows again between
+  layers: the next layer starts with the window the previous one ended with, and the layers
+  below it are run again at every change (model/train.py), so each layer learns from what the
+  frozen layers produce in the current window. ``after_learn`` sets it, from the network's
+  counts only, so a resumed run follows the same schedule.
+
+Hardware: the core's programmable window end (the last time step processed); the selection
+runs on the host.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Config, ConfigError
+
+
+def choose_window(curve: np.ndarray, bound: float) -> int:
+    """The smallest window t (curve[t - 1] is the divergence on t steps) whose min-max
+    normalised divergence is <= bound."""
+    c = np.asarray(curve, dtype=np.float64)
+    if c.ndim != 1 or not c.size:
+        raise ValueError(f"divergence curve of shape {c.shape}: need one value per window")
+    span = c.max() - c.min()
+    norm = (c - c.min()) / span if span > 0 else np.zeros_like(c)
+    return int(np.flatnonzero(norm <= bound)[0]) + 1
+
+
+def readout_divergence(clf, features: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of softmax(decision values) against the one-hot labels."""
+    d = clf.decision_function(features)
+    if d.ndim == 1:                        # two classes: one value, for the second class
+        d = np.stack([-d, d], axis=1) / 2
+    d = d - d.max(axis=1, keepdims=True)
+    log_p = d - np.log(np.exp(d).sum(axis=1, keepdims=True))
+    rows = np.searchsorted(clf.classes_, labels)
+    return float(-log_p[np.arange(len(labels)), rows].mean())
+
+
+def divergence_curve(net, images: np.ndarray, labels: np.ndarray, upto: int) -> np.ndarray:
+    """The readout divergence on training images for windows 1 .. upto (net.window restored)."""
+    from .. import readout       # here: scikit-learn is not loaded with every Network
+    kept, curve = net.window, []
+    try:
+        for t in range(1, upto + 1):
+            net.window = t
+            feats = net.features(images, phase=None)
+            curve.append(readout_divergence(readout.fit(net.cfg, feats, labels), feats, labels))
+    finally:
+        net.window = kept
+    return np.array(curve)
+
+
+def select_window(net, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Choose the inference window on training data and set ``net.window`` to it; returns the
+    record for the report (chosen window, the window training ended with, the curve)."""
+    trained = net.window
+    curve = divergence_curve(net, images, labels, trained)
+    net.window = choose_window(curve, net.cfg.pruning.temporal_window.divergence)
+    return {"window": net.window, "trained_window": trained, "divergence": curve.tolist()}
+
+
+def training_window(T: int, learned: int, reduce_every: int, min_steps: int) -> int:
+    """The learning window after ``learned`` images (all layers): one step shorter every
+    ``reduce_every`` images, down to ``min_steps``; T throughout if ``reduce_every`` is 0."""
+    if not reduce_every:
+        return T
+    return max(min_steps, T - learned // reduce_every)
+
+
+class TemporalWindowPruning:
+    name = "temporal_window"
+
+    def __init__(self, cfg: Config, arith):
+        p, T = cfg.pruning.temporal_window, cfg.input.time_steps
+        if p.min_steps > T:
+            raise ConfigError(f"pruning.temporal_window.min_steps = {p.min_steps}: must be at "
+                              f"most input.time_steps = {T}")
+        self.T, self.reduce_every, self.min_steps = T, p.reduce_every, p.min_steps
+
+    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
+        net.window = training_window(self.T, sum(net.learned), self.reduce_every, self.min_steps)
+        return 0          # no connection is pruned: the time steps are
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}         # the window is the network's
+
+    def load_state(self, st) -> None:
+        pass

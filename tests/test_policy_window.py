@@ -1,0 +1,127 @@
+"""The temporal window (model/pruning/temporal_window.py): the choice, the training schedule,
+windowed features, resume, the experiment's record, config errors."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import tiny
+from model import config as C, data, experiment
+from model.network import Network
+from model.pruning.temporal_window import choose_window, readout_divergence, training_window
+from model.train import Trainer
+
+
+def window_cfg(**changes):
+    return tiny(**{"pruning.policy": "temporal_window",
+                   "pruning.temporal_window": {"divergence": 0.01, "reduce_every": 5,
+                                               "min_steps": 3}, **changes})
+
+
+def test_choose_window_by_hand():
+    # min 0.1, max 2.0, span 1.9: normalised t=3 (0.5) -> 0.4/1.9 = 0.21, t=4 (0.104) ->
+    # 0.004/1.9 = 0.0021 <= 0.01, so 4; with a bound of 0.001 only t=5 and 6 (0) qualify.
+    curve = [2.0, 1.0, 0.5, 0.104, 0.1, 0.1]
+    assert choose_window(curve, 0.01) == 4
+    assert choose_window(curve, 0.001) == 5
+    assert choose_window(curve, 0.25) == 3
+    assert choose_window([1.0, 0.0, 1.0], 0.01) == 2      # not the last: the smallest that qualifies
+    assert choose_window([0.7, 0.7, 0.7], 0.01) == 1      # flat: normalises to 0 everywhere
+    with pytest.raises(ValueError, match="one value per window"):
+        choose_window([], 0.01)
+
+
+class _Fixed:
+    """A readout stand-in with given decision values."""
+    def __init__(self, d, classes):
+        self.d, self.classes_ = np.array(d), np.array(classes)
+
+    def decision_function(self, x):
+        return self.d
+
+
+def test_divergence_by_hand():
+    # softmax(0, ln 3) = (1/4, 3/4): label 7 (second class) costs -ln(3/4), label 3 -ln(1/4).
+    clf = _Fixed([[0.0, math.log(3)], [0.0, math.log(3)]], [3, 7])
+    assert readout_divergence(clf, None, np.array([7, 3])) == pytest.approx(
+        -(math.log(3 / 4) + math.log(1 / 4)) / 2)
+    # Two classes: one decision value d for the second class, p = sigmoid(d) = 3/4 at d = ln 3.
+    clf = _Fixed([math.log(3)], [3, 7])
+    assert readout_divergence(clf, None, np.array([7])) == pytest.approx(-math.log(3 / 4))
+
+
+def test_training_window_schedule():
+    # T = 8, one step shorter every 5 images, floor 3.
+    got = [training_window(8, n, 5, 3) for n in range(0, 40, 5)]
+    assert got == [8, 7, 6, 5, 4, 3, 3, 3]
+    assert training_window(8, 4, 5, 3) == 8 and training_window(8, 9, 5, 3) == 7
+    assert training_window(8, 1000, 0, 3) == 8             # reduce_every 0: off
+
+
+def test_windowed_features_equal_late_spikes_removed(tiny_data):
+    cfg = window_cfg()
+    images, T = tiny_data.train_x[:8], cfg.input.time_steps
+    full = Network(cfg).features(images, phase=None)
+    for t in (2, 4, 6):
+        windowed = Network(cfg)
+        windowed.window = t
+        cut = Network(cfg)
+        encoded = cut.encode(images)
+        cut.encode = lambda x, e=encoded: np.where(e >= t, T, e).astype(e.dtype)
+        np.testing.assert_array_equal(windowed.features(images, phase=None),
+                                      cut.features(images, phase=None))
+        assert not np.array_equal(windowed.features(images, phase=None), full), t
+
+
+def _short(**changes):
+    return window_cfg(**{"layers.0.learning.max_images": 10, "layers.1.learning.max_images": 10,
+                         "stdp.double_every": 5, "training.checkpoint_every": 3, **changes})
+
+
+@pytest.fixture(scope="module")
+def images():
+    return data.load(_short()).train_x[:12]
+
+
+@pytest.mark.parametrize("stop_after", [7, 13, 17])   # layer 0; layer 1 at window 6, at 5
+def test_training_shrinks_the_window_and_resumes(images, tmp_path, stop_after):
+    cfg = _short()
+    whole, _ = Trainer(cfg, None, progress_bar=False).run(images)
+    assert whole.window == 8 - 20 // 5 == 4
+    ckpt = tmp_path / "run.npz"
+    part, _ = Trainer(cfg, ckpt, progress_bar=False).run(images, stop_after=stop_after)
+    assert part.window == 8 - stop_after // 5
+    resumed, _ = Trainer(cfg, ckpt, progress_bar=False).run(images)
+    # The counters include layer 0's operations while layer 1 learned: they match only if the
+    # uninterrupted run re-ran layer 0 when the window shrank, as the resumed run does.
+    sa, sb = whole.state(), resumed.state()
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+
+
+def test_experiment_chooses_and_keeps_the_window(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path)
+    cfg = _short(**{"data.limit_train": 60, "data.limit_test": 30})
+    ds = data.load(cfg)
+    rec = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)["policy"]
+    assert rec["name"] == "temporal_window" and rec["trained_window"] == 4
+    assert len(rec["divergence"]) == 4
+    assert rec["window"] == choose_window(rec["divergence"], 0.01) <= 4
+    # The choice is saved with the network: a second run reads it back instead of choosing.
+    monkeypatch.setattr(experiment.temporal_window, "select_window", None)
+    again = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)["policy"]
+    assert again == rec
+
+
+def test_config_errors():
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.min_steps = 9: must be at "
+                                            r"most input.time_steps = 8"):
+        Network(window_cfg(**{"pruning.temporal_window.min_steps": 9}))
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.reduce_every = -1"):
+        window_cfg(**{"pruning.temporal_window.reduce_every": -1})
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.divergence = 0.0"):
+        window_cfg(**{"pruning.temporal_window.divergence": 0.0})
+    with pytest.raises(C.ConfigError, match="needs its parameters under pruning.temporal_window"):
+        window_cfg(**{"pruning.temporal_window": None})
