@@ -20,7 +20,11 @@ Report fields (all fractions in [0, 1]):
 * ``images``: training and test images used, and images each layer learned per variant.
 * ``variants``: per variant, the counters (``learn``/``infer``: images, sop_done, sop_skipped,
   stdp_done, stdp_skipped per layer), active connections, convergence history, why each
-  layer stopped.
+  layer stopped; ``policy``: what a structured policy chose, for ``channel_activity`` per layer
+  ``maps_disabled`` at the end, ``disabled_maps``, ``disable_events``, ``regrow_events``,
+  ``mask_updates``; for ``pca_channels`` the record of ``pca_rebuild`` (per layer
+  ``maps_before``, ``maps_after``, ...). A rebuilt variant's ``connections`` are the original
+  network's, so the reductions price the removed maps.
 * ``config`` (the validated config), ``seed``, ``mode``, ``quick``, ``seconds``.
 """
 from __future__ import annotations
@@ -33,7 +37,8 @@ from pathlib import Path
 from . import config as C
 from . import data, readout
 from .cli import guarded, write_json
-from .network import COUNTERS, PHASES
+from .network import COUNTERS, PHASES, Network
+from .pruning.pca_channels import pca_rebuild
 from .train import Trainer, config_digest
 
 CHECKPOINTS = Path("build/ckpt")
@@ -54,9 +59,15 @@ def quick_config(cfg: C.Config) -> C.Config:
 def train_network(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
                   progress_bar: bool = True):
     """Train (or resume) one variant with its policy's procedures; returns (net, progress, ckpt)."""
+    chosen = {}
+    if cfg.pruning.enabled and cfg.pruning.policy == "pca_channels":
+        # The variant is the rebuilt network (net.cfg); read_out counts against the original.
+        cfg, chosen = pca_rebuild(cfg, ds.train_x, CHECKPOINTS, f"{tag}-{name}", mode, progress_bar)
     ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
     net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
-    return net, progress, ckpt
+    if hasattr(net.pruning, "report"):
+        chosen = net.pruning.report(net)
+    return net, {**progress, "policy": chosen}, ckpt
 
 
 def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
@@ -67,7 +78,9 @@ def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str 
 
 def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict:
     """The SVM readout of a trained network and its record (``run_variant``'s report part)."""
-    cfg = net.cfg           # a policy may have rebuilt the network (fewer maps)
+    # A policy may have rebuilt the network (fewer maps): connections count against cfg's.
+    connections = Network(cfg, net.mode).total_connections()
+    cfg = net.cfg
     train_features = net.features(ds.train_x, phase=None)
     test_features = net.features(ds.test_x, phase="infer")
     clf = readout.fit(cfg, train_features, ds.train_y)
@@ -83,12 +96,13 @@ def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict
         "accuracy_by_pool_grid": by_grid,
         "train_accuracy": readout.accuracy(clf, train_features, ds.train_y),
         "active_connections": net.active_connections(),
-        "connections": net.total_connections(),
+        "connections": connections,
         "learned": list(net.learned),
         "stopped_by": progress["stopped_by"],
         "convergence": progress["convergence"],
         "counters": counters,
         "checkpoint": str(ckpt),
+        "policy": progress.get("policy", {}),
     }
 
 

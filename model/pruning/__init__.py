@@ -5,6 +5,11 @@ its adaptation to a TTFS network trained layer by layer with STDP documented at 
 
 * ``threshold`` (seed 003): during learning, a connection whose weight falls below a threshold
   is pruned for good.
+* ``channel_activity`` (seed 001, SCA): every ``update_every`` images the learning layer's maps
+  are ranked by spikes and potentials, the weakest disabled to a share of the maps, and disabled
+  maps whose STDP drive beats the weakest enabled one's importance regrow in a swap.
+* ``pca_channels`` (seed 002, structured): ``pca_rebuild`` sets each layer's number of maps from
+  a PCA of its potentials and retrains it; nothing happens per image.
 
 Every policy acts through the network's state, which the hardware holds too: the per-connection
 mask ``Network.pruned`` (the core's mask memory), the per-map enables ``Network.channel_on``
@@ -17,9 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from .channel_activity import ChannelActivityPruning
+from .pca_channels import PCAChannelsPolicy
 from .threshold import ThresholdPruning
 
 POLICIES = {"threshold": ThresholdPruning}
+POLICIES["channel_activity"] = ChannelActivityPruning
+POLICIES["pca_channels"] = PCAChannelsPolicy
 
 
 class NoPruning:
