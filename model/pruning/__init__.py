@@ -23,12 +23,10 @@ import numpy as np
 
 from ..config import Config
 from .channel_activity import ChannelActivityPruning
-from .pca_channels import PCAChannelsPolicy
 from .threshold import ThresholdPruning
 
 POLICIES = {"threshold": ThresholdPruning}
 POLICIES["channel_activity"] = ChannelActivityPruning
-POLICIES["pca_channels"] = PCAChannelsPolicy
 
 
 class NoPruning:
@@ -46,6 +44,10 @@ class NoPruning:
 
     def load_state(self, st) -> None:
         pass
+
+
+# pca_channels rebuilds the network between trainings (pca_channels.pca_rebuild): nothing per image.
+POLICIES["pca_channels"] = type("PCAChannelsPolicy", (NoPruning,), {"name": "pca_channels"})
 
 
 def make_policy(cfg: Config, arith):

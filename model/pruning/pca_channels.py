@@ -24,8 +24,8 @@ What we do instead, and why:
   round's config digest, so an interrupted rebuild resumes where it stopped and a finished one is
   reused.
 
-During learning the policy itself does nothing (``PCAChannelsPolicy``): the structure is chosen
-between trainings. The hardware needs no new logic: the rebuilt layer is a generator parameter
+During learning the policy itself does nothing (it is ``NoPruning`` under its own name, see
+model/pruning/__init__.py): the structure is chosen between trainings. The hardware needs no new logic: the rebuilt layer is a generator parameter
 (fewer maps), so the core is simply smaller.
 """
 from __future__ import annotations
@@ -36,26 +36,10 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .. import config as C
+from ..train import Trainer, config_digest
 
 # Cumulative ratios are sums of floats: a target of 1.0 is reached within this tolerance.
 TOLERANCE = 1e-9
-
-
-class PCAChannelsPolicy:
-    """The per-image hook of ``pruning.policy: pca_channels``: nothing to do while learning."""
-    name = "pca_channels"
-
-    def __init__(self, cfg: C.Config, arith):
-        pass
-
-    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
-        return 0
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load_state(self, st) -> None:
-        pass
 
 
 def cumulative_variance(samples: np.ndarray) -> np.ndarray:
@@ -100,7 +84,6 @@ def pca_rebuild(cfg: C.Config, train_x: np.ndarray, checkpoints: str | Path = "b
     """The config with each layer's maps set by PCA, layer by layer; and the record, per layer:
     ``maps_before``, ``maps_after``, ``samples`` (rows analysed), ``cumulative_variance`` (of
     the first maps_after components) and the round's ``checkpoint``."""
-    from ..train import Trainer, config_digest     # here: train imports network imports this package
     p = cfg.pruning.pca_channels
     record = {"variance": p.variance, "images": p.images, "layers": []}
     for i in range(len(cfg.layers)):
