@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import layer_input, tiny
-from model import config as C, data, layer as L, network
+from model import config as C, data, layer as L, network, wta
 from model.pruning.channel_activity import ChannelActivityPruning, disabled_count, update_mask
 from model.train import Trainer
 
@@ -65,7 +65,7 @@ def test_drive_is_the_potential_at_the_winners_fire_time(tiny_net):
     lc = cfg.layers[0]
     x = enc[3:4]
     out = net.run_layer(0, x, None)
-    winners = network.wta.k_winners(out.times[0], out.v_fire[0], lc.winners,
+    winners = wta.k_winners(out.times[0], out.v_fire[0], lc.winners,
                                     lc.inhibition_radius, net.T)
     assert len(winners) == 2
     expected = np.zeros(4)

@@ -26,9 +26,9 @@ What we do instead, and why:
   the layer order. So each layer keeps ``floor(sparsity * maps)`` maps disabled: never more
   than the target share, and at least one map stays on since sparsity < 1 (tiny, sparsity 0.5:
   2 of 4 and 3 of 6).
-* Mask updates happen after the layer's image ``warmup + k * update_every`` (k >= 0, image
-  counts from 1; ``pruning.warmup``). The first one disables the lowest-importance maps down to
-  the target; later ones swap (below). Ties are broken by the lower map index (disabled first,
+* Mask updates happen after the layer's image ``warmup + k * update_every`` (``pruning.warmup``;
+  k >= 0, images counted from 1, so without a warm-up the first is after image update_every).
+  The first one disables the lowest-importance maps down to the target; later ones swap (below). Ties are broken by the lower map index (disabled first,
   regrown first). The accumulators are reset after every update.
 * Regrowth (``regrow: true``) replaces the gamma gradient by the STDP drive a disabled map would
   have received: for every winner (map, y, x, fire time t) of a learning image, the potential the
@@ -39,7 +39,8 @@ What we do instead, and why:
   same "fraction of the layer's best" scale as the importance. At an update, after the pruning
   step, the j-th strongest growth among the maps that were already disabled is paired with the
   j-th weakest importance among the enabled maps; while the growth is larger (strictly), the two
-  swap: the sparsity holds, as in the paper.
+  swap: the sparsity holds, as in the paper. A regrown map goes on learning from the weights
+  it was frozen with. When the layer's learning ends, its mask stays as the last update left it.
 
 ``after_learn`` returns the connections switched off by the update (the kernels of the maps it
 disabled), which Network.learn counts as ``pruned_now``. Accumulators and event counts are in
@@ -127,7 +128,8 @@ class ChannelActivityPruning:
             self.drive[i] += np.einsum("nckl,fckl->f", ltp, weights)
 
     def due(self, learned: int) -> bool:
-        return learned >= max(self.warmup, 1) and (learned - self.warmup) % self.update_every == 0
+        """A mask update after the layer's ``learned``-th image (counted from 1)?"""
+        return learned >= self.warmup and (learned - self.warmup) % self.update_every == 0
 
     def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
         self.record(net, i, out, winners, times_in)
