@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import layer_input, tiny
-from model import config as C, data, layer as L, network, wta
+from model import config as C, data, experiment, layer as L, network, wta
 from model.pruning.channel_activity import ChannelActivityPruning, disabled_count, update_mask
 from model.train import Trainer
 
@@ -158,3 +158,16 @@ def test_resume_mid_layer_is_bit_identical(resume_case, whole, tmp_path, stop_af
 def test_config_errors(changes, key):
     with pytest.raises(C.ConfigError, match=key.replace(".", r"\.")):
         tiny(**{"pruning.policy": "channel_activity"}, **changes)
+
+
+def test_experiment_variant_reports_the_maps(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path)
+    cfg = tiny(**POLICY, **{"layers.0.learning.max_images": 20, "layers.1.learning.max_images": 20})
+    full = data.load(cfg)
+    ds = data.Dataset(full.train_x[:30], full.train_y[:30], full.test_x[:20], full.test_y[:20])
+    v = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)
+    chose = v["channel_activity"]
+    assert chose["maps_disabled"] == [2, 3] and chose["mask_updates"] == [4, 4]
+    assert [len(m) for m in chose["disabled_maps"]] == [2, 3]
+    # Disabled maps' kernels: conv1 2 of 4 maps (18 weights each), conv2 3 of 6 (36 each).
+    assert v["active_connections"] == [72 - 36, 216 - 108] and v["connections"] == [72, 216]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny
-from model import config as C, data, network
+from model import config as C, data, experiment, network
 from model.pruning.pca_channels import layer_samples, pca_count, pca_rebuild
 from model.train import Trainer
 
@@ -85,3 +85,19 @@ def test_rebuild_on_tiny(tmp_path):
 def test_config_errors(section, key):
     with pytest.raises(C.ConfigError, match=key.replace(".", r"\.")):
         tiny(**{"pruning.policy": "pca_channels", "pruning.pca_channels": section})
+
+
+def test_experiment_variant_is_the_rebuilt_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path)
+    cfg = tiny(**{"pruning.policy": "pca_channels",
+                  "pruning.pca_channels": {"variance": 0.99, "images": 10},
+                  "layers.0.learning.max_images": 20, "layers.1.learning.max_images": 20})
+    full = data.load(cfg)
+    ds = data.Dataset(full.train_x[:30], full.train_y[:30], full.test_x[:20], full.test_y[:20])
+    v = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)
+    m0, m1 = (r["maps_after"] for r in v["pca_channels"]["layers"])
+    assert (m0, m1) != (4, 6), "some maps must go, or the test shows little"
+    # Connections of the rebuilt network (3x3 kernels, 2 input channels into conv1) against the
+    # original's; nothing else is pruned.
+    assert v["connections_rebuilt"] == v["active_connections"] == [m0 * 2 * 9, m1 * m0 * 9]
+    assert v["connections"] == [72, 216]
