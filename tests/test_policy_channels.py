@@ -166,7 +166,7 @@ def test_experiment_variant_reports_the_maps(tmp_path, monkeypatch):
     full = data.load(cfg)
     ds = data.Dataset(full.train_x[:30], full.train_y[:30], full.test_x[:20], full.test_y[:20])
     v = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)
-    chose = v["channel_activity"]
+    chose = v["policy"]
     assert chose["maps_disabled"] == [2, 3] and chose["mask_updates"] == [4, 4]
     assert [len(m) for m in chose["disabled_maps"]] == [2, 3]
     # Disabled maps' kernels: conv1 2 of 4 maps (18 weights each), conv2 3 of 6 (36 each).

@@ -95,9 +95,9 @@ def test_experiment_variant_is_the_rebuilt_network(tmp_path, monkeypatch):
     full = data.load(cfg)
     ds = data.Dataset(full.train_x[:30], full.train_y[:30], full.test_x[:20], full.test_y[:20])
     v = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)
-    m0, m1 = (r["maps_after"] for r in v["pca_channels"]["layers"])
+    m0, m1 = (r["maps_after"] for r in v["policy"]["layers"])
     assert (m0, m1) != (4, 6), "some maps must go, or the test shows little"
     # Connections of the rebuilt network (3x3 kernels, 2 input channels into conv1) against the
     # original's; nothing else is pruned.
-    assert v["connections_rebuilt"] == v["active_connections"] == [m0 * 2 * 9, m1 * m0 * 9]
+    assert v["active_connections"] == [m0 * 2 * 9, m1 * m0 * 9]
     assert v["connections"] == [72, 216]
