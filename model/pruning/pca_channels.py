@@ -15,18 +15,19 @@ What we do instead, and why:
   window, the TTFS counterpart of the paper's accumulated potential; each position is one
   sample of "which maps respond together", which is what the components count.
 * ``pca_count``: the number of components whose cumulative explained variance ratio reaches
-  ``variance`` (scikit-learn's PCA, full SVD: deterministic). Then ``layers[i].maps`` becomes
-  that count and the next round trains layer i again from scratch; the layers above see fewer
-  input channels and are trained after it. Layers below i are retrained bit-identically in every
-  round (same config, hashed random streams): that costs time, not results, and keeps the
-  training code untouched.
+  ``variance`` (scikit-learn's PCA of the centred, unscaled samples, full SVD: deterministic).
+  Then ``layers[i].maps`` becomes that count and the next round trains layer i again from
+  scratch; the layers above see fewer input channels and are trained after it. The last
+  layer's retraining is the caller's final training (model/experiment.py ``train_network``).
+  Layers below i are retrained bit-identically in every round (same config, hashed random
+  streams): that costs time, not results, and keeps the training code untouched.
 * Each round is a normal training run with its checkpoint under ``build/ckpt``, named by the
   round's config digest, so an interrupted rebuild resumes where it stopped and a finished one is
   reused.
 
 During learning the policy itself does nothing (it is ``NoPruning`` under its own name, see
-model/pruning/__init__.py): the structure is chosen between trainings. The hardware needs no new logic: the rebuilt layer is a generator parameter
-(fewer maps), so the core is simply smaller.
+model/pruning/__init__.py): the structure is chosen between trainings. The hardware needs no
+new logic: the rebuilt layer is a generator parameter (fewer maps), so the core is smaller.
 """
 from __future__ import annotations
 
