@@ -65,7 +65,7 @@ def test_rebuild_on_tiny(tmp_path):
     assert [r["maps_before"] for r in record["layers"]] == [4, 6]
     assert all(1 <= c for c in counts) and counts[0] < 4, "conv1's maps are correlated at 0.9"
     C.parse(rebuilt.to_dict())                          # a valid config ...
-    network.Network(rebuilt)                            # ... that builds: conv2 has counts[0] inputs
+    network.Network(rebuilt)                 # ... that builds: conv2 has counts[0] inputs
     # Layer 0's count, independently, from the first round's checkpointed network.
     round0 = C.replace(cfg, **{"layers.1.learning.max_images": 0})
     net, _ = Trainer(round0, record["layers"][0]["checkpoint"], progress_bar=False).run(x)

@@ -28,8 +28,9 @@ What we do instead, and why:
   2 of 4 and 3 of 6).
 * Mask updates happen after the layer's image ``warmup + k * update_every`` (``pruning.warmup``;
   k >= 0, images counted from 1, so without a warm-up the first is after image update_every).
-  The first one disables the lowest-importance maps down to the target; later ones swap (below). Ties are broken by the lower map index (disabled first,
-  regrown first). The accumulators are reset after every update.
+  The first one disables the lowest-importance maps down to the target; later ones swap
+  (below). Ties are broken by the lower map index (disabled first, regrown first). The
+  accumulators are reset after every update.
 * Regrowth (``regrow: true``) replaces the gamma gradient by the STDP drive a disabled map would
   have received: for every winner (map, y, x, fire time t) of a learning image, the potential the
   map's frozen kernel would reach from the input spikes of the winner's receptive field with
