@@ -20,10 +20,15 @@ Report fields (all fractions in [0, 1]):
 * ``images``: training and test images used, and images each layer learned per variant.
 * ``variants``: per variant, the counters (``learn``/``infer``: images, sop_done, sop_skipped,
   stdp_done, stdp_skipped per layer), active connections, convergence history, why each
-  layer stopped, and ``policy``: its ``name``, the inference ``window`` (time steps) the
-  readout used, ``pruned_share`` per layer (masked connections over all); for ``lamp`` the
-  number of ``rounds`` and ``pruned_per_round`` (per layer); for ``temporal_window`` the
-  ``trained_window`` and the ``divergence`` curve over windows 1 .. trained_window.
+  layer stopped, and ``policy``: what the policy chose: its ``name``, the inference ``window``
+  (time steps) the readout used, ``pruned_share`` per layer (masked connections over all); for
+  ``lamp`` the number of ``rounds`` and ``pruned_per_round`` (per layer); for
+  ``temporal_window`` the ``trained_window`` and the ``divergence`` curve over windows 1 ..
+  trained_window; for ``channel_activity`` per layer ``maps_disabled`` at the end,
+  ``disabled_maps``, ``disable_events``, ``regrow_events``, ``mask_updates``; for
+  ``pca_channels`` the record of ``pca_rebuild`` (per layer ``maps_before``, ``maps_after``,
+  ...). A rebuilt variant's ``connections`` are the original network's, so the reductions price
+  the removed maps.
 * ``config`` (the validated config), ``seed``, ``mode``, ``quick``, ``seconds``.
 """
 from __future__ import annotations
@@ -36,8 +41,9 @@ from pathlib import Path
 from . import config as C
 from . import data, readout
 from .cli import guarded, write_json
-from .network import COUNTERS, PHASES
+from .network import COUNTERS, PHASES, Network
 from .pruning import temporal_window
+from .pruning.pca_channels import pca_rebuild
 from .train import Trainer, config_digest, save_checkpoint
 
 CHECKPOINTS = Path("build/ckpt")
@@ -58,12 +64,18 @@ def quick_config(cfg: C.Config) -> C.Config:
 def train_network(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
                   progress_bar: bool = True):
     """Train (or resume) one variant with its policy's procedures; returns (net, progress, ckpt)."""
+    chosen = {}
+    if cfg.pruning.enabled and cfg.pruning.policy == "pca_channels":
+        # The variant is the rebuilt network (net.cfg); read_out counts against the original.
+        cfg, chosen = pca_rebuild(cfg, ds.train_x, CHECKPOINTS, f"{tag}-{name}", mode, progress_bar)
     ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
     net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
     if _policy(cfg) == "temporal_window" and "window_choice" not in progress:
         progress["window_choice"] = temporal_window.select_window(net, ds.train_x, ds.train_y)
         save_checkpoint(ckpt, net, progress)        # with net.window: a rerun reuses the choice
-    return net, progress, ckpt
+    if hasattr(net.pruning, "report"):
+        chosen = net.pruning.report(net)
+    return net, {**progress, "chosen": chosen}, ckpt
 
 
 def _policy(cfg: C.Config) -> str:
@@ -78,7 +90,9 @@ def run_variant(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str 
 
 def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict:
     """The SVM readout of a trained network and its record (``run_variant``'s report part)."""
-    cfg = net.cfg           # a policy may have rebuilt the network (fewer maps)
+    # A policy may have rebuilt the network (fewer maps): connections count against cfg's.
+    connections = Network(cfg, net.mode).total_connections()
+    cfg = net.cfg
     train_features = net.features(ds.train_x, phase=None)
     test_features = net.features(ds.test_x, phase="infer")
     clf = readout.fit(cfg, train_features, ds.train_y)
@@ -94,7 +108,7 @@ def read_out(cfg: C.Config, ds: data.Dataset, net, progress: dict, ckpt) -> dict
         "accuracy_by_pool_grid": by_grid,
         "train_accuracy": readout.accuracy(clf, train_features, ds.train_y),
         "active_connections": net.active_connections(),
-        "connections": net.total_connections(),
+        "connections": connections,
         "learned": list(net.learned),
         "stopped_by": progress["stopped_by"],
         "convergence": progress["convergence"],
@@ -114,6 +128,7 @@ def _policy_record(policy: str, net, progress: dict) -> dict:
         rec["pruned_per_round"] = [r["pruned"] for r in progress["rounds"]]
     if "window_choice" in progress:
         rec.update(progress["window_choice"])
+    rec.update(progress.get("chosen", {}))
     return rec
 
 

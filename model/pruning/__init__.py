@@ -9,6 +9,11 @@ its adaptation to a TTFS network trained layer by layer with STDP documented at 
   with STDP retraining between them (a policy with ``next_round``: model/train.py runs it).
 * ``temporal_window`` (seeds 000 and 002 temporal): the inference window, chosen after training
   from the readout's divergence on t steps, optionally shortened step by step during training.
+* ``channel_activity`` (seed 001, SCA): every ``update_every`` images the learning layer's maps
+  are ranked by spikes and potentials, the weakest disabled to a share of the maps, and disabled
+  maps whose STDP drive beats the weakest enabled one's importance regrow in a swap.
+* ``pca_channels`` (seed 002, structured): ``pca_rebuild`` sets each layer's number of maps from
+  a PCA of its potentials and retrains it; nothing happens per image.
 
 Every policy acts through the network's state, which the hardware holds too: the per-connection
 mask ``Network.pruned`` (the core's mask memory), the per-map enables ``Network.channel_on``
@@ -21,12 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from .channel_activity import ChannelActivityPruning
 from .lamp import LampPruning
 from .temporal_window import TemporalWindowPruning
 from .threshold import ThresholdPruning
 
 POLICIES = {"threshold": ThresholdPruning, "lamp": LampPruning,
-            "temporal_window": TemporalWindowPruning}
+            "temporal_window": TemporalWindowPruning, "channel_activity": ChannelActivityPruning}
 
 
 class NoPruning:
@@ -53,6 +59,10 @@ def stdp_check(policy, n: int) -> tuple[bool, int]:
     if isinstance(policy, ThresholdPruning):
         return policy.enabled and n + 1 > policy.warmup, policy.threshold
     return False, 0
+
+
+# pca_channels rebuilds the network between trainings (pca_channels.pca_rebuild): nothing per image.
+POLICIES["pca_channels"] = type("PCAChannelsPolicy", (NoPruning,), {"name": "pca_channels"})
 
 
 def make_policy(cfg: Config, arith):
