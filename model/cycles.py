@@ -141,6 +141,6 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     n = net.learned[i]
     a_plus, a_minus = net.arith.rates(cfg, n)
     check = cfg.pruning.enabled and n + 1 > cfg.pruning.warmup
-    ph = learn_phases(lay, net.arith, lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
-                      rng.round_key(cfg.seed, i, n), check, net.pruning.threshold)
+    ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
+                      rng.round_key(cfg.seed, i, n), check, net.prune_thresholds[i])
     return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)

@@ -63,7 +63,7 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
         a_plus, a_minus = net.arith.rates(cfg, n)
         steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
                           layer_key=rng.layer_key(cfg.seed, i), image_n=n,
-                          round_key=rng.round_key(cfg.seed, i, n), prune_th=net.pruning.threshold,
+                          round_key=rng.round_key(cfg.seed, i, n), prune_th=net.prune_thresholds[i],
                           check=net.cfg.pruning.enabled and n + 1 > cfg.pruning.warmup))
     return steps
 
@@ -90,7 +90,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
             ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
             steps = layer_steps(cfg, net, i, times)
             try:
-                rep = cosim.run_core(lay, net.arith, lc, steps, net.weights[i], ~net.pruned[i],
+                rep = cosim.run_core(lay, net.ariths[i], lc, steps, net.weights[i], ~net.pruned[i],
                                      net.thresholds[i], ctx, sim=sim, tag=f"-{tag}-l{i}")
             except AssertionError as exc:
                 result["mismatches"] += 1
