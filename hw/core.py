@@ -59,7 +59,9 @@ WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_T
 
 class LayerCore(wiring.Component):
     def __init__(self, lay: EngineLayout, formats: Formats, lc, faults=frozenset()):
-        """``lc``: the layer's config (winners, inhibition radius, pooling)."""
+        """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
+        layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
+        lay.check_formats(formats)
         self.engine = IntegrateEngine(lay, faults)
         self.lay, self.formats, self.lc = lay, formats, lc
         self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius)

@@ -142,3 +142,32 @@ def test_sweep_reports_one_accuracy_per_width(tiny_data):
     assert all(0 <= a <= 1 for a in accs)
     # at the trained width the quantized network is the network: same accuracy
     assert rep["uniform"][8] == rep["reference"] == rep["per_layer"]["conv1"][8]
+
+
+# -- the hardware generator at a layer's width ---------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")     # the core refused below
+def test_core_is_generated_at_the_layer_width():
+    """The weight memories, the STDP trace and the pruning threshold port follow the layer's
+    width; the memory bits of the core shrink by exactly the weight memories' (8 - 4) bits."""
+    from boards import resources as R
+    from hw.core import LayerCore
+    from model.core_schedule import network_layouts
+    from model.schedule import HardwareConfigError
+    bits = {}
+    for b in (8, 4):
+        cfg = Q.quantized_config(tiny(), b)
+        lay = network_layouts(cfg, 4)[0]
+        core = LayerCore(lay, Formats.from_config(cfg, 0), cfg.layers[0])
+        assert len(core.tr_q) == len(core.prune_th) == len(core.engine.syn.w_data[0]) == b
+        bits[b] = R.design_blocks(core, "top")[1]
+    assert bits[8] - bits[4] == lay.rows * lay.groups * lay.lanes * 4
+    with pytest.raises(HardwareConfigError, match="formats.weight_bits = 8.*weight_bits = 4"):
+        LayerCore(lay, Formats.from_config(tiny(), 0), cfg.layers[0])
+
+
+def test_resources_weight_bits_is_not_a_baseline(capsys):
+    from boards import resources as R
+    with pytest.raises(SystemExit):
+        R.main(["--config", "configs/tiny.yaml", "--weight-bits", "4", "--record-baseline"])
+    assert "--weight-bits 4 with --record-baseline" in capsys.readouterr().err
