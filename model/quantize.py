@@ -1,5 +1,13 @@
 """Weight quantization (seed 002): a trained network's layers re-expressed on fewer weight bits.
 
+    python -m model.quantize --config configs/tiny.yaml [--quick] [--per-layer] \\
+        --out build/reports/quantize.json
+
+trains (or reuses the checkpoint of) the config's pruned variant as ``model.experiment`` does,
+then writes ``quantization_sweep``'s report (fields: its docstring; accuracy per uniform width
+2..8, and per layer with ``--per-layer``) with ``config``, ``quick``, ``images`` (train, test)
+and ``seconds``.
+
 What the paper does: it quantizes the weights of its spiking network uniformly to a few bits
 while training (quantization-aware training), and reports accuracy against the bit width.
 
@@ -28,12 +36,17 @@ it runs on the model and on the layer cores built for those widths (hw/ reads th
 """
 from __future__ import annotations
 
+import argparse
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from . import config as C
-from . import readout
+from . import data, readout
+from .cli import guarded, write_json
 from .network import Network
 
 WIDTHS = tuple(range(2, 9))       # the sweep's default widths
@@ -108,3 +121,43 @@ def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
                                       for b in bits}
                             for i, lc in enumerate(net.cfg.layers)}
     return out
+
+
+def main(argv=None) -> int:
+    from .experiment import CHECKPOINTS, quick_config
+    from .train import Trainer, config_digest
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/mnist.yaml")
+    ap.add_argument("--bits", default=",".join(map(str, WIDTHS)), help="comma-separated widths")
+    ap.add_argument("--per-layer", action="store_true", help="also one layer at a time")
+    ap.add_argument("--quick", action="store_true", help="a few hundred images")
+    ap.add_argument("--out", default="build/reports/quantize.json")
+    args = ap.parse_args(argv)
+    try:
+        bits = [int(b) for b in args.bits.split(",")]
+    except ValueError:
+        ap.error(f"--bits {args.bits!r}: comma-separated integers, e.g. 2,4,8")
+
+    def body() -> int:
+        start = time.perf_counter()
+        cfg = C.replace(C.load(args.config), **{"pruning.enabled": True})
+        cfg = quick_config(cfg) if args.quick else cfg
+        ds = data.load(cfg)
+        # the checkpoint of model.experiment's pruned variant: a finished run is reused
+        ckpt = CHECKPOINTS / f"{Path(args.config).stem}-pruned-fixed-{config_digest(cfg, 'fixed')}.npz"
+        net, _ = Trainer(cfg, ckpt, "fixed").run(ds.train_x)
+        rep = dict(quantization_sweep(net, ds, bits, args.per_layer), config=args.config,
+                   quick=args.quick, images={"train": len(ds.train_y), "test": len(ds.test_y)},
+                   seconds=round(time.perf_counter() - start, 1))
+        write_json(args.out, rep)
+        print(f"reference (widths {rep['widths']}): {rep['reference']:.2%}")
+        for b, a in rep["uniform"].items():
+            print(f"  {b} bits: " + ("threshold below one LSB" if a is None else f"{a:.2%}"))
+        print(f"wrote {args.out}")
+        return 0
+
+    return guarded(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
