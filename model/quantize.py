@@ -4,9 +4,9 @@
         --out build/reports/quantize.json
 
 trains (or reuses the checkpoint of) the config's pruned variant as ``model.experiment`` does,
-then writes ``quantization_sweep``'s report (fields: its docstring; accuracy per uniform width
-2..8, and per layer with ``--per-layer``) with ``config``, ``quick``, ``images`` (train, test)
-and ``seconds``.
+then writes the sweep: ``rows`` (``quantization_sweep``'s, accuracy per width 2..8 with every
+layer at that width, and one layer at a time with ``--per-layer``), ``reference`` (the accuracy
+at the trained ``widths``), ``config``, ``quick``, ``images`` (train, test) and ``seconds``.
 
 What the paper does: it quantizes the weights of its spiking network uniformly to a few bits
 while training (quantization-aware training), and reports accuracy against the bit width.
@@ -98,14 +98,12 @@ def readout_accuracy(net: Network, ds) -> float:
 
 
 def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
-                       per_layer: bool = False) -> dict:
-    """Readout accuracy of ``net`` quantized to each width in ``bits``.
-
-    Returns ``{"reference": accuracy at the network's own widths, "widths": the trained widths
-    per layer, "uniform": {b: accuracy with every layer at b bits}}``, and with ``per_layer``
-    also ``"per_layer": {layer name: {b: accuracy with only that layer at b bits}}``. A width
-    at which a layer's threshold is below one LSB is reported as None.
-    """
+                       per_layer: bool = False) -> list[dict]:
+    """Readout accuracy of ``net`` quantized to each width in ``bits``: one row
+    ``{"bits": b, "layer": "all", "accuracy": a}`` per width with every layer at b bits, and
+    with ``per_layer`` one row per layer and width with only that layer at b bits (``"layer"``:
+    its name; the others keep their widths). ``accuracy`` is None at a width where a layer's
+    threshold is below one LSB (the config is refused)."""
     def acc(b) -> float | None:
         try:
             return readout_accuracy(quantize(net, b), ds)
@@ -113,14 +111,12 @@ def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
             return None
 
     n = len(net.cfg.layers)
-    out = {"reference": readout_accuracy(net, ds),
-           "widths": [net.cfg.weight_bits(i) for i in range(n)],
-           "uniform": {int(b): acc(b) for b in bits}}
+    rows = [{"bits": int(b), "layer": "all", "accuracy": acc(b)} for b in bits]
     if per_layer:
-        out["per_layer"] = {lc.name: {int(b): acc([b if j == i else None for j in range(n)])
-                                      for b in bits}
-                            for i, lc in enumerate(net.cfg.layers)}
-    return out
+        rows += [{"bits": int(b), "layer": lc.name,
+                  "accuracy": acc([b if j == i else None for j in range(n)])}
+                 for i, lc in enumerate(net.cfg.layers) for b in bits]
+    return rows
 
 
 def main(argv=None) -> int:
@@ -146,13 +142,18 @@ def main(argv=None) -> int:
         # the checkpoint of model.experiment's pruned variant: a finished run is reused
         ckpt = CHECKPOINTS / f"{Path(args.config).stem}-pruned-fixed-{config_digest(cfg, 'fixed')}.npz"
         net, _ = Trainer(cfg, ckpt, "fixed").run(ds.train_x)
-        rep = dict(quantization_sweep(net, ds, bits, args.per_layer), config=args.config,
-                   quick=args.quick, images={"train": len(ds.train_y), "test": len(ds.test_y)},
-                   seconds=round(time.perf_counter() - start, 1))
+        rep = {"rows": quantization_sweep(net, ds, bits, args.per_layer),
+               "reference": readout_accuracy(net, ds),
+               "widths": [cfg.weight_bits(i) for i in range(len(cfg.layers))],
+               "config": args.config, "quick": args.quick,
+               "images": {"train": len(ds.train_y), "test": len(ds.test_y)},
+               "seconds": round(time.perf_counter() - start, 1)}
         write_json(args.out, rep)
         print(f"reference (widths {rep['widths']}): {rep['reference']:.2%}")
-        for b, a in rep["uniform"].items():
-            print(f"  {b} bits: " + ("threshold below one LSB" if a is None else f"{a:.2%}"))
+        for r in rep["rows"]:
+            a = r["accuracy"]
+            print(f"  {r['layer']} at {r['bits']} bits: "
+                  + ("threshold below one LSB" if a is None else f"{a:.2%}"))
         print(f"wrote {args.out}")
         return 0
 

@@ -138,14 +138,22 @@ def test_sweep_reports_one_accuracy_per_width(tiny_data):
     ds = Dataset(tiny_data.train_x[:40], tiny_data.train_y[:40],
                  tiny_data.test_x[:20], tiny_data.test_y[:20])
     net = _trained_like(tiny())
-    rep = Q.quantization_sweep(net, ds, bits=(2, 4, 8), per_layer=True)
-    assert rep["widths"] == [8, 8]
-    assert sorted(rep["uniform"]) == [2, 4, 8]
-    assert sorted(rep["per_layer"]) == ["conv1", "conv2"]
-    accs = [*rep["uniform"].values(), *(a for d in rep["per_layer"].values() for a in d.values())]
-    assert all(0 <= a <= 1 for a in accs)
+    rows = Q.quantization_sweep(net, ds, bits=(2, 4, 8), per_layer=True)
+    assert [(r["layer"], r["bits"]) for r in rows] == [
+        (layer, b) for layer in ("all", "conv1", "conv2") for b in (2, 4, 8)]
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
     # at the trained width the quantized network is the network: same accuracy
-    assert rep["uniform"][8] == rep["reference"] == rep["per_layer"]["conv1"][8]
+    acc = {(r["layer"], r["bits"]): r["accuracy"] for r in rows}
+    assert acc["all", 8] == Q.readout_accuracy(net, ds) == acc["conv1", 8] == acc["conv2", 8]
+
+
+def test_sweep_reports_a_refused_width_as_none(tiny_data):
+    """conv1's threshold 0.1 is below one LSB of 2 bits (0.4 LSB): that width has no accuracy."""
+    ds = Dataset(tiny_data.train_x[:20], tiny_data.train_y[:20],
+                 tiny_data.test_x[:10], tiny_data.test_y[:10])
+    net = _trained_like(tiny(**{"layers.0.threshold": 0.1}))
+    rows = Q.quantization_sweep(net, ds, bits=(2, 4))
+    assert rows[0]["accuracy"] is None and rows[1]["accuracy"] is not None
 
 
 # -- the hardware generator at a layer's width ---------------------------------------------------
