@@ -167,8 +167,8 @@ def build(args) -> int:
         print(f"note: {', '.join(lacking)} not found: the {board.name} flow will stop after "
               "synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
     lays = network_layouts(cfg, args.lanes)    # refuses a layout the core cannot hold
-    fmt = Formats.from_config(cfg)
-    fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], fmt, cfg.layers[i]) for i in layers})
+    fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], Formats.from_config(cfg, i),
+                                                          cfg.layers[i]) for i in layers})
     from boards.top import BoardTop, divisor_for
     divisor = divisor_for(mhz * 1e6, board.baud)
     pll_for(board, mhz)

@@ -104,7 +104,9 @@ class Board:
         arguments below are positions in that list."""
         self.transport, self.cfg, self.lanes = transport, cfg, lanes
         self.layer_ids, self.layouts, layer_cfgs = p.built_layers(cfg, lanes, layers)
-        self.formats = Formats.from_config(cfg)
+        # The first built layer's formats, as the link's digest (boards/link.py) takes them; the
+        # other layers' weight widths are in their layouts.
+        self.formats = Formats.from_config(cfg, self.layer_ids[0])
         self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, layer_cfgs)]
         self.digest = p.digest(self.layouts, self.formats, layer_cfgs)
         self._running = None                  # the RUN request whose reply is awaited
@@ -343,7 +345,7 @@ def run_image(board, cfg, args) -> int:
     if not 0 <= args.image < len(ds.test_x):
         raise ValueError(f"--image {args.image}: the test set has images 0 .. {len(ds.test_x) - 1}")
     times = net.encode(ds.test_x[args.image:args.image + 1])[0]
-    step = predict_command("infer", board.layouts[0], net.arith, cfg.layers[0], times,
+    step = predict_command("infer", board.layouts[0], net.ariths[0], cfg.layers[0], times,
                            net.weights[0], ~net.pruned[0], net.thresholds[0])
     board.load_synapses(0, net.weights[0], ~net.pruned[0])
     board.load_image(0, times, net.thresholds[0], learn=False)

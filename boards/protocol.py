@@ -146,7 +146,7 @@ def register_limits(lay: EngineLayout, formats) -> dict[str, int]:
     return {"threshold": (1 << lay.potential_bits) - 1, "n_events": lay.max_events,
             "a_plus": (1 << formats.rate_frac_bits) - 1, "a_minus": (1 << formats.rate_frac_bits) - 1,
             "layer_key": 0xFFFF_FFFF, "image_n": 0xFFFF_FFFF, "check": 1,
-            "prune_th": (1 << formats.weight_bits) - 1}
+            "prune_th": (1 << lay.weight_bits) - 1}       # in the layer's own weight LSBs
 
 
 def select_layers(cfg, spec: str | None) -> list[int]:

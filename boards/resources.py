@@ -1,7 +1,7 @@
 """Resource report: what each block of the layer cores costs on an FPGA, and what pruning costs.
 
     python -m boards.resources --config configs/mnist.yaml --lanes 10 \\
-        --out build/reports/resources.json [--record-baseline]
+        --out build/reports/resources.json [--record-baseline] [--weight-bits 4]
 
 Every layer core of the config (``hw.core.LayerCore`` on ``model.core_schedule.network_layouts``)
 is converted to RTLIL and synthesized by Yosys for two families, ``ecp5`` (``synth_ecp5``) and
@@ -22,7 +22,9 @@ cell type is counted under ``other`` by name.
 ``resources.json`` fields:
 
 * ``tool``: ``name``, ``version`` (``yosys -V``), ``banner``; ``config``, ``config_digest`` (of
-  the parsed config), ``lanes``, ``families``; ``flows``: the synthesis command of each family
+  the parsed config), ``lanes``, ``families``; ``weight_bits``: each layer's weight width (its
+  own, or every layer's with ``--weight-bits B``: the cores generated for B-bit weights, as
+  model/quantize.py quantizes them; such a run is not compared with the baseline); ``flows``: the synthesis command of each family
   and mode; ``cells``: the category of each cell type.
 * ``layers.<name>``: ``layout`` (the core's generator parameters), ``memory_bits`` (below) and
   ``families.<family>``:
@@ -48,7 +50,8 @@ cell type is counted under ``other`` by name.
   ``pruning_state`` their sum, ``all`` the bits of every memory of the core, ``pruning_share``.
 * ``pruning_overhead``, ``skip_logic_share``: per family, of the network (what the report reads);
   ``pruning_overhead_target``: 1%.
-* ``baseline``: ``path``, ``status`` (``compared``, ``missing``, ``recorded``) and
+* ``baseline``: ``path``, ``status`` (``compared``, ``missing``, ``recorded``, ``not compared
+  (--weight-bits)``) and
   ``differences`` (``compare``); ``seconds``: the whole run.
 
 Baselines (``boards/baselines/yosys-<version>/<config>.json``, ``--record-baseline``): the report
@@ -76,6 +79,7 @@ from model import config as C
 from model.core_schedule import network_layouts
 from model.cycles import DEFAULT_LANES
 from model.fixedpoint import Formats
+from model.quantize import quantized_config
 from model.schedule import EngineLayout
 
 FAMILIES = ("ecp5", "xc7")
@@ -265,19 +269,24 @@ def config_digest(cfg) -> str:
 
 
 def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bool = True,
-            jobs: int = 2, work: Path = Path("build/resources"), progress=print) -> dict:
-    """Synthesize every layer core of ``config`` and return the report (fields: module doc)."""
+            jobs: int = 2, work: Path = Path("build/resources"), progress=print,
+            weight_bits: int | None = None) -> dict:
+    """Synthesize every layer core of ``config`` and return the report (fields: module doc);
+    ``weight_bits``: build every layer's core for that weight width instead of its own."""
     t0 = time.time()
     cmd = tools.command()
     version, banner = tools.version(cmd)
     cfg = C.load(config)
-    formats = Formats.from_config(cfg)
-    work = Path(work) / f"{Path(config).stem}-p{lanes}"
+    if weight_bits is not None:
+        cfg = quantized_config(cfg, weight_bits)
+    work = Path(work) / (f"{Path(config).stem}-p{lanes}"
+                         + (f"-w{weight_bits}" if weight_bits is not None else ""))
     work.mkdir(parents=True, exist_ok=True)
     layers, runs = {}, []
     for i, lay in enumerate(network_layouts(cfg, lanes)):
         name = cfg.layers[i].name
         top = f"core_{name}"
+        formats = Formats.from_config(cfg, i)             # the layer's own weight width
         blocks, all_bits = design_blocks(LayerCore(lay, formats, cfg.layers[i]), top)
         il = work / f"{name}.il"
         il.write_text(rtlil.convert(LayerCore(lay, formats, cfg.layers[i]), name=top))
@@ -322,6 +331,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
     network = network_sums(layers, families)
     return {"tool": {"name": Path(cmd[0]).name, "version": version, "banner": banner},
             "config": str(config), "config_digest": config_digest(cfg), "lanes": lanes,
+            "weight_bits": [cfg.weight_bits(i) for i in range(len(cfg.layers))],
             "families": list(families), "flows": {f: FLOWS[f] for f in families},
             "cells": {f: CELLS[f] for f in families},
             "layers": layers, "network": network,
@@ -449,14 +459,21 @@ def main(argv=None) -> int:
                     help="write this run as the baseline of this tool version and config")
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 when the baseline is missing or a figure moved beyond tolerance")
+    ap.add_argument("--weight-bits", type=int, default=None, metavar="B",
+                    help="build every layer's core for B-bit weights (2..16; not compared with "
+                         "or recorded as the baseline, which is of the config as written)")
     args = ap.parse_args(argv)
+    if args.weight_bits is not None and args.record_baseline:
+        ap.error(f"--weight-bits {args.weight_bits} with --record-baseline: a baseline is of the "
+                 "config as written; record it without --weight-bits")
     families = tuple(f for f in args.families.split(",") if f)
     unknown = set(families) - set(FAMILIES)
     if unknown:
         ap.error(f"--families: unknown {sorted(unknown)}; known: {list(FAMILIES)}")
     try:
         rep = measure(args.config, args.lanes, families, not args.no_flat, args.jobs,
-                      Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True))
+                      Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True),
+                      weight_bits=args.weight_bits)
     except (tools.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -467,6 +484,9 @@ def main(argv=None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(for_baseline(rep), indent=1) + "\n")
         rep["baseline"] = {"path": str(path), "status": "recorded", "differences": []}
+    elif args.weight_bits is not None:
+        rep["baseline"] = {"path": str(path), "status": "not compared (--weight-bits)",
+                           "differences": []}
     else:
         try:
             diffs = compare(rep, load_baseline(version, args.config, args.lanes, args.baselines))
@@ -486,8 +506,8 @@ def main(argv=None) -> int:
 
 
 def summary(rep: dict) -> str:
-    lines = [f"{rep['config']} (P = {rep['lanes']}), yosys {rep['tool']['version']}, "
-             f"{rep['seconds']} s"]
+    lines = [f"{rep['config']} (P = {rep['lanes']}, weight bits {rep.get('weight_bits', '?')}), "
+             f"yosys {rep['tool']['version']}, {rep['seconds']} s"]
     for name, layer in rep["layers"].items():
         for family, fam in layer["families"].items():
             t = fam["blocks"]["core"]["total"]

@@ -59,8 +59,8 @@ class BoardTop(wiring.Component):
     def __init__(self, cfg, lanes: int, divisor: int, timeout: int | None = None, layers=None):
         self.cfg, self.lanes, self.divisor = cfg, lanes, divisor
         self.layer_ids, self.layouts, layer_cfgs = built_layers(cfg, lanes, layers)
-        self.formats = Formats.from_config(cfg)
-        self.cores = [LayerCore(lay, self.formats, lc) for lay, lc in zip(self.layouts, layer_cfgs)]
+        self.cores = [LayerCore(lay, Formats.from_config(cfg, i), lc)     # the layer's weight width
+                      for i, lay, lc in zip(self.layer_ids, self.layouts, layer_cfgs)]
         self.uart_rx, self.uart_tx = UartRx(divisor), UartTx(divisor)
         self.link = HostLink(self.cores, timeout or TIMEOUT_BYTES * 10 * divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})

@@ -59,7 +59,9 @@ WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_T
 
 class LayerCore(wiring.Component):
     def __init__(self, lay: EngineLayout, formats: Formats, lc, faults=frozenset()):
-        """``lc``: the layer's config (winners, inhibition radius, pooling)."""
+        """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
+        layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
+        lay.check_formats(formats)
         self.engine = IntegrateEngine(lay, faults)
         self.lay, self.formats, self.lc = lay, formats, lc
         self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius)
@@ -71,7 +73,7 @@ class LayerCore(wiring.Component):
         self.out_w = self.outgoing.ev_lay.size if self.outgoing else 1
         self.addr_w = max(e.addr_w, s.addr_w, bits(self.max_out - 1), bits(G * npos - 1))
         self.data_w = max(e.data_w, s.data_w)
-        tb, pb, wb = bits(lay.time_steps), lay.potential_bits, formats.weight_bits
+        tb, pb, wb = bits(lay.time_steps), lay.potential_bits, lay.weight_bits
         fb, cb, rb = bits(lay.maps - 1), bits(lay.side_out - 1), bits(lay.rows - 1)
         self.rd_w = max(32, wb, G, lay.kernel ** 2, self.out_w, pb, tb)
         super().__init__({

@@ -44,14 +44,14 @@ MEM_MAP_ROWS, MEM_TIMES = 3, 4          # after hw.synapses' weights, masks, row
 
 class StdpUnit(wiring.Component):
     def __init__(self, lay: EngineLayout, formats: Formats, max_winners: int, borrowed: bool = False):
-        self.lay, self.formats, self.max_winners = lay.check(), formats, max_winners
+        self.lay, self.formats, self.max_winners = lay.check().check_formats(formats), formats, max_winners
         self.borrowed = borrowed
         G, rows = lay.groups, lay.rows
         self.nw = -(-rows // 32)
         depth = max(rows * G, lay.maps * self.nw, lay.channels * lay.side_in ** 2)
         self.addr_w = bits(depth - 1)
-        self.data_w = max(32, formats.weight_bits, G, lay.kernel ** 2)
-        tb, wb, ab = bits(lay.time_steps), formats.weight_bits, formats.rate_frac_bits
+        self.data_w = max(32, lay.weight_bits, G, lay.kernel ** 2)
+        tb, wb, ab = bits(lay.time_steps), lay.weight_bits, formats.rate_frac_bits
         # Synapse memories: borrowed from the integrate engine (the core), or owned (hw/synapses.py)
         # with the host's ports to them.
         synapses = {"syn": Out(synapse_port(lay))} if borrowed else {
@@ -78,7 +78,7 @@ class StdpUnit(wiring.Component):
         lay, fmt, nw = self.lay, self.formats, self.nw
         P, G, rows, k, T = lay.lanes, lay.groups, lay.rows, lay.kernel, lay.time_steps
         S, pad = lay.side_in, lay.padding
-        tb, wb = bits(T), fmt.weight_bits
+        tb, wb = bits(T), lay.weight_bits
 
         def mem(name, width, depth, init=()):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init)

@@ -108,6 +108,9 @@ class Layer(_Section):
     pointwise_inhibition: bool
     pool: Pool
     learning: Learning
+    # This layer's weight width; None: formats.weight_bits. The range is that of formats; the
+    # per-layer checks (STDP word, threshold) are in Config._network, which knows the formats.
+    weight_bits: int | None = Field(default=None, ge=2, le=16)
 
 
 class STDP(_Section):
@@ -223,18 +226,30 @@ class Config(_Section):
             if out < 1:
                 raise ValueError(f"{where}: kernel {layer.kernel} with padding {layer.padding} "
                                  f"does not fit a {side}x{side} input")
-            # Threshold must be reachable by a potential of potential_bits (in weight LSBs).
-            th = round(layer.threshold * 2 ** self.formats.weight_bits)
+            wb = self.weight_bits(i)
+            key = f"{where}.weight_bits" if layer.weight_bits is not None else "formats.weight_bits"
+            if wb + self.formats.rate_frac_bits > 32:
+                raise ValueError(
+                    f"{key} + formats.rate_frac_bits = {wb + self.formats.rate_frac_bits} for "
+                    f"{where}: must be <= 32 (the stochastic-rounding word is one 32-bit hash)")
+            # Threshold must be reachable by a potential of potential_bits (in the layer's LSBs).
+            th = round(layer.threshold * 2 ** wb)
             vmax = 2 ** self.formats.potential_bits - 1
             if th < 1:
                 raise ValueError(
-                    f"{where}.threshold = {layer.threshold}: rounds to {th} weight LSBs; it must "
-                    f"be at least one LSB, 2^-{self.formats.weight_bits}")
+                    f"{where}.threshold = {layer.threshold}: rounds to {th} weight LSBs of "
+                    f"{key} = {wb}; it must be at least one LSB, 2^-{wb}")
             if th > vmax:
                 raise ValueError(
-                    f"{where}.threshold = {layer.threshold}: is {th} weight LSBs, more than the "
-                    f"largest potential 2^{self.formats.potential_bits}-1 = {vmax}; "
+                    f"{where}.threshold = {layer.threshold}: is {th} weight LSBs of {key} = {wb}, "
+                    f"more than the largest potential 2^{self.formats.potential_bits}-1 = {vmax}; "
                     "raise formats.potential_bits or lower the threshold")
+            prune_q = round(self.pruning.threshold * 2 ** wb)
+            if prune_q > 2 ** wb - 1:
+                raise ValueError(
+                    f"pruning.threshold = {self.pruning.threshold}: is {prune_q} weight LSBs of "
+                    f"{key} = {wb} for {where}, above the largest weight {2 ** wb - 1}; lower it "
+                    "or widen the layer's weights")
             if layer.pool.is_global:
                 if i != len(self.layers) - 1:
                     raise ValueError(f"{where}.pool: global pooling is only allowed on the last layer")
@@ -251,6 +266,11 @@ class Config(_Section):
             raise ValueError("layers[-1].pool: the last layer must use global pooling "
                              "(size 0, stride 0): its pooled potentials are the readout features")
         return self
+
+    def weight_bits(self, layer: int) -> int:
+        """Layer ``layer``'s weight width: its own ``weight_bits``, else ``formats.weight_bits``."""
+        own = self.layers[layer].weight_bits
+        return self.formats.weight_bits if own is None else own
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

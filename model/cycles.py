@@ -141,7 +141,7 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     cfg, lc = net.cfg, net.cfg.layers[i]
     n = net.learned[i]
     a_plus, a_minus = net.arith.rates(cfg, n)
-    check, threshold = stdp_check(net.pruning, n)
-    ph = learn_phases(lay, net.arith, lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
+    check, threshold = stdp_check(net, i, n)
+    ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
                       rng.round_key(cfg.seed, i, n), check, threshold)
     return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)

@@ -1,6 +1,8 @@
 """Number formats and the fixed-point STDP rule: defined here once, used by model and hardware.
 
-Formats (widths come from ``formats`` in the config):
+Formats (widths come from ``formats`` in the config; a layer may set its own ``weight_bits``,
+and then its weights, threshold, potentials and STDP use that width W, see
+``Config.weight_bits``):
 
 * **Weight** ``q``: unsigned, W = ``weight_bits`` bits, ``q`` in ``0 .. 2^W - 1`` stands for
   ``w = q / 2^W`` (so 1.0 itself is not representable; the largest weight is 1 - 2^-W).
@@ -52,9 +54,11 @@ class Formats:
     stochastic: bool
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Formats":
+    def from_config(cls, cfg: Config, layer: int | None = None) -> "Formats":
+        """The formats of layer ``layer`` (its weight width), or the network's defaults."""
         f = cfg.formats
-        return cls(f.weight_bits, f.potential_bits, f.rate_frac_bits, f.rounding == "stochastic")
+        wb = f.weight_bits if layer is None else cfg.weight_bits(layer)
+        return cls(wb, f.potential_bits, f.rate_frac_bits, f.rounding == "stochastic")
 
     @property
     def weight_max(self) -> int:

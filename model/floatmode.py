@@ -2,7 +2,8 @@
 
 It follows DESIGN.md 2.2 exactly as written (dw = a w (1 - w), no rounding, no saturation), so
 comparing it with the fixed-point model measures what the integer formats cost. Initial weights
-are the fixed-point ones divided by 2^W, so both modes start from the same network.
+are the fixed-point ones divided by 2^W (the layer's W), so both modes start from the same
+network.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ class FloatFormats:
         self.fixed = fixed
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "FloatFormats":
-        return cls(Formats.from_config(cfg))
+    def from_config(cls, cfg: Config, layer: int | None = None) -> "FloatFormats":
+        return cls(Formats.from_config(cfg, layer))
 
     def threshold(self, value: float) -> float:
         return float(value)
@@ -48,10 +49,11 @@ class FloatFormats:
         return float(np.mean(w * (1 - w))) if w.size else 0.0
 
 
-def arithmetic(cfg: Config, mode: str):
-    """The arithmetic for ``mode``: 'fixed' (bit-accurate, the default) or 'float'."""
+def arithmetic(cfg: Config, mode: str, layer: int | None = None):
+    """The arithmetic for ``mode``: 'fixed' (bit-accurate, the default) or 'float'; of layer
+    ``layer`` (its weight width) or, with None, of the network's default formats."""
     if mode == "fixed":
-        return Formats.from_config(cfg)
+        return Formats.from_config(cfg, layer)
     if mode == "float":
-        return FloatFormats.from_config(cfg)
+        return FloatFormats.from_config(cfg, layer)
     raise ValueError(f"mode = {mode!r}: allowed modes are 'fixed' and 'float'")

@@ -6,6 +6,11 @@ time steps processed, T unless a temporal policy shortened it), the pruning poli
 ``learned`` (images each layer has learned, which also indexes the STDP
 random stream and the rate schedule) and the counters. There is no hidden generator state: all
 randomness is a hash of (seed, layer, image count, weight address), see model/rng.py.
+
+Each layer has its own arithmetic ``ariths[i]`` (its weight width, ``Config.weight_bits``):
+its weights, threshold, pruning threshold and STDP are in that layer's weight LSBs. ``arith``
+is the network's default one, for what does not depend on the width (potential range, dtype,
+STDP rates).
 """
 from __future__ import annotations
 
@@ -54,19 +59,22 @@ class Network:
     def __init__(self, cfg: Config, mode: str = "fixed"):
         self.cfg, self.mode = cfg, mode
         self.arith = arithmetic(cfg, mode)
+        self.ariths = [arithmetic(cfg, mode, i) for i in range(len(cfg.layers))]
         self.T = cfg.input.time_steps
         self.shapes = []
         channels = 2
         for lc in cfg.layers:
             self.shapes.append((lc.maps, channels, lc.kernel, lc.kernel))
             channels = lc.maps
-        self.weights = [self.arith.init_weights(cfg, i, s) for i, s in enumerate(self.shapes)]
+        self.weights = [self.ariths[i].init_weights(cfg, i, s) for i, s in enumerate(self.shapes)]
         self.pruned = [np.zeros(s, dtype=bool) for s in self.shapes]
         self.channel_on = [np.ones(s[0], dtype=bool) for s in self.shapes]
         self.window = self.T
         self.learned = [0] * len(self.shapes)
         self.counters = Counters(len(self.shapes))
-        self.thresholds = [self.arith.threshold(lc.threshold) for lc in cfg.layers]
+        self.thresholds = [a.threshold(lc.threshold) for a, lc in zip(self.ariths, cfg.layers)]
+        # The pruning threshold in each layer's LSBs (the core's prune_th register).
+        self.prune_thresholds = [a.threshold(cfg.pruning.threshold) for a in self.ariths]
         self.pruning = make_policy(cfg, self.arith)
 
     # -- inference ------------------------------------------------------------------------
@@ -152,7 +160,7 @@ class Network:
         lc = self.cfg.layers[i]
         post = out.times[0][tuple(winners.T)]
         src = L.padded(times_in, lc.padding, self.T)
-        done = stdp.apply(self.arith, self.cfg, i, n, self.weights[i], self.pruned[i], winners,
+        done = stdp.apply(self.ariths[i], self.cfg, i, n, self.weights[i], self.pruned[i], winners,
                           post, src, lc.kernel)
         self.counters.add("learn", "stdp_done", i, done)
         self.counters.add("learn", "stdp_skipped", i, len(winners) * self.weights[i][0].size - done)
@@ -167,7 +175,7 @@ class Network:
     def convergence(self, i: int) -> float:
         """C = mean(w (1 - w)) over the layer's effective weights: a pruned connection counts as
         weight 0, which is what it contributes, so pruning does not hold convergence back."""
-        return self.arith.convergence(np.where(self.active(i), self.weights[i], 0))
+        return self.ariths[i].convergence(np.where(self.active(i), self.weights[i], 0))
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:

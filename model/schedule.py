@@ -105,12 +105,21 @@ class EngineLayout:
                                       f"{self.weight_bits}: the datapath holds at most 32 and 16")
         return self
 
+    def check_formats(self, formats) -> "EngineLayout":
+        """Refuse STDP formats of another weight width than the layout's (the layer's own)."""
+        if formats.weight_bits != self.weight_bits:
+            raise HardwareConfigError(
+                f"formats.weight_bits = {formats.weight_bits}, but the layer's layout has "
+                f"weight_bits = {self.weight_bits}: build its formats with "
+                "Formats.from_config(cfg, layer)")
+        return self
+
     @classmethod
     def from_config(cls, cfg: Config, layer: int, lanes: int, side_in: int, channels: int,
                     max_events: int | None = None) -> "EngineLayout":
         lc = cfg.layers[layer]
         return cls(lc.maps, channels, lc.kernel, lc.padding, side_in, cfg.input.time_steps, lanes,
-                   cfg.formats.weight_bits, cfg.formats.potential_bits,
+                   cfg.weight_bits(layer), cfg.formats.potential_bits,
                    max_events or channels * side_in * side_in)
 
     @classmethod
@@ -309,6 +318,7 @@ def stdp_pass(lay: EngineLayout, formats, weights: np.ndarray, active: np.ndarra
     of ``rng.words(round_key, map * rows + row)``; with ``all_maps`` the rates are zero.
     """
     from . import rng
+    lay.check_formats(formats)
     rows, k, T, S, pad = lay.rows, lay.kernel, lay.time_steps, lay.side_in, lay.padding
     w = weights.reshape(lay.maps, rows).astype(np.int64).copy()
     live = active.reshape(lay.maps, rows).copy()

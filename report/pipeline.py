@@ -152,11 +152,11 @@ def _saving(pruned: float, dense: float) -> float:
 def histograms(cfg: C.Config, nets: dict) -> dict:
     """Weight counts in 32 bins over the weight range: initial, and after learning per variant
     (pruned connections left out)."""
-    top = 1 << cfg.formats.weight_bits
-    edges = np.linspace(0, top, 33)
+    unit = np.linspace(0, 1, 33)           # in units of weight 1.0; binned in each layer's LSBs
     init = Network(cfg)
-    out = {"edges": (edges / top).tolist(), "layers": {}}
+    out = {"edges": unit.tolist(), "layers": {}}
     for i, lc in enumerate(cfg.layers):
+        edges = unit * (1 << cfg.weight_bits(i))
         h = {"initial": np.histogram(init.weights[i], edges)[0].tolist()}
         for name, net in nets.items():
             h[name] = np.histogram(net.weights[i][~net.pruned[i]], edges)[0].tolist()

@@ -26,7 +26,7 @@ class CoreTrace(TraceFormat):
     def __init__(self, lay: EngineLayout, formats, lc):
         self.lay, self.engine = lay, EngineTrace(lay)
         fb, cb, rb = bits(lay.maps - 1), bits(lay.side_out - 1), bits(lay.rows - 1)
-        wb = formats.weight_bits
+        wb = lay.check_formats(formats).weight_bits
         self.next = PoolLayout.from_config(lay, lc).next_format() if lc.pool.size > 0 else None
         self.ev = event_layout(self.next) if self.next else None
         self.winner = [("tr_win_f", fb), ("tr_win_y", cb), ("tr_win_x", cb)]

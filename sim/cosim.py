@@ -181,7 +181,9 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
                      **state})
         npz.update(arrays)
         times.append(np.asarray(st["times_in"]))
+    # The weight width is a generator parameter too: a core of another width is another build.
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
+            f"-w{lay.weight_bits}"
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
     # The build is shared by every run of this design; the case belongs to this run only.
     case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}"

@@ -62,7 +62,7 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
     for k, x in enumerate(times_in):
         n = net.learned[i] + k
         a_plus, a_minus = net.arith.rates(cfg, n)
-        check, threshold = stdp_check(net.pruning, n)
+        check, threshold = stdp_check(net, i, n)
         steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
                           layer_key=rng.layer_key(cfg.seed, i), image_n=n,
                           round_key=rng.round_key(cfg.seed, i, n), prune_th=threshold, check=check))
@@ -91,7 +91,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
             ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
             steps = layer_steps(cfg, net, i, times)
             try:
-                rep = cosim.run_core(lay, net.arith, lc, steps, net.weights[i], ~net.pruned[i],
+                rep = cosim.run_core(lay, net.ariths[i], lc, steps, net.weights[i], ~net.pruned[i],
                                      net.thresholds[i], ctx, sim=sim, tag=f"-{tag}-l{i}")
             except AssertionError as exc:
                 result["mismatches"] += 1

@@ -107,3 +107,16 @@ def core_case(tiny_net, layer, lanes, image, seed, prune):
                 learning=dict(a_plus=a_plus, a_minus=a_minus, round_key=rng.round_key(cfg.seed, layer, n),
                               check=True, prune_th=CORE_PRUNE_TH),
                 keys=dict(layer_key=rng.layer_key(cfg.seed, layer), image_n=n))
+
+
+def narrow_core_case(tiny_cfg, encoded, layer, lanes, image, seed, prune, bits):
+    """``core_case`` on the tiny network with every layer at ``bits`` weight bits: its 8-bit
+    weights and pruning threshold requantized (model/quantize.py, monotone, so the live
+    connections stay at or above the threshold), thresholds in the narrow LSBs."""
+    from model import network
+    from model.quantize import quantized_config, requantize
+    cfg = quantized_config(tiny_cfg, bits)
+    c = core_case((cfg, network.Network(cfg), encoded), layer, lanes, image, seed, prune)
+    c["weights"] = requantize(c["weights"], 8, bits)
+    c["learning"]["prune_th"] = int(requantize(CORE_PRUNE_TH, 8, bits))
+    return c

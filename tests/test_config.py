@@ -105,7 +105,8 @@ def test_config_error_is_a_value_error():
     (("formats",), "weight_bitz", ["potential_bits", "rate_frac_bits", "rounding", "weight_bits"]),
     (("input", "dog"), "sigma", ["kernel", "sigma_center", "sigma_surround", "threshold"]),
     (("layers", 1), "mapz", ["inhibition_radius", "kernel", "learning", "maps", "name", "padding",
-                             "pointwise_inhibition", "pool", "threshold", "winners"]),
+                             "pointwise_inhibition", "pool", "threshold", "weight_bits",
+                             "winners"]),
     (("layers", 0, "pool"), "sise", ["size", "stride"]),
 ])
 def test_unknown_key(tmp_path, path, key, allowed):

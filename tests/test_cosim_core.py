@@ -2,7 +2,7 @@
 counters and memories against model/core_schedule.py (sim.cosim.run_core)."""
 import pytest
 
-from conftest import core_case
+from conftest import core_case, narrow_core_case
 from sim import cosim
 
 SIMULATORS = ("verilator", "icarus")
@@ -25,6 +25,22 @@ def test_core_rtl_matches_schedule(tiny_net, sim, layer, lanes, image, seed):
     assert [s["counters"] for s in rep["seen"]] == rep["counters"]
     learn = rep["counters"][0]
     assert learn["cyc_winners"] > 0 and learn["prunes"] > 0 and learn["stdp_ops"] > 0
+
+
+@pytest.mark.parametrize("bits, layer, sim", [(4, 0, "verilator"), (3, 1, "icarus")])
+def test_narrow_core_rtl_matches_schedule(tiny_cfg, tiny_encoded, bits, layer, sim):
+    """A core generated for 4- and 3-bit weights (quantized tiny network): inference and
+    learning (with prunes) agree with the model on every trace event, counter and memory."""
+    c = narrow_core_case(tiny_cfg, tiny_encoded, layer, 4, layer, 1 + layer, 0.3, bits)
+    assert c["lay"].weight_bits == bits and c["weights"].max() <= (1 << bits) - 1
+    ctx = dict(config="tiny", layer=layer, bits=bits)
+    rep = cosim.run_core(c["lay"], c["net"].ariths[layer], c["lc"],
+                         _steps(c, ["learn", "infer", "learn"]), c["weights"], c["active"],
+                         c["threshold"], ctx, sim=sim, tag=f"-tiny-l{layer}")
+    assert [s["counters"] for s in rep["seen"]] == rep["counters"]
+    learn = rep["counters"][0]
+    assert learn["cyc_winners"] > 0 and learn["prunes"] > 0 and learn["stdp_ops"] > 0
+    assert not (rep["weights"] == c["weights"]).all(), "learning must move narrow weights"
 
 
 def _alter_first(kind):

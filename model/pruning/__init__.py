@@ -52,12 +52,14 @@ class NoPruning:
         pass
 
 
-def stdp_check(policy, n: int) -> tuple[bool, int]:
-    """The STDP unit's pruning check while a layer learns its image ``n`` (0-based): whether it
-    checks the weights it writes, and the threshold. Only the threshold rule prunes in the
-    hardware's learning loop; the other policies' masks and enables are written by the host."""
+def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
+    """The STDP unit's pruning check while layer i learns its image ``n`` (0-based): whether it
+    checks the weights it writes, and the threshold in the layer's weight LSBs. Only the
+    threshold rule prunes in the hardware's learning loop; the other policies' masks and enables
+    are written by the host."""
+    policy = net.pruning
     if isinstance(policy, ThresholdPruning):
-        return policy.enabled and n + 1 > policy.warmup, policy.threshold
+        return policy.enabled and n + 1 > policy.warmup, net.prune_thresholds[i]
     return False, 0
 
 

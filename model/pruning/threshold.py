@@ -27,17 +27,20 @@ class ThresholdPruning:
         self.warmup = p.warmup
         self.threshold = arith.threshold(p.threshold)
 
-    def after_update(self, learned: int, weights: np.ndarray, pruned: np.ndarray) -> int:
-        """Apply the rule after a layer has learned ``learned`` images; returns newly pruned count."""
+    def after_update(self, learned: int, weights: np.ndarray, pruned: np.ndarray,
+                     threshold=None) -> int:
+        """Apply the rule after a layer has learned ``learned`` images; returns newly pruned count.
+        ``threshold``: in the layer's weight LSBs (default: in those of formats.weight_bits)."""
         if not self.enabled or learned < self.warmup:
             return 0
-        new = (weights < self.threshold) & ~pruned
+        new = (weights < (self.threshold if threshold is None else threshold)) & ~pruned
         pruned |= new
         return int(new.sum())
 
     def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
         """The hook Network.learn calls after layer i's STDP update; returns newly pruned count."""
-        return self.after_update(net.learned[i], net.weights[i], net.pruned[i])
+        return self.after_update(net.learned[i], net.weights[i], net.pruned[i],
+                                 net.prune_thresholds[i])
 
     def state(self) -> dict[str, np.ndarray]:
         return {}       # the mask is the network's
