@@ -271,11 +271,11 @@ def policies(rep: dict, figure: str) -> str:
         "",
         "## Which policy wins",
         "",
-        f"- Best accuracy at equal connectivity (within {_pct(eq_c['tolerance'])} of the threshold "
+        f"- Best accuracy at equal connectivity (within {100 * eq_c['tolerance']:g} pp of the threshold "
         f"rule's {_pct(eq_c['connectivity_reduction'])}): **{eq_c['policy']}** "
         f"({_pct(eq_c['accuracy'])}); candidates: "
         + ", ".join(f"{k} {_pct(v)}" for k, v in eq_c["candidates"].items()),
-        f"- Best inference speed-up at equal accuracy (within {_pct(eq_a['tolerance'])} of dense "
+        f"- Best inference speed-up at equal accuracy (within {100 * eq_a['tolerance']:g} pp of dense "
         f"{_pct(eq_a['dense_accuracy'])}): **{eq_a['inference']['policy']}** "
         f"({_x(eq_a['inference']['speedup_inference'])}); candidates: "
         + ", ".join(f"{k} {_x(v)}" for k, v in eq_a["inference"]["candidates"].items()),

@@ -114,7 +114,7 @@ def policies(rep: dict, path: Path) -> str:
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-    q = rep["quantization"]
+    q = [p for p in rep["quantization"] if p["accuracy"] is not None]   # None: width refused
     axes[2].plot([p["bits"] for p in q], [100 * p["accuracy"] for p in q], "o-")
     axes[2].axhline(100 * rows[0]["accuracy"], color="k", ls="--", lw=1, label="dense, full width")
     axes[2].set_xlabel("weight bits (every layer)")
