@@ -61,3 +61,38 @@ def test_bad_options_are_refused():
         Options(bits=(1, 8)).check()
     with pytest.raises(ValueError, match="channel_sparsity"):
         Options(channel_sparsity=1.0).check()
+
+
+def test_compare_quick_on_tiny(tmp_path, monkeypatch):
+    """make compare QUICK=1's pipeline on the tiny network, every policy trained from scratch."""
+    from model import config as C
+    from model import experiment
+    from report.policies import compare
+    monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path / "ckpt")
+    cfg = C.load("configs/tiny.yaml")
+    opts = Options.quick_mode(test_images=2, bits=(2, 8), progress=False)
+    rep = compare(cfg, "tiny", opts, tmp_path)
+    rows = {r["policy"]: r for r in rep["rows"]}
+    assert list(rows) == ["dense", "threshold", "lamp", "temporal_window", "channel_activity",
+                          "pca_channels"]
+    d = rows["dense"]
+    assert d["connectivity_reduction"] == 0 and d["speedup_inference"] == 1.0
+    # LAMP cuts to the threshold rule's connectivity (its target), to the connection.
+    assert rows["lamp"]["connectivity_reduction"] == pytest.approx(
+        rows["threshold"]["connectivity_reduction"], abs=1e-3)
+    # Channel activity at sparsity 0.3: floor(0.3 * 4) = 1 of conv1's maps (2 x 3 x 3 weights
+    # each) and floor(0.3 * 6) = 1 of conv2's (4 x 3 x 3) off: 54 of 288 connections.
+    assert rows["channel_activity"]["connectivity_reduction"] == pytest.approx(54 / 288)
+    assert rows["channel_activity"]["sop_inference"] < d["sop_inference"]
+    # The window: no longer than T, and a shorter one costs fewer inference cycles.
+    w = rows["temporal_window"]
+    assert 1 <= w["window"] <= cfg.input.time_steps
+    if w["window"] < cfg.input.time_steps:
+        assert w["cycles_inference"] < d["cycles_inference"]
+    pca = rows["pca_channels"]
+    assert all(1 <= m <= lc.maps for m, lc in zip(pca["maps"], cfg.layers))
+    assert [q["bits"] for q in rep["quantization"]] == [2, 8]
+    assert all(q["accuracy"] is None or 0 <= q["accuracy"] <= 1 for q in rep["quantization"])
+    # Rerun: every step comes from the cache.
+    again = compare(cfg, "tiny", opts, tmp_path)
+    assert len(again["cache_hits"]) == 7 and again["rows"] == rep["rows"]
