@@ -237,6 +237,11 @@ class Board:
         await self.set(layer, "n_events", n_events)
         await self.set(layer, "threshold", threshold)
 
+    async def load_policy(self, layer: int, enabled=None, window: int | None = None) -> None:
+        """The map enables (default: all on) and the window end (default: T)."""
+        for mem, lane, words in cd.policy_words(self.layouts[layer], enabled, window):
+            await self.write(layer, mem, lane, words)
+
     async def set_learning(self, layer: int, a_plus: int, a_minus: int, layer_key: int,
                            image_n: int, check: bool, prune_th: int) -> None:
         for name, v in (("a_plus", a_plus), ("a_minus", a_minus), ("layer_key", layer_key),
@@ -346,8 +351,10 @@ def run_image(board, cfg, args) -> int:
         raise ValueError(f"--image {args.image}: the test set has images 0 .. {len(ds.test_x) - 1}")
     times = net.encode(ds.test_x[args.image:args.image + 1])[0]
     step = predict_command("infer", board.layouts[0], net.ariths[0], cfg.layers[0], times,
-                           net.weights[0], ~net.pruned[0], net.thresholds[0])
+                           net.weights[0], ~net.pruned[0], net.thresholds[0],
+                           enabled=net.channel_on[0], window=net.window)
     board.load_synapses(0, net.weights[0], ~net.pruned[0])
+    board.load_policy(0, net.channel_on[0], net.window)
     board.load_image(0, times, net.thresholds[0], learn=False)
     status = board.run(0, "infer")
     print("status:", {k: v for k, v in status.items()})

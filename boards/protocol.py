@@ -28,7 +28,9 @@ Opcodes (request fields after ``layer``; reply body when OK):
 Words: each memory's words are ``ceil(width / 8)`` bytes, little-endian, its width, depth and
 lanes given by ``memory_map`` from the layer's layout (hw/core.py ``MEM_*`` codes; per-lane
 memories take ``lane`` < lanes, the others lane 0; events and spike times are write-only, the
-neuron memories and the output events read-only). WRITE writes each word as it arrives, so a
+neuron memories and the output events read-only; the policy registers -- the map enables,
+``MEM_MAP_ON``, 32 maps a word, and the window end, ``MEM_WINDOW``, one word -- are written and
+read as memories too, and keep their values across commands). WRITE writes each word as it arrives, so a
 WRITE whose checksum turns out wrong has already written its (suspect) words: the error reply
 says so, the host writes again. A RUN is answered when the core's command is done; until then
 only IDENTIFY and STATUS are served, any other request gets ``BUSY``. SET registers hold the
@@ -47,6 +49,8 @@ import json
 from dataclasses import dataclass
 
 from hw import core as hc
+from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
+from hw.channel_enable import enable_words
 from hw.common import bits
 from hw.integrate import event_layout
 from model.core_schedule import COUNTERS, network_layouts
@@ -54,7 +58,7 @@ from model.pool_schedule import PoolLayout
 from model.schedule import EngineLayout
 
 MAGIC = b"TTFS"
-VERSION = 1
+VERSION = 2          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW)
 
 OP_IDENTIFY, OP_WRITE, OP_READ, OP_SET, OP_RUN, OP_STATUS, OP_WINNERS = range(1, 8)
 OPCODES = {OP_IDENTIFY: "IDENTIFY", OP_WRITE: "WRITE", OP_READ: "READ", OP_SET: "SET",
@@ -133,7 +137,10 @@ def memory_map(lay: EngineLayout, lc) -> dict[int, MemSpec]:
            hc.MEM_TIMES: MemSpec("times", bits(T), lay.channels * lay.side_in ** 2, 1, True, False),
            hc.MEM_POTENTIALS: MemSpec("potentials", lay.potential_bits, n, P, False, True),
            hc.MEM_FIRE: MemSpec("fire", bits(T), n, P, False, True),
-           hc.MEM_VFIRE: MemSpec("v_fire", lay.potential_bits, n, P, False, True)}
+           hc.MEM_VFIRE: MemSpec("v_fire", lay.potential_bits, n, P, False, True),
+           hc.MEM_MAP_ON: MemSpec("map_on", min(lay.maps, ENABLE_WORD_BITS), enable_words(lay.maps),
+                                  1, True, True),
+           hc.MEM_WINDOW: MemSpec("window", bits(T), 1, 1, True, True)}
     if lc.pool.size > 0:
         pl = PoolLayout.from_config(lay, lc)
         out[hc.MEM_OUT_EVENTS] = MemSpec("out_events", event_layout(pl.next_format()).size,

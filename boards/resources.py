@@ -34,21 +34,28 @@ cell type is counted under ``other`` by name.
     core (its total is the core's); ``core.engine``, ``core.winners``, ``core.stdp``,
     ``core.outgoing`` its blocks, ``core.stdp.prune_check`` the pruning check
     (``hw.prune.PruneCheck``), ``core.engine.skip_*`` and ``core.stdp.skip_rows`` the skip walks'
-    find-first-set units (``hw.common.LowestSetBit``).
+    find-first-set units (``hw.common.LowestSetBit``), ``core.engine.channel_enables`` the map
+    enables and their gate on the mask words (``hw.channel_enable.ChannelEnables``),
+    ``core.engine.window_end`` the window end (``hw.window.WindowEnd``).
   * ``flat``: the flattened build's totals per category (absent with ``--no-flat``).
-  * ``core``, ``pruning_check``, ``skip_logic``: ``luts`` and ``ffs`` of the core, of the
-    pruning check blocks and of the find-first-set units (hierarchical synthesis).
+  * ``core``, ``pruning_check``, ``skip_logic``, ``channel_enables``, ``window_end``: ``luts``
+    and ``ffs`` of the core, of the pruning check blocks, of the find-first-set units, of the
+    map enables and of the window end (hierarchical synthesis).
   * ``pruning_overhead`` = (LUTs + FFs of the pruning check) / (LUTs + FFs of the core);
     ``skip_logic_share`` the same for the find-first-set units: an upper bound of what skipping
-    pruned connections costs, since a dense core would walk with counters in their place.
+    pruned connections costs, since a dense core would walk with counters in their place;
+    ``channel_enable_overhead`` and ``window_overhead`` the same for the structured and
+    temporal policies' registers (seeds 000, 001, 002).
   * ``seconds``: wall time of each synthesis run.
-* ``network.<family>``: the layers' sums: ``core``, ``pruning_check``, ``skip_logic`` (LUTs and
-  FFs), ``totals`` (the cores' every category, hierarchical) and ``flat`` (flattened), and
-  ``pruning_overhead``, ``skip_logic_share`` of the whole network; ``network.memory_bits``.
+* ``network.<family>``: the layers' sums: ``core``, ``pruning_check``, ``skip_logic``,
+  ``channel_enables``, ``window_end`` (LUTs and FFs), ``totals`` (the cores' every category,
+  hierarchical) and ``flat`` (flattened), and the four shares of the whole network;
+  ``network.memory_bits``.
 * ``memory_bits``: bits of the pruning state from the layout -- ``masks`` (rows x G bits a lane,
   P lanes), ``row_summaries`` (channels x k^2), ``live_rows`` (maps x ceil(rows / 32) x 32) --,
   ``pruning_state`` their sum, ``all`` the bits of every memory of the core, ``pruning_share``.
-* ``pruning_overhead``, ``skip_logic_share``: per family, of the network (what the report reads);
+* ``pruning_overhead``, ``skip_logic_share``, ``channel_enable_overhead``, ``window_overhead``:
+  per family, of the network (the first is what the report reads);
   ``pruning_overhead_target``: 1%.
 * ``baseline``: ``path``, ``status`` (``compared``, ``missing``, ``recorded``, ``not compared
   (--weight-bits)``) and
@@ -72,9 +79,11 @@ from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
 from boards import registry, tools
+from hw.channel_enable import ChannelEnables
 from hw.common import LowestSetBit
 from hw.core import LayerCore
 from hw.prune import PruneCheck
+from hw.window import WindowEnd
 from model import config as C
 from model.core_schedule import network_layouts
 from model.cycles import DEFAULT_LANES
@@ -237,7 +246,11 @@ def share(part: dict, whole: dict) -> float:
     return (part["luts"] + part["ffs"]) / (whole["luts"] + whole["ffs"])
 
 
-KINDS = {"pruning_check": PruneCheck, "skip_logic": LowestSetBit}
+KINDS = {"pruning_check": PruneCheck, "skip_logic": LowestSetBit,
+         "channel_enables": ChannelEnables, "window_end": WindowEnd}
+# Each kind's share of the core's LUTs + FFs, under this name.
+SHARES = {"pruning_check": "pruning_overhead", "skip_logic": "skip_logic_share",
+          "channel_enables": "channel_enable_overhead", "window_end": "window_overhead"}
 
 
 def tally(stat: dict, family: str, blocks: dict, kinds: dict) -> dict:
@@ -259,8 +272,7 @@ def tally(stat: dict, family: str, blocks: dict, kinds: dict) -> dict:
             if b["kind"] == cls.__name__:
                 part.update({c: copies[b["module"]] * n for c, n in luts_ffs(b["total"]).items()})
         out[key] = {"luts": part["luts"], "ffs": part["ffs"]}
-    out["pruning_overhead"] = share(out["pruning_check"], out["core"])
-    out["skip_logic_share"] = share(out["skip_logic"], out["core"])
+    out.update({name: share(out[key], out["core"]) for key, name in SHARES.items() if key in kinds})
     return out
 
 
@@ -335,8 +347,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
             "families": list(families), "flows": {f: FLOWS[f] for f in families},
             "cells": {f: CELLS[f] for f in families},
             "layers": layers, "network": network,
-            "pruning_overhead": {f: network[f]["pruning_overhead"] for f in families},
-            "skip_logic_share": {f: network[f]["skip_logic_share"] for f in families},
+            **{name: {f: network[f][name] for f in families} for name in SHARES.values()},
             "pruning_overhead_target": PRUNING_TARGET, "seconds": round(time.time() - t0, 1)}
 
 
@@ -346,15 +357,14 @@ def network_sums(layers: dict, families) -> dict:
     for family in families:
         fams = [layer["families"][family] for layer in layers.values()]
         net = {}
-        for key in ("core", "pruning_check", "skip_logic"):
+        for key in ("core", *SHARES):
             net[key] = {c: sum(f[key][c] for f in fams) for c in ("luts", "ffs")}
         for key, get in (("totals", lambda f: f["blocks"]["core"]["total"]),
                          ("flat", lambda f: f.get("flat"))):
             if all(get(f) is not None for f in fams):
                 net[key] = {c: sum(get(f)[c] for f in fams)
                             for c, v in get(fams[0]).items() if c != "other"}
-        net["pruning_overhead"] = share(net["pruning_check"], net["core"])
-        net["skip_logic_share"] = share(net["skip_logic"], net["core"])
+        net.update({name: share(net[key], net["core"]) for key, name in SHARES.items()})
         out[family] = net
     mems = [layer["memory_bits"] for layer in layers.values()]
     bits = {k: sum(m[k] for m in mems) for k in ("masks", "row_summaries", "live_rows",
@@ -517,12 +527,14 @@ def summary(rep: dict) -> str:
                          + (f" (flattened: LUT {flat['luts']} FF {flat['ffs']} BRAM {flat['bram']}"
                             f" DSP {flat['dsp']})" if flat else "")
                          + f"; pruning check {fam['pruning_overhead']:.2%}, skip logic "
-                         f"{fam['skip_logic_share']:.2%}")
+                         f"{fam['skip_logic_share']:.2%}, channel enables "
+                         f"{fam['channel_enable_overhead']:.2%}, window end {fam['window_overhead']:.2%}")
     for family in rep["families"]:
         net = rep["network"][family]
         lines.append(f"  network {family}: pruning overhead {net['pruning_overhead']:.2%} "
                      f"(target <= {rep['pruning_overhead_target']:.0%}), skip logic "
-                     f"{net['skip_logic_share']:.2%}")
+                     f"{net['skip_logic_share']:.2%}, channel enables "
+                     f"{net['channel_enable_overhead']:.2%}, window end {net['window_overhead']:.2%}")
     mem = rep["network"]["memory_bits"]
     lines.append(f"  pruning state {mem['pruning_state']} of {mem['all']} memory bits "
                  f"({mem['pruning_share']:.2%})")

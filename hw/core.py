@@ -30,12 +30,17 @@ with every command.
 
 Host memory access (while ``busy`` is low): ``wr_*`` writes, ``rd_*`` reads with the data one
 cycle after the address; the codes are ``MEM_*`` below (the first four are the engine's own).
+``MEM_MAP_ON`` and ``MEM_WINDOW`` are the engine's policy registers, kept across commands: the
+map enables (word j: maps 32 j .. 32 j + 31; reset: all on) and the window end t_end (one word,
+1 .. T; reset: T), hw/channel_enable.py and hw/window.py.
 """
 from amaranth import Array, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw import integrate as eng
+from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
+from hw.channel_enable import enable_words
 from hw.common import bits, busy_and_cycles
 from hw.integrate import IntegrateEngine
 from hw.pool import OutgoingUnit
@@ -53,7 +58,10 @@ CMD_INFER, CMD_LEARN, CMD_SWEEP = range(3)
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = (eng.MEM_EVENTS, eng.MEM_WEIGHTS,
                                                    eng.MEM_MASKS, eng.MEM_ROW_ANY)
 MEM_MAP_ROWS, MEM_TIMES, MEM_OUT_EVENTS, MEM_POTENTIALS, MEM_FIRE, MEM_VFIRE = range(4, 10)
-WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_TIMES)
+# The policy registers (the engine's): map enables in 32-map words, the window end t_end.
+MEM_MAP_ON, MEM_WINDOW = 10, 11
+WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_TIMES, MEM_MAP_ON,
+            MEM_WINDOW)
 
 
 
@@ -162,19 +170,29 @@ class LayerCore(wiring.Component):
             m.d.comb += e.rd_addr.eq(self.rd_addr)
 
         # -- host writes and reads ------------------------------------------------------------------
-        to_engine = self.wr_mem < MEM_MAP_ROWS
-        m.d.comb += [e.wr_en.eq(self.wr_en & to_engine), e.wr_mem.eq(self.wr_mem),
+        to_engine = (self.wr_mem < MEM_MAP_ROWS) | (self.wr_mem >= MEM_MAP_ON)
+        policy = {MEM_MAP_ON: eng.MEM_MAP_ON, MEM_WINDOW: eng.MEM_WINDOW}
+        e_mem = Signal.like(e.wr_mem)
+        m.d.comb += e_mem.eq(self.wr_mem)
+        with m.Switch(self.wr_mem):
+            for code, inner in policy.items():
+                with m.Case(code):
+                    m.d.comb += e_mem.eq(inner)
+        m.d.comb += [e.wr_en.eq(self.wr_en & to_engine), e.wr_mem.eq(e_mem),
                      s.wr_en.eq(self.wr_en & ~to_engine),
                      s.wr_mem.eq(Mux(self.wr_mem == MEM_TIMES, STDP_TIMES, STDP_MAP_ROWS))]
         for name in ("wr_lane", "wr_addr", "wr_data"):
             m.d.comb += [getattr(e, name).eq(getattr(self, name)), getattr(s, name).eq(getattr(self, name))]
         m.d.comb += [e.rd_lane.eq(self.rd_lane), s.rd_addr.eq(self.rd_addr)]
         rd_mem, rd_lane = Signal.like(self.rd_mem), Signal.like(self.rd_lane)
-        m.d.sync += [rd_mem.eq(self.rd_mem), rd_lane.eq(self.rd_lane)]
+        rd_word = Signal(bits(enable_words(self.lay.maps) - 1))
+        m.d.sync += [rd_mem.eq(self.rd_mem), rd_lane.eq(self.rd_lane), rd_word.eq(self.rd_addr)]
+        on_words = Array(e.map_on[j * ENABLE_WORD_BITS:(j + 1) * ENABLE_WORD_BITS]
+                         for j in range(enable_words(self.lay.maps)))
         sources = {MEM_WEIGHTS: Array(e.syn.w_data)[rd_lane], MEM_MASKS: Array(e.syn.m_data)[rd_lane],
                    MEM_ROW_ANY: e.syn.ra_data, MEM_MAP_ROWS: s.rd_map_rows,
                    MEM_OUT_EVENTS: out_data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
-                   MEM_VFIRE: e.rd_vfire}
+                   MEM_VFIRE: e.rd_vfire, MEM_MAP_ON: on_words[rd_word], MEM_WINDOW: e.t_end}
         with m.Switch(rd_mem):
             for code, value in sources.items():
                 with m.Case(code):

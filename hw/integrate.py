@@ -28,8 +28,11 @@ last op cycle issues its first row with no cycle between them. Otherwise FETCH i
 cycle after an event of one op cycle or at the start of a step; an event without live rows
 costs one FETCH cycle and the event after it waits one more.
 
-Host side (only while ``busy`` is low): ``wr_*`` writes the event list and the weight, mask and
-row-summary memories; ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
+Host side (only while ``busy`` is low): ``wr_*`` writes the event list, the weight, mask and
+row-summary memories, the map enables (``MEM_MAP_ON``, hw/channel_enable.py: a disabled map's
+bits are cleared from the mask words as they are read, so it takes no lane operation) and the
+window end (``MEM_WINDOW``, hw/window.py: the pass ends after step t_end - 1; both registers
+are read back on ``map_on`` and ``t_end``); ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
 after the address is given; ``rd_fire_lanes`` / ``rd_vfire_lanes`` give every lane's fire time
 and fire potential at ``rd_addr`` with the same latency (the outgoing unit's ports, hw/pool.py).
 ``syn`` lends the synapse memories while idle (``hw.common.synapse_port``: the STDP unit's access
@@ -41,10 +44,13 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
+from hw.channel_enable import ChannelEnables
 from hw.common import bits, busy_and_cycles, const_mul, lend_synapses, skip_walk_bit, synapse_port
+from hw.window import WindowEnd
 from model.schedule import VALID_WORD_BITS, EngineLayout
 
-MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(4)
+MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ON, MEM_WINDOW = range(6)
 
 # Deliberate faults, for the tests that prove the co-simulation catches them. Never used otherwise.
 FAULTS = {
@@ -55,6 +61,7 @@ FAULTS = {
                         "its value from the last pass",
     "stale_fire_times": "the fire valid bit is ignored: fire times and fire potentials not written "
                         "this pass read as left by the last pass",
+    "ignore_enables": "lanes walk the maps of a row whatever the map enables say",
 }
 
 
@@ -85,15 +92,17 @@ class IntegrateEngine(wiring.Component):
             raise
         P, G = lay.lanes, lay.groups
         self.addr_w = bits(max(lay.rows * G, G * lay.npos, lay.max_events, lay.channels) - 1)
-        self.data_w = max(lay.weight_bits, G, lay.kernel ** 2, event_layout(lay).size)
         tb, pb, ab = bits(lay.time_steps), lay.potential_bits, bits(G * lay.npos - 1)
+        self.data_w = max(lay.weight_bits, G, lay.kernel ** 2, event_layout(lay).size,
+                          min(lay.maps, ENABLE_WORD_BITS), tb)
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "threshold": In(pb), "n_events": In(bits(lay.max_events)),
-            "wr_en": In(1), "wr_mem": In(2), "wr_lane": In(bits(P - 1)),
+            "wr_en": In(1), "wr_mem": In(3), "wr_lane": In(bits(P - 1)),
             "wr_addr": In(self.addr_w), "wr_data": In(self.data_w),
             "rd_lane": In(bits(P - 1)), "rd_addr": In(ab),
             "rd_pot": Out(pb), "rd_fire": Out(tb), "rd_vfire": Out(pb),
+            "map_on": Out(lay.maps), "t_end": Out(tb),       # the policy registers, read back
             # every lane's fire time and potential at rd_addr (the outgoing unit's reads)
             "rd_fire_lanes": Out(data.ArrayLayout(tb, P)),
             "rd_vfire_lanes": Out(data.ArrayLayout(pb, P)),
@@ -173,6 +182,13 @@ class IntegrateEngine(wiring.Component):
                          self.rd_vfire_lanes[l].eq(ln["vfire_now"])]
         rd_lane = Signal.like(self.rd_lane)
         m.d.sync += rd_lane.eq(self.rd_lane)
+        # The policy registers: map enables (applied to the mask words below), window end.
+        m.submodules.channel_enables = enables = ChannelEnables(lay)
+        m.submodules.window_end = window = WindowEnd(lay)
+        for blk, sel in ((enables, MEM_MAP_ON), (window, MEM_WINDOW)):
+            m.d.comb += [blk.we.eq(self.wr_en & (self.wr_mem == sel)), blk.data.eq(self.wr_data)]
+        m.d.comb += [enables.addr.eq(self.wr_addr), self.map_on.eq(enables.enabled),
+                     self.t_end.eq(window.t_end)]
         own = lend_synapses(m, self.syn, ~self.busy, [ln["w_rd"] for ln in lanes],
                             [ln["w_wp"] for ln in lanes], [ln["m_rd"] for ln in lanes],
                             [ln["m_wp"] for ln in lanes], ra_rd, ra_wp)
@@ -196,6 +212,8 @@ class IntegrateEngine(wiring.Component):
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
         clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
         take, skip = Signal(), Signal()     # event e's first row issued / event e has no live row
+        final = Signal()                    # HOLD: the step just drained was the window's last
+        m.d.comb += window.t.eq(t)
         m.d.comb += [self.tr_event.eq(cur_e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
                      self.tr_row.eq(in_rows & first)]
 
@@ -251,8 +269,10 @@ class IntegrateEngine(wiring.Component):
         # write back, threshold crossing into the FIFO), drain stages, memory port owners.
         rem_next_all, valids = [], []
         for l, ln in enumerate(lanes):
+            m.d.comb += enables.masks[l].eq(ln["m_rd"].data)
+        for l, ln in enumerate(lanes):
             word = Signal(G, name=f"word{l}")
-            mask_word = ln["m_rd"].data
+            mask_word = ln["m_rd"].data if "ignore_enables" in self.faults else enables.gated[l]
             if "ignore_pruning" in self.faults:
                 mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
             m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
@@ -392,15 +412,16 @@ class IntegrateEngine(wiring.Component):
                     m.d.comb += self.tr_step.eq(1)
                     m.d.sync += [t.eq(t + 1), counter.eq(0)]
                     m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
+                    m.d.sync += final.eq(window.last)
                     with m.If(self.step_wait):
                         m.next = "HOLD"
-                    with m.Elif(t == T - 1):
+                    with m.Elif(window.last):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "FETCH"
             with m.State("HOLD"):               # at least one cycle: ``hold`` rises in it
                 with m.If(~self.hold):
-                    with m.If(t == T):
+                    with m.If(final):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "FETCH"

@@ -99,8 +99,14 @@ def learn_phases(lay: EngineLayout, formats, lc, eng: PassResult, times_in: np.n
 def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
                  weights: np.ndarray, active: np.ndarray, threshold: int, *, a_plus: int = 0,
                  a_minus: int = 0, round_key: int = 0, check: bool = False,
-                 prune_th: int = 0) -> CoreResult:
-    """Predict one command of the layer core on one image's input spike times (C, S, S)."""
+                 prune_th: int = 0, enabled: np.ndarray | None = None,
+                 window: int | None = None) -> CoreResult:
+    """Predict one command of the layer core on one image's input spike times (C, S, S).
+
+    ``active`` is the mask memory; ``enabled`` (the map enables) and ``window`` (the window
+    end) are the core's policy registers (default: all maps on, T), which only the integrate
+    pass reads: a disabled map never fires, so it never wins, and the STDP unit (the sweep too)
+    walks the mask memory as it is."""
     if cmd not in COMMANDS:
         raise ValueError(f"command {cmd!r}: one of {', '.join(COMMANDS)}")
     counters = dict.fromkeys(COUNTERS, 0)
@@ -110,7 +116,7 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
                        prune_th, all_maps=True)
         return _learned(res, st, 0)
 
-    eng = integrate_pass(lay, times_in, weights, active, threshold)
+    eng = integrate_pass(lay, times_in, weights, active, threshold, enabled, window)
     counters.update(ops=eng.ops, op_cycles=eng.op_cycles)
     res.engine = eng
     trace = eng.trace

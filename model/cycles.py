@@ -3,7 +3,8 @@
 ``image_cycles`` is the one place where cycles per image are counted; the reports (report/) and
 the tests use nothing else. It composes, and never re-derives, the blocks' exact cycle models:
 
-* inference, per layer i: the integrate engine's pass (``model.schedule.integrate_pass``) and,
+* inference, per layer i: the integrate engine's pass (``model.schedule.integrate_pass``, with
+  the network's map enables ``channel_on[i]`` and window ``window``) and,
   when the layer pools (``pool.size > 0``), the outgoing unit's pass
   (``model.pool_schedule.outgoing_pass``), which writes the next layer's events; the last layer
   has no outgoing unit (the readout pools its final potentials).
@@ -121,8 +122,9 @@ def image_cycles(net, times_in: np.ndarray, lanes: int = DEFAULT_LANES,
     for i in range(upto):
         lc = cfg.layers[i]
         lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), x)
-        active = ~net.pruned[i]
-        ip = integrate_pass(lay, x, net.weights[i], active, net.thresholds[i])
+        # The mask memory holds ~pruned; the map enables and the window are registers.
+        ip = integrate_pass(lay, x, net.weights[i], ~net.pruned[i], net.thresholds[i],
+                            net.channel_on[i], net.window)
         out = pl = None
         if lc.pool.size > 0 and i < len(cfg.layers) - 1:
             out, pl = outgoing_pass(lay, lc, ip.fire, ip.v_fire), PoolLayout.from_config(lay, lc)

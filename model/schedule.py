@@ -16,15 +16,18 @@ Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
 * event prefetch: event e is read in the cycle e advances (pass start, or the cycle that issues
   the previous event's first row or skips it) and its row summary in the next, so it is known
   ("ready") two cycles after e advanced;
-* per time step t: FETCH waits until the next event is ready; if it belongs to step t and has
+* per time step t < t_end (the window end, hw/window.py; T unless a temporal policy shortened
+  it): FETCH waits until the next event is ready; if it belongs to step t and has
   live rows inside the output, FETCH issues its first row (one cycle), else it skips it (one
   cycle; the event after it is ready two cycles later). Then ROWS, max(1, max over lanes of
-  popcount(mask word)) cycles per live row, rows back to back; the last op cycle of an event
+  popcount(mask word of the enabled maps)) cycles per live row, rows back to back (a row is
+  live when the row summary, which the map enables do not gate, says so: a row whose live
+  maps are all disabled costs one empty op cycle); the last op cycle of an event
   issues the next event's first row directly (no cycle between) when that event is ready, of
   step t and has live rows, and otherwise returns to FETCH. An event of a later step (or the
   end of the list) ends the step: FETCH, STEP_END, then DRAIN, max over lanes of crossings + 2
   cycles;
-* DONE, one cycle.
+* DONE, one cycle, after step t_end - 1's drain: input spikes at later steps never arrive.
 
 Trace records, each a tuple starting with its cycle:
 
@@ -201,12 +204,23 @@ def _ffs(word: int) -> int:
 
 
 def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
-                   active: np.ndarray, threshold: int) -> PassResult:
-    """Predict one layer pass of the integrate engine for one image's input spike times."""
+                   active: np.ndarray, threshold: int, enabled: np.ndarray | None = None,
+                   window: int | None = None) -> PassResult:
+    """Predict one layer pass of the integrate engine for one image's input spike times.
+
+    ``active`` is the mask memory (the connections not pruned), ``enabled`` (F,) the map
+    enables (default: all on; ``Network.channel_on``) and ``window`` the window end t_end
+    (default T; ``Network.window``)."""
     P, G, npos, k, T = lay.lanes, lay.groups, lay.npos, lay.kernel, lay.time_steps
     vmax = (1 << lay.potential_bits) - 1
-    lw, lm = lay.lane_weights(weights), lay.lane_masks(active)
-    ra = lay.row_any(lm)
+    enabled = np.ones(lay.maps, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
+    window = T if window is None else window
+    if enabled.shape != (lay.maps,) or not 1 <= window <= T:
+        raise ValueError(f"enabled of shape {enabled.shape}, window = {window}: need ({lay.maps},) "
+                         f"and 1 .. T = {T}")
+    live = active & enabled[:, None, None, None]        # what the lanes walk
+    lw, lm = lay.lane_weights(weights), lay.lane_masks(live)
+    ra = lay.row_any(lay.lane_masks(active))            # the row summaries: not gated
     events = lay.events(times_in)
     pot = np.zeros((P, G * npos), dtype=np.int64)
     fire = np.full((P, G * npos), T, dtype=np.int64)
@@ -223,7 +237,7 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
                 if 0 <= y + lay.padding - ky < lay.side_out
                 and 0 <= x + lay.padding - kx < lay.side_out and (ra[c] >> (ky * k + kx)) & 1]
 
-    for t in range(T):
+    for t in range(window):
         crossed = [[] for _ in range(P)]
         direct = False      # the last op cycle of the previous event may issue this one
         while True:
@@ -279,14 +293,14 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     trace.append((cycle, "done"))
     cycle += 1
     trace.sort(key=trace_order)
-    _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire)
+    _check_against_model(lay, times_in, weights, live, threshold, pot, fire, vfire, window)
     return PassResult(trace, cycle, ops, op_cycles, pot, fire, vfire, skipped, fetch_waits)
 
 
-def _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire):
+def _check_against_model(lay, times_in, weights, active, threshold, pot, fire, vfire, window):
     """The schedule carries the model's arithmetic: assert it equals model.layer.integrate."""
     out = integrate(times_in[None], weights, active, lay.kernel, lay.padding, lay.time_steps,
-                    threshold, (1 << lay.potential_bits) - 1, np.int64)
+                    threshold, (1 << lay.potential_bits) - 1, np.int64, window=window)
     for name, got, ref, fill in (("potentials", pot, out.v_final[0], 0),
                                  ("fire times", fire, out.times[0], lay.time_steps),
                                  ("fire potentials", vfire, out.v_fire[0], 0)):

@@ -2,7 +2,8 @@
 ``sim.cosim.run_core``).
 
 The case named by ``CORE_CASE`` holds the layout, the synapses, and per step a command, its
-image, its learning parameters and its prediction: trace (and its capture words), counters and
+image, its learning parameters, its policy registers (map enables, window end) and its
+prediction: trace (and its capture words), counters and
 memories. The test loads the synapses once through the host interface, then per step the image
 (events, and the spike times the STDP unit reads), runs the command comparing its trace as the
 capture fills, and compares the counters and every predicted memory; it fails at the first
@@ -34,6 +35,7 @@ async def core_matches_schedule(dut):
     for i, st in enumerate(case["steps"]):
         ctx = st["context"]
         await cd.load_image(bus, lay, case["times"][i], case["threshold"], learn=st["cmd"] != "infer")
+        await cd.load_policy(bus, lay, st["policy"]["enabled"], st["policy"]["window"])
         lp = st["learning"]
         cd.set_learning(bus, lp["a_plus"], lp["a_minus"], lp["layer_key"], lp["image_n"],
                         lp["check"], lp["prune_th"])

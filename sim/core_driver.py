@@ -13,6 +13,7 @@ from hw.integrate import event_layout, pack_event
 from model.pool_schedule import PoolLayout
 from model.schedule import EngineLayout
 from sim.capture import TraceFormat
+from sim import engine_driver as drv
 from sim.engine_driver import EngineTrace, read_each, write_words
 
 _FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "pooled",
@@ -91,6 +92,17 @@ def synapse_words(lay: EngineLayout, weights, active) -> list[tuple[int, int, li
     for lane in range(lay.lanes):
         out += [(hc.MEM_WEIGHTS, lane, lw[lane]), (hc.MEM_MASKS, lane, lm[lane])]
     return [(mem, lane, [int(w) for w in words]) for mem, lane, words in out]
+
+
+def policy_words(lay: EngineLayout, enabled=None, window: int | None = None) -> list:
+    """(memory, lane, words) of the core's policy registers (``sim.engine_driver.policy_words``
+    at the core's codes; also the board's host link, boards/host.py)."""
+    return drv.policy_words(lay, enabled, window, (hc.MEM_MAP_ON, hc.MEM_WINDOW))
+
+
+async def load_policy(bus, lay: EngineLayout, enabled=None, window: int | None = None) -> None:
+    """The map enables (default: all on) and the window end (default: T)."""
+    await drv.load_policy(bus, lay, enabled, window, (hc.MEM_MAP_ON, hc.MEM_WINDOW))
 
 
 def image_words(lay: EngineLayout, times_in, learn: bool) -> tuple[list, int]:

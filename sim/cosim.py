@@ -154,7 +154,9 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
 
     ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
     and sweep, the STDP arguments of ``model.core_schedule.core_command`` (a_plus, a_minus,
-    round_key, check, prune_th) plus ``layer_key`` and ``image_n``. Each command is predicted
+    round_key, check, prune_th) plus ``layer_key`` and ``image_n``; optionally ``enabled`` (the
+    map enables, (F,) bools) and ``window`` (the window end), written into the core's policy
+    registers before the command (default: all maps on, T). Each command is predicted
     on the synapses its predecessors left; its trace is compared as the capture fills, then its
     counters and every memory it changed (sim/cocotb_core.py). Returns what was compared.
     ``alter(step, trace)`` may change a step's expected trace before it is written (to show
@@ -168,7 +170,10 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     meta, times, npz = [], [], {}
     for i, st in enumerate(steps):
         stdp_args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
-        pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args)
+        enabled = np.ones(lay.maps, dtype=bool) if st.get("enabled") is None else np.asarray(st["enabled"], bool)
+        window = lay.time_steps if st.get("window") is None else int(st["window"])
+        pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args,
+                            enabled=enabled, window=window)
         if pred.weights is not None:
             w, a = pred.weights, pred.active
         state, arrays = split_state(expected_state(lay, lc, pred), i)
@@ -178,6 +183,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
                      "learning": {k: int(st.get(k, 0)) for k in
                                   ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th")},
+                     "policy": {"enabled": [bool(v) for v in enabled], "window": window},
                      **state})
         npz.update(arrays)
         times.append(np.asarray(st["times_in"]))

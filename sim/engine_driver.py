@@ -10,7 +10,10 @@ import numpy as np
 from amaranth import Cat, Mux
 
 from hw.common import bits
-from hw.integrate import MEM_EVENTS, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, pack_event
+from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
+from hw.channel_enable import enable_words
+from hw.integrate import (MEM_EVENTS, MEM_MAP_ON, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, MEM_WINDOW,
+                          pack_event)
 from model.schedule import EngineLayout
 from sim.capture import TraceFormat
 
@@ -171,6 +174,28 @@ async def write_words(bus, mem: int, lane: int, words) -> None:
             bus.set(name, v)
         await bus.tick()
     bus.set("wr_en", 0)
+
+
+def policy_words(lay: EngineLayout, enabled=None, window: int | None = None,
+                 codes=(MEM_MAP_ON, MEM_WINDOW)) -> list:
+    """(memory, lane, words) of the engine's policy registers, at the memory ``codes`` of the
+    map enables and the window end: the enables (F,) (default all on; ``Network.channel_on``)
+    in 32-map words, the window end (default T; ``Network.window``)."""
+    enabled = np.ones(lay.maps, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
+    if enabled.shape != (lay.maps,):
+        raise ValueError(f"enabled of shape {enabled.shape}: one flag per map, ({lay.maps},)")
+    flags = np.zeros(enable_words(lay.maps) * ENABLE_WORD_BITS, dtype=np.int64)
+    flags[:lay.maps] = enabled
+    words = (flags.reshape(-1, ENABLE_WORD_BITS) << np.arange(ENABLE_WORD_BITS)).sum(axis=1)
+    return [(codes[0], 0, [int(w) for w in words]),
+            (codes[1], 0, [lay.time_steps if window is None else int(window)])]
+
+
+async def load_policy(bus, lay: EngineLayout, enabled=None, window: int | None = None,
+                      codes=(MEM_MAP_ON, MEM_WINDOW)) -> None:
+    """The map enables and the window end (``policy_words``)."""
+    for mem, lane, words in policy_words(lay, enabled, window, codes):
+        await write_words(bus, mem, lane, words)
 
 
 async def load_synapses(bus, lay: EngineLayout, weights, active):

@@ -58,14 +58,16 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
     """Layer i's commands on a few images: inference on each, then learning on each as the
     layer's next learning images (its STDP rates, random stream and pruning check: on only in
     the pruned variant, whose ``net.cfg`` has pruning enabled, and past the warm-up)."""
-    steps = [dict(cmd="infer", times_in=x) for x in times_in]
+    policy = dict(enabled=net.channel_on[i], window=net.window)     # the core's policy registers
+    steps = [dict(cmd="infer", times_in=x, **policy) for x in times_in]
     for k, x in enumerate(times_in):
         n = net.learned[i] + k
         a_plus, a_minus = net.arith.rates(cfg, n)
         check, threshold = stdp_check(net, i, n)
         steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
                           layer_key=rng.layer_key(cfg.seed, i), image_n=n,
-                          round_key=rng.round_key(cfg.seed, i, n), prune_th=threshold, check=check))
+                          round_key=rng.round_key(cfg.seed, i, n), prune_th=threshold, check=check,
+                          **policy))
     return steps
 
 

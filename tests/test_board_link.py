@@ -129,7 +129,7 @@ def test_link_identifies_writes_reads_and_sets(tiny_cfg):
         ident = await board.check()
         words = {}
         for mem, spec in board.maps[0].items():   # every memory both ways, from an offset
-            if spec.writable and spec.readable:
+            if spec.writable and spec.readable and spec.depth > 1:
                 lane = spec.lanes - 1
                 data = [random.Random(mem).getrandbits(spec.width) for _ in range(spec.depth - 1)]
                 await board.write(0, mem, lane, data, addr=1)
@@ -137,9 +137,17 @@ def test_link_identifies_writes_reads_and_sets(tiny_cfg):
         for r, name in enumerate(p.REGISTERS):
             await board.set(1, name, min(r + 1, p.register_limits(board.layouts[1], board.formats)[name]))
         regs = {name: ctx.get(getattr(link.cores[1], name)) for name in p.REGISTERS}
-        return ident, words, regs, await board.status(0)
+        # the policy registers (one word each here), written and read back; a window end of 0
+        # is clamped to 1
+        policy = []
+        for layer, enabled, window in ((0, [False, True, True, False], 5), (1, [True] * 6, 0)):
+            await board.load_policy(layer, enabled, window)
+            policy.append((await board.read(layer, hc.MEM_MAP_ON, 0, 1),
+                           await board.read(layer, hc.MEM_WINDOW, 0, 1)))
+        return ident, words, regs, await board.status(0), policy
 
-    ident, words, regs, status = simulate_link(tiny_cfg, bench)
+    ident, words, regs, status, policy = simulate_link(tiny_cfg, bench)
+    assert policy == [([0b0110], [5]), ([0b111111], [1])]
     assert ident["layers"] == 2 and ident["magic"] == p.MAGIC
     assert set(words) == {"weights", "masks", "row_any", "map_rows"}
     for name, (sent, back) in words.items():

@@ -63,3 +63,37 @@ def test_wrong_expected_trace_fails_at_first_divergence(tiny_net, kind, sim):
         cosim.run_core(c["lay"], c["net"].arith, c["lc"], _steps(c, ["learn"]), c["weights"],
                        c["active"], c["threshold"], ctx, sim=sim, tag="-tiny-l0",
                        alter=_alter_first(kind))
+
+
+def test_core_rtl_policies(tiny_net):
+    """The policy registers in the core under Verilator: maps 0 and 3 off and the window ending
+    at step 6, learning (on the maps left: the winners and the STDP unit's pruning) and
+    inference (the outgoing unit on the shortened fire times); a sweep; then every map on and
+    the whole window: the dense result on the learned synapses, the mask memory untouched by
+    the enables. The build is test_core_rtl_matches_schedule's."""
+    from model.core_schedule import core_command
+    c = core_case(tiny_net, 0, 4, 0, 1, prune=0.3)
+    lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]
+    off = dict(enabled=[False, True, True, False], window=6)
+    steps = [dict(s, **off) for s in _steps(c, ["learn", "infer", "sweep"])] + _steps(c, ["infer"])
+    dense = core_command("learn", lay, fmt, lc, c["x"], c["weights"], c["active"], c["threshold"],
+                         **c["learning"])
+    policy = core_command("learn", lay, fmt, lc, c["x"], c["weights"], c["active"], c["threshold"],
+                          **c["learning"], **off)
+    # the case has teeth: a dense winner's map is off, the winners and the cycles change
+    assert {w[0] for w in dense.winners} & {0, 3} and policy.winners
+    assert not {w[0] for w in policy.winners} & {0, 3} and policy.counters["prunes"] > 0
+    assert policy.cycles < dense.cycles and policy.counters["ops"] < dense.counters["ops"]
+    assert max(r[2] for r in policy.trace if r[1] == "step") == off["window"] - 1
+    ctx = dict(config="tiny", layer=0, lanes=4, image=0, seed=1, case="policies")
+    rep = cosim.run_core(lay, fmt, lc, steps, c["weights"], c["active"], c["threshold"], ctx,
+                         sim="verilator", tag="-tiny-l0")
+    assert [s["counters"] for s in rep["seen"]] == rep["counters"]
+    assert rep["counters"][0] == policy.counters
+    # re-enabled: the last inference is the dense one on the synapses the first three left
+    learned = core_command("sweep", lay, fmt, lc, c["x"], policy.weights, policy.active,
+                           c["threshold"], **c["learning"])
+    again = core_command("infer", lay, fmt, lc, c["x"], learned.weights, learned.active,
+                         c["threshold"])
+    assert rep["counters"][3] == again.counters and rep["cycles"][3] == again.cycles
+    assert rep["cycles"][3] > rep["cycles"][1]

@@ -20,27 +20,31 @@ def _case(tiny_net, layer, lanes, image, prune, seed):
     return EngineLayout.for_input(cfg, layer, lanes, x), x[0], weights, active, net.thresholds[layer]
 
 
-def _simulate(lay, x, weights, active, threshold, faults=frozenset(), before=()):
+def _simulate(lay, x, weights, active, threshold, faults=frozenset(), before=(), policy=None):
     """Run the pass on ``x`` and return its trace, counters and memories; the passes on the
     inputs ``before`` run first on the same engine (synapses loaded once, nothing reset), and
-    their results are under ``"before"``."""
-    results = _simulate_passes(lay, [*before, x], weights, active, threshold, faults)
+    their results are under ``"before"``. ``policy``: one (enabled, window) per pass, written
+    into the policy registers before it (None: left at their reset values)."""
+    results = _simulate_passes(lay, [*before, x], weights, active, threshold, faults, policy)
     return dict(results[-1], before=results[:-1])
 
 
-def _simulate_passes(lay, passes, weights, active, threshold, faults):
+def _simulate_passes(lay, passes, weights, active, threshold, faults, policy=None):
     dut = IntegrateEngine(lay, faults)
     results = []
 
     async def bench(ctx):
         bus = drv.AmaranthBus(ctx, dut)
         await drv.load_synapses(bus, lay, weights, active)
-        for x in passes:
+        for i, x in enumerate(passes):
+            if policy is not None:
+                await drv.load_policy(bus, lay, *policy[i])
             await drv.load_events(bus, lay, x, threshold)
             trace, counters = await drv.run(bus, lay)
             results.append(dict(trace=trace, counters=counters,
                                 memories=await drv.read_memories(bus, lay),
-                                all_lanes=await drv.read_fire_lanes(bus, lay)))
+                                all_lanes=await drv.read_fire_lanes(bus, lay),
+                                registers=(bus.get("map_on"), bus.get("t_end"))))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -137,14 +141,52 @@ def test_clear_phase_costs_one_cycle_per_bitmap_word(tiny_net):
     assert integrate_pass(lay, no_events, w, active, th).cycles == 13 + lay.time_steps * 4 + 1
 
 
+def test_map_enables_and_window_end(tiny_net):
+    # Three passes on one engine, nothing reloaded but the policy registers: maps 0 and 2 off
+    # with the window ending at step 4, then map 2 back on (a live map disabled: its rows are
+    # still visited), then every map on with the whole window -- the dense pass, as if the
+    # enables had never been touched.
+    lay, x, w, active, th = _case(tiny_net, 0, 4, 1, 0.3, 2)
+    T = lay.time_steps
+    off02, off0 = np.array([False, True, False, True]), np.array([False, True, True, True])
+    policy = [(off02, 4), (off0, T - 2), (None, None)]
+    preds = [integrate_pass(lay, x, w, active, th, *p) for p in policy]
+    dense = integrate_pass(lay, x, w, active, th)
+    assert preds[2].trace == dense.trace
+    for p in preds[:2]:                 # the policies change what the pass does, and its cycles
+        assert p.cycles < dense.cycles and p.ops < dense.ops
+    fired = {r[2] for r in preds[0].trace if r[1] == "fire"}
+    assert fired and not fired & {0, 2}, "only the enabled maps (lanes 1 and 3) fire"
+    assert max(r[2] for r in preds[0].trace if r[1] == "step") == 3
+    seen = _simulate(lay, x, w, active, th, before=(x, x), policy=policy)
+    for i, (pred, got) in enumerate(zip(preds, [*seen["before"], seen])):
+        assert _divergences(pred, got, dict(case="policies", image_pass=i)) == []
+        assert got["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
+    assert [r["registers"] for r in (*seen["before"], seen)] == [(0b1010, 4), (0b1110, T - 2), (0b1111, T)]
+
+
+def test_window_end_is_clamped(tiny_net):
+    # A window end of 0 or past T is taken as 1 or T: the engine cannot run past its last step.
+    lay, x, w, active, th = _case(tiny_net, 0, 4, 1, 0.3, 2)
+    seen = _simulate(lay, x, w, active, th, before=(x,), policy=[(None, 0), (None, 1000)])
+    assert [r["registers"][1] for r in (*seen["before"], seen)] == [1, lay.time_steps]
+    assert seen["before"][0]["counters"]["cycles"] == integrate_pass(lay, x, w, active, th, None, 1).cycles
+
+
+# Faults that show only under a policy: the policy registers their case writes.
+FAULT_POLICY = {"ignore_enables": (np.array([True, False, True, True]), None)}
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_comparison_catches_injected_faults(tiny_net, fault):
     lay, x, w, active, th = _case(tiny_net, 0, 4, 1, 0.5, 2)
     w = np.full_like(w, th // 4)      # potentials land exactly on the threshold
-    pred = integrate_pass(lay, x, w, active, th)
+    enabled, window = FAULT_POLICY.get(fault, (None, None))
+    pred = integrate_pass(lay, x, w, active, th, enabled, window)
     # after a pass on another image, so that faults leaking its values show too
     _, other, *_ = _case(tiny_net, 0, 4, 0, 0.5, 2)
-    seen = _simulate(lay, x, w, active, th, frozenset({fault}), before=(other,))
+    seen = _simulate(lay, x, w, active, th, frozenset({fault}), before=(other,),
+                     policy=[(enabled, window)] * 2)
     found = _divergences(pred, seen, dict(fault=fault))
     assert found, f"fault {fault!r} went unnoticed"
     assert "first divergence" in str(found[0]) and f"fault={fault}" in str(found[0])

@@ -50,6 +50,34 @@ def test_a_pruned_row_costs_no_cycle_and_a_dense_row_one():
     assert none.layers[0].integrate.skipped == 1
 
 
+def test_map_enables_and_window_in_the_cycle_count_by_hand():
+    """The network's map enables and window reach the cycle count (``image_cycles`` reads
+    ``net.channel_on`` and ``net.window``). One spike at t = 0 in the centre (9 rows, 36
+    operations on 4 maps over 4 lanes, as above) and one at t = 5 in a corner. Maps 1 and 2
+    off: 18 operations fewer at t = 0, no cycle fewer (one map per lane: each row still takes
+    its one op cycle). Every map off: no operation, but the rows are still visited (the row
+    summaries are not gated), one empty op cycle each. A window of 5 steps: the spike at t = 5
+    never arrives, and the three steps after it (FETCH, STEP_END and a two-cycle drain each
+    when empty) are not run."""
+    net = _one_layer_net()
+    x = _spikes([(0, 0, 1, 1), (5, 1, 0, 0)])
+    dense = cycles.image_cycles(net, x, lanes=4).layers[0]
+    late = dense.integrate.ops - 36                  # the corner spike's operations
+    assert late > 0
+    net.channel_on[0][[1, 2]] = False
+    half = cycles.image_cycles(net, x, lanes=4).layers[0]
+    assert half.integrate.ops == 18 + late // 2 and half.cycles == dense.cycles
+    net.channel_on[0][:] = False
+    off = cycles.image_cycles(net, x, lanes=4).layers[0]
+    assert off.integrate.ops == 0 and off.rows == dense.rows and off.cycles == dense.cycles
+    assert not any(r[1] == "fire" for r in off.integrate.trace)
+    net.channel_on[0][:] = True
+    net.window = 5
+    short = cycles.image_cycles(net, x, lanes=4).layers[0]
+    assert short.integrate.ops == 36 and short.rows == 9
+    assert dense.cycles - short.cycles == (dense.rows - 9) + 3 * 4 + 1   # + the late spike's FETCH
+
+
 def test_learning_step_adds_winner_handshake_and_stdp_cycles_by_hand():
     """Spikes in every position of a 5x5 input at t = 0 make every neuron fire; the k = 2
     winners (the second outside the first's inhibition radius 1) each

@@ -128,6 +128,43 @@ def test_shares_on_a_hand_made_stat():
     assert fam["blocks"]["core.engine"]["total"]["wide_mux"] == 1
 
 
+def test_tally_counts_the_policy_blocks():
+    """The map enables and the window end are counted like the pruning check: their LUTs + FFs
+    (times their instances) over the core's, as channel_enable_overhead and window_overhead."""
+    stat = {"modules": {
+        "\\top": {"num_cells_by_type": {"LUT4": 100, "TRELLIS_FF": 50, "top.engine": 1}},
+        "\\top.engine": {"num_cells_by_type": {"LUT4": 300, "TRELLIS_FF": 200,
+                                               "top.engine.channel_enables": 1,
+                                               "top.engine.window_end": 1}},
+        "\\top.engine.channel_enables": {"num_cells_by_type": {"LUT4": 12, "TRELLIS_FF": 30}},
+        "\\top.engine.window_end": {"num_cells_by_type": {"LUT4": 5, "TRELLIS_FF": 4}},
+    }}
+    blocks = {"core": ("top", "LayerCore"), "core.engine": ("top.engine", "IntegrateEngine"),
+              "core.engine.channel_enables": ("top.engine.channel_enables", "ChannelEnables"),
+              "core.engine.window_end": ("top.engine.window_end", "WindowEnd")}
+    fam = R.tally(stat, "ecp5", blocks, R.KINDS)
+    core = 100 + 50 + 300 + 200 + 12 + 30 + 5 + 4
+    assert fam["channel_enables"] == {"luts": 12, "ffs": 30} and fam["window_end"] == {"luts": 5, "ffs": 4}
+    assert fam["channel_enable_overhead"] == pytest.approx(42 / core)
+    assert fam["window_overhead"] == pytest.approx(9 / core)
+    assert fam["pruning_overhead"] == 0
+
+
+def test_tiny_policy_blocks_are_counted(tiny):
+    """The synthesized cores hold the policy registers as blocks of their own, counted."""
+    for layer in tiny["layers"].values():
+        for family in R.FAMILIES:
+            fam = layer["families"][family]
+            assert fam["blocks"]["core.engine.channel_enables"]["kind"] == "ChannelEnables"
+            assert fam["blocks"]["core.engine.window_end"]["kind"] == "WindowEnd"
+            # one flip-flop per map, the bits of t_end
+            assert fam["channel_enables"]["ffs"] >= layer["layout"]["maps"]
+            assert fam["window_end"]["ffs"] >= 1
+    for family in R.FAMILIES:
+        for name in ("channel_enable_overhead", "window_overhead"):
+            assert 0 < tiny[name][family] == tiny["network"][family][name] < TINY_OVERHEAD_BOUND
+
+
 def test_pruning_memory_bits_match_the_design():
     """The pruning state's bits from the layout are the bits of the design's mask, row-summary
     and live-row memories."""
