@@ -343,14 +343,19 @@ def targets(rep: dict, opts: Options) -> dict:
     }
 
 
-def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
-    start = time.perf_counter()
+def prepare(cfg: C.Config, opts, out_dir: Path):
+    """(config, step cache, data) of a report run: the quick config if asked, checkpoints every
+    ``opts.trajectory_every`` images (the trajectory's points; make compare reuses them)."""
     opts.check()
     if opts.quick:
         cfg = quick_config(cfg)
     cfg = C.replace(cfg, **{"training.checkpoint_every": opts.trajectory_every})
-    cache = Cache(out_dir / "report_cache")
-    ds = data.load(cfg)
+    return cfg, Cache(out_dir / "report_cache"), data.load(cfg)
+
+
+def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
+    start = time.perf_counter()
+    cfg, cache, ds = prepare(cfg, opts, out_dir)
     names = [lc.name for lc in cfg.layers]
     trained, nets, variants, samples, traj, summ = [], {}, {}, {}, {}, {}
     for name, pruning in (("dense", False), ("pruned", True)):
@@ -458,6 +463,11 @@ def main(argv=None) -> int:
         print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {len(figures)} figures")
         return 1 if rep["cosim_mismatches"] else 0
 
+    return checked(opts, body)
+
+
+def checked(opts, body) -> int:
+    """Run a report command's ``body`` if its options are valid (exit 2 naming the bad one)."""
     try:
         opts.check()
     except ValueError as exc:

@@ -50,13 +50,12 @@ from pathlib import Path
 import numpy as np
 
 from model import config as C
-from model import data
-from model.cli import guarded, write_json
+from model.cli import write_json
 from model.cycles import DEFAULT_LANES
-from model.experiment import quick_config, read_out, train_network
+from model.experiment import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import RESOURCES, Cache, _find_key, measure_code
+from report.pipeline import RESOURCES, _find_key, checked, measure_code, prepare
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -201,12 +200,7 @@ def quantization(cfg: C.Config, ds, tag: str, opts: Options) -> list[dict]:
 
 def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
     start = time.perf_counter()
-    opts.check()
-    if opts.quick:
-        cfg = quick_config(cfg)
-    cfg = C.replace(cfg, **{"training.checkpoint_every": opts.trajectory_every})
-    cache = Cache(out_dir / "report_cache")
-    ds = data.load(cfg)
+    cfg, cache, ds = prepare(cfg, opts, out_dir)
     key = {"n": opts.test_images, "lanes": opts.lanes, "code": measure_code(),
            "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}
     rows, configs = [], {}
@@ -262,12 +256,7 @@ def main(argv=None) -> int:
         print(f"wrote {out / 'policies.json'}, {out / 'policies.md'} and {figure}")
         return 0
 
-    try:
-        opts.check()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return guarded(body)
+    return checked(opts, body)
 
 
 if __name__ == "__main__":
