@@ -265,6 +265,10 @@ class Config(_Section):
         if not self.layers[-1].pool.is_global:
             raise ValueError("layers[-1].pool: the last layer must use global pooling "
                              "(size 0, stride 0): its pooled potentials are the readout features")
+        tw = self.pruning.temporal_window
+        if tw is not None and tw.min_steps > self.input.time_steps:
+            raise ValueError(f"pruning.temporal_window.min_steps = {tw.min_steps}: must be at "
+                             f"most input.time_steps = {self.input.time_steps}")
         return self
 
     def weight_bits(self, layer: int) -> int:

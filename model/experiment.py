@@ -42,7 +42,6 @@ from . import config as C
 from . import data, readout
 from .cli import guarded, write_json
 from .network import COUNTERS, PHASES, Network
-from .pruning import temporal_window
 from .pruning.pca_channels import pca_rebuild
 from .train import Trainer, config_digest, save_checkpoint
 
@@ -64,18 +63,17 @@ def quick_config(cfg: C.Config) -> C.Config:
 def train_network(cfg: C.Config, ds: data.Dataset, name: str, tag: str, mode: str = "fixed",
                   progress_bar: bool = True):
     """Train (or resume) one variant with its policy's procedures; returns (net, progress, ckpt)."""
-    chosen = {}
-    if cfg.pruning.enabled and cfg.pruning.policy == "pca_channels":
+    rebuilt = {}
+    if _policy(cfg) == "pca_channels":
         # The variant is the rebuilt network (net.cfg); read_out counts against the original.
-        cfg, chosen = pca_rebuild(cfg, ds.train_x, CHECKPOINTS, f"{tag}-{name}", mode, progress_bar)
+        cfg, rebuilt = pca_rebuild(cfg, ds.train_x, CHECKPOINTS, f"{tag}-{name}", mode, progress_bar)
     ckpt = CHECKPOINTS / f"{tag}-{name}-{mode}-{config_digest(cfg, mode)}.npz"
     net, progress = Trainer(cfg, ckpt, mode, progress_bar).run(ds.train_x)
-    if _policy(cfg) == "temporal_window" and "window_choice" not in progress:
-        progress["window_choice"] = temporal_window.select_window(net, ds.train_x, ds.train_y)
-        save_checkpoint(ckpt, net, progress)        # with net.window: a rerun reuses the choice
-    if hasattr(net.pruning, "report"):
-        chosen = net.pruning.report(net)
-    return net, {**progress, "chosen": chosen}, ckpt
+    if "chosen" not in progress:
+        # Once: what the policy decides after training (the window) goes into the checkpoint.
+        progress["chosen"] = {**rebuilt, **net.pruning.after_training(net, ds)}
+        save_checkpoint(ckpt, net, progress)
+    return net, progress, ckpt
 
 
 def _policy(cfg: C.Config) -> str:
@@ -126,9 +124,7 @@ def _policy_record(policy: str, net, progress: dict) -> dict:
     if "rounds" in progress:
         rec["rounds"] = len(progress["rounds"])
         rec["pruned_per_round"] = [r["pruned"] for r in progress["rounds"]]
-    if "window_choice" in progress:
-        rec.update(progress["window_choice"])
-    rec.update(progress.get("chosen", {}))
+    rec.update(progress["chosen"])
     return rec
 
 

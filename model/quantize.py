@@ -120,8 +120,7 @@ def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
 
 
 def main(argv=None) -> int:
-    from .experiment import CHECKPOINTS, quick_config
-    from .train import Trainer, config_digest
+    from .experiment import quick_config, train_network
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--bits", default=",".join(map(str, WIDTHS)), help="comma-separated widths")
@@ -139,9 +138,8 @@ def main(argv=None) -> int:
         cfg = C.replace(C.load(args.config), **{"pruning.enabled": True})
         cfg = quick_config(cfg) if args.quick else cfg
         ds = data.load(cfg)
-        # the checkpoint of model.experiment's pruned variant: a finished run is reused
-        ckpt = CHECKPOINTS / f"{Path(args.config).stem}-pruned-fixed-{config_digest(cfg, 'fixed')}.npz"
-        net, _ = Trainer(cfg, ckpt, "fixed").run(ds.train_x)
+        # model.experiment's pruned variant: a finished run's checkpoint is reused
+        net, _, _ = train_network(cfg, ds, "pruned", Path(args.config).stem)
         rep = {"rows": quantization_sweep(net, ds, bits, args.per_layer),
                "reference": readout_accuracy(net, ds),
                "widths": [cfg.weight_bits(i) for i in range(len(cfg.layers))],

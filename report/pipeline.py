@@ -296,8 +296,10 @@ def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
             "cycle_disagreements": disagree, "first_divergence": res.get("first_divergence")}
 
 
-def resources(path: Path = RESOURCES) -> dict:
-    """The pruning logic's resource overhead from synthesis, if another step wrote it."""
+def resources(path: Path | None = None) -> dict:
+    """The pruning logic's resource overhead from synthesis (``RESOURCES`` unless ``path`` is
+    given, looked up at call time), if another step wrote it."""
+    path = path or RESOURCES
     if not path.is_file():
         return {"status": "missing", "path": str(path)}
     content = json.loads(path.read_text())

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -55,7 +54,7 @@ from model.cycles import DEFAULT_LANES
 from model.experiment import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import RESOURCES, _find_key, checked, measure_code, prepare
+from report.pipeline import RESOURCES, _find_key, checked, measure_code, prepare, resources
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -93,18 +92,21 @@ class Options:
         return self
 
 
-def variant_changes(cfg: C.Config, opts: Options, threshold_reduction: float) -> dict[str, dict]:
-    """Each variant's config changes (dotted keys of ``model.config.replace``)."""
+def variant_changes(opts: Options, threshold_reduction: float | None) -> dict[str, dict]:
+    """Each variant's config changes (dotted keys of ``model.config.replace``); LAMP's only once
+    the threshold rule's connectivity reduction is measured."""
     def policy(name: str, section: dict | None = None) -> dict:
         ch = {"pruning.enabled": True, "pruning.policy": name}
         if section is not None:
             ch[f"pruning.{name}"] = section
         return ch
+    lamp = {} if threshold_reduction is None else {
+        # Equal connectivity: LAMP cuts to what the threshold rule reached.
+        "lamp": policy("lamp", {"target": round(min(max(threshold_reduction, 0.01), 0.99), 4)})}
     return {
         "dense": {"pruning.enabled": False},
         "threshold": policy("threshold"),
-        # Equal connectivity: LAMP cuts to what the threshold rule reached.
-        "lamp": policy("lamp", {"target": round(min(max(threshold_reduction, 0.01), 0.99), 4)}),
+        **lamp,
         "temporal_window": policy("temporal_window", {}),
         "channel_activity": policy("channel_activity", {"sparsity": opts.channel_sparsity}),
         # 99.9%: at 99% PCA keeps 5 of conv1's 30 maps on the trained MNIST network.
@@ -144,19 +146,19 @@ def measure_variant(cfg: C.Config, ds, name: str, tag: str, opts: Options) -> di
     }
 
 
-def hardware(name: str, resources: dict | None) -> dict:
+def hardware(name: str, synthesis: dict | None) -> dict:
     """The policy's extra logic from resources.json, or what it reuses instead."""
     if name in REUSES:
         return {"extra_logic": None, "note": REUSES[name]}
     key = HARDWARE_KEYS[name]
-    found = _find_key(resources, key) if resources else None
+    found = _find_key(synthesis, key) if synthesis else None
     if found is None:
         return {"extra_logic": None, "note": f"not measured: no '{key}' in {RESOURCES} "
                                              "(run make resources)"}
     return {"extra_logic": found, "key": key}
 
 
-def with_ratios(rows: list[dict], resources: dict | None) -> list[dict]:
+def with_ratios(rows: list[dict], synthesis: dict | None) -> list[dict]:
     d = rows[0]
     for r in rows:
         r.update(speedup_inference=d["cycles_inference"] / r["cycles_inference"],
@@ -164,7 +166,7 @@ def with_ratios(rows: list[dict], resources: dict | None) -> list[dict]:
                  sop_reduction_learning=1 - r["sop_learning"] / d["sop_learning"],
                  energy_saving_inference=1 - r["energy_inference_pj"] / d["energy_inference_pj"],
                  energy_saving_learning=1 - r["energy_learning_pj"] / d["energy_learning_pj"],
-                 hardware=hardware(r["policy"], resources))
+                 hardware=hardware(r["policy"], synthesis))
     return rows
 
 
@@ -206,15 +208,14 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
     rows, configs = [], {}
     threshold_reduction = None
     for name in ("dense", "threshold", "lamp", "temporal_window", "channel_activity", "pca_channels"):
-        changes = variant_changes(cfg, opts, threshold_reduction or 0.5)[name]
+        changes = variant_changes(opts, threshold_reduction)[name]
         vcfg = configs[name] = C.replace(cfg, **changes)
         row = cache.get(f"policy-{name}", {**key, "cfg": config_digest(vcfg, "fixed")},
                         lambda vcfg=vcfg, name=name: measure_variant(vcfg, ds, name, tag, opts))
         if name == "threshold":
             threshold_reduction = row["connectivity_reduction"]
         rows.append(row)
-    resources = _resources()
-    rows = with_ratios(rows, resources)
+    rows = with_ratios(rows, resources().get("content"))
     quant = cache.get("quantization", {**key, "cfg": config_digest(configs["threshold"], "fixed"),
                                        "bits": list(opts.bits)},
                       lambda: quantization(configs["threshold"], ds, tag, opts))
@@ -224,10 +225,6 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
             "lanes": opts.lanes, "config": cfg.to_dict(), "quick": opts.quick,
             "options": asdict(opts), "cache_hits": cache.hits,
             "seconds": round(time.perf_counter() - start, 1)}
-
-
-def _resources() -> dict | None:
-    return json.loads(RESOURCES.read_text()) if RESOURCES.is_file() else None
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,7 @@ import pytest
 from conftest import tiny
 from model import config as C, data, experiment
 from model.network import Network
+from model.pruning import temporal_window
 from model.pruning.temporal_window import choose_window, readout_divergence, training_window
 from model.train import Trainer
 
@@ -110,7 +111,7 @@ def test_experiment_chooses_and_keeps_the_window(tmp_path, monkeypatch):
     assert len(rec["divergence"]) == 4
     assert rec["window"] == choose_window(rec["divergence"], 0.01) <= 4
     # The choice is saved with the network: a second run reads it back instead of choosing.
-    monkeypatch.setattr(experiment.temporal_window, "select_window", None)
+    monkeypatch.setattr(temporal_window, "select_window", None)
     again = experiment.run_variant(cfg, ds, "pruned", "t", progress_bar=False)["policy"]
     assert again == rec
 

@@ -18,38 +18,31 @@ its adaptation to a TTFS network trained layer by layer with STDP documented at 
 Every policy acts through the network's state, which the hardware holds too: the per-connection
 mask ``Network.pruned`` (the core's mask memory), the per-map enables ``Network.channel_on``
 (whole kernels skipped) and the inference window ``Network.window`` (the last time step
-processed). A policy object gets a hook after every learning step and keeps whatever else it
-needs in ``state()``, which the training checkpoint saves.
+processed). A policy (``base.Policy``) gets a hook after every learning step and one after training,
+and keeps whatever else it needs in ``state()``, which the training checkpoint saves.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..config import Config
+from .base import Policy
 from .channel_activity import ChannelActivityPruning
 from .lamp import LampPruning
 from .temporal_window import TemporalWindowPruning
 from .threshold import ThresholdPruning
 
+NoPruning = Policy          # ``pruning.enabled: false``: the dense network
+
+
+class PCAChannelsPolicy(Policy):
+    """pca_channels chooses the layers' sizes between trainings (``pca_channels.pca_rebuild``,
+    run by model/experiment.py; not imported here, it needs the trainer and scikit-learn):
+    nothing happens per image."""
+    name = "pca_channels"
+
+
 POLICIES = {"threshold": ThresholdPruning, "lamp": LampPruning,
-            "temporal_window": TemporalWindowPruning, "channel_activity": ChannelActivityPruning}
-
-
-class NoPruning:
-    """``pruning.enabled: false``: the dense network."""
-    name = "none"
-
-    def __init__(self, cfg: Config, arith):
-        pass
-
-    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
-        return 0
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load_state(self, st) -> None:
-        pass
+            "temporal_window": TemporalWindowPruning, "channel_activity": ChannelActivityPruning,
+            "pca_channels": PCAChannelsPolicy}
 
 
 def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
@@ -63,15 +56,9 @@ def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
     return False, 0
 
 
-# pca_channels rebuilds the network between trainings (pca_channels.pca_rebuild): nothing per image.
-POLICIES["pca_channels"] = type("PCAChannelsPolicy", (NoPruning,), {"name": "pca_channels"})
-
 
 def make_policy(cfg: Config, arith):
     """The configured policy, or NoPruning when pruning is disabled."""
     if not cfg.pruning.enabled:
         return NoPruning(cfg, arith)
-    if cfg.pruning.policy not in POLICIES:
-        raise NotImplementedError(f"pruning.policy = '{cfg.pruning.policy}': not built yet; "
-                                  f"available: {', '.join(POLICIES)}")
     return POLICIES[cfg.pruning.policy](cfg, arith)

@@ -35,7 +35,7 @@ What we do instead, and why:
   have received: for every winner (map, y, x, fire time t) of a learning image, the potential the
   map's frozen kernel would reach from the input spikes of the winner's receptive field with
   time <= t (STDP's LTP side). ``drive`` D_f accumulates it for every map (weights after the
-  image's update; the disabled ones are frozen anyway). A disabled map's growth is
+  image's update; the disabled ones are frozen anyway), only with regrowth on. A disabled map's growth is
   ``G_g = D_g / max D`` over the enabled maps: a fraction of the best enabled map's drive, the
   same "fraction of the layer's best" scale as the importance. At an update, after the pruning
   step, the j-th strongest growth among the maps that were already disabled is paired with the
@@ -55,6 +55,7 @@ import numpy as np
 
 from ..config import Config
 from ..layer import padded
+from .base import Policy
 
 
 def fractions(values: np.ndarray, among: np.ndarray) -> np.ndarray:
@@ -98,7 +99,7 @@ def update_mask(on: np.ndarray, spikes: np.ndarray, potential: np.ndarray, drive
     return np.array(disabled, dtype=np.int64), np.array(regrown, dtype=np.int64)
 
 
-class ChannelActivityPruning:
+class ChannelActivityPruning(Policy):
     name = "channel_activity"
 
     def __init__(self, cfg: Config, arith):
@@ -118,7 +119,7 @@ class ChannelActivityPruning:
         """Accumulate one learning image's activity and drive for layer i."""
         self.spikes[i] += (out.times[0] < net.T).sum(axis=(1, 2))
         self.potential[i] += out.v_final[0].sum(axis=(1, 2), dtype=np.float64)
-        if len(winners):
+        if self.regrow and len(winners):        # the drive only serves regrowth
             lc = self.cfg.layers[i]
             k = lc.kernel
             src = padded(times_in[0], lc.padding, net.T)
@@ -145,6 +146,9 @@ class ChannelActivityPruning:
         for acc in (self.spikes, self.potential, self.drive):
             acc[i][:] = 0
         return int((~net.pruned[i][disabled]).sum())
+
+    def after_training(self, net, ds) -> dict:
+        return self.report(net)
 
     def report(self, net) -> dict:
         """What the policy chose, per layer: maps left disabled, and the events over the run."""

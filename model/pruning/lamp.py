@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from .base import Policy
 
 
 def half_up(x: float) -> int:
@@ -88,15 +89,12 @@ def round_size(total: int, pruned: int, target: float, fraction: float) -> int:
     return min(left, max(1, half_up(fraction * (total - pruned))))
 
 
-class LampPruning:
+class LampPruning(Policy):
     name = "lamp"
 
     def __init__(self, cfg: Config, arith):
         p = cfg.pruning.lamp
         self.target, self.fraction, self.retrain_images = p.target, p.fraction, p.retrain_images
-
-    def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
-        return 0          # the rounds run after training (model/train.py)
 
     def next_round(self, net) -> list[int] | None:
         """Prune one round into ``net.pruned``; returns the count per layer, or None when the
@@ -109,9 +107,3 @@ class LampPruning:
         for p, c in zip(net.pruned, cut):
             p |= c
         return [int(c.sum()) for c in cut]
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {}         # the mask is the network's; the round records are the trainer's
-
-    def load_state(self, st) -> None:
-        pass

@@ -25,7 +25,7 @@ What we do instead, and why:
   round's config digest, so an interrupted rebuild resumes where it stopped and a finished one is
   reused.
 
-During learning the policy itself does nothing (it is ``NoPruning`` under its own name, see
+During learning the policy itself does nothing (``PCAChannelsPolicy`` in
 model/pruning/__init__.py): the structure is chosen between trainings. The hardware needs no
 new logic: the rebuilt layer is a generator parameter (fewer maps), so the core is smaller.
 """

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Config, ConfigError
+from ..config import Config
+from .base import Policy
 
 
 def choose_window(curve: np.ndarray, bound: float) -> int:
@@ -89,22 +90,16 @@ def training_window(T: int, learned: int, reduce_every: int, min_steps: int) -> 
     return max(min_steps, T - learned // reduce_every)
 
 
-class TemporalWindowPruning:
+class TemporalWindowPruning(Policy):
     name = "temporal_window"
 
     def __init__(self, cfg: Config, arith):
-        p, T = cfg.pruning.temporal_window, cfg.input.time_steps
-        if p.min_steps > T:
-            raise ConfigError(f"pruning.temporal_window.min_steps = {p.min_steps}: must be at "
-                              f"most input.time_steps = {T}")
-        self.T, self.reduce_every, self.min_steps = T, p.reduce_every, p.min_steps
+        p = cfg.pruning.temporal_window
+        self.T, self.reduce_every, self.min_steps = cfg.input.time_steps, p.reduce_every, p.min_steps
 
     def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
         net.window = training_window(self.T, sum(net.learned), self.reduce_every, self.min_steps)
         return 0          # no connection is pruned: the time steps are
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {}         # the window is the network's
-
-    def load_state(self, st) -> None:
-        pass
+    def after_training(self, net, ds) -> dict:
+        return select_window(net, ds.train_x, ds.train_y)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from .base import Policy
 
 
-class ThresholdPruning:
+class ThresholdPruning(Policy):
     name = "threshold"
 
     def __init__(self, cfg: Config, arith):
@@ -41,9 +42,3 @@ class ThresholdPruning:
         """The hook Network.learn calls after layer i's STDP update; returns newly pruned count."""
         return self.after_update(net.learned[i], net.weights[i], net.pruned[i],
                                  net.prune_thresholds[i])
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {}       # the mask is the network's
-
-    def load_state(self, st) -> None:
-        pass
