@@ -9,10 +9,10 @@ from sklearn.svm import LinearSVC
 from .config import Config
 
 
-def fit(cfg: Config, features: np.ndarray, labels: np.ndarray):
+def fit(cfg: Config, features: np.ndarray, labels: np.ndarray, max_iter: int = 20_000):
     """A fitted pipeline: standardise each feature, then a one-vs-rest linear SVM."""
     clf = make_pipeline(StandardScaler(),
-                        LinearSVC(C=cfg.readout.svm_c, dual=False, max_iter=20_000, random_state=0))
+                        LinearSVC(C=cfg.readout.svm_c, dual=False, max_iter=max_iter, random_state=0))
     return clf.fit(features, labels)
 
 

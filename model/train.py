@@ -37,8 +37,9 @@ class CheckpointError(RuntimeError):
 
 def _model_source_digest() -> str:
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):       # the policies in model/pruning/ too
+        h.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return h.hexdigest()
 
 

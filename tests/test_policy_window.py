@@ -116,6 +116,24 @@ def test_experiment_chooses_and_keeps_the_window(tmp_path, monkeypatch):
     assert again == rec
 
 
+def test_selection_scores_a_capped_subsample(monkeypatch):
+    # The curve sees only the first `images` training images and the capped SVM; the choice
+    # follows the curve it returns.
+    net = Network(window_cfg(**{"pruning.temporal_window.images": 12,
+                                "pruning.temporal_window.max_iter": 50}))
+    x, y = np.zeros((30, 1)), np.arange(30)
+    seen = {}
+
+    def curve(net_, images, labels, upto, max_iter):
+        seen.update(rows=len(images), labels=list(labels), upto=upto, max_iter=max_iter)
+        return np.array([5.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+
+    monkeypatch.setattr(temporal_window, "divergence_curve", curve)
+    rec = temporal_window.select_window(net, x, y)
+    assert seen == {"rows": 12, "labels": list(range(12)), "upto": 8, "max_iter": 50}
+    assert rec["window"] == net.window == 3 and rec["trained_window"] == 8
+
+
 def test_config_errors():
     with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.min_steps = 9: must be at "
                                             r"most input.time_steps = 8"):
@@ -124,5 +142,9 @@ def test_config_errors():
         window_cfg(**{"pruning.temporal_window.reduce_every": -1})
     with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.divergence = 0.0"):
         window_cfg(**{"pruning.temporal_window.divergence": 0.0})
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.images = 5"):
+        window_cfg(**{"pruning.temporal_window.images": 5})
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.max_iter = 0"):
+        window_cfg(**{"pruning.temporal_window.max_iter": 0})
     with pytest.raises(C.ConfigError, match="needs its parameters under pruning.temporal_window"):
         window_cfg(**{"pruning.temporal_window": None})
