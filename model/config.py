@@ -141,7 +141,8 @@ class TemporalWindow(_Section):
     reduce_every: int = Field(default=0, ge=0, le=10_000_000)  # training: one step shorter every N images (0: off)
     min_steps: int = Field(default=1, ge=1, le=255)      # the training window's floor
     images: int = Field(default=1000, ge=10, le=10_000_000)  # training images the curve is scored on
-    max_iter: int = Field(default=1000, ge=10, le=1_000_000)  # SVM iterations per window of the curve
+    max_iter: int = Field(default=1000, ge=10, le=1_000_000)  # SVM iterations per fit of the curve
+    folds: int = Field(default=2, ge=2, le=20)          # cross-validation folds of the held-out divergence
 
 
 class ChannelActivity(_Section):

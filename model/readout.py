@@ -9,11 +9,15 @@ from sklearn.svm import LinearSVC
 from .config import Config
 
 
+def pipeline(cfg: Config, max_iter: int = 20_000):
+    """The readout, unfitted: standardise each feature, then a one-vs-rest linear SVM."""
+    return make_pipeline(StandardScaler(),
+                         LinearSVC(C=cfg.readout.svm_c, dual=False, max_iter=max_iter, random_state=0))
+
+
 def fit(cfg: Config, features: np.ndarray, labels: np.ndarray, max_iter: int = 20_000):
-    """A fitted pipeline: standardise each feature, then a one-vs-rest linear SVM."""
-    clf = make_pipeline(StandardScaler(),
-                        LinearSVC(C=cfg.readout.svm_c, dual=False, max_iter=max_iter, random_state=0))
-    return clf.fit(features, labels)
+    """The readout fitted on ``features``."""
+    return pipeline(cfg, max_iter).fit(features, labels)
 
 
 def accuracy(clf, features: np.ndarray, labels: np.ndarray) -> float:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import tiny
-from model import config as C, data, experiment
+from model import config as C, data, experiment, readout
 from model.network import Network
 from model.pruning import temporal_window
-from model.pruning.temporal_window import choose_window, readout_divergence, training_window
+from model.pruning.temporal_window import (choose_window, cross_entropy, held_out_divergence,
+                                           readout_divergence, training_window)
 from model.train import Trainer
 
 
@@ -116,21 +117,42 @@ def test_experiment_chooses_and_keeps_the_window(tmp_path, monkeypatch):
     assert again == rec
 
 
-def test_selection_scores_a_capped_subsample(monkeypatch):
-    # The curve sees only the first `images` training images and the capped SVM; the choice
-    # follows the curve it returns.
+def test_held_out_divergence_scores_unseen_images():
+    # Noise features, 4 classes: an SVM fitted on the same 40 images separates them (its own
+    # cross-entropy is low) but says nothing about images it was not fitted on, whose
+    # cross-entropy is at least chance's ln 4. Features that carry the label score low held out.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 10)
+    noise = rng.normal(size=(40, 60))
+    cfg = window_cfg()
+    fitted = readout.fit(cfg, noise, labels, max_iter=200)
+    assert readout_divergence(fitted, noise, labels) < 0.5 * math.log(4)
+    assert held_out_divergence(cfg, noise, labels, folds=2, max_iter=200) > math.log(4)
+    signal = np.eye(4)[labels] + 0.1 * rng.normal(size=(40, 4))
+    assert held_out_divergence(cfg, signal, labels, folds=2, max_iter=200) < 0.5
+    # Out-of-fold by hand: stratified 2 folds in order are images 0-4 of each class, then 5-9.
+    first = np.tile(np.arange(10) < 5, 4)
+    d = np.empty((40, 4))
+    for test in (first, ~first):
+        d[test] = readout.fit(cfg, signal[~test], labels[~test], max_iter=200).decision_function(signal[test])
+    assert held_out_divergence(cfg, signal, labels, folds=2, max_iter=200) == pytest.approx(
+        cross_entropy(d, np.arange(4), labels))
+
+
+def test_selection_scores_a_subsample(monkeypatch):
+    # The curve sees only the first `images` training images; the choice follows the curve.
     net = Network(window_cfg(**{"pruning.temporal_window.images": 12,
                                 "pruning.temporal_window.max_iter": 50}))
     x, y = np.zeros((30, 1)), np.arange(30)
     seen = {}
 
-    def curve(net_, images, labels, upto, max_iter):
-        seen.update(rows=len(images), labels=list(labels), upto=upto, max_iter=max_iter)
+    def curve(net_, images, labels, upto):
+        seen.update(rows=len(images), labels=list(labels), upto=upto)
         return np.array([5.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
 
     monkeypatch.setattr(temporal_window, "divergence_curve", curve)
     rec = temporal_window.select_window(net, x, y)
-    assert seen == {"rows": 12, "labels": list(range(12)), "upto": 8, "max_iter": 50}
+    assert seen == {"rows": 12, "labels": list(range(12)), "upto": 8}
     assert rec["window"] == net.window == 3 and rec["trained_window"] == 8
 
 
@@ -146,5 +168,7 @@ def test_config_errors():
         window_cfg(**{"pruning.temporal_window.images": 5})
     with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.max_iter = 0"):
         window_cfg(**{"pruning.temporal_window.max_iter": 0})
+    with pytest.raises(C.ConfigError, match=r"pruning.temporal_window.folds = 1"):
+        window_cfg(**{"pruning.temporal_window.folds": 1})
     with pytest.raises(C.ConfigError, match="needs its parameters under pruning.temporal_window"):
         window_cfg(**{"pruning.temporal_window": None})
