@@ -38,10 +38,12 @@ class PruneCheck(wiring.Component):
         m = Module()
         P, G, k = self.lay.lanes, self.lay.groups, self.lay.kernel
         # One-hot decodes of the bit positions rather than shifts, and no ky k + kx product
-        # (which synth_ecp5 put in a DSP block): each cleared bit is then a small AND.
+        # (which synth_ecp5 put in a DSP block): each cleared bit is then a small AND. A kernel
+        # of fewer than 32 rows has one live-row word per map and row_bit < rows: the bits
+        # above pass through (tiny conv1, 18 rows: 99 -> 71 LUTs on ECP5, 59 -> 42 on xc7).
         row_hot = Signal(32)
         off_hot = Signal(k * k)
-        m.d.comb += [row_hot.eq(Cat(self.row_bit == i for i in range(32))),
+        m.d.comb += [row_hot.eq(Cat(self.row_bit == i for i in range(min(32, self.lay.rows)))),
                      off_hot.eq(Cat((self.ky == o // k) & (self.kx == o % k) for o in range(k * k)))]
         mask_word = Signal(G)
         m.d.comb += mask_word.eq(Array(self.masks)[self.lane])
