@@ -23,7 +23,7 @@ def _table(head: list[str], rows: list[list]) -> str:
 def _overhead(rep: dict) -> str:
     res = rep["resources"]
     if res["status"] != "present":
-        return f"missing (no `{res['path']}`)"
+        return f"missing ({res['why']})"
     o = res.get("pruning_overhead")
     if isinstance(o, (int, float)):
         return _pct(o)
@@ -216,8 +216,7 @@ def cosim_text(rep: dict) -> str:
 def resources_text(rep: dict) -> str:
     r = rep["resources"]
     if r["status"] != "present":
-        return (f"Missing: `{r['path']}` does not exist (`make resources` writes it); no figure "
-                "is reported in its place.")
+        return f"Missing: {r['why']}; no figure is reported in its place."
     return f"From `{r['path']}`: pruning overhead {_overhead(rep)}."
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -71,6 +72,7 @@ from model import experiment
 from model.experiment import quick_config, run_variant
 from model.network import Network
 from model.train import Trainer, config_digest
+from boards.resources import BASELINES
 from report import measure
 
 PAPER = {   # seed 003, DESIGN.md 2.1
@@ -296,15 +298,31 @@ def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
             "cycle_disagreements": disagree, "first_divergence": res.get("first_divergence")}
 
 
-def resources(path: Path | None = None) -> dict:
-    """The pruning logic's resource overhead from synthesis (``RESOURCES`` unless ``path`` is
-    given, looked up at call time), if another step wrote it."""
+def resources(config: str | None = None, lanes: int | None = None,
+              path: Path | None = None) -> dict:
+    """The pruning logic's resource overhead from synthesis: ``RESOURCES`` (``make resources``;
+    ``path`` if given, looked up at call time) when it was written for the config named
+    ``config`` (a config file's stem, e.g. ``mnist``) and ``lanes``, else that config's committed
+    baseline (``boards/baselines/yosys-<version>/<config>.json``, newest version first), else
+    missing with the reason. Without ``config``, ``RESOURCES`` whatever config it is of."""
     path = path or RESOURCES
-    if not path.is_file():
-        return {"status": "missing", "path": str(path)}
-    content = json.loads(path.read_text())
-    found = _find_key(content, "pruning_overhead")
-    return {"status": "present", "path": str(path), "pruning_overhead": found, "content": content}
+    candidates = [path]
+    if config is not None:
+        candidates += sorted(BASELINES.glob(f"yosys-*/{config}.json"), reverse=True,
+                             key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)])
+    for cand in candidates:
+        if not cand.is_file():
+            continue
+        content = json.loads(cand.read_text())
+        if config is None or (Path(str(content.get("config", ""))).stem == config
+                              and content.get("lanes") == lanes):
+            return {"status": "present", "path": str(cand),
+                    "pruning_overhead": _find_key(content, "pruning_overhead"), "content": content}
+    why = (f"`{path}` does not exist (`make resources` writes it)" if not path.is_file() else
+           f"`{path}` is of another config or lane count than {config} at P = {lanes}")
+    if config is not None:
+        why += f", and there is no baseline of {config} in `{BASELINES}`"
+    return {"status": "missing", "path": str(path), "why": why}
 
 
 def _find_key(obj, key: str):
@@ -422,7 +440,7 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
     rep["sweep_images"] = k
     cos = confirm_in_rtl(cfg, tag, opts, samples, cache)
     rep.update(cosim_images_checked=cos["images"], cosim_mismatches=cos["mismatches"], cosim=cos)
-    rep["resources"] = resources()
+    rep["resources"] = resources(tag, opts.lanes)
     rep["paper"] = PAPER
     rep.update(config=cfg.to_dict(), quick=opts.quick, options=asdict(opts),
                cache_hits=cache.hits, trained=trained,

@@ -27,8 +27,10 @@ same checkpoint interval).
   ``speedup_inference``, ``speedup_learning`` (dense over the variant), ``sop_reduction_learning``
   (1 - the variant's training operations over dense's), ``energy_inference_pj``,
   ``energy_learning_pj``, ``energy_saving_inference``, ``energy_saving_learning``,
-  ``hardware`` (the policy's extra logic in ``build/reports/resources.json``, per FPGA family,
-  LUTs + FFs over the core's, or what it reuses), ``chosen`` (what the policy decided: window,
+  ``hardware`` (the policy's extra logic, per FPGA family, LUTs + FFs over the core's, from
+  ``build/reports/resources.json`` if ``make resources`` wrote it for this config and lane count,
+  else from the config's committed baseline in ``boards/baselines``, named in ``source``; or
+  what it reuses), ``chosen`` (what the policy decided: window,
   rounds, maps disabled, ...).
 * ``quantization``: per weight width, the accuracy of the threshold-pruned network quantized to
   that width (every layer).
@@ -54,7 +56,7 @@ from model.cycles import DEFAULT_LANES
 from model.experiment import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import RESOURCES, _find_key, checked, measure_code, prepare, resources
+from report.pipeline import _find_key, checked, measure_code, prepare, resources
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -146,19 +148,20 @@ def measure_variant(cfg: C.Config, ds, name: str, tag: str, opts: Options) -> di
     }
 
 
-def hardware(name: str, synthesis: dict | None) -> dict:
-    """The policy's extra logic from resources.json, or what it reuses instead."""
+def hardware(name: str, synthesis: dict) -> dict:
+    """The policy's extra logic from ``synthesis`` (``report.pipeline.resources``: resources.json
+    or the config's baseline), or what it reuses instead."""
     if name in REUSES:
         return {"extra_logic": None, "note": REUSES[name]}
     key = HARDWARE_KEYS[name]
-    found = _find_key(synthesis, key) if synthesis else None
+    found = _find_key(synthesis.get("content"), key)
     if found is None:
-        return {"extra_logic": None, "note": f"not measured: no '{key}' in {RESOURCES} "
-                                             "(run make resources)"}
-    return {"extra_logic": found, "key": key}
+        return {"extra_logic": None, "note": "not measured: " + synthesis.get(
+            "why", f"no '{key}' in {synthesis['path']}") + " (run make resources)"}
+    return {"extra_logic": found, "key": key, "source": synthesis["path"]}
 
 
-def with_ratios(rows: list[dict], synthesis: dict | None) -> list[dict]:
+def with_ratios(rows: list[dict], synthesis: dict) -> list[dict]:
     d = rows[0]
     for r in rows:
         r.update(speedup_inference=d["cycles_inference"] / r["cycles_inference"],
@@ -215,7 +218,7 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
         if name == "threshold":
             threshold_reduction = row["connectivity_reduction"]
         rows.append(row)
-    rows = with_ratios(rows, resources().get("content"))
+    rows = with_ratios(rows, resources(tag, opts.lanes))
     quant = cache.get("quantization", {**key, "cfg": config_digest(configs["threshold"], "fixed"),
                                        "bits": list(opts.bits)},
                       lambda: quantization(configs["threshold"], ds, tag, opts))

@@ -18,7 +18,8 @@ ROWS = [_row("dense", 0.950, 0.0, 1000, 4000),
         _row("temporal_window", 0.946, 0.0, 400, 3000),
         _row("channel_activity", 0.930, 0.30, 300, 1000),
         _row("pca_channels", 0.949, 0.50, 800, 3900)]
-RESOURCES = {"pruning_overhead": {"ecp5": 0.0138, "xc7": 0.0121}}
+RESOURCES = {"status": "present", "path": "r.json",       # as report.pipeline.resources gives it
+             "content": {"pruning_overhead": {"ecp5": 0.0138, "xc7": 0.0121}}}
 
 
 def test_ratios_and_winners_by_hand():
@@ -28,7 +29,8 @@ def test_ratios_and_winners_by_hand():
     assert t["speedup_learning"] == 2.0 and t["sop_reduction_learning"] == pytest.approx(0.4)
     assert t["energy_saving_inference"] == pytest.approx(0.6)
     assert t["energy_saving_learning"] == pytest.approx(0.5)
-    assert t["hardware"]["extra_logic"] == RESOURCES["pruning_overhead"]
+    assert t["hardware"]["extra_logic"] == RESOURCES["content"]["pruning_overhead"]
+    assert t["hardware"]["source"] == "r.json"
     assert rows[2]["hardware"]["extra_logic"] is None           # lamp: reuses the mask logic
     assert "not measured" in rows[3]["hardware"]["note"]         # no window_overhead key
     b = best(rows, Options())

@@ -187,12 +187,28 @@ def test_cosim_disagreement_counts_as_mismatch(tiny_cfg):
                                            "image": 1, "rtl_checked": 13, "model_cycles": 12}]
 
 
-def test_resources_missing_or_extracted(tmp_path):
-    missing = pipeline.resources(tmp_path / "none.json")
+def test_resources_missing_or_extracted(tmp_path, monkeypatch):
+    missing = pipeline.resources(path=tmp_path / "none.json")
     assert missing["status"] == "missing" and "pruning_overhead" not in missing
+    assert "none.json` does not exist" in missing["why"]
     f = tmp_path / "resources.json"
-    f.write_text(json.dumps({"ecp5": {"luts": 1000, "pruning_overhead": 0.031}}))
-    assert pipeline.resources(f)["pruning_overhead"] == 0.031
+    f.write_text(json.dumps({"config": "configs/tiny.yaml", "lanes": 4,
+                             "ecp5": {"luts": 1000, "pruning_overhead": 0.031}}))
+    assert pipeline.resources(path=f)["pruning_overhead"] == 0.031
+    assert pipeline.resources("tiny", 4, path=f)["pruning_overhead"] == 0.031
+    # Another config's or lane count's figures are not used: the config's baseline is, newest
+    # Yosys version first (0.10 after 0.9), else nothing.
+    base = tmp_path / "baselines"
+    monkeypatch.setattr(pipeline, "BASELINES", base)
+    other = pipeline.resources("mnist", 10, path=f)
+    assert other["status"] == "missing" and "another config" in other["why"]
+    for version, share in (("0.9", 0.02), ("0.10", 0.01)):
+        (base / f"yosys-{version}").mkdir(parents=True)
+        (base / f"yosys-{version}" / "mnist.json").write_text(json.dumps(
+            {"config": "configs/mnist.yaml", "lanes": 10, "pruning_overhead": share}))
+    got = pipeline.resources("mnist", 10, path=f)
+    assert got["pruning_overhead"] == 0.01 and got["path"] == str(base / "yosys-0.10" / "mnist.json")
+    assert pipeline.resources("mnist", 4, path=f)["status"] == "missing"
 
 
 def test_options_errors_name_the_option():
