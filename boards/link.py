@@ -137,14 +137,21 @@ class HostLink(wiring.Component):
         rd_data = Signal(32)
         for i, c in enumerate(cores):
             here = layer == i
+            # The command and its start reach the core one cycle after EXECUTE, from registers:
+            # the core's command decode then starts a cycle of its own instead of ending the
+            # link's request decode (the ECP5 top's critical path, hw/README.md "Timing").
+            m.d.sync += [c.start.eq(start & here), c.cmd.eq(cmd)]
             m.d.comb += [c.wr_en.eq(wr_en & here), c.wr_mem.eq(mem), c.wr_lane.eq(lane),
                          c.wr_addr.eq(addr), c.wr_data.eq(wdata), c.rd_mem.eq(mem),
-                         c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx),
-                         c.start.eq(start & here), c.cmd.eq(cmd)]
+                         c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx)]
         with m.Switch(layer):
             for i, c in enumerate(cores):
                 with m.Case(i):
                     m.d.comb += rd_data.eq(c.rd_data)
+        # The read word is registered before the reply takes it: a block RAM's read data (5.8 ns
+        # on the ECP5) and the cores' read multiplexers fill a cycle of their own.
+        rd_word = Signal(32)
+        m.d.sync += rd_word.eq(rd_data)
         with m.Switch(bi):                    # the word so far with the byte on the stream
             for b in range(4):
                 with m.Case(b):
@@ -323,9 +330,11 @@ class HostLink(wiring.Component):
                     with m.If(idx == body_len - 1):
                         m.next = "R_SUM"
             with m.State("R_READ"):           # the address is on the read port
+                m.next = "R_WAIT"
+            with m.State("R_WAIT"):           # its word is on rd_data
                 m.next = "R_LATCH"
-            with m.State("R_LATCH"):          # its word is on rd_data
-                m.d.sync += [word.eq(rd_data), bi.eq(0)]
+            with m.State("R_LATCH"):          # and now in rd_word
+                m.d.sync += [word.eq(rd_word), bi.eq(0)]
                 m.next = "R_WORD"
             with m.State("R_WORD"):
                 with sending(word[:8]):
