@@ -211,7 +211,7 @@ def test_report_reads_the_overhead(tiny, tmp_path):
     from report import markdown, pipeline
     f = tmp_path / "resources.json"
     f.write_text(json.dumps(tiny))
-    res = pipeline.resources(f)
+    res = pipeline.resources("tiny", tiny["lanes"], path=f)     # the config and lanes it is of
     assert res["pruning_overhead"] == tiny["pruning_overhead"]
     text = markdown._overhead({"resources": copy.deepcopy(res)})
     for family in R.FAMILIES:
