@@ -127,9 +127,15 @@ class LayerCore(wiring.Component):
         go_engine, go_stdp, go_out = Signal(), Signal(), Signal()
 
         # -- engine and winner unit -------------------------------------------------------------
+        # The winner unit clears one cycle after the engine starts, from a register: it is idle
+        # then (idle cycles never count) and the engine's first fire is cycles away, so nothing
+        # changes but the path from the command decode into the unit's fire side (hw/README.md,
+        # Timing).
+        clear_winners = Signal()
+        m.d.sync += clear_winners.eq(go_engine)
         m.d.comb += [e.start.eq(go_engine), e.threshold.eq(self.threshold),
                      e.n_events.eq(self.n_events), e.step_wait.eq(learn), e.hold.eq(w.busy),
-                     w.clear.eq(go_engine),
+                     w.clear.eq(clear_winners),
                      w.fire.eq(Mux(learn, e.tr_fire, 0)), w.fire_addr.eq(e.tr_fire_addr),
                      w.fire_v.eq(e.tr_fire_v), w.step_end.eq(learn & e.tr_step),
                      w.t.eq(e.tr_t)]
