@@ -158,8 +158,8 @@ class PCAChannels(_Section):
     images: int = Field(default=200, ge=2, le=1_000_000)  # images whose potentials are analysed
 
 
-POLICY_SECTIONS = {"lamp": "lamp", "temporal_window": "temporal_window",
-                   "channel_activity": "channel_activity", "pca_channels": "pca_channels"}
+# The policies with a parameter section of their own, under pruning.<policy>.
+POLICY_SECTIONS = ("lamp", "temporal_window", "channel_activity", "pca_channels")
 
 
 class Pruning(_Section):
@@ -174,10 +174,9 @@ class Pruning(_Section):
 
     @model_validator(mode="after")
     def _section(self):
-        section = POLICY_SECTIONS.get(self.policy)
-        if section and getattr(self, section) is None:
+        if self.policy in POLICY_SECTIONS and getattr(self, self.policy) is None:
             raise ValueError(f"pruning.policy = '{self.policy}' needs its parameters under "
-                             f"pruning.{section}")
+                             f"pruning.{self.policy}")
         return self
 
 

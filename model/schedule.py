@@ -203,6 +203,17 @@ def _ffs(word: int) -> int:
     return (word & -word).bit_length() - 1
 
 
+def policy_registers(lay: EngineLayout, enabled=None, window: int | None = None
+                     ) -> tuple[np.ndarray, int]:
+    """The core's policy registers with their reset values filled in: the map enables (F,)
+    (default all on; ``Network.channel_on``) and the window end (default T; ``Network.window``).
+    The window is not range-checked here: the hardware clamps what the host writes."""
+    enabled = np.ones(lay.maps, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
+    if enabled.shape != (lay.maps,):
+        raise ValueError(f"enabled of shape {enabled.shape}: one flag per map, ({lay.maps},)")
+    return enabled, lay.time_steps if window is None else int(window)
+
+
 def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
                    active: np.ndarray, threshold: int, enabled: np.ndarray | None = None,
                    window: int | None = None) -> PassResult:
@@ -213,11 +224,9 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     (default T; ``Network.window``)."""
     P, G, npos, k, T = lay.lanes, lay.groups, lay.npos, lay.kernel, lay.time_steps
     vmax = (1 << lay.potential_bits) - 1
-    enabled = np.ones(lay.maps, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
-    window = T if window is None else window
-    if enabled.shape != (lay.maps,) or not 1 <= window <= T:
-        raise ValueError(f"enabled of shape {enabled.shape}, window = {window}: need ({lay.maps},) "
-                         f"and 1 .. T = {T}")
+    enabled, window = policy_registers(lay, enabled, window)
+    if not 1 <= window <= T:
+        raise ValueError(f"window = {window}: must be 1 .. T = {T}")
     live = active & enabled[:, None, None, None]        # what the lanes walk
     lw, lm = lay.lane_weights(weights), lay.lane_masks(live)
     ra = lay.row_any(lay.lane_masks(active))            # the row summaries: not gated

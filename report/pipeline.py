@@ -450,38 +450,54 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/mnist.yaml")
-    ap.add_argument("--out", default="build/reports", help="folder of report.json, report.md, PNGs")
-    ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
-    ap.add_argument("--test-images", type=int)
+    ap = command_parser(__doc__.splitlines()[0], "folder of report.json, report.md, PNGs")
     ap.add_argument("--sweep-images", type=int)
     ap.add_argument("--cosim-images", type=int, help="0 skips the co-simulation")
     ap.add_argument("--thresholds", type=float, nargs="*")
     ap.add_argument("--warmups", type=int, nargs="*")
     ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
-    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    given = {k: v for k, v in (("test_images", args.test_images), ("sweep_images", args.sweep_images),
-                               ("cosim_images", args.cosim_images), ("thresholds", args.thresholds),
-                               ("warmups", args.warmups)) if v is not None}
-    given.update(sim=args.sim, progress=not args.no_progress)
-    for key in ("thresholds", "warmups"):
-        if key in given:
-            given[key] = tuple(given[key])
-    opts = Options.quick_mode(**given) if args.quick else Options(**given)
+    tuple_or_none = lambda v: None if v is None else tuple(v)
 
-    def body() -> int:
+    def write(rep: dict, out: Path) -> int:
         from report import markdown, plots
-        cfg = C.load(args.config)
-        out = Path(args.out)
-        rep = run(cfg, Path(args.config).stem, opts, out)
         write_json(out / "report.json", rep)
         figures = plots.draw(rep, out)
         (out / "report.md").write_text(markdown.render(rep, figures))
         print(markdown.summary(rep))
         print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {len(figures)} figures")
         return 1 if rep["cosim_mismatches"] else 0
+
+    return run_command(args, Options, {"sweep_images": args.sweep_images,
+                                       "cosim_images": args.cosim_images,
+                                       "thresholds": tuple_or_none(args.thresholds),
+                                       "warmups": tuple_or_none(args.warmups), "sim": args.sim},
+                       run, write)
+
+
+def command_parser(description: str, out_help: str) -> argparse.ArgumentParser:
+    """The arguments every report command (make report, make compare) takes."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--config", default="configs/mnist.yaml")
+    ap.add_argument("--out", default="build/reports", help=out_help)
+    ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
+    ap.add_argument("--test-images", type=int)
+    ap.add_argument("--no-progress", action="store_true")
+    return ap
+
+
+def run_command(args, options: type, given: dict, build, write) -> int:
+    """A report command once its arguments are parsed: its options (``given`` and the common
+    ones, None values left at their defaults; ``options.quick_mode`` with --quick), checked; then
+    ``build(cfg, tag, opts, out)`` on --config into --out, and ``write(rep, out)``, which returns
+    the exit status."""
+    given = {k: v for k, v in {"test_images": args.test_images, **given}.items() if v is not None}
+    given["progress"] = not args.no_progress
+    opts = options.quick_mode(**given) if args.quick else options(**given)
+
+    def body() -> int:
+        out = Path(args.out)
+        return write(build(C.load(args.config), Path(args.config).stem, opts, out), out)
 
     return checked(opts, body)
 

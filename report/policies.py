@@ -41,7 +41,6 @@ same checkpoint interval).
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 import time
@@ -56,7 +55,8 @@ from model.cycles import DEFAULT_LANES
 from model.experiment import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import _find_key, checked, measure_code, prepare, resources
+from report.pipeline import (_find_key, command_parser, measure_code, prepare, resources,
+                             run_command)
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -231,24 +231,12 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/mnist.yaml")
-    ap.add_argument("--out", default="build/reports", help="folder of policies.json/.md/.png")
-    ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
-    ap.add_argument("--test-images", type=int)
+    ap = command_parser(__doc__.splitlines()[0], "folder of policies.json/.md/.png")
     ap.add_argument("--bits", type=int, nargs="*")
-    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    given = {k: v for k, v in (("test_images", args.test_images),
-                               ("bits", tuple(args.bits) if args.bits else None)) if v is not None}
-    given["progress"] = not args.no_progress
-    opts = Options.quick_mode(**given) if args.quick else Options(**given)
 
-    def body() -> int:
+    def write(rep: dict, out: Path) -> int:
         from report import markdown, plots
-        cfg = C.load(args.config)
-        out = Path(args.out)
-        rep = compare(cfg, Path(args.config).stem, opts, out)
         write_json(out / "policies.json", rep)
         figure = plots.policies(rep, out / "policies.png")
         (out / "policies.md").write_text(markdown.policies(rep, figure))
@@ -256,7 +244,8 @@ def main(argv=None) -> int:
         print(f"wrote {out / 'policies.json'}, {out / 'policies.md'} and {figure}")
         return 0
 
-    return checked(opts, body)
+    return run_command(args, Options, {"bits": tuple(args.bits) if args.bits else None},
+                       compare, write)
 
 
 if __name__ == "__main__":

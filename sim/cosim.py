@@ -27,7 +27,7 @@ import numpy as np
 
 from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
-from model.schedule import EngineLayout, integrate_pass, stdp_pass
+from model.schedule import EngineLayout, integrate_pass, policy_registers, stdp_pass
 from sim import runner
 from sim.capture import TRACE_ROM_VERILOG, TraceCapture, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
@@ -170,8 +170,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     meta, times, npz = [], [], {}
     for i, st in enumerate(steps):
         stdp_args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
-        enabled = np.ones(lay.maps, dtype=bool) if st.get("enabled") is None else np.asarray(st["enabled"], bool)
-        window = lay.time_steps if st.get("window") is None else int(st["window"])
+        enabled, window = policy_registers(lay, st.get("enabled"), st.get("window"))
         pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args,
                             enabled=enabled, window=window)
         if pred.weights is not None:

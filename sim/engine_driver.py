@@ -14,7 +14,7 @@ from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
 from hw.integrate import (MEM_EVENTS, MEM_MAP_ON, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, MEM_WINDOW,
                           pack_event)
-from model.schedule import EngineLayout
+from model.schedule import EngineLayout, policy_registers
 from sim.capture import TraceFormat
 
 
@@ -181,14 +181,11 @@ def policy_words(lay: EngineLayout, enabled=None, window: int | None = None,
     """(memory, lane, words) of the engine's policy registers, at the memory ``codes`` of the
     map enables and the window end: the enables (F,) (default all on; ``Network.channel_on``)
     in 32-map words, the window end (default T; ``Network.window``)."""
-    enabled = np.ones(lay.maps, dtype=bool) if enabled is None else np.asarray(enabled, dtype=bool)
-    if enabled.shape != (lay.maps,):
-        raise ValueError(f"enabled of shape {enabled.shape}: one flag per map, ({lay.maps},)")
+    enabled, window = policy_registers(lay, enabled, window)
     flags = np.zeros(enable_words(lay.maps) * ENABLE_WORD_BITS, dtype=np.int64)
     flags[:lay.maps] = enabled
     words = (flags.reshape(-1, ENABLE_WORD_BITS) << np.arange(ENABLE_WORD_BITS)).sum(axis=1)
-    return [(codes[0], 0, [int(w) for w in words]),
-            (codes[1], 0, [lay.time_steps if window is None else int(window)])]
+    return [(codes[0], 0, [int(w) for w in words]), (codes[1], 0, [window])]
 
 
 async def load_policy(bus, lay: EngineLayout, enabled=None, window: int | None = None,

@@ -140,7 +140,7 @@ def test_resume_mid_layer_is_bit_identical(resume_case, whole, tmp_path, stop_af
     assert sa.keys() == sb.keys() and any(k.startswith("policy.drive") for k in sa)
     for k in sa:
         np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
-    report = whole.pruning.report(whole)
+    report = whole.pruning.after_training(whole, None)
     assert report["maps_disabled"] == [2, 3]
     assert sum(report["regrow_events"]) > 0, "a regrowth must happen, or the test shows little"
 

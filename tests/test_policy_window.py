@@ -12,7 +12,7 @@ from model import config as C, data, experiment, readout
 from model.network import Network
 from model.pruning import temporal_window
 from model.pruning.temporal_window import (choose_window, cross_entropy, held_out_divergence,
-                                           readout_divergence, training_window)
+                                           training_window)
 from model.train import Trainer
 
 
@@ -35,23 +35,14 @@ def test_choose_window_by_hand():
         choose_window([], 0.01)
 
 
-class _Fixed:
-    """A readout stand-in with given decision values."""
-    def __init__(self, d, classes):
-        self.d, self.classes_ = np.array(d), np.array(classes)
-
-    def decision_function(self, x):
-        return self.d
-
-
 def test_divergence_by_hand():
     # softmax(0, ln 3) = (1/4, 3/4): label 7 (second class) costs -ln(3/4), label 3 -ln(1/4).
-    clf = _Fixed([[0.0, math.log(3)], [0.0, math.log(3)]], [3, 7])
-    assert readout_divergence(clf, None, np.array([7, 3])) == pytest.approx(
+    d = np.array([[0.0, math.log(3)], [0.0, math.log(3)]])
+    assert cross_entropy(d, np.array([3, 7]), np.array([7, 3])) == pytest.approx(
         -(math.log(3 / 4) + math.log(1 / 4)) / 2)
     # Two classes: one decision value d for the second class, p = sigmoid(d) = 3/4 at d = ln 3.
-    clf = _Fixed([math.log(3)], [3, 7])
-    assert readout_divergence(clf, None, np.array([7])) == pytest.approx(-math.log(3 / 4))
+    assert cross_entropy(np.array([math.log(3)]), np.array([3, 7]), np.array([7])) == pytest.approx(
+        -math.log(3 / 4))
 
 
 def test_training_window_schedule():
@@ -126,7 +117,7 @@ def test_held_out_divergence_scores_unseen_images():
     noise = rng.normal(size=(40, 60))
     cfg = window_cfg()
     fitted = readout.fit(cfg, noise, labels, max_iter=200)
-    assert readout_divergence(fitted, noise, labels) < 0.5 * math.log(4)
+    assert cross_entropy(fitted.decision_function(noise), fitted.classes_, labels) < 0.5 * math.log(4)
     assert held_out_divergence(cfg, noise, labels, folds=2, max_iter=200) > math.log(4)
     signal = np.eye(4)[labels] + 0.1 * rng.normal(size=(40, 4))
     assert held_out_divergence(cfg, signal, labels, folds=2, max_iter=200) < 0.5

@@ -56,7 +56,6 @@ def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
     return False, 0
 
 
-
 def make_policy(cfg: Config, arith):
     """The configured policy, or NoPruning when pruning is disabled."""
     if not cfg.pruning.enabled:

@@ -148,9 +148,6 @@ class ChannelActivityPruning(Policy):
         return int((~net.pruned[i][disabled]).sum())
 
     def after_training(self, net, ds) -> dict:
-        return self.report(net)
-
-    def report(self, net) -> dict:
         """What the policy chose, per layer: maps left disabled, and the events over the run."""
         return {"maps_disabled": [int((~on).sum()) for on in net.channel_on],
                 "disabled_maps": [np.flatnonzero(~on).tolist() for on in net.channel_on],

@@ -73,11 +73,6 @@ def cross_entropy(decisions: np.ndarray, classes: np.ndarray, labels: np.ndarray
     return float(-log_p[np.arange(len(labels)), rows].mean())
 
 
-def readout_divergence(clf, features: np.ndarray, labels: np.ndarray) -> float:
-    """The cross-entropy of a fitted readout's decision values on ``features``."""
-    return cross_entropy(clf.decision_function(features), clf.classes_, labels)
-
-
 def held_out_divergence(cfg: Config, features: np.ndarray, labels: np.ndarray, folds: int,
                         max_iter: int) -> float:
     """The cross-entropy of out-of-fold decision values: each image scored by the readout
