@@ -1,7 +1,8 @@
 """hw/prune.py (PruneCheck) against the pruning rule written out in Python, over random inputs
 that include every corner the row summary depends on (this lane's word the row's last live
 one, another lane's word live, all dead), for a kernel of fewer than 32 rows (one live-row
-word per map) and one of more."""
+word per map) and one of more, and for 10 lanes (the MNIST default: the lane select is a
+multiplexer tree that is not full)."""
 import dataclasses
 import random
 
@@ -27,7 +28,9 @@ def rule(lay, valid, check, sweep, q_next, threshold, lane, g, masks, row_word, 
             "row_any_next": row_any & ~(1 << (ky * lay.kernel + kx))}
 
 
-@pytest.mark.parametrize("lay", [LAY, dataclasses.replace(LAY, channels=4)], ids=["18rows", "36rows"])
+@pytest.mark.parametrize("lay", [LAY, dataclasses.replace(LAY, channels=4),
+                                 dataclasses.replace(LAY, maps=30, lanes=10)],
+                         ids=["18rows", "36rows", "10lanes"])
 def test_prune_check_follows_the_rule(lay):
     dut = PruneCheck(lay)
     rnd = random.Random(3)
