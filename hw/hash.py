@@ -2,12 +2,14 @@
 
 Three xor-shift stages and two multiplications by constants, modulo 2^32. Combinational by
 default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, ``o`` the hash of
-the ``i`` of three cycles before, each stage at most one 16 x 16 multiplication and one 16-bit
-addition deep: a product x C mod 2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16)
-2^16, and
+the ``i`` of three cycles before. A product x C mod 2^32 with 16-bit halves is
+xl Cl + ((xl Ch + xh Cl) mod 2^16) 2^16; its three partial products are registered as they
+leave the multipliers, and added up after the register, so no stage has an adder behind a
+multiplier (ECP5 at 75 MHz: a 16-bit carry chain after a MULT18X18D did not fit):
 
-1. h0 = i ^ (i >> 16); of h0 C1 the low product and the sum of the cross products, registered;
-2. their sum h1 (a 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2, registered;
+1. h0 = i ^ (i >> 16); the three partial products of h0 C1, registered;
+2. their sum h1 (a three-operand 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2,
+   registered;
 3. their sum h3, o = h3 ^ (h3 >> 16), registered.
 
 The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
@@ -40,13 +42,14 @@ class Mix32(wiring.Component):
                 m.d.comb += statements
 
         def products(x, c, name):
-            """x c mod 2^32 from the partial products: low (32 bits) and the sum of the two cross
-            products (16 bits), registered; the sum's upper half added after the register."""
-            lo, cross = Signal(32, name=f"{name}_lo"), Signal(16, name=f"{name}_x")
+            """x c mod 2^32 from the partial products: low (32 bits) and the two cross products
+            (16 bits each), registered; the upper half summed after the register."""
+            lo = Signal(32, name=f"{name}_lo")
+            xa, xb = Signal(16, name=f"{name}_xa"), Signal(16, name=f"{name}_xb")
             stage_when_en([lo.eq(x[:16] * (c & 0xFFFF)),
-                           cross.eq((x[:16] * (c >> 16) + x[16:] * (c & 0xFFFF))[:16])])
+                           xa.eq((x[:16] * (c >> 16))[:16]), xb.eq((x[16:] * (c & 0xFFFF))[:16])])
             total = Signal(32, name=f"{name}_sum")
-            m.d.comb += total.eq(Cat(lo[:16], (lo[16:] + cross)[:16]))
+            m.d.comb += total.eq(Cat(lo[:16], (lo[16:] + xa + xb)[:16]))
             return total
 
         h0, h2 = Signal(32), Signal(32)

@@ -149,6 +149,7 @@ class IntegrateEngine(wiring.Component):
             pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words)
             fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words)
             pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
+            fifo_wp = fifo.write_port()
             w_wp, m_wp = w.write_port(), mk.write_port()
             lanes.append(dict(
                 w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)),
@@ -162,7 +163,8 @@ class IntegrateEngine(wiring.Component):
                 vfire_now=Signal(pb, name=f"vfire_now{l}"),
                 fire_wp=fire.write_port(), fire_rd=fire.read_port(),
                 vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
-                fifo_wp=fifo.write_port(), fifo_rd=fifo.read_port(),
+                fifo_wp=fifo_wp, fifo_rd=fifo.read_port(transparent_for=(fifo_wp,)),
+                head=Signal(ab, name=f"head{l}"),
                 rem=Signal(G, name=f"rem{l}"), wptr=Signal(ab + 1, name=f"wptr{l}"),
                 x_valid=Signal(name=f"x_valid{l}"), x_addr=Signal(ab, name=f"x_addr{l}"),
                 d1_valid=Signal(name=f"d1_valid{l}"), d2_valid=Signal(name=f"d2_valid{l}"),
@@ -229,30 +231,33 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += age.eq(1)
         with m.Elif(age != 2):
             m.d.sync += age.eq(age + 1)
-        # What the next event's fields decide is registered from the read data (valid from age 1
-        # on), so it is there at age 2: its offsets inside the output, its time, its output
-        # position base (y + pad) so + (x + pad) -- the row of offset (ky, kx) lands on
-        # base - (ky so + kx).
+        # The read data is registered as it comes (valid from age 1 on), and what the next
+        # event's fields decide is computed from that register at age 2, not from the block
+        # RAM's output (ECP5: 5.8 ns clock to out): its offsets inside the output, its time,
+        # its output position base (y + pad) so + (x + pad) -- the row of offset (ky, kx) lands
+        # on base - (ky so + kx).
         ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
+        nxt_q = Signal(ev_lay)
+        m.d.sync += nxt_q.eq(nxt)
         inside, nxt_t = Signal(k * k), Signal(tb)
         nxt_base = Signal(bits((so + 2 * pad) * so))
         for ky in range(k):
             for kx in range(k):
-                m.d.sync += inside[ky * k + kx].eq((nxt.y + pad >= ky) & (nxt.y + pad - ky < so) &
-                                                   (nxt.x + pad >= kx) & (nxt.x + pad - kx < so))
+                m.d.comb += inside[ky * k + kx].eq((nxt_q.y + pad >= ky) & (nxt_q.y + pad - ky < so) &
+                                                   (nxt_q.x + pad >= kx) & (nxt_q.x + pad - kx < so))
         y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
-        m.d.sync += [nxt_t.eq(nxt.t), nxt_base.eq(y_base[nxt.y] + nxt.x)]
+        m.d.comb += [nxt_t.eq(nxt_q.t), nxt_base.eq(y_base[nxt_q.y] + nxt_q.x)]
         m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
         ev_base = Signal.like(nxt_base)
         with m.If(take):
-            m.d.sync += [ev.eq(nxt), cur_e.eq(e), ev_base.eq(nxt_base)]
+            m.d.sync += [ev.eq(nxt_q), cur_e.eq(e), ev_base.eq(nxt_base)]
 
         # Issuing a row: the lowest pending offset (of the next event when it is taken); its
         # mask words arrive in the next cycle.
         pend = Signal(k * k)
         iev_c, iev_base = Signal.like(ev.c), Signal.like(nxt_base)
-        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev_c.eq(Mux(take, nxt.c, ev.c)),
+        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev_c.eq(Mux(take, nxt_q.c, ev.c)),
                      iev_base.eq(Mux(take, nxt_base, ev_base))]
         offs = skip_walk_bit(m, pend, "skip_offsets")
         pos_off = Array(Const(o // k * so + o % k, bits(k * so)) for o in range(k * k))
@@ -328,20 +333,25 @@ class IntegrateEngine(wiring.Component):
             m.d.comb += cr.eq(r_valid & (r_pot < self.threshold) & reached)
             ln["cr"] = cr
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
-                         ln["fifo_wp"].en.eq(cr), ln["fifo_rd"].addr.eq(counter)]
+                         ln["fifo_wp"].en.eq(cr),
+                         ln["fifo_rd"].addr.eq(Mux(draining, counter + 1, 0))]
+            # The FIFO is read a cycle ahead into ``head`` (entry 0 in STEP_END, through the
+            # port's transparency to that cycle's crossing), so the drain's addresses come from a
+            # register, not from a block RAM's output (ECP5: 5.8 ns clock to out).
+            m.d.sync += ln["head"].eq(ln["fifo_rd"].data)
             with m.If(cr):
                 m.d.sync += ln["wptr"].eq(ln["wptr"] + 1)
 
             m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
-                         ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["fifo_rd"].data)]
+                         ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["head"])]
             m.d.comb += [self.tr_fire[l].eq(ln["d2_valid"]), self.tr_fire_addr[l].eq(ln["d2_addr"]),
                          self.tr_fire_v[l].eq(ln["pot_now"])]
 
             m.d.comb += [ln["pot_addr"].eq(Mux(in_rows, op_addr,
-                                               Mux(draining, ln["fifo_rd"].data, self.rd_addr))),
+                                               Mux(draining, ln["head"], self.rd_addr))),
                          ln["pot_rd"].addr.eq(ln["pot_addr"]),
                          # the drain reads the fire bitmap in d1 and sets the bit in d2
-                         ln["fv_addr"].eq(Mux(draining, ln["fifo_rd"].data, self.rd_addr))]
+                         ln["fv_addr"].eq(Mux(draining, ln["head"], self.rd_addr))]
             m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
                          ln["pot_wp"].en.eq(ln["x_valid"]),
                          ln["fire_wp"].addr.eq(ln["d2_addr"]),
