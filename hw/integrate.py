@@ -235,16 +235,19 @@ class IntegrateEngine(wiring.Component):
         # event's fields decide is computed from that register at age 2, not from the block
         # RAM's output (ECP5: 5.8 ns clock to out): its offsets inside the output, its time,
         # its output position base (y + pad) so + (x + pad) -- the row of offset (ky, kx) lands
-        # on base - (ky so + kx).
+        # on base - (ky so + kx). Only the offsets' table lookups (which ky keep the row
+        # inside for this y, which kx for this x) are registered from the read data itself:
+        # compared at age 2 they were a carry chain ahead of the issue logic.
         ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
         nxt_q = Signal(ev_lay)
         m.d.sync += nxt_q.eq(nxt)
         inside, nxt_t = Signal(k * k), Signal(tb)
         nxt_base = Signal(bits((so + 2 * pad) * so))
-        for ky in range(k):
-            for kx in range(k):
-                m.d.comb += inside[ky * k + kx].eq((nxt_q.y + pad >= ky) & (nxt_q.y + pad - ky < so) &
-                                                   (nxt_q.x + pad >= kx) & (nxt_q.x + pad - kx < so))
+        keep = Array(Const(sum(1 << o for o in range(k) if 0 <= v + pad - o < so), k)
+                     for v in range(lay.side_in))
+        keep_y, keep_x = Signal(k), Signal(k)
+        m.d.sync += [keep_y.eq(keep[nxt.y]), keep_x.eq(keep[nxt.x])]
+        m.d.comb += inside.eq(Cat(keep_y[o // k] & keep_x[o % k] for o in range(k * k)))
         y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
         m.d.comb += [nxt_t.eq(nxt_q.t), nxt_base.eq(y_base[nxt_q.y] + nxt_q.x)]
         m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
