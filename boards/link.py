@@ -144,14 +144,15 @@ class HostLink(wiring.Component):
             m.d.comb += [c.wr_en.eq(wr_en & here), c.wr_mem.eq(mem), c.wr_lane.eq(lane),
                          c.wr_addr.eq(addr), c.wr_data.eq(wdata), c.rd_mem.eq(mem),
                          c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx)]
+        # Each core's read word is registered before the reply takes it: a block RAM's read data
+        # (5.8 ns on the ECP5) and the core's read multiplexers fill a cycle of their own, and
+        # the choice of core comes after the registers.
+        core_words = [Signal(32, name=f"core{i}_word") for i in range(len(cores))]
+        m.d.sync += [w.eq(c.rd_data) for w, c in zip(core_words, cores)]
         with m.Switch(layer):
-            for i, c in enumerate(cores):
+            for i, w in enumerate(core_words):
                 with m.Case(i):
-                    m.d.comb += rd_data.eq(c.rd_data)
-        # The read word is registered before the reply takes it: a block RAM's read data (5.8 ns
-        # on the ECP5) and the cores' read multiplexers fill a cycle of their own.
-        rd_word = Signal(32)
-        m.d.sync += rd_word.eq(rd_data)
+                    m.d.comb += rd_data.eq(w)
         with m.Switch(bi):                    # the word so far with the byte on the stream
             for b in range(4):
                 with m.Case(b):
@@ -331,10 +332,10 @@ class HostLink(wiring.Component):
                         m.next = "R_SUM"
             with m.State("R_READ"):           # the address is on the read port
                 m.next = "R_WAIT"
-            with m.State("R_WAIT"):           # its word is on rd_data
+            with m.State("R_WAIT"):           # its word is on the core's rd_data
                 m.next = "R_LATCH"
-            with m.State("R_LATCH"):          # and now in rd_word
-                m.d.sync += [word.eq(rd_word), bi.eq(0)]
+            with m.State("R_LATCH"):          # and now in the core's word register (rd_data)
+                m.d.sync += [word.eq(rd_data), bi.eq(0)]
                 m.next = "R_WORD"
             with m.State("R_WORD"):
                 with sending(word[:8]):

@@ -260,8 +260,15 @@ class IntegrateEngine(wiring.Component):
         # mask words arrive in the next cycle.
         pend = Signal(k * k)
         iev_c, iev_base = Signal.like(ev.c), Signal.like(nxt_base)
-        m.d.comb += [pend.eq(Mux(take, pend_n, pending)), iev_c.eq(Mux(take, nxt_q.c, ev.c)),
-                     iev_base.eq(Mux(take, nxt_base, ev_base))]
+        # The candidate is chosen by ``pending`` alone, not by ``take`` (a row is taken from the
+        # next event only when the current one has none pending): the mask words' read address
+        # does not wait for the lanes' decision, from the mask words just read, that the row is
+        # done (a block RAM -> logic -> block RAM address loop). When nothing issues, the
+        # address is unused.
+        from_next = Signal()
+        m.d.comb += [from_next.eq(pending == 0), pend.eq(Mux(from_next, pend_n, pending)),
+                     iev_c.eq(Mux(from_next, nxt_q.c, ev.c)),
+                     iev_base.eq(Mux(from_next, nxt_base, ev_base))]
         offs = skip_walk_bit(m, pend, "skip_offsets")
         pos_off = Array(Const(o // k * so + o % k, bits(k * so)) for o in range(k * k))
         row_next = Signal.like(cur_row)
