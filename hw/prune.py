@@ -8,25 +8,12 @@ without bit ``row_bit``, the channel's row summary without bit ``ky k + kx``, an
 set when no lane keeps a live connection in the row (every lane's mask word as read, this lane's
 as rewritten), so the summary bit goes with the row's last connection.
 """
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits
+from hw.common import bits, mux_tree
 from model.schedule import EngineLayout
-
-
-def mux_tree(sel, words):
-    """``words[sel]`` as a tree of 2:1 multiplexers, one level per bit of ``sel`` (a selector
-    past the end reads the last word). For a lane count that is not a power of two, synth_ecp5
-    maps this far better than an ``Array`` index: MNIST's checks (10 lanes) took 175 + 308
-    LUT4s with the index and take 149 + 279 (Xilinx 7: 115 + 185 LUT6s, now 116 + 174)."""
-    level = 0
-    while len(words) > 1:
-        words = [Mux(sel[level], words[i + 1], words[i]) if i + 1 < len(words) else words[i]
-                 for i in range(0, len(words), 2)]
-        level += 1
-    return words[0]
 
 
 class PruneCheck(wiring.Component):
