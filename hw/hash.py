@@ -1,16 +1,18 @@
 """Mix32: the counter hash of model/rng.py (MurmurHash3 fmix32) in gateware.
 
 Three xor-shift stages and two multiplications by constants, modulo 2^32. Combinational by
-default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, ``o`` the hash of
-the ``i`` of three cycles before. A product x C mod 2^32 with 16-bit halves is
-xl Cl + ((xl Ch + xh Cl) mod 2^16) 2^16; its three partial products are registered as they
-leave the multipliers, and added up after the register, so no stage has an adder behind a
-multiplier (ECP5 at 75 MHz: a 16-bit carry chain after a MULT18X18D did not fit):
+default (``stages=0``). With ``stages=3`` it is a pipeline of three registers, ``o`` (from the
+last register, through logic) the hash of the ``i`` of three cycles before. A product x C mod
+2^32 with 16-bit halves is xl Cl + ((xl Ch + xh Cl) mod 2^16) 2^16; its three partial products
+are registered as they leave the multipliers and added up after the register. Each multiplier
+has a register on its output and only an xor-shift before it, because ECP5's multipliers sit in
+a few rows of the die: the route to and from one takes most of a 75 MHz cycle, so no adder fits
+on either side of it:
 
 1. h0 = i ^ (i >> 16); the three partial products of h0 C1, registered;
-2. their sum h1 (a three-operand 16-bit addition), h2 = h1 ^ (h1 >> 13); the same for h2 C2,
-   registered;
-3. their sum h3, o = h3 ^ (h3 >> 16), registered.
+2. their sum h1 (a three-operand 16-bit addition), h2 = h1 ^ (h1 >> 13), registered;
+3. the three partial products of h2 C2, registered;
+   then (after the last register, combinational) their sum h3 and o = h3 ^ (h3 >> 16).
 
 The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
 STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a
@@ -34,28 +36,27 @@ class Mix32(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        def stage_when_en(statements):
+        def stage(value, name):
+            """``value`` registered while ``en`` is high (pipelined), or as it is."""
+            reg = Signal(len(value), name=name)
             if self.stages:
                 with m.If(self.en):
-                    m.d.sync += statements
+                    m.d.sync += reg.eq(value)
             else:
-                m.d.comb += statements
+                m.d.comb += reg.eq(value)
+            return reg
 
-        def products(x, c, name):
+        def product(x, c, name):
             """x c mod 2^32 from the partial products: low (32 bits) and the two cross products
-            (16 bits each), registered; the upper half summed after the register."""
-            lo = Signal(32, name=f"{name}_lo")
-            xa, xb = Signal(16, name=f"{name}_xa"), Signal(16, name=f"{name}_xb")
-            stage_when_en([lo.eq(x[:16] * (c & 0xFFFF)),
-                           xa.eq((x[:16] * (c >> 16))[:16]), xb.eq((x[16:] * (c & 0xFFFF))[:16])])
-            total = Signal(32, name=f"{name}_sum")
-            m.d.comb += total.eq(Cat(lo[:16], (lo[16:] + xa + xb)[:16]))
-            return total
+            (16 bits each), each a stage; the upper half summed after them."""
+            lo = stage(x[:16] * (c & 0xFFFF), f"{name}_lo")
+            xa = stage((x[:16] * (c >> 16))[:16], f"{name}_xa")
+            xb = stage((x[16:] * (c & 0xFFFF))[:16], f"{name}_xb")
+            return Cat(lo[:16], (lo[16:] + xa + xb)[:16])
 
-        h0, h2 = Signal(32), Signal(32)
-        m.d.comb += h0.eq(self.i ^ (self.i >> 16))
-        h1 = products(h0, _C1, "p1")
-        m.d.comb += h2.eq(h1 ^ (h1 >> 13))
-        h3 = products(h2, _C2, "p2")
-        stage_when_en([self.o.eq(h3 ^ (h3 >> 16))])
+        h0 = self.i ^ (self.i >> 16)
+        h1 = product(h0, _C1, "p1")
+        h2 = stage(h1 ^ (h1 >> 13), "h2")
+        h3 = product(h2, _C2, "p2")
+        m.d.comb += self.o.eq(h3 ^ (h3 >> 16))
         return m

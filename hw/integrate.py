@@ -7,11 +7,12 @@ Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit
 potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
 accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
 (find-first-set), so pruned connections are never visited; the row ends when every lane's word
-is empty. Reads are synchronous: an op reads weight and potential in its issue cycle and writes
-the saturated sum in the next; the potential read port is transparent to that write. A
-threshold crossing is tested in the cycle after the write, on the registered old potential and
-sum, and enters the lane's FIFO in that cycle (for the step's last op: STEP_END, whose depth of
-the drain counts it).
+is empty. Reads are synchronous: an op reads weight and potential in its issue cycle, registers
+them as they arrive in the next, and writes the saturated sum in the cycle after (Y); the op
+just before it writes after its read, so its sum is forwarded when the address is the same,
+and the read port is transparent to the writes of the ops before that. A threshold crossing is
+tested in Y, on the registered old potential and the sum, and enters the lane's FIFO in that
+cycle (for the step's last op: STEP_END, whose depth of the drain counts it).
 
 No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
 one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
@@ -319,28 +320,28 @@ class IntegrateEngine(wiring.Component):
                          ln["fire_now"].eq(Mux(fire_ok, ln["fire_rd"].data, T)),
                          ln["vfire_now"].eq(Mux(fire_ok, ln["vfire_rd"].data, 0))]
 
-            # The write data: the saturated sum of the read word and the weight, or (valid bit
-            # clear) the weight alone, saturated; the bit selects after the adder, off the
-            # memory-to-memory path.
+            # The read word and the weight are registered as they leave their memories (ECP5:
+            # 5.8 ns clock to out), and the saturated sum is written in the cycle after (Y), with
+            # the threshold test. The op just before, in Y as this one leaves its memory, writes
+            # after this one's read: its sum is forwarded when the address is the same (ops two
+            # apart meet at the read port's transparency). A clear valid bit reads as 0.
             w_now = Signal(max(pb, lay.weight_bits), name=f"w_now{l}")
             w_rd = ln["w_rd"].data
             m.d.comb += w_now.eq(Mux(w_rd > vmax, vmax, w_rd) if lay.weight_bits > pb else w_rd)
-            sum_w, sum_rd = Signal(pb + 1, name=f"sum{l}"), Signal(pb + 1, name=f"sum_rd{l}")
-            sat = Signal(pb, name=f"sat{l}")
-            m.d.comb += [sum_w.eq(ln["pot_now"] + w_now), sum_rd.eq(ln["pot_rd"].data + w_now),
-                         sat.eq(Mux(pot_ok, Mux(sum_rd[pb], vmax, sum_rd[:pb]), w_now))]
-            # The threshold test runs on the registered old potential and sum, the cycle after the
-            # op's exec; the crossing enters the FIFO in that cycle (STEP_END for the step's last
-            # op: ``most_next`` counts it there). sat >= threshold is sum >= threshold (the
-            # threshold is at most vmax).
-            r_valid, r_pot, r_sum = (Signal(name=f"r_valid{l}"), Signal(pb, name=f"r_pot{l}"),
-                                     Signal(pb + 1, name=f"r_sum{l}"))
-            cr, cr_addr = Signal(name=f"cr{l}"), Signal(ab, name=f"cr_addr{l}")
-            m.d.sync += [r_valid.eq(ln["x_valid"]), r_pot.eq(ln["pot_now"]), r_sum.eq(sum_w),
-                         cr_addr.eq(ln["x_addr"])]
-            r_sat = Mux(r_sum[pb], vmax, r_sum[:pb])
-            reached = (r_sat > self.threshold) if "threshold_strict" in self.faults else (r_sum >= self.threshold)
-            m.d.comb += cr.eq(r_valid & (r_pot < self.threshold) & reached)
+            y_valid, y_addr = Signal(name=f"y_valid{l}"), Signal(ab, name=f"y_addr{l}")
+            y_pot, y_w = Signal(pb, name=f"y_pot{l}"), Signal.like(w_now, name=f"y_w{l}")
+            y_sum, sat = Signal(pb + 1, name=f"y_sum{l}"), Signal(pb, name=f"sat{l}")
+            forward = Signal(name=f"forward{l}")
+            m.d.comb += [y_sum.eq(y_pot + y_w), sat.eq(Mux(y_sum[pb], vmax, y_sum[:pb])),
+                         forward.eq(y_valid & (y_addr == ln["x_addr"]))]
+            m.d.sync += [y_valid.eq(ln["x_valid"]), y_addr.eq(ln["x_addr"]), y_w.eq(w_now),
+                         y_pot.eq(Mux(forward, sat, ln["pot_now"]))]
+            # The threshold test, on the old potential and the sum (sat >= threshold is
+            # sum >= threshold: the threshold is at most vmax); the crossing enters the FIFO in
+            # Y (STEP_END for the step's last op: ``most_next`` counts it there).
+            cr, cr_addr = Signal(name=f"cr{l}"), y_addr
+            reached = (sat > self.threshold) if "threshold_strict" in self.faults else (y_sum >= self.threshold)
+            m.d.comb += cr.eq(y_valid & (y_pot < self.threshold) & reached)
             ln["cr"] = cr
             m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
                          ln["fifo_wp"].en.eq(cr),
@@ -362,8 +363,8 @@ class IntegrateEngine(wiring.Component):
                          ln["pot_rd"].addr.eq(ln["pot_addr"]),
                          # the drain reads the fire bitmap in d1 and sets the bit in d2
                          ln["fv_addr"].eq(Mux(draining, ln["head"], self.rd_addr))]
-            m.d.comb += [ln["pot_wp"].addr.eq(ln["x_addr"]), ln["pot_wp"].data.eq(sat),
-                         ln["pot_wp"].en.eq(ln["x_valid"]),
+            m.d.comb += [ln["pot_wp"].addr.eq(y_addr), ln["pot_wp"].data.eq(sat),
+                         ln["pot_wp"].en.eq(y_valid),
                          ln["fire_wp"].addr.eq(ln["d2_addr"]),
                          ln["fire_wp"].data.eq(t + 1 if "fire_time_late" in self.faults else t),
                          ln["fire_wp"].en.eq(ln["d2_valid"]),

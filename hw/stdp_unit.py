@@ -6,16 +6,17 @@ kernel f, one per cycle, with a find-first-set over 32-row words of a per-map li
 rows. Each op reads the weight (lane f mod P, word row G + f div P), the input spike time at
 (c, y + ky - pad, x + kx - pad) (outside the input: never, so LTD), and hashes its random word
 ``mix32(round_key ^ (f * rows + row))`` (``round_key = mix32(layer_key ^ n)``, model/rng.py); it
-writes the weight from the rule of ``hw.stdp_lane`` five cycles after its issue. The op is a
-pipeline of six one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
-read), A (the weight selected, the input time's address, hash stage 1), B (q (2^W - q), the
-input time: ltp and the rate, hash stage 2), C (the rate product, hash stage 3), D (the new
-weight for either carry of the rounding word, the carry picking one; the read-modify-write words
-read) and E (exec: the pruning check, the writes, the trace); a new op issues every cycle. With ``check`` set, a weight that falls below ``prune_th`` is pruned: its lane mask
-bit, its ``map_rows`` bit and, if it was the row's last live connection, its ``row_any`` bit are
-cleared (read-modify-write: read in D, written in E, through read ports transparent to the
-writes, so an op sees the writes of the op just before it). After the last walk two FLUSH
-cycles let the last op reach E before DONE.
+writes the weight from the rule of ``hw.stdp_lane`` six cycles after its issue. The op is a
+pipeline of seven one-cycle stages, I (issue: the row found, the weight and the row's (c, ky, kx)
+read), A (the weight selected, the input time's address, the hash input), B (q (2^W - q), the
+input time: ltp and the rate, hash stage 1), C (the rate product, hash stage 2), D (the new
+weight for either carry of the rounding word, hash stage 3), E (the hashed word's carry picks
+one; the read-modify-write words read) and X (exec: the pruning check, the writes, the trace);
+a new op issues every cycle. With ``check`` set, a weight that falls below ``prune_th`` is
+pruned: its lane mask bit, its ``map_rows`` bit and, if it was the row's last live connection,
+its ``row_any`` bit are cleared (read-modify-write: read in E, written in X, through read ports
+transparent to the writes, so an op sees the writes of the op just before it). After the last
+walk three FLUSH cycles let the last op reach X before DONE.
 
 ``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
@@ -27,7 +28,7 @@ the engine through ``syn`` (``borrowed=True``, ``hw.common.synapse_port``), on i
 f NW + row div 32, bit row mod 32; NW = ceil(rows / 32)) and ``times`` (the layer's input spike
 times, c S S + y S + x).
 """
-from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,7 +38,7 @@ from hw.prune import PruneCheck
 from hw.stdp_lane import rate_product, select_step, step_candidates, weight_product
 from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
-from model.schedule import EngineLayout
+from model.schedule import STDP_EXEC, EngineLayout
 
 MEM_MAP_ROWS, MEM_TIMES = 3, 4          # after hw.synapses' weights, masks, row summaries
 
@@ -147,91 +148,73 @@ class StdpUnit(wiring.Component):
         issue = Signal()
         issue_row = Signal(bits(rows - 1))
 
-        # An op runs through six stages, one cycle each (``model.schedule.STDP_EXEC``):
+        # An op runs through seven stages, one cycle each (``model.schedule.STDP_EXEC``):
         #   I  issue: the walk finds the row; the weight and the row's (c, ky, kx) are read;
-        #   A  the weight arrives (lane select); the input time's address; hash stage 1;
-        #   B  q (2^W - q); the input time arrives: ltp and the rate; hash stage 2;
-        #   C  the rate product; hash stage 3;
-        #   D  the new weight: the two candidates (rounding carry 0 or 1) and the carry of the
-        #      hashed word picking one; the read-modify-write words are read;
-        #   E  exec: the pruning check, the writes, the trace.
-        # The read-modify-write words (mask words, row summary, live-row word) are read in D, one
-        # cycle before E writes them, through read ports transparent to the writes: every op sees
-        # the writes of the ops before it. The weight is read in I and written in E: each
+        #   A  the weight arrives (lane select); the input time's address; the hash input
+        #      round_key ^ (f rows + row), registered;
+        #   B  q (2^W - q); the input time arrives: ltp and the rate; hash stage 1 (multipliers);
+        #   C  the rate product; hash stage 2 (sum, xor-shift);
+        #   D  the two candidate weights (rounding carry 0 or 1); hash stage 3 (multipliers);
+        #   E  the hashed word (sum, xor-shift) and its carry pick the candidate; the
+        #      read-modify-write words are read;
+        #   X  exec: the pruning check, the writes, the trace.
+        # Every multiplier has a register behind it and nothing but an xor-shift or a register
+        # ahead of it (hw/hash.py: on the ECP5 the route to a multiplier is most of a cycle).
+        # The read-modify-write words (mask words, row summary, live-row word) are read in E, one
+        # cycle before X writes them, through read ports transparent to the writes: every op sees
+        # the writes of the ops before it. The weight is read in I and written in X: each
         # (map, row) has one op a pass (winners have distinct maps), so no op reads a weight an
         # op in flight will write.
+        def stage(name, fields):
+            """The fields of an op registered into the next stage (signals ``name_field``)."""
+            out = {}
+            for key, value in fields.items():
+                out[key] = reg = Signal(Value.cast(value).shape(), name=f"{name}_{key}")
+                m.d.sync += reg.eq(value)
+            return out
+
         lane_of = Signal(bits(P - 1))
         g_of = Signal(bits(G - 1))
         m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P),
                      syn.w_addr.eq(const_mul(issue_row, G) + g_of), tab_rd.addr.eq(issue_row)]
-
-        a_valid, a_row, a_f = Signal(), Signal.like(issue_row), Signal.like(cur.f)
-        a_lane, a_g, a_y, a_x, a_t = (Signal.like(lane_of), Signal.like(g_of), Signal.like(cur.y),
-                                      Signal.like(cur.x), Signal(tb))
-        m.d.sync += [a_valid.eq(issue), a_row.eq(issue_row), a_f.eq(cur.f), a_lane.eq(lane_of),
-                     a_g.eq(g_of), a_y.eq(cur.y), a_x.eq(cur.x), a_t.eq(cur.t)]
+        a = stage("a", dict(valid=issue, row=issue_row, f=cur.f, lane=lane_of, g=g_of,
+                            y=cur.y, x=cur.x, t=cur.t))
         row_c, row_ky, row_kx, row_toff = Signal(cb), Signal(kb), Signal(kb), Signal(signed(ob))
         m.d.comb += [row_c.eq(tab_rd.data[:cb]), row_ky.eq(tab_rd.data[cb:cb + kb]),
                      row_kx.eq(tab_rd.data[cb + kb:cb + 2 * kb]), row_toff.eq(tab_rd.data[cb + 2 * kb:])]
         py = Signal(range(-k, S + k + 1))
         px = Signal(range(-k, S + k + 1))
-        m.d.comb += [py.eq(a_y + row_ky - pad), px.eq(a_x + row_kx - pad)]
+        m.d.comb += [py.eq(a["y"] + row_ky - pad), px.eq(a["x"] + row_kx - pad)]
         outside = (py < 0) | (py >= S) | (px < 0) | (px >= S)
-        a_q = Signal(wb)
         # f_base, cur_base are the walk's: the next W_LOAD is two cycles or more after its last issue.
-        m.d.comb += [t_rd.addr.eq(cur_base + row_toff),
-                     a_q.eq(Array(syn.w_data)[a_lane]),
-                     word_hash.i.eq(round_key ^ (f_base + a_row))]
-
-        b_valid, b_outside = Signal(), Signal()
-        b_lane, b_g = Signal.like(lane_of), Signal.like(g_of)
-        b_row, b_f, b_t = Signal.like(issue_row), Signal.like(cur.f), Signal(tb)
-        b_c, b_ky, b_kx = Signal(cb), Signal(kb), Signal(kb)
-        b_q = Signal(wb)
-        m.d.sync += [b_valid.eq(a_valid), b_outside.eq(outside), b_lane.eq(a_lane), b_g.eq(a_g),
-                     b_row.eq(a_row), b_f.eq(a_f), b_t.eq(a_t),
-                     b_c.eq(row_c), b_ky.eq(row_ky), b_kx.eq(row_kx), b_q.eq(a_q)]
-        b_qq = weight_product(m, fmt, b_q)
+        m.d.comb += t_rd.addr.eq(cur_base + row_toff)
+        shared = ("valid", "lane", "g", "row", "f")
+        b = stage("b", {**{n: a[n] for n in (*shared, "t")}, "outside": outside,
+                        "c": row_c, "ky": row_ky, "kx": row_kx,
+                        "q": Array(syn.w_data)[a["lane"]],
+                        "hash_in": round_key ^ (f_base + a["row"])})
+        m.d.comb += word_hash.i.eq(b["hash_in"])
+        b_qq = weight_product(m, fmt, b["q"])
         b_ltp = Signal()
-        m.d.comb += b_ltp.eq(Mux(b_outside, T, t_rd.data) <= b_t)
+        m.d.comb += b_ltp.eq(Mux(b["outside"], T, t_rd.data) <= b["t"])
 
         a_plus, a_minus = Signal.like(self.a_plus), Signal.like(self.a_minus)
         m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
                      a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
-
-        c_valid = Signal()
-        c_lane, c_g = Signal.like(lane_of), Signal.like(g_of)
-        c_row, c_f = Signal.like(issue_row), Signal.like(cur.f)
-        c_c, c_ky, c_kx = Signal(cb), Signal(kb), Signal(kb)
-        c_q, c_qq, c_ltp, c_rate = Signal(wb), Signal.like(b_qq), Signal(), Signal.like(a_plus)
-        m.d.sync += [c_valid.eq(b_valid), c_lane.eq(b_lane), c_g.eq(b_g), c_row.eq(b_row),
-                     c_f.eq(b_f), c_c.eq(b_c), c_ky.eq(b_ky), c_kx.eq(b_kx),
-                     c_q.eq(b_q), c_qq.eq(b_qq), c_ltp.eq(b_ltp),
-                     c_rate.eq(Mux(b_ltp, a_plus, a_minus))]
-        c_num = rate_product(m, fmt, c_rate, c_qq)
-
-        d_valid = Signal()
-        d_lane, d_g = Signal.like(lane_of), Signal.like(g_of)
-        d_row, d_f = Signal.like(issue_row), Signal.like(cur.f)
-        d_c, d_ky, d_kx = Signal(cb), Signal(kb), Signal(kb)
-        d_q, d_ltp, d_num = Signal(wb), Signal(), Signal.like(c_num)
-        m.d.sync += [d_valid.eq(c_valid), d_lane.eq(c_lane), d_g.eq(c_g), d_row.eq(c_row),
-                     d_f.eq(c_f), d_c.eq(c_c), d_ky.eq(c_ky), d_kx.eq(c_kx),
-                     d_q.eq(c_q), d_ltp.eq(c_ltp), d_num.eq(c_num)]
-        m.d.comb += [syn.ra_addr.eq(d_c), mr_rmw.addr.eq(const_mul(d_f, nw) + (d_row >> 5)),
-                     syn.m_addr.eq(d_row)]
-        d_lo, d_q_next0, d_q_next1 = step_candidates(m, fmt, d_q, d_ltp, d_num)
-        d_q_next = select_step(m, fmt, d_lo, word_hash.o, d_q_next0, d_q_next1)
-
-        x_valid = Signal()
-        x_lane, x_g = Signal.like(lane_of), Signal.like(g_of)
-        x_row, x_f = Signal.like(issue_row), Signal.like(cur.f)
-        x_c, x_ky, x_kx = Signal(cb), Signal(kb), Signal(kb)
-        q, q_next = Signal(wb), Signal(wb)
-        m.d.sync += [x_valid.eq(d_valid), x_lane.eq(d_lane), x_g.eq(d_g),
-                     x_row.eq(d_row), x_f.eq(d_f),
-                     x_c.eq(d_c), x_ky.eq(d_ky), x_kx.eq(d_kx),
-                     q.eq(d_q), q_next.eq(d_q_next)]
+        shared += ("c", "ky", "kx", "q")
+        c = stage("c", {**{n: b[n] for n in shared}, "qq": b_qq, "ltp": b_ltp,
+                        "rate": Mux(b_ltp, a_plus, a_minus)})
+        c_num = rate_product(m, fmt, c["rate"], c["qq"])
+        d = stage("d", {**{n: c[n] for n in shared}, "ltp": c["ltp"], "num": c_num})
+        d_lo, d_q_next0, d_q_next1 = step_candidates(m, fmt, d["q"], d["ltp"], d["num"])
+        e = stage("e", {**{n: d[n] for n in shared}, "lo": d_lo, "q_next0": d_q_next0,
+                        "q_next1": d_q_next1})
+        m.d.comb += [syn.ra_addr.eq(e["c"]), mr_rmw.addr.eq(const_mul(e["f"], nw) + (e["row"] >> 5)),
+                     syn.m_addr.eq(e["row"])]
+        e_q_next = select_step(m, fmt, e["lo"], word_hash.o, e["q_next0"], e["q_next1"])
+        x = stage("x", {**{n: e[n] for n in shared}, "q_next": e_q_next})
+        x_valid, x_lane, x_g, x_row, x_f = x["valid"], x["lane"], x["g"], x["row"], x["f"]
+        x_c, x_ky, x_kx, q, q_next = x["c"], x["ky"], x["kx"], x["q"], x["q_next"]
 
         # The pruning rule and the pruning state's new words (hw/prune.py).
         m.submodules.prune_check = pc = PruneCheck(lay)
@@ -257,6 +240,7 @@ class StdpUnit(wiring.Component):
 
         # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
         word = Signal(32)
+        flush = Signal(range(STDP_EXEC))      # FLUSH's cycles: STDP_EXEC - 3, the pipeline empties
         m.d.comb += word.eq(Mux(first, mr_scan.data, rem))
         bit = skip_walk_bit(m, word, "skip_rows")
         m.d.comb += issue_row.eq((wi << 5) | bit)
@@ -268,6 +252,7 @@ class StdpUnit(wiring.Component):
                     m.next = "W_LOAD"
             with m.State("W_LOAD"):
                 with m.If(Mux(self.all_maps, j == lay.maps, j == self.n_winners)):
+                    m.d.sync += flush.eq(0)
                     m.next = "FLUSH"
                 with m.Else():
                     m.d.sync += [cur.eq(winners[j]), cur.f.eq(load_f), f_base.eq(const_mul(load_f, rows)),
@@ -288,9 +273,9 @@ class StdpUnit(wiring.Component):
                     m.d.comb += issue.eq(1)
                     m.d.sync += rem.eq(word & (word - 1))
             with m.State("FLUSH"):           # the last op's exec is at the latest in DONE
-                m.next = "FLUSH2"
-            with m.State("FLUSH2"):
-                m.next = "DONE"
+                m.d.sync += flush.eq(flush + 1)
+                with m.If(flush == STDP_EXEC - 4):
+                    m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"

@@ -48,7 +48,7 @@ from .layer import integrate
 
 MAX_ADDRESS_BITS = 20        # deepest memory the generator accepts: 2^20 words per lane
 MAX_LANES = 64
-STDP_EXEC = 5                # STDP unit: an op's exec (write, trace) cycle after its issue
+STDP_EXEC = 6                # STDP unit: an op's exec (write, trace) cycle after its issue
 VALID_WORD_BITS = 32         # potential / fire-time words marked per valid-bitmap word
 
 
@@ -333,8 +333,8 @@ def stdp_pass(lay: EngineLayout, formats, weights: np.ndarray, active: np.ndarra
     Cycle 0 is the first walk's W_LOAD. A walk (one winner, or one map with ``all_maps``) costs
     1 + NW + its live connections cycles: W_LOAD, then per 32-row word one cycle per live row
     and one to find the word empty. One more W_LOAD finds the list done, then FLUSH
-    (STDP_EXEC - 3 = 2 cycles: the op pipeline empties) and DONE. Each op is traced in its exec
-    cycle, issue + STDP_EXEC (stages I, A, B, C, D, E; the last op's exec is at the latest the
+    (STDP_EXEC - 3 = 3 cycles: the op pipeline empties) and DONE. Each op is traced in its exec
+    cycle, issue + STDP_EXEC (stages I, A, B, C, D, E, X; the last op's exec is at the latest the
     DONE cycle), as
     ``(cycle, "op", map, row, q, q_next, pruned)``;
     ``(cycle, "done")`` ends the trace. The arithmetic is ``fixedpoint.Formats.stdp`` on the words

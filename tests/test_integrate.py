@@ -106,6 +106,27 @@ def test_event_prefetch_on_sparse_rows(tiny_net):
     assert seen["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
 
 
+@pytest.mark.parametrize("lanes", [4, 3])
+def test_back_to_back_ops_on_one_potential(tiny_net, lanes):
+    # Two spikes of one step whose rows meet on one output position back to back: the first
+    # event's last row (offset (2, 2) from (4, 4)) and the second's first (offset (0, 0) from
+    # (2, 2), the next channel) both land on (3, 3). With one map per lane (4 lanes) each
+    # lane's two ops there are consecutive: the second reads the potential before the first
+    # writes it, so the sum must be forwarded; the two weights together cross the threshold, one
+    # alone does not. With 3 lanes (G = 2) the ops are one apart (the read port's transparency).
+    cfg, net, times = tiny_net
+    x = np.full_like(layer_input(net, 0, times[:1])[0], cfg.input.time_steps)
+    x[0, 4, 4] = x[1, 2, 2] = 3
+    lay = EngineLayout.for_input(cfg, 0, lanes, x)
+    w, active = random_synapses(net, 0, 1, 0.0)
+    w, th = np.full_like(w, 200), 300
+    pred = integrate_pass(lay, x, w, active, th)
+    assert pred.potentials.max() == 400, "both rows must reach one potential"
+    assert sum(r[1] == "fire" for r in pred.trace) == lay.maps, "(3, 3) fires in every map"
+    seen = _simulate(lay, x, w, active, th)
+    assert _divergences(pred, seen, dict(case="back to back", lanes=lanes)) == []
+
+
 def _in_every_bitmap_word(lay, where):
     """``where`` (P, G npos) holds somewhere in every 32-word of every lane's valid bitmaps."""
     padded = np.zeros((lay.lanes, lay.valid_words * 32), dtype=bool)

@@ -82,13 +82,13 @@ def test_learning_step_adds_winner_handshake_and_stdp_cycles_by_hand():
     """Spikes in every position of a 5x5 input at t = 0 make every neuron fire; the k = 2
     winners (the second outside the first's inhibition radius 1) each
     walk their 18 live rows (2 channels x 3 x 3) in one 32-row word: 1 + 1 + 18 cycles per walk,
-    4 more to end the pass (the W_LOAD that finds the list done, two FLUSH cycles, DONE)."""
+    5 more to end the pass (the W_LOAD that finds the list done, three FLUSH cycles, DONE)."""
     net = _one_layer_net(**{"layers.0.threshold": 1.0})
     x = _spikes([(0, c, y, xx) for c in range(2) for y in range(5) for xx in range(5)], side=5)
     ic = cycles.image_cycles(net, x, lanes=4, learn=(0,))
     lp, ln = ic.layers[0], ic.learn[0]
     assert len(ln.winner.winners) == 2
-    assert ln.stdp.cycles == 2 * (1 + 1 + 18) + 4
+    assert ln.stdp.cycles == 2 * (1 + 1 + 18) + 5
     assert ln.handshake == cycles.STEP_HANDSHAKE_CYCLES * 8
     assert ic.learning(0) == lp.integrate.cycles + ln.winner.cycles + ln.handshake + ln.stdp.cycles
 
