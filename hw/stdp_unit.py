@@ -79,7 +79,7 @@ class StdpUnit(wiring.Component):
         lay, fmt, nw = self.lay, self.formats, self.nw
         P, G, rows, k, T = lay.lanes, lay.groups, lay.rows, lay.kernel, lay.time_steps
         S, pad = lay.side_in, lay.padding
-        tb, wb = bits(T), lay.weight_bits
+        tb = bits(T)
 
         def mem(name, width, depth, init=()):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init)
