@@ -97,7 +97,11 @@ class WinnerUnit(wiring.Component):
         w_y = [Signal(cb, name=f"w_y{i}") for i in range(R)]
         w_x = [Signal(cb, name=f"w_x{i}") for i in range(R)]
         w_t = [Signal.like(self.t, name=f"w_t{i}") for i in range(R)]
-        # Window bounds: a neighbour (y, x) of winner i has y + r >= w_y and y <= w_y + r.
+        # Window bounds: a neighbour (y, x) of winner i has max(w_y - r, 0) <= y <= w_y + r
+        # (likewise x), the bounds kept with the winner so that stage 1 compares the candidate
+        # memory's read data (ECP5: 5.6 ns clock to out) with registers, no adder between.
+        w_ylo = [Signal(cb, name=f"w_ylo{i}") for i in range(R)]
+        w_xlo = [Signal(cb, name=f"w_xlo{i}") for i in range(R)]
         w_yhi = [Signal(bits(so - 1 + r), name=f"w_yhi{i}") for i in range(R)]
         w_xhi = [Signal(bits(so - 1 + r), name=f"w_xhi{i}") for i in range(R)]
         cur_t = Signal.like(self.t)
@@ -145,11 +149,9 @@ class WinnerUnit(wiring.Component):
         for l in range(P):
             e = reads[l]
             near = Signal(R, name=f"near{l}")
-            y_r, x_r = Signal(bits(so - 1 + r), name=f"y_r{l}"), Signal(bits(so - 1 + r), name=f"x_r{l}")
-            m.d.comb += [y_r.eq(e.y + r), x_r.eq(e.x + r)]
             for i in range(R):
-                m.d.comb += near[i].eq(w_valid[i] & (y_r >= w_y[i]) & (e.y <= w_yhi[i]) &
-                                       (x_r >= w_x[i]) & (e.x <= w_xhi[i]))
+                m.d.comb += near[i].eq(w_valid[i] & (e.y >= w_ylo[i]) & (e.y <= w_yhi[i]) &
+                                       (e.x >= w_xlo[i]) & (e.x <= w_xhi[i]))
             lane_used = Cat(*(used[g * P + l] for g in range(G)))
             m.d.sync += [s2_ok[l].eq(s1_go & (s1_j < wptrs[l]) & ~lane_used.bit_select(e.g, 1) &
                                      ~near.any()),
@@ -194,7 +196,9 @@ class WinnerUnit(wiring.Component):
                 with m.If(n_won == i):
                     m.d.sync += [w_valid[i].eq(1), w_f[i].eq(win_f), w_y[i].eq(self.tr_win_y),
                                  w_x[i].eq(self.tr_win_x), w_t[i].eq(cur_t),
-                                 w_yhi[i].eq(self.tr_win_y + r), w_xhi[i].eq(self.tr_win_x + r)]
+                                 w_yhi[i].eq(self.tr_win_y + r), w_xhi[i].eq(self.tr_win_x + r),
+                                 w_ylo[i].eq(Mux(self.tr_win_y > r, self.tr_win_y - r, 0)),
+                                 w_xlo[i].eq(Mux(self.tr_win_x > r, self.tr_win_x - r, 0))]
 
         def end_step():
             m.d.sync += [depth.eq(0), *(w.eq(0) for w in wptrs)]
