@@ -16,8 +16,8 @@ Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
   (earliest t, then largest potential, then lowest lane) into a register, and the next cycle merges it into the position's running best
   (a later group wins only when strictly better, so ties keep the lower map). After the last
   group the survivor (map, t) is written to the survivor memory (npos words; t = T: none).
-* B, pooling, (W + 1) S2 + 2 cycles: windows in descending raster order, one survivor read per
-  cycle. As cell j arrives it becomes its map's representative unless an earlier cell of the
+* B, pooling, (W + 1) S2 + 3 cycles: windows in descending raster order, one survivor read per
+  cycle, registered as it arrives. As cell j arrives it becomes its map's representative unless an earlier cell of the
   same map is no later, and it demotes an earlier representative it beats: at the window's end
   exactly one cell per surviving map is marked, with the map's earliest time. The window is then
   latched and, in slot j of the next window's reads, representative j is prepended to the linked
@@ -31,8 +31,8 @@ Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
   cycle reads its head, then one cycle per event reads the next chain word and writes the event.
 * DONE, one cycle (``done`` high).
 
-Total: (G npos + 3) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
-0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 790 +
+Total: (G npos + 3) + ((W + 1) S2 + 3) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
+0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 791 +
 (15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
 and could be merged with the engine's clear phase.
 
@@ -45,7 +45,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, busy_and_cycles, lowest_bit
 from hw.integrate import event_layout
-from model.pool_schedule import PoolLayout
+from model.pool_schedule import B_FLUSH, PoolLayout
 from model.schedule import EngineLayout
 
 
@@ -149,34 +149,39 @@ class OutgoingUnit(wiring.Component):
         # -- B: pooling --------------------------------------------------------------------------
         wy, wx, dy, dx = Signal(cb), Signal(cb), Signal(bits(s - 1)), Signal(bits(s - 1))
         m.d.comb += surv_rd.addr.eq((wy * st + dy) * so + wx * st + dx)
+        # The survivor is registered as it arrives (b1: its read data, ECP5 5.8 ns after the
+        # clock) and compared with the window's cells from the register (b2).
         b1_valid, b1_j, b1_wy, b1_wx = Signal(), Signal(bits(S2 - 1)), Signal(cb), Signal(cb)
         m.d.sync += [b1_valid.eq(in_b), b1_j.eq(dy * s + dx), b1_wy.eq(wy), b1_wx.eq(wx)]
+        b2_valid, b2_j, b2_wy, b2_wx = Signal(), Signal.like(b1_j), Signal(cb), Signal(cb)
+        dm, dt = Signal(mb), Signal(tb)
+        m.d.sync += [b2_valid.eq(b1_valid), b2_j.eq(b1_j), b2_wy.eq(b1_wy), b2_wx.eq(b1_wx),
+                     dm.eq(surv_rd.data.m), dt.eq(surv_rd.data.t)]
         fm = [Signal(mb, name=f"fill_m{k}") for k in range(S2)]
         ft = [Signal(tb, name=f"fill_t{k}") for k in range(S2)]
         frep = Signal(S2)
-        dm, dt = surv_rd.data.m, surv_rd.data.t
         dval = dt < T
-        same = [(k < b1_j) & (ft[k] < T) & (fm[k] == dm) for k in range(S2)]
+        same = [(k < b2_j) & (ft[k] < T) & (fm[k] == dm) for k in range(S2)]
         beaten = Signal()
         m.d.comb += beaten.eq(_any([same[k] & (ft[k] <= dt) for k in range(S2)]))
         n_rep = Signal(S2)
         for k in range(S2):
-            m.d.comb += n_rep[k].eq(Mux(b1_j == k, dval & ~beaten,
+            m.d.comb += n_rep[k].eq(Mux(b2_j == k, dval & ~beaten,
                                         frep[k] & ~(dval & same[k] & (dt < ft[k]))))
         em = [Signal(mb, name=f"emit_m{k}") for k in range(S2)]
         et = [Signal(tb, name=f"emit_t{k}") for k in range(S2)]
         erep, ewy, ewx = Signal(S2), Signal(cb), Signal(cb)
         slot, emitting = Signal(bits(S2 - 1)), Signal()
-        with m.If(b1_valid):
+        with m.If(b2_valid):
             m.d.sync += frep.eq(n_rep)
             for k in range(S2):
-                with m.If(b1_j == k):
+                with m.If(b2_j == k):
                     m.d.sync += [fm[k].eq(dm), ft[k].eq(dt)]
-        latch = b1_valid & (b1_j == S2 - 1)
+        latch = b2_valid & (b2_j == S2 - 1)
         with m.If(latch):
-            m.d.sync += [erep.eq(n_rep), ewy.eq(b1_wy), ewx.eq(b1_wx), slot.eq(0), emitting.eq(1)]
+            m.d.sync += [erep.eq(n_rep), ewy.eq(b2_wy), ewx.eq(b2_wx), slot.eq(0), emitting.eq(1)]
             for k in range(S2):
-                m.d.sync += [em[k].eq(Mux(b1_j == k, dm, fm[k])), et[k].eq(Mux(b1_j == k, dt, ft[k]))]
+                m.d.sync += [em[k].eq(Mux(b2_j == k, dm, fm[k])), et[k].eq(Mux(b2_j == k, dt, ft[k]))]
         with m.Elif(emitting):
             m.d.sync += slot.eq(slot + 1)
             with m.If(slot == S2 - 1):
@@ -246,7 +251,7 @@ class OutgoingUnit(wiring.Component):
                                 m.next = "B_FLUSH"
             with m.State("B_FLUSH"):                # last window's slots, then its last commit
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == S2 + 1):
+                with m.If(cnt == S2 + B_FLUSH - 1):
                     m.next = "W_NEXT"
             with m.State("W_NEXT"):
                 m.d.comb += walking.eq(1)

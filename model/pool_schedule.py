@@ -12,8 +12,8 @@ Phases (N = G npos, W = Sp^2 pooled windows, S2 = s^2 cells per window):
   cycles later (the words registered as they arrive, then the tree over the lanes) the group's
   best candidate is merged into the position's running best, and after the
   last group the survivor (map, t) of the position is written (t = T: no spike).
-* B, pooling: (W + 1) S2 + 2 cycles. Windows are read in descending raster order, one cell per
-  cycle; the window's first spike of each map (earliest t, ties: first cell) is its
+* B, pooling: (W + 1) S2 + B_FLUSH cycles (B_FLUSH = 3). Windows are read in descending raster
+  order, one cell per cycle (registered as it arrives); the window's first spike of each map (earliest t, ties: first cell) is its
   representative, and during the next window's reads representative j is inserted in slot j at
   the head of the linked list of bucket (t, map), one insert per cycle.
 * Walk: for each t, one cycle to find its first non-empty bucket (if any), then per bucket one
@@ -33,6 +33,10 @@ import numpy as np
 
 from .layer import pointwise_inhibition, pool
 from .schedule import MAX_ADDRESS_BITS, EngineLayout, HardwareConfigError
+
+# Pooling's cycles after the last window's reads: the last survivor registered, the window
+# latched, its representatives' slots (S2 of them, counted with the window), the last insert.
+B_FLUSH = 3
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,9 @@ class OutgoingResult:
 
 
 def cycle_cost(pl: PoolLayout, n: int, buckets: int, steps: int) -> int:
-    """The documented cost: (G npos + 3) + ((W + 1) S2 + 2) + (T + T_ne + NB + n) + 1."""
+    """The documented cost: (G npos + 3) + ((W + 1) S2 + B_FLUSH) + (T + T_ne + NB + n) + 1."""
     lay = pl.lay
-    return (lay.groups * lay.npos + 3) + ((pl.windows + 1) * pl.cells + 2) + \
+    return (lay.groups * lay.npos + 3) + ((pl.windows + 1) * pl.cells + B_FLUSH) + \
         (lay.time_steps + steps + buckets + n) + 1
 
 
@@ -164,7 +168,7 @@ def outgoing_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
             if tj < T and not any(mk == mj and tk <= tj for mk, tk in cells[:j]) and \
                     not any(mk == mj and tk < tj for mk, tk in cells[j + 1:]):
                 lists.setdefault((int(tj), int(mj)), []).insert(0, (wy, wx))
-    walk0 = b0 + (pl.windows + 1) * pl.cells + 2
+    walk0 = b0 + (pl.windows + 1) * pl.cells + B_FLUSH
 
     # Walk: buckets in (t, map) order, each list from its head.
     trace, events = [], []
