@@ -177,6 +177,12 @@ class HostLink(wiring.Component):
                     m.d.comb += [status_byte.eq(flat.word_select(idx, 8)),
                                  winner_byte.eq(wflat.word_select(win_k[:3], 8)),
                                  n_winners.eq(c.n_winners)]
+        # The body byte is registered (``body_q``) before it is sent: the status and winner
+        # bytes come from the cores' registers across the die, and the transmitter and the
+        # checksum adder behind them do not fit the same cycle (R_LOAD gives the register its
+        # cycle; a byte takes 10 bit times on the line, so the reply is no slower).
+        body_q = Signal(8)
+        m.d.sync += body_q.eq(body)
         with m.Switch(op):
             with m.Case(p.OP_IDENTIFY):
                 m.d.comb += body.eq(ident_word.word_select(idx, 8))
@@ -316,18 +322,21 @@ class HostLink(wiring.Component):
                         m.next = "R_READ"
                     with m.Elif(op == p.OP_IDENTIFY):
                         m.d.sync += body_len.eq(len(ident))
-                        m.next = "R_BODY"
+                        m.next = "R_LOAD"
                     with m.Elif(op == p.OP_STATUS):
                         m.d.sync += body_len.eq(status_len)
-                        m.next = "R_BODY"
+                        m.next = "R_LOAD"
                     with m.Elif(op == p.OP_WINNERS):
                         m.d.sync += body_len.eq(1 + 8 * n_winners)
-                        m.next = "R_BODY"
+                        m.next = "R_LOAD"
                     with m.Else():
                         m.next = "R_SUM"
+            with m.State("R_LOAD"):           # body byte idx into body_q
+                m.next = "R_BODY"
             with m.State("R_BODY"):
-                with sending(body):
+                with sending(body_q):
                     m.d.sync += idx.eq(idx + 1)
+                    m.next = "R_LOAD"
                     with m.If(idx == body_len - 1):
                         m.next = "R_SUM"
             with m.State("R_READ"):           # the address is on the read port
