@@ -39,8 +39,11 @@ IMAGES ?= 2
 sim: $(STAMP) toolchain
 	$(PY) -m sim.main --config configs/tiny.yaml --config $(CONFIG) --images $(IMAGES) --out $(REPORTS)/sim.json
 
+# The suite on TEST_WORKERS processes (pytest-xdist), a test file per process at a time (module
+# fixtures, such as the resource synthesis, run once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP) toolchain
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)

@@ -148,6 +148,8 @@ class HostLink(wiring.Component):
         # (5.8 ns on the ECP5) and the core's read multiplexers fill a cycle of their own, and
         # the choice of core comes after the registers.
         core_words = [Signal(32, name=f"core{i}_word") for i in range(len(cores))]
+        read_latency = max(c.read_latency for c in cores)     # cycles from address to rd_data
+        wait = Signal(range(read_latency + 1))
         m.d.sync += [w.eq(c.rd_data) for w, c in zip(core_words, cores)]
         with m.Switch(layer):
             for i, w in enumerate(core_words):
@@ -340,9 +342,12 @@ class HostLink(wiring.Component):
                     with m.If(idx == body_len - 1):
                         m.next = "R_SUM"
             with m.State("R_READ"):           # the address is on the read port
+                m.d.sync += wait.eq(0)
                 m.next = "R_WAIT"
-            with m.State("R_WAIT"):           # its word is on the core's rd_data
-                m.next = "R_LATCH"
+            with m.State("R_WAIT"):           # until its word is on the core's rd_data
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == read_latency - 1):
+                    m.next = "R_LATCH"
             with m.State("R_LATCH"):          # and now in the core's word register (rd_data)
                 m.d.sync += [word.eq(rd_data), bi.eq(0)]
                 m.next = "R_WORD"

@@ -59,7 +59,9 @@ class BoardTop(wiring.Component):
     def __init__(self, cfg, lanes: int, divisor: int, timeout: int | None = None, layers=None):
         self.cfg, self.lanes, self.divisor = cfg, lanes, divisor
         self.layer_ids, self.layouts, layer_cfgs = built_layers(cfg, lanes, layers)
-        self.cores = [LayerCore(lay, Formats.from_config(cfg, i), lc)     # the layer's weight width
+        # The layer's weight width; each read source registered (a read crosses the die from
+        # a lane's memories into the link: two cycles).
+        self.cores = [LayerCore(lay, Formats.from_config(cfg, i), lc, read_register=True)
                       for i, lay, lc in zip(self.layer_ids, self.layouts, layer_cfgs)]
         self.uart_rx, self.uart_tx = UartRx(divisor), UartTx(divisor)
         self.link = HostLink(self.cores, timeout or TIMEOUT_BYTES * 10 * divisor)

@@ -29,12 +29,12 @@ counts the command's cycles (0 = the first after ``start``) and stamps the trace
 with every command.
 
 Host memory access (while ``busy`` is low): ``wr_*`` writes, ``rd_*`` reads with the data one
-cycle after the address; the codes are ``MEM_*`` below (the first four are the engine's own).
+cycle after the address (two with ``read_register``, ``read_latency``); the codes are ``MEM_*`` below (the first four are the engine's own).
 ``MEM_MAP_ON`` and ``MEM_WINDOW`` are the engine's policy registers, kept across commands: the
 map enables (word j: maps 32 j .. 32 j + 31; reset: all on) and the window end t_end (one word,
 1 .. T; reset: T), hw/channel_enable.py and hw/window.py.
 """
-from amaranth import Array, Module, Mux, Signal, unsigned
+from amaranth import Array, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,7 +66,13 @@ WRITABLE = (MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ROWS, MEM_T
 
 
 class LayerCore(wiring.Component):
-    def __init__(self, lay: EngineLayout, formats: Formats, lc, faults=frozenset()):
+    def __init__(self, lay: EngineLayout, formats: Formats, lc, faults=frozenset(),
+                 read_register: bool = False):
+        # read_register: each read source registered before the choice of memory, so a read
+        # takes two cycles (``read_latency``); the board top sets it, its reads crossing the die
+        # from a lane's memories to the host link.
+        self.read_register = read_register
+        self.read_latency = 2 if read_register else 1
         """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
         layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
         lay.check_formats(formats)
@@ -199,6 +205,14 @@ class LayerCore(wiring.Component):
                    MEM_ROW_ANY: e.syn.ra_data, MEM_MAP_ROWS: s.rd_map_rows,
                    MEM_OUT_EVENTS: out_data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
                    MEM_VFIRE: e.rd_vfire, MEM_MAP_ON: on_words[rd_word], MEM_WINDOW: e.t_end}
+        if self.read_register:
+            for code, value in sources.items():
+                reg = Signal(len(Value.cast(value)), name=f"rd_source{code}")
+                m.d.sync += reg.eq(value)
+                sources[code] = reg
+            rd_mem_q = Signal.like(rd_mem)
+            m.d.sync += rd_mem_q.eq(rd_mem)
+            rd_mem = rd_mem_q
         with m.Switch(rd_mem):
             for code, value in sources.items():
                 with m.Case(code):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def _mnist5k_arrays(cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
     x = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     y = table[:, -1]
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")     # processes may fill it at once
     np.savez(tmp, x=x, y=y)
     tmp.replace(cache)
     return x, y

@@ -53,7 +53,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build" / "sim"
+# Under pytest-xdist each worker builds in a folder of its own: two processes must not build
+# (or write a case into) the same folder at once.
+BUILD = ROOT / "build" / "sim" / os.environ.get("PYTEST_XDIST_WORKER", "")
 SIMULATORS = ("verilator", "icarus")
 DEFAULT_SIM = "verilator"
 TIMESCALE = ("1ns", "1ps")
