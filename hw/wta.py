@@ -8,9 +8,10 @@ Fire side (only while ``busy`` is low; fires while busy are ignored): ``fire`` (
 ``fire_addr`` (lane address ``g npos + pos``) and ``fire_v`` (potential at the fire time), as
 the engine's ``tr_fire*`` ports present them during the drain of step ``t``; ``step_end`` with
 ``t`` strobes the step's end (it may carry the step's last fires, as the engine's ``tr_step``
-does). Each fire is registered, then split into (g, row, column) by constant comparisons and
-written, in the next cycle, at the next free entry of its lane's candidate memory (depth G npos:
-every neuron of the lane fits); the read port is transparent to that write.
+does). Each fire is split into (g, row, column) by constant comparisons, g as it comes and the
+row and column in the next cycle (a register between), and written in that next cycle at the
+next free entry of its lane's candidate memory (depth G npos: every neuron of the lane fits);
+the read port is transparent to that write.
 
 Selection, after ``step_end`` when the step had fires and fewer than k winners are known: ``busy``
 rises the next cycle. A pass reads entry j of every lane, one j a cycle, j = 0 .. N - 1 with
@@ -122,22 +123,24 @@ class WinnerUnit(wiring.Component):
         take = Signal(P)
         m.d.comb += take.eq(Mux(idle & ~self.clear, self.fire, 0))
         wptrs, reads = [], []
-        # The fire is registered as it comes (from the engine's drain, across the core) and
-        # split and written in the next cycle; the counts (wptr, depth) do not wait for it, and
-        # the read port is transparent to the write, so a pass starting in that cycle reads it.
+        # The fire's map group is split off as it comes (from the engine's drain, across the
+        # core) and registered with the position; the position is split into row and column
+        # and written in the next cycle. The counts (wptr, depth) do not wait for it, and the
+        # read port is transparent to the write, so a pass starting in that cycle reads it.
         for l in range(P):
             m.submodules[f"cand{l}"] = mem = memory.Memory(shape=entry, depth=G * npos, init=[])
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
             wptr = Signal(ab + 1, name=f"wptr{l}")
             f_take, f_ptr = Signal(name=f"f_take{l}"), Signal.like(wptr, name=f"f_ptr{l}")
-            f_addr, f_v = Signal(ab, name=f"f_addr{l}"), Signal(pb, name=f"f_v{l}")
-            m.d.sync += [f_take.eq(take[l]), f_ptr.eq(wptr), f_addr.eq(self.fire_addr[l]),
+            f_g, f_pos = Signal(gb, name=f"f_g{l}"), Signal(bits(npos - 1), name=f"f_pos{l}")
+            f_v = Signal(pb, name=f"f_v{l}")
+            g, pos = _quotient(m, self.fire_addr[l], npos, G - 1, f"fire_g{l}")
+            m.d.sync += [f_take.eq(take[l]), f_ptr.eq(wptr), f_g.eq(g), f_pos.eq(pos),
                          f_v.eq(self.fire_v[l])]
-            g, pos = _quotient(m, f_addr, npos, G - 1, f"fire_g{l}")
-            y, x = _quotient(m, pos, so, so - 1, f"fire_y{l}")
+            y, x = _quotient(m, f_pos, so, so - 1, f"fire_y{l}")
             m.d.comb += [wp.addr.eq(f_ptr), wp.en.eq(f_take), wp.data.x.eq(x), wp.data.y.eq(y),
-                         wp.data.g.eq(g), wp.data.v.eq(f_v), rp.addr.eq(j)]
+                         wp.data.g.eq(f_g), wp.data.v.eq(f_v), rp.addr.eq(j)]
             with m.If(take[l]):
                 m.d.sync += wptr.eq(wptr + 1)
             wptrs.append(wptr)
