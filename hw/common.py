@@ -1,5 +1,5 @@
 """Small pieces the hardware blocks share."""
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -15,6 +15,16 @@ def const_mul(x, c: int):
     product in a DSP block, whose delay is most of a 75 MHz cycle."""
     terms = [x << i for i in range(c.bit_length()) if (c >> i) & 1]
     return sum(terms[1:], terms[0]) if terms else Const(0, 1)
+
+
+def registered(m: Module, prefix: str, fields: dict) -> dict:
+    """Each value of ``fields`` registered (signal ``prefix + key``, the value's shape): a
+    pipeline stage of named fields."""
+    out = {}
+    for key, value in fields.items():
+        out[key] = reg = Signal(Value.cast(value).shape(), name=f"{prefix}{key}")
+        m.d.sync += reg.eq(value)
+    return out
 
 
 def mux_tree(sel, words):

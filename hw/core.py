@@ -34,14 +34,14 @@ cycle after the address (two with ``read_register``, ``read_latency``); the code
 map enables (word j: maps 32 j .. 32 j + 31; reset: all on) and the window end t_end (one word,
 1 .. T; reset: T), hw/channel_enable.py and hw/window.py.
 """
-from amaranth import Array, Module, Mux, Signal, Value, unsigned
+from amaranth import Array, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw import integrate as eng
 from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
-from hw.common import bits, busy_and_cycles
+from hw.common import bits, busy_and_cycles, registered
 from hw.integrate import IntegrateEngine
 from hw.pool import OutgoingUnit
 from hw.stdp_unit import MEM_MAP_ROWS as STDP_MAP_ROWS
@@ -206,10 +206,7 @@ class LayerCore(wiring.Component):
                    MEM_OUT_EVENTS: out_data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
                    MEM_VFIRE: e.rd_vfire, MEM_MAP_ON: on_words[rd_word], MEM_WINDOW: e.t_end}
         if self.read_register:
-            for code, value in sources.items():
-                reg = Signal(len(Value.cast(value)), name=f"rd_source{code}")
-                m.d.sync += reg.eq(value)
-                sources[code] = reg
+            sources = registered(m, "rd_source", sources)
             rd_mem_q = Signal.like(rd_mem)
             m.d.sync += rd_mem_q.eq(rd_mem)
             rd_mem = rd_mem_q

@@ -339,11 +339,11 @@ class IntegrateEngine(wiring.Component):
             # The threshold test, on the old potential and the sum (sat >= threshold is
             # sum >= threshold: the threshold is at most vmax); the crossing enters the FIFO in
             # Y (STEP_END for the step's last op: ``most_next`` counts it there).
-            cr, cr_addr = Signal(name=f"cr{l}"), y_addr
+            cr = Signal(name=f"cr{l}")
             reached = (sat > self.threshold) if "threshold_strict" in self.faults else (y_sum >= self.threshold)
             m.d.comb += cr.eq(y_valid & (y_pot < self.threshold) & reached)
             ln["cr"] = cr
-            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(cr_addr),
+            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(y_addr),
                          ln["fifo_wp"].en.eq(cr),
                          ln["fifo_rd"].addr.eq(Mux(draining, counter + 1, 0))]
             # The FIFO is read a cycle ahead into ``head`` (entry 0 in STEP_END, through the

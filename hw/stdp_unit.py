@@ -28,12 +28,12 @@ the engine through ``syn`` (``borrowed=True``, ``hw.common.synapse_port``), on i
 f NW + row div 32, bit row mod 32; NW = ceil(rows / 32)) and ``times`` (the layer's input spike
 times, c S S + y S + x).
 """
-from amaranth import Array, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.hash import Mix32
-from hw.common import bits, busy_and_cycles, const_mul, skip_walk_bit, synapse_port
+from hw.common import bits, busy_and_cycles, const_mul, registered, skip_walk_bit, synapse_port
 from hw.prune import PruneCheck
 from hw.stdp_lane import rate_product, select_step, step_candidates, weight_product
 from hw.synapses import SynapseMemories
@@ -165,19 +165,11 @@ class StdpUnit(wiring.Component):
         # the writes of the ops before it. The weight is read in I and written in X: each
         # (map, row) has one op a pass (winners have distinct maps), so no op reads a weight an
         # op in flight will write.
-        def stage(name, fields):
-            """The fields of an op registered into the next stage (signals ``name_field``)."""
-            out = {}
-            for key, value in fields.items():
-                out[key] = reg = Signal(Value.cast(value).shape(), name=f"{name}_{key}")
-                m.d.sync += reg.eq(value)
-            return out
-
         lane_of = Signal(bits(P - 1))
         g_of = Signal(bits(G - 1))
         m.d.comb += [lane_of.eq(cur.f % P), g_of.eq(cur.f // P),
                      syn.w_addr.eq(const_mul(issue_row, G) + g_of), tab_rd.addr.eq(issue_row)]
-        a = stage("a", dict(valid=issue, row=issue_row, f=cur.f, lane=lane_of, g=g_of,
+        a = registered(m, "a_", dict(valid=issue, row=issue_row, f=cur.f, lane=lane_of, g=g_of,
                             y=cur.y, x=cur.x, t=cur.t))
         row_c, row_ky, row_kx, row_toff = Signal(cb), Signal(kb), Signal(kb), Signal(signed(ob))
         m.d.comb += [row_c.eq(tab_rd.data[:cb]), row_ky.eq(tab_rd.data[cb:cb + kb]),
@@ -189,7 +181,7 @@ class StdpUnit(wiring.Component):
         # f_base, cur_base are the walk's: the next W_LOAD is two cycles or more after its last issue.
         m.d.comb += t_rd.addr.eq(cur_base + row_toff)
         shared = ("valid", "lane", "g", "row", "f")
-        b = stage("b", {**{n: a[n] for n in (*shared, "t")}, "outside": outside,
+        b = registered(m, "b_", {**{n: a[n] for n in (*shared, "t")}, "outside": outside,
                         "c": row_c, "ky": row_ky, "kx": row_kx,
                         "q": Array(syn.w_data)[a["lane"]],
                         "hash_in": round_key ^ (f_base + a["row"])})
@@ -202,41 +194,39 @@ class StdpUnit(wiring.Component):
         m.d.comb += [a_plus.eq(Mux(self.all_maps, 0, self.a_plus)),
                      a_minus.eq(Mux(self.all_maps, 0, self.a_minus))]
         shared += ("c", "ky", "kx", "q")
-        c = stage("c", {**{n: b[n] for n in shared}, "qq": b_qq, "ltp": b_ltp,
+        c = registered(m, "c_", {**{n: b[n] for n in shared}, "qq": b_qq, "ltp": b_ltp,
                         "rate": Mux(b_ltp, a_plus, a_minus)})
         c_num = rate_product(m, fmt, c["rate"], c["qq"])
-        d = stage("d", {**{n: c[n] for n in shared}, "ltp": c["ltp"], "num": c_num})
+        d = registered(m, "d_", {**{n: c[n] for n in shared}, "ltp": c["ltp"], "num": c_num})
         d_lo, d_q_next0, d_q_next1 = step_candidates(m, fmt, d["q"], d["ltp"], d["num"])
-        e = stage("e", {**{n: d[n] for n in shared}, "lo": d_lo, "q_next0": d_q_next0,
+        e = registered(m, "e_", {**{n: d[n] for n in shared}, "lo": d_lo, "q_next0": d_q_next0,
                         "q_next1": d_q_next1})
         m.d.comb += [syn.ra_addr.eq(e["c"]), mr_rmw.addr.eq(const_mul(e["f"], nw) + (e["row"] >> 5)),
                      syn.m_addr.eq(e["row"])]
         e_q_next = select_step(m, fmt, e["lo"], word_hash.o, e["q_next0"], e["q_next1"])
-        x = stage("x", {**{n: e[n] for n in shared}, "q_next": e_q_next})
-        x_valid, x_lane, x_g, x_row, x_f = x["valid"], x["lane"], x["g"], x["row"], x["f"]
-        x_c, x_ky, x_kx, q, q_next = x["c"], x["ky"], x["kx"], x["q"], x["q_next"]
+        x = registered(m, "x_", {**{n: e[n] for n in shared}, "q_next": e_q_next})
 
         # The pruning rule and the pruning state's new words (hw/prune.py).
         m.submodules.prune_check = pc = PruneCheck(lay)
         prune = pc.prune
-        m.d.comb += [pc.valid.eq(x_valid), pc.check.eq(self.check), pc.sweep.eq(self.all_maps),
-                     pc.q_next.eq(q_next), pc.threshold.eq(self.prune_th),
-                     pc.lane.eq(x_lane), pc.g.eq(x_g), pc.masks.eq(syn.m_data),
-                     pc.row_word.eq(mr_rmw.data), pc.row_bit.eq(x_row[:5]),
-                     pc.row_any.eq(syn.ra_data), pc.ky.eq(x_ky), pc.kx.eq(x_kx)]
+        m.d.comb += [pc.valid.eq(x["valid"]), pc.check.eq(self.check), pc.sweep.eq(self.all_maps),
+                     pc.q_next.eq(x["q_next"]), pc.threshold.eq(self.prune_th),
+                     pc.lane.eq(x["lane"]), pc.g.eq(x["g"]), pc.masks.eq(syn.m_data),
+                     pc.row_word.eq(mr_rmw.data), pc.row_bit.eq(x["row"][:5]),
+                     pc.row_any.eq(syn.ra_data), pc.ky.eq(x["ky"]), pc.kx.eq(x["kx"])]
         lane_bit = Signal(P)
-        m.d.comb += [lane_bit.eq(Const(1, P) << x_lane),
-                     syn.w_waddr.eq(x_row * G + x_g), syn.w_wdata.eq(q_next),
-                     syn.m_waddr.eq(x_row), syn.m_wdata.eq(pc.mask),
-                     syn.ra_waddr.eq(x_c), syn.ra_wdata.eq(pc.row_any_next)]
-        with m.If(x_valid):
+        m.d.comb += [lane_bit.eq(Const(1, P) << x["lane"]),
+                     syn.w_waddr.eq(x["row"] * G + x["g"]), syn.w_wdata.eq(x["q_next"]),
+                     syn.m_waddr.eq(x["row"]), syn.m_wdata.eq(pc.mask),
+                     syn.ra_waddr.eq(x["c"]), syn.ra_wdata.eq(pc.row_any_next)]
+        with m.If(x["valid"]):
             m.d.comb += syn.w_we.eq(lane_bit)
             with m.If(prune):
-                m.d.comb += [syn.m_we.eq(lane_bit), mr_wp.addr.eq(x_f * nw + (x_row >> 5)),
+                m.d.comb += [syn.m_we.eq(lane_bit), mr_wp.addr.eq(x["f"] * nw + (x["row"] >> 5)),
                              mr_wp.data.eq(pc.row_word_next), mr_wp.en.eq(1),
                              syn.ra_we.eq(pc.row_dead)]
-        m.d.comb += [self.tr_op.eq(x_valid), self.tr_map.eq(x_f), self.tr_row.eq(x_row),
-                     self.tr_q.eq(q), self.tr_q_next.eq(q_next), self.tr_pruned.eq(prune)]
+        m.d.comb += [self.tr_op.eq(x["valid"]), self.tr_map.eq(x["f"]), self.tr_row.eq(x["row"]),
+                     self.tr_q.eq(x["q"]), self.tr_q_next.eq(x["q_next"]), self.tr_pruned.eq(prune)]
 
         # The walk: W_LOAD (a winner, or the next map), W_SCAN (one op or one word per cycle).
         word = Signal(32)
