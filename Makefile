@@ -47,7 +47,7 @@ test: $(STAMP) toolchain
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)
-	$(PY) -m model.experiment --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report.train --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
 
 # The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned, counts
 # cycles and energy, sweeps threshold and warm-up, co-simulates test images in the RTL (SIM as for
@@ -64,15 +64,17 @@ compare: $(STAMP)
 	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
 
 bench: $(STAMP) toolchain
-	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
 	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
 
 # Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
 # and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
-# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core.
-LANES ?= 10
+# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core
+# (default: the config's core.lanes).
+LANES ?=
+LANES_ARG = $(if $(LANES),--lanes $(LANES),)
 resources: $(STAMP)
-	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json
+	$(PY) -m boards.resources --config $(CONFIG) $(LANES_ARG) --out $(REPORTS)/resources.json
 
 # The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
 # resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
@@ -82,7 +84,7 @@ resources: $(STAMP)
 BOARD  ?=
 LAYERS ?= all
 BITSTREAM = $(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) \
-	--lanes $(LANES) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
+	$(LANES_ARG) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
 bitstream: $(STAMP)
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make bitstream BOARD=ulx3s|arty_a7|icebreaker" >&2; exit 2; }
 	$(BITSTREAM) --check-only

@@ -9,7 +9,7 @@ serial port and for the simulated board top under cocotb.
     board.winners(0), board.status(0), board.read_state(0, n_out)
 
 ``Board``'s methods are coroutines over a transport with ``async write(bytes)`` and
-``async read(n) -> bytes``. Under cocotb the transport really waits (sim/board_driver.py drives
+``async read(n) -> bytes``. Under cocotb the transport really waits (boards/transport.py drives
 the ``rx`` pin and samples ``tx``); ``SerialTransport`` blocks in pyserial and never suspends,
 so ``blocking(board)`` runs each coroutine to its end in one step (``run_sync``). A refused
 request raises ``LinkError`` naming the error; a garbled reply ``ReplyError``.
@@ -298,7 +298,8 @@ def main(argv=None) -> int:
     ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     ap.add_argument("--baud", type=int, default=115_200)
     ap.add_argument("--config", required=True, help="the config the bitstream was built for")
-    ap.add_argument("--lanes", type=int, default=10, help="lanes per core of the bitstream")
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core of the bitstream (default: the config's core.lanes)")
     ap.add_argument("--layers", default=None, help="the layers the bitstream holds (names or "
                                                    "indices, comma-separated; default all)")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds a reply may take")
@@ -316,6 +317,8 @@ def main(argv=None) -> int:
 
     def body() -> int:
         cfg = C.load(args.config)
+        if args.lanes is None:
+            args.lanes = cfg.core.lanes
         transport = SerialTransport(args.port, args.baud, args.timeout)
         try:
             board = blocking(Board(transport, cfg, args.lanes, p.select_layers(cfg, args.layers)))
@@ -337,7 +340,7 @@ def main(argv=None) -> int:
 
 def run_image(board, cfg, args) -> int:
     from model import data
-    from sim.board_case import divergences, predict_command
+    from boards.cosim import divergences, predict_command
     from model.network import Network
     if board.layer_ids[0] != 0:
         raise ValueError(f"run-image runs the network's first layer; this bitstream holds layers "

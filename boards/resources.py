@@ -3,7 +3,7 @@
     python -m boards.resources --config configs/mnist.yaml --lanes 10 \\
         --out build/reports/resources.json [--record-baseline] [--weight-bits 4]
 
-Every layer core of the config (``hw.core.LayerCore`` on ``model.core_schedule.network_layouts``)
+Every layer core of the config (``hw.core.LayerCore`` on ``cycles.core.network_layouts``)
 is converted to RTLIL and synthesized by Yosys for two families, ``ecp5`` (``synth_ecp5``) and
 ``xc7`` (``synth_xilinx -family xc7``, out of context: no I/O buffers, no clock buffer), each
 twice: keeping the hierarchy (each Amaranth block is a module, so its cells can be counted) and
@@ -85,11 +85,10 @@ from hw.core import LayerCore
 from hw.prune import PruneCheck
 from hw.window import WindowEnd
 from model import config as C
-from model.core_schedule import network_layouts
-from model.cycles import DEFAULT_LANES
+from cycles.core import network_layouts
 from model.fixedpoint import Formats
 from model.quantize import quantized_config
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 FAMILIES = ("ecp5", "xc7")
 MODES = ("hierarchical", "flat")
@@ -280,7 +279,7 @@ def config_digest(cfg) -> str:
     return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bool = True,
+def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool = True,
             jobs: int = 2, work: Path = Path("build/resources"), progress=print,
             weight_bits: int | None = None) -> dict:
     """Synthesize every layer core of ``config`` and return the report (fields: module doc);
@@ -289,6 +288,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
     cmd = tools.command()
     version, banner = tools.version(cmd)
     cfg = C.load(config)
+    lanes = cfg.core.lanes if lanes is None else lanes
     if weight_bits is not None:
         cfg = quantized_config(cfg, weight_bits)
     work = Path(work) / (f"{Path(config).stem}-p{lanes}"
@@ -458,7 +458,8 @@ def for_baseline(report: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m boards.resources", description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
-    ap.add_argument("--lanes", type=int, default=DEFAULT_LANES)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--out", default="build/reports/resources.json")
     ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: ecp5, xc7")
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened builds")

@@ -1,7 +1,7 @@
 """IntegrateEngine: input spike events -> potentials -> first spikes, on P lanes, pruning skipped.
 
-The datapath and sequencer of hw/README.md; ``model/schedule.py`` predicts its every cycle and
-``model/layer.py`` its every value. Generator parameters: ``model.schedule.EngineLayout``.
+The datapath and sequencer of hw/README.md; ``cycles/integrate.py`` predicts its every cycle and
+``model/layer.py`` its every value. Generator parameters: ``cycles.integrate.EngineLayout``.
 
 Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
 potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
@@ -49,7 +49,7 @@ from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import ChannelEnables
 from hw.common import bits, busy_and_cycles, const_mul, lend_synapses, skip_walk_bit, synapse_port
 from hw.window import WindowEnd
-from model.schedule import VALID_WORD_BITS, EngineLayout
+from cycles.layout import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ON, MEM_WINDOW = range(6)
 

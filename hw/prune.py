@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, mux_tree
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 
 class PruneCheck(wiring.Component):

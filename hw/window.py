@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 
 class WindowEnd(wiring.Component):

@@ -14,7 +14,7 @@ The expected trace is packed into the same words before the pass starts (``Trace
 so checking a full buffer is one comparison of two integers; only when they differ are the
 records unpacked and handed to ``sim.compare.first_trace_divergence``, which names the first
 differing record, its cycle and the context. The records are the same tuples the model predicts
-(``model/schedule.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
+(``cycles/integrate.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
 and the burst reader share one decoding.
 
 ``TraceCheck`` goes one step further (the integrate engine uses it): the expected words are in a

@@ -1,4 +1,4 @@
-"""cocotb test of the layer core against model/core_schedule.py (the cocotb side of
+"""cocotb test of the layer core against cycles/core.py (the cocotb side of
 ``sim.cosim.run_core``).
 
 The case named by ``CORE_CASE`` holds the layout, the synapses, and per step a command, its

@@ -10,8 +10,8 @@ from amaranth import Mux
 from hw import core as hc
 from hw.common import bits
 from hw.integrate import event_layout, pack_event
-from model.pool_schedule import PoolLayout
-from model.schedule import EngineLayout
+from cycles.layout import PoolLayout
+from cycles.layout import EngineLayout
 from sim.capture import TraceFormat
 from sim import engine_driver as drv
 from sim.engine_driver import EngineTrace, read_each, write_words
@@ -21,7 +21,7 @@ _FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "
 
 
 class CoreTrace(TraceFormat):
-    """The core's trace ports as the records of ``model.core_schedule``: the engine's (row,
+    """The core's trace ports as the records of ``cycles.core``: the engine's (row,
     fire, step), winners, STDP ops, the next layer's events, the phase ends and done."""
 
     def __init__(self, lay: EngineLayout, formats, lc):
@@ -222,7 +222,7 @@ def join_state(meta: dict, npz: dict, step: int) -> dict:
 
 
 def expected_state(lay: EngineLayout, lc, pred) -> dict:
-    """The memories ``model.core_schedule.core_command`` predicts after a command, as the host
+    """The memories ``cycles.core.core_command`` predicts after a command, as the host
     reads them (``read_state``)."""
     out = {}
     if pred.engine is not None:

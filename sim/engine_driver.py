@@ -14,12 +14,13 @@ from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
 from hw.integrate import (MEM_EVENTS, MEM_MAP_ON, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, MEM_WINDOW,
                           pack_event)
-from model.schedule import EngineLayout, policy_registers
+from cycles.layout import EngineLayout
+from cycles.integrate import policy_registers
 from sim.capture import TraceFormat
 
 
 class EngineTrace(TraceFormat):
-    """The integrate engine's trace ports as records (row, fire, step, done; model/schedule.py)."""
+    """The integrate engine's trace ports as records (row, fire, step, done; cycles/integrate.py)."""
 
     def __init__(self, lay: EngineLayout):
         self.lay = lay

@@ -5,7 +5,7 @@ import numpy as np
 
 from hw.stdp_unit import MEM_MAP_ROWS, MEM_TIMES
 from hw.synapses import MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 from sim.engine_driver import start, trace_until_done, write_words
 
 

@@ -90,7 +90,7 @@ def core_case(tiny_net, layer, lanes, image, seed, prune):
     live weights just above a pruning threshold (so learning prunes), the STDP rates of an
     image past a few rate doublings."""
     from model import rng
-    from model.schedule import EngineLayout
+    from cycles.layout import EngineLayout
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
     rs = np.random.default_rng(seed)

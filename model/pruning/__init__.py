@@ -35,7 +35,7 @@ NoPruning = Policy          # ``pruning.enabled: false``: the dense network
 
 class PCAChannelsPolicy(Policy):
     """pca_channels chooses the layers' sizes between trainings (``pca_channels.pca_rebuild``,
-    run by model/experiment.py; not imported here, it needs the trainer and scikit-learn):
+    run by report/train.py; not imported here, it needs the trainer and scikit-learn):
     nothing happens per image."""
     name = "pca_channels"
 
@@ -52,7 +52,7 @@ def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
     are written by the host."""
     policy = net.pruning
     if isinstance(policy, ThresholdPruning):
-        return policy.enabled and n + 1 > policy.warmup, net.prune_thresholds[i]
+        return policy.enabled and n + 1 > policy.warmups[i], net.prune_thresholds[i]
     return False, 0
 
 

@@ -25,10 +25,10 @@ What we do instead, and why:
   on which liblinear does not converge within the final readout's 20,000 iterations (over two
   minutes per window on 1000 images), and the capped fit's divergence differs from the converged
   one in the second decimal (measured at t = 3: 1.861 against 1.866; equal from t = 6). The final
-  readout of the chosen window is fitted in full (model/experiment.py). A flat curve normalises to
+  readout of the chosen window is fitted in full (report/train.py). A flat curve normalises to
   all zeros and picks t = 1. The candidates are 1 .. the window training ended with (T unless the
   reduction below shortened it). The chosen window becomes ``net.window``, part of the network's
-  saved state, and the readout and inference use it (model/experiment.py).
+  saved state, and the readout and inference use it (report/train.py).
 * Reduction during training (seed 002): there is no end-to-end training, so the schedule runs
   over the images learned by all layers together: with ``reduce_every`` = N the window is
   ``max(min_steps, T - (images learned by all layers) // N)``. It never grows again between

@@ -2,7 +2,8 @@
 
 A layer learns with all its connections during a warm-up of ``pruning.warmup`` images. From the
 image that completes the warm-up on, after each image's STDP update, every connection whose
-weight is below ``pruning.threshold`` is pruned for good: the mask only grows, the weight is
+weight is below ``pruning.threshold`` is pruned for good (a layer's own ``pruning:`` entry may
+set its threshold and warm-up, ``Config.prune_threshold`` / ``prune_warmup``): the mask only grows, the weight is
 frozen at its value, the connection gets no more STDP updates and no longer accumulates, in
 learning or in inference.
 
@@ -26,13 +27,15 @@ class ThresholdPruning(Policy):
         p = cfg.pruning
         self.enabled = p.enabled
         self.warmup = p.warmup
+        self.warmups = [cfg.prune_warmup(i) for i in range(len(cfg.layers))]
         self.threshold = arith.threshold(p.threshold)
 
     def after_update(self, learned: int, weights: np.ndarray, pruned: np.ndarray,
-                     threshold=None) -> int:
+                     threshold=None, warmup: int | None = None) -> int:
         """Apply the rule after a layer has learned ``learned`` images; returns newly pruned count.
-        ``threshold``: in the layer's weight LSBs (default: in those of formats.weight_bits)."""
-        if not self.enabled or learned < self.warmup:
+        ``threshold``: in the layer's weight LSBs (default: in those of formats.weight_bits);
+        ``warmup``: the layer's (default: the pruning section's)."""
+        if not self.enabled or learned < (self.warmup if warmup is None else warmup):
             return 0
         new = (weights < (self.threshold if threshold is None else threshold)) & ~pruned
         pruned |= new
@@ -41,4 +44,4 @@ class ThresholdPruning(Policy):
     def after_learn(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> int:
         """The hook Network.learn calls after layer i's STDP update; returns newly pruned count."""
         return self.after_update(net.learned[i], net.weights[i], net.pruned[i],
-                                 net.prune_thresholds[i])
+                                 net.prune_thresholds[i], self.warmups[i])
