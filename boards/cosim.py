@@ -3,7 +3,7 @@ read back through the host link (boards/host.py) and compared with the model's p
 
 ``predict`` computes the prediction (``cycles.core.core_command``, as the host reads it:
 ``sim.core_driver.expected_state``); ``play`` runs it through a ``Board`` on any transport --
-Amaranth's simulator on the link's streams (tests/test_board_link.py) or cocotb on the board
+Amaranth's simulator on the link's streams (tests/boards/test_board_link.py) or cocotb on the board
 top's UART pins (boards/cocotb_top.py, ``run_board``) -- and raises AssertionError at the first
 counter, cycle count or memory that differs. ``save_case`` / ``load_case`` carry a case to the
 cocotb process.

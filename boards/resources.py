@@ -45,7 +45,7 @@ cell type is counted under ``other`` by name.
     ``skip_logic_share`` the same for the find-first-set units: an upper bound of what skipping
     pruned connections costs, since a dense core would walk with counters in their place;
     ``channel_enable_overhead`` and ``window_overhead`` the same for the structured and
-    temporal policies' registers (seeds 000, 001, 002).
+    temporal policies' registers (DSTP, SCA, Chowdhury et al. 2021).
   * ``seconds``: wall time of each synthesis run.
 * ``network.<family>``: the layers' sums: ``core``, ``pruning_check``, ``skip_logic``,
   ``channel_enables``, ``window_end`` (LUTs and FFs), ``totals`` (the cores' every category,
@@ -63,7 +63,7 @@ cell type is counted under ``other`` by name.
 
 Baselines (``boards/baselines/yosys-<version>/<config>.json``, ``--record-baseline``): the report
 of one config and tool version, compared by ``compare`` block by block and category by category
-with a tolerance, so a change that grows (or shrinks) the logic is noticed (tests/test_resources.py).
+with a tolerance, so a change that grows (or shrinks) the logic is noticed (tests/boards/test_resources.py).
 """
 import argparse
 import hashlib

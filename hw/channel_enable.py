@@ -2,7 +2,7 @@
 words, a block of its own so that synthesis that keeps the hierarchy counts it
 (boards/resources.py: ``channel_enable_overhead``).
 
-Structured pruning (seeds 001 and 002, ``model.network.Network.channel_on``) switches whole maps
+Structured pruning (SCA and Chowdhury et al. 2021, ``model.network.Network.channel_on``) switches whole maps
 off: a disabled map takes no lane operation, so it never fires, wins or learns. The mask memory
 is left as it is, so enabling the map again restores it exactly. The register holds one bit per
 map (reset: every map on), written by the host in 32-map words (word j: maps 32 j .. 32 j + 31,

@@ -138,14 +138,14 @@ class STDP(_Section):
 
 
 class Lamp(_Section):
-    """Seed 000 spatial: LAMP scores ranked across layers, pruned in rounds (model/pruning/lamp.py)."""
+    """DSTP spatial: LAMP scores ranked across layers, pruned in rounds (model/pruning/lamp.py)."""
     target: float = Field(gt=0, lt=1)                  # share of all connections pruned at the end
     fraction: float = Field(default=0.25, gt=0, lt=1)  # share of the surviving ones cut per round
     retrain_images: int = Field(default=100, ge=0, le=10_000_000)  # STDP images per layer after a round
 
 
 class TemporalWindow(_Section):
-    """Seeds 000 and 002 temporal: the inference window (model/pruning/temporal_window.py)."""
+    """DSTP and Chowdhury et al. 2021, temporal: the inference window (model/pruning/temporal_window.py)."""
     divergence: float = Field(default=0.01, gt=0, lt=1)   # bound on the normalised divergence
     reduce_every: int = Field(default=0, ge=0, le=10_000_000)  # training: one step shorter every N images (0: off)
     min_steps: int = Field(default=1, ge=1, le=255)      # the training window's floor
@@ -155,14 +155,14 @@ class TemporalWindow(_Section):
 
 
 class ChannelActivity(_Section):
-    """Seed 001: maps ranked by spiking activity, pruned and regrown (model/pruning/channel_activity.py)."""
+    """SCA (Li et al. 2024): maps ranked by spiking activity, pruned and regrown (model/pruning/channel_activity.py)."""
     sparsity: float = Field(gt=0, lt=1)                 # share of all maps disabled
     update_every: int = Field(default=50, ge=1, le=10_000_000)  # images between mask updates
     regrow: bool = True
 
 
 class PCAChannels(_Section):
-    """Seed 002 structured: maps per layer from PCA of potentials (model/pruning/pca_channels.py)."""
+    """Chowdhury et al. 2021, structured: maps per layer from PCA of potentials (model/pruning/pca_channels.py)."""
     variance: float = Field(default=0.99, gt=0, le=1)   # cumulative explained variance kept
     images: int = Field(default=200, ge=2, le=1_000_000)  # images whose potentials are analysed
 

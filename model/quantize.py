@@ -1,4 +1,4 @@
-"""Weight quantization (seed 002): a trained network's layers re-expressed on fewer weight bits.
+"""Weight quantization (Chowdhury et al. 2021): a trained network's layers re-expressed on fewer weight bits.
 
 The command that sweeps a trained network over widths is ``python -m report.quantize``.
 

@@ -1,6 +1,6 @@
 """Layer-wise unsupervised training with checkpoints that resume bit-identically.
 
-Layers learn one after the other (DESIGN.md 2.2). Layer i sees the training images, in the data
+Layers learn one after the other (docs/design.md 2.2). Layer i sees the training images, in the data
 set's fixed order and cycling if ``learning.max_images`` exceeds it, through the frozen layers
 below it. It stops after ``max_images`` images or, checked every ``check_every`` images, when the
 convergence measure C = mean(w (1 - w)) over its effective weights (a pruned connection counts

@@ -11,7 +11,7 @@ Writes the median over ``repeats`` runs, each on ``images`` training images, of:
 
 The network starts from its initial weights (mean 0.8), which make more neurons fire than trained
 weights do: the figures are on the slow side. ``reference_ms`` holds the float SpykeTorch figures
-of DESIGN.md section 4 (CPU, 2 threads, batch 1), and ``speedup_vs_reference`` the ratios.
+of docs/design.md section 4 (CPU, 2 threads, batch 1), and ``speedup_vs_reference`` the ratios.
 All timings of one run come from the same process, so compare ratios rather than absolute values
 across machines.
 """

@@ -52,7 +52,7 @@ def headline(rep: dict) -> str:
         ["accuracy loss from pruning", "none", f"{loss:+.2f} pp",
          f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
     ]
-    return _table(["quantity", "seed 003 (paper)", "this project (measured)", "how"], rows)
+    return _table(["quantity", "Nguyen et al. 2021 (paper)", "this project (measured)", "how"], rows)
 
 
 def render(rep: dict, figures: list[str]) -> str:
@@ -70,7 +70,7 @@ def render(rep: dict, figures: list[str]) -> str:
         "Cycles come from `cycles.image.image_cycles` (the blocks' cycle models composed), energy "
         "from `report.energy` (counted operations times per-operation energies).",
         "",
-        "## Seed 003's headline figures and ours",
+        "## Connection Pruning for Deep SNNs with On-Chip Learning (Nguyen et al. 2021): its headline figures and ours",
         "",
         headline(rep),
         "",

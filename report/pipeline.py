@@ -1,4 +1,4 @@
-"""``make report``: the paper's experiment (seed 003) at MNIST scale, measured end to end.
+"""``make report``: the paper's experiment (Nguyen et al. 2021) at MNIST scale, measured end to end.
 
     python -m report --config configs/mnist.yaml [--quick] --out build/reports
 
@@ -47,7 +47,7 @@ which does not change what is learned) to give the trajectory its points.
   cycles and energy); ``weights_histogram``: weight counts before and after learning.
 * ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
   final-state learning speed-ups on ``sweep_images`` test images.
-* ``paper``: seed 003's headline figures; ``targets``: each target and whether it was met.
+* ``paper``: the paper's headline figures; ``targets``: each target and whether it was met.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ from model.train import Trainer, config_digest
 from boards.resources import BASELINES
 from report import measure
 
-PAPER = {   # seed 003, DESIGN.md 2.1
+PAPER = {   # Nguyen et al. 2021 (arXiv:2010.04351), docs/design.md 2.1
     "speedup_learning": 2.1, "speedup_inference": 2.83, "connectivity_reduction": 0.9283,
     "energy_saving_learning": 0.64, "energy_saving_inference": 0.7824, "pruning_overhead": 0.0056,
 }

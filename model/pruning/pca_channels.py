@@ -1,4 +1,4 @@
-"""Maps per layer from PCA of the layer's potentials (seed 002, structured spatial pruning).
+"""Maps per layer from PCA of the layer's potentials (Chowdhury et al. 2021, structured spatial pruning).
 
 What the paper does: after training, it collects each layer's average accumulated membrane
 potential, takes the principal component analysis of it, and keeps as many channels as there

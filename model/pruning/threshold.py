@@ -1,4 +1,4 @@
-"""The connection-pruning rule of seed 003: threshold pruning during STDP learning.
+"""The connection-pruning rule of Nguyen et al. 2021 (arXiv:2010.04351): threshold pruning during STDP learning.
 
 A layer learns with all its connections during a warm-up of ``pruning.warmup`` images. From the
 image that completes the warm-up on, after each image's STDP update, every connection whose
@@ -10,7 +10,7 @@ learning or in inference.
 Only STDP changes weights, so after the warm-up only the winners' kernels can cross the
 threshold: the hardware sweeps the whole weight memory once at the end of the warm-up and then
 checks the words the STDP unit writes. The model sweeps every weight after every image, which
-gives the same mask (tests/test_pruning.py checks the equivalence).
+gives the same mask (tests/model/test_pruning.py checks the equivalence).
 """
 from __future__ import annotations
 

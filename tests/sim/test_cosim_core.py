@@ -14,7 +14,7 @@ def _steps(c, cmds):
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-# Four lanes and the tag of tests/test_sim_main.py's tiny run: the same builds serve both.
+# Four lanes and the tag of tests/sim/test_sim_main.py's tiny run: the same builds serve both.
 @pytest.mark.parametrize("layer, lanes, image, seed", [(0, 4, 0, 1), (1, 4, 1, 2)])
 def test_core_rtl_matches_schedule(tiny_net, sim, layer, lanes, image, seed):
     c = core_case(tiny_net, layer, lanes, image, seed, prune=0.3)
