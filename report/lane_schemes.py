@@ -23,8 +23,8 @@ lanes' live operations are put into cycles:
 and how the outgoing unit reads the neurons (layers with pooling):
 
 * ``scan``: today's (``cycles.pool.outgoing_pass``): inhibition reads every neuron;
-* ``fired``: inhibition reads only the neurons that fired (a list built as they fire), one a
-  cycle, and pooling only the positions that kept a spike; the event walk is unchanged.
+* ``fired``: inhibition reads only the positions where a neuron fired (a bitmap set as they
+  fire), and pooling only the positions that kept a spike; the event walk is unchanged.
 
 Fields: ``images``, ``lanes``, per variant (``dense``, ``pruned``) the mean cycles per image of
 every (lane scheme, outgoing scheme) pair as ``cycles[scheme][outgoing]``, the lane utilisation
@@ -84,14 +84,18 @@ def op_cycles(lay: EngineLayout, times_in: np.ndarray, live: np.ndarray, window:
     return {"cycles": per_step, "ops": ops}
 
 
-def fired_outgoing_cycles(pl: PoolLayout, out, fires: int) -> int:
-    """The outgoing unit reading fired neurons only: inhibition one fire a cycle (plus the three
-    cycles of its pipeline), pooling the positions that kept a spike (one a cycle, plus its
-    flush), the event walk and DONE as today."""
+def fired_outgoing_cycles(pl: PoolLayout, out, fire_lanes: np.ndarray) -> int:
+    """The outgoing unit reading only what fired: inhibition walks a bitmap of the positions
+    where some map fired (set as they fire), G cycles a position as today (every lane's word of
+    each group), plus the three cycles of its pipeline; pooling reads the positions inside a
+    window that kept a spike, one a cycle, plus its flush; the event walk and DONE as today."""
     lay = pl.lay
-    kept = int((out.survivors[:, 1] < lay.time_steps).sum())
+    fired = (fire_lanes.reshape(lay.lanes, lay.groups, lay.npos) < lay.time_steps).any(axis=(0, 1))
+    used = (pl.side - 1) * pl.stride + pl.size               # rows and columns the windows cover
+    y, x = np.divmod(np.arange(lay.npos), lay.side_out)
+    kept = int(((out.survivors[:, 1] < lay.time_steps) & (y < used) & (x < used)).sum())
     walk = out.cycles - out.phases["walk"]                   # the walk and DONE, unchanged
-    return (fires + 3) + (kept + 3) + walk
+    return (int(fired.sum()) * lay.groups + 3) + (kept + 3) + walk
 
 
 def image_schemes(net, x: np.ndarray) -> dict:
@@ -111,8 +115,7 @@ def image_schemes(net, x: np.ndarray) -> dict:
         if lc.pool.size > 0 and i < len(cfg.layers) - 1:
             out = outgoing_pass(lay, lc, ip.fire, ip.v_fire)
             pl = PoolLayout.from_config(lay, lc)
-            fires = int((ip.fire < lay.time_steps).sum())
-            outgoing = {"scan": out.cycles, "fired": fired_outgoing_cycles(pl, out, fires)}
+            outgoing = {"scan": out.cycles, "fired": fired_outgoing_cycles(pl, out, ip.fire)}
         else:
             outgoing = dict.fromkeys(OUTGOING_SCHEMES, 0)
         for s in LANE_SCHEMES:
