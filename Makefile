@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report compare resources bitstream clean distclean toolchain
+.PHONY: all sim test train bench report compare resources bitstream regress clean distclean toolchain
 
 all: test
 
@@ -66,6 +66,18 @@ compare: $(STAMP)
 bench: $(STAMP) toolchain
 	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
 	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
+
+# Constrained-random differential co-simulation (sim/regress.py): CONFIGS configurations of the
+# layer core drawn from RUN_SEED, each co-simulated (SIM) against the cycle models on IMAGES random
+# inputs -> build/reports/regress.json. SEED=n replays the one configuration a failure names;
+# QUICK=1 draws 3 configurations of 2 inputs.
+CONFIGS  ?= 100
+RUN_SEED ?= 1
+REGRESS_IMAGES ?= 40
+regress: $(STAMP) toolchain
+	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
+	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(filter 1,$(QUICK)),3,$(CONFIGS))) \
+	  --images $(if $(filter 1,$(QUICK)),2,$(REGRESS_IMAGES))
 
 # Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
 # and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
