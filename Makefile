@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report compare resources bitstream regress clean distclean toolchain
+.PHONY: all sim test train bench report compare resources bitstream regress mutate clean distclean toolchain
 
 all: test
 
@@ -78,6 +78,13 @@ regress: $(STAMP) toolchain
 	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
 	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(filter 1,$(QUICK)),3,$(CONFIGS))) \
 	  --images $(if $(filter 1,$(QUICK)),2,$(REGRESS_IMAGES))
+
+# Mutation testing of the hardware blocks (sim/mutate.py), on demand: MUTANTS per block, each run
+# against the block's tests in Amaranth's simulator -> build/reports/mutation.json (score and
+# survivors). BLOCKS=prune,wta picks blocks.
+MUTANTS ?= 20
+mutate: $(STAMP)
+	$(PY) -m sim.mutate --per-block $(MUTANTS) $(if $(BLOCKS),--blocks $(BLOCKS),) --out $(REPORTS)/mutation.json
 
 # Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
 # and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
