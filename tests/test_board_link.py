@@ -260,6 +260,7 @@ def board_case(tiny_net):
     return c, steps
 
 
+@pytest.mark.timeout(1800)          # builds the board top in Verilator
 def test_board_top_round_trip_matches_model(board_case):
     """Identify, layer 0's weights and one encoded image loaded over the UART pins, infer and
     learn run, winners, counters, output events, potentials and changed weights read back equal

@@ -126,7 +126,7 @@ def test_stalled_core_behind_the_board_link_fails_within_its_limit(tiny_net):
     assert seen["status"]["busy"] == 1 and seen["status"]["cycle"] > cycle_limit(expected)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)          # builds the stalled engine in Verilator
 def test_stalled_engine_fails_within_its_limit_verilator(tiny_net):
     """The same stall under cocotb and Verilator: the trace check (sim/capture.py) gives up at
     the limit and the cocotb failure carries the message."""
@@ -139,3 +139,18 @@ def test_stalled_engine_fails_within_its_limit_verilator(tiny_net):
     message = re.sub(r"\s+", " ", str(info.value))
     assert "StallError" in message or "not done after" in message, message
     assert_names_the_stall(message, "integrate pass", expected)
+
+
+def test_every_test_has_a_time_limit(request, tmp_path):
+    """pytest-timeout is on with a default limit (pyproject.toml), and a test past its limit
+    fails naming the timeout while the run goes on."""
+    import subprocess
+    import sys
+    assert float(request.config.getini("timeout")) > 0
+    (tmp_path / "test_hang.py").write_text(
+        "import time\nimport pytest\n\n\n@pytest.mark.timeout(2)\ndef test_hangs():\n"
+        "    time.sleep(600)\n\n\ndef test_after():\n    pass\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "test_hang.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    assert "Timeout (>2.0s)" in r.stdout and "1 failed, 1 passed" in r.stdout, r.stdout

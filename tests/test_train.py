@@ -9,6 +9,9 @@ import pytest
 from model import bench, config, data, experiment
 from model.train import CheckpointError, Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def tiny():
