@@ -328,13 +328,13 @@ class _Deadline:
 
     def __init__(self, limit: int, period_ns: int):
         from cocotb.utils import get_sim_time
-        self.period_ns, self.end = period_ns, get_sim_time("ns") + limit * period_ns
-        self.start = self.end - limit * period_ns
+        self.period_ns, self.start = period_ns, get_sim_time("ns")
+        self.end = self.start + limit * period_ns
 
     def timer(self):
         from cocotb.triggers import Timer
         from cocotb.utils import get_sim_time
-        return Timer(max(self.period_ns, self.end - get_sim_time("ns")), "ns")
+        return Timer(max(self.period_ns, round(self.end - get_sim_time("ns"))), "ns")
 
     def cycles(self) -> int:
         from cocotb.utils import get_sim_time

@@ -141,6 +141,21 @@ def test_stalled_engine_fails_within_its_limit_verilator(tiny_net):
     assert_names_the_stall(message, "integrate pass", expected)
 
 
+@pytest.mark.timeout(1800)          # builds the stalled core in Verilator
+def test_stalled_core_fails_within_its_limit_verilator(tiny_net):
+    """The layer core's trace capture (sim/capture.py, read in bursts) gives up at the limit too."""
+    from sim import cosim
+    c = core_case(tiny_net, 0, 3, 0, 1, prune=0.3)
+    lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]
+    expected = core_command("infer", lay, fmt, lc, c["x"], c["weights"], c["active"],
+                            c["threshold"]).cycles
+    with pytest.raises(AssertionError) as info:
+        cosim.run_core(lay, fmt, lc, [{"cmd": "infer", "times_in": c["x"]}], c["weights"],
+                       c["active"], c["threshold"], {"config": "tiny"}, sim="verilator",
+                       faults=STALL)
+    assert_names_the_stall(re.sub(r"\s+", " ", str(info.value)), "layer core infer", expected)
+
+
 def test_every_test_has_a_time_limit(request, tmp_path):
     """pytest-timeout is on with a default limit (pyproject.toml), and a test past its limit
     fails naming the timeout while the run goes on."""
