@@ -11,11 +11,12 @@ serial port and for the simulated board top under cocotb.
 ``Board``'s methods are coroutines over a transport with ``async write(bytes)`` and
 ``async read(n, cycles=None) -> bytes`` (``cycles``: core clock cycles the reply may take on top
 of its bytes' own time; a command's reply is awaited for ``sim.stall.cycle_limit`` of the cycles
-the cycle model predicts, and a board that does not answer by then raises StallError naming the
-command, the cycles waited and those expected). Under cocotb the transport really waits (sim/board_driver.py drives
-the ``rx`` pin and samples ``tx``); ``SerialTransport`` blocks in pyserial and never suspends,
-so ``blocking(board)`` runs each coroutine to its end in one step (``run_sync``). A refused
-request raises ``LinkError`` naming the error; a garbled reply ``ReplyError``.
+the cycle model predicts, and a board that does not answer by then raises StallError, a
+TimeoutError naming the command, the cycles waited and those expected). Under cocotb the
+transport really waits (sim/board_driver.py drives the ``rx`` pin and samples ``tx``);
+``SerialTransport`` blocks in pyserial and never suspends, so ``blocking(board)`` runs each
+coroutine to its end in one step (``run_sync``). A refused request raises ``LinkError`` naming
+the error; a garbled reply ``ReplyError``.
 
 ``python -m boards.host --port /dev/ttyUSB1 --baud 115200 --config configs/tiny.yaml identify``
 (or ``run-image``): see ``main``.
@@ -353,7 +354,7 @@ def main(argv=None) -> int:
             transport.close()
     try:
         return guarded(body)
-    except (OSError, TimeoutError, LinkError, ReplyError, BitstreamMismatch) as exc:   # StallError too
+    except (OSError, TimeoutError, LinkError, ReplyError, BitstreamMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

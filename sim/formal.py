@@ -128,7 +128,8 @@ class PruneCheckSpec(wiring.Component):
         m.submodules.check = pc = PruneCheck(lay, self.faults)
         drive_prune_check(m, pc, self)
         lane_contract(m, lay, self.lane, self.g)
-        m.d.comb += [Assume(self.ky < k), Assume(self.kx < k), Assume(self.row_bit < min(32, lay.rows))]
+        m.d.comb += [Assume(self.ky < k), Assume(self.kx < k),
+                     Assume(self.row_bit < min(32, lay.rows))]
         word = Signal(G)
         m.d.comb += word.eq(self.masks[self.lane])
         live = Cat((self.masks[l] != 0) & (self.lane != l) for l in range(P))
