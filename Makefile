@@ -7,7 +7,7 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test train bench report compare resources bitstream regress mutate clean distclean toolchain
+.PHONY: all sim test formal train bench report compare resources bitstream regress mutate clean distclean toolchain
 
 all: test
 
@@ -44,6 +44,13 @@ sim: $(STAMP) toolchain
 TEST_WORKERS ?= 2
 test: $(STAMP) toolchain
 	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
+# Formal proofs of the pruning logic with SymbiYosys (sim/formal.py: YoWASP's sby and Yosys, the
+# yices solver from PyPI; k-induction) -> build/reports/formal.json. FAULT=prune_at_threshold
+# builds the pruning check broken on purpose: the proofs must fail (tests/sim/test_formal.py).
+FAULT ?=
+formal: $(STAMP)
+	$(PY) -m sim.formal $(if $(FAULT),--fault $(FAULT),)
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)

@@ -62,7 +62,7 @@ async def play(board, case: dict, steps: list[dict], context: dict) -> list[dict
     seen = []
     for st in steps:
         ctx = dict(context, layer=layer, command=st["cmd"])
-        status = await board.run(layer, st["cmd"])
+        status = await board.run(layer, st["cmd"], st["cycles"])
         state = await board.read_state(layer, status["n_out"] if pooled else None)
         bad = divergences(status, state, st, ctx)
         assert not bad, bad[0]

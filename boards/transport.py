@@ -6,7 +6,9 @@
   sampled in the middle of each bit, as a USB-serial adapter would.
 
 Both take every byte the link sends as soon as it comes (a UART receiver never stalls the
-sender), buffered until the driver reads it.
+sender), buffered until the driver reads it. ``read(n, cycles)`` waits for ``n`` bytes at most
+``cycles`` clock cycles more than the bytes themselves take (a command's limit, sim/stall.py),
+or the transport's own bound for a plain reply.
 """
 
 
@@ -45,12 +47,13 @@ class StreamTransport:
                 raise TimeoutError(f"the link did not take byte {byte:#04x} in {self.max_wait} cycles")
         ctx.set(rx.valid, 0)
 
-    async def read(self, n: int) -> bytes:
-        for _ in range(self.max_wait):
+    async def read(self, n: int, cycles: int | None = None) -> bytes:
+        wait = self.max_wait if cycles is None else cycles + n
+        for _ in range(wait):
             if len(self.received) >= n:
                 return take(self.received, n)
             await self.ctx.tick()
-        raise TimeoutError(f"{len(self.received)} of {n} reply bytes in {self.max_wait} cycles")
+        raise TimeoutError(f"{len(self.received)} of {n} reply bytes in {wait} cycles")
 
 
 class UartPins:
@@ -59,6 +62,7 @@ class UartPins:
 
     def __init__(self, dut, divisor: int, period_ns: float, max_wait_ns: float = 50e6):
         self.dut, self.bit_ns, self.max_wait_ns = dut, divisor * period_ns, max_wait_ns
+        self.period_ns = period_ns
         self.received = bytearray()
         self.framing_errors = 0
 
@@ -94,13 +98,18 @@ class UartPins:
                 self.dut.rx.value = bit
                 await Timer(self.bit_ns, "ns")
 
-    async def read(self, n: int) -> bytes:
+    async def read(self, n: int, cycles: int | None = None) -> bytes:
         from cocotb.triggers import SimTimeoutError, with_timeout
+        from cocotb.utils import get_sim_time
+        # A plain reply: ``max_wait_ns`` for each byte; a command's: its limit for them all.
+        wait = self.max_wait_ns if cycles is None else cycles * self.period_ns + n * 10 * self.bit_ns
+        end = get_sim_time("ns") + wait
         while len(self.received) < n:
             self.arrived.clear()
+            left = wait if cycles is None else max(1, round(end - get_sim_time("ns")))
             try:
-                await with_timeout(self.arrived.wait(), self.max_wait_ns, "ns")
+                await with_timeout(self.arrived.wait(), left, "ns")
             except SimTimeoutError:
                 raise TimeoutError(f"{len(self.received)} of {n} reply bytes from the board's tx "
-                                   f"pin in {self.max_wait_ns / 1e6:g} ms of simulated time") from None
+                                   f"pin in {wait / 1e6:g} ms of simulated time") from None
         return take(self.received, n)

@@ -113,7 +113,7 @@ def run_stdp(lay: EngineLayout, formats, weights, active, times_in, context: dic
              pred_weights=pred.weights, pred_active=pred.active)
     case.with_suffix(".json").write_text(json.dumps({
         "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
-        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace,
+        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace, "cycles": pred.cycles,
         "context": dict(context, simulator=sim)}))
     runner.run(StdpUnit(lay, formats, max_winners), "stdp_unit", "sim.cocotb_stdp", sim=sim,
                waves=waves, build_dir=runner.BUILD / tag,
@@ -126,7 +126,7 @@ def load_stdp_case(path: str | Path) -> dict:
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
     case = {"layout": EngineLayout(**meta["layout"]), "formats": Formats(**meta["formats"]),
-            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]],
+            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]], "cycles": meta["cycles"],
             "context": meta["context"]}
     with np.load(path.with_suffix(".npz")) as z:
         case.update({k: z[k] for k in z.files})

@@ -15,6 +15,9 @@ from model import config as C
 from cycles.core import network_layouts
 from model.fixedpoint import Formats
 
+# Synthesizes the tiny cores for two families (module fixture): minutes.
+pytestmark = pytest.mark.timeout(1800)
+
 TINY, TINY_LANES = "configs/tiny.yaml", 4
 # The pruning check of the tiny network's cores, as a share of their LUTs + FFs, stays below
 # this. The target for the pruning logic is 1%; the tiny cores (4 lanes, 1 or 2 map

@@ -14,9 +14,9 @@ from sim.engine_driver import AmaranthBus
 CMD = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}
 
 
-def simulate(c, cmds, faults=frozenset()):
+def simulate(c, cmds, cycles, faults=frozenset()):
     """Run ``cmds`` in order on one core, loaded once; returns per command (trace, counters,
-    state)."""
+    state). ``cycles``: each command's cycles by the cycle model, which bound its wait."""
     lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]
     dut = hc.LayerCore(lay, fmt, lc, faults)
     fmtr = cd.CoreTrace(lay, fmt, lc)
@@ -29,8 +29,8 @@ def simulate(c, cmds, faults=frozenset()):
         lp = c["learning"]
         cd.set_learning(bus, lp["a_plus"], lp["a_minus"], c["keys"]["layer_key"],
                         c["keys"]["image_n"], lp["check"], lp["prune_th"])
-        for cmd in cmds:
-            trace, counters = await cd.run_command(bus, fmtr, CMD[cmd])
+        for cmd, n in zip(cmds, cycles):
+            trace, counters = await cd.run_command(bus, fmtr, CMD[cmd], n)
             n_out = bus.get("n_out") if lc.pool.size > 0 else None
             seen.append((trace, counters, await cd.read_state(bus, lay, n_out)))
 
@@ -60,13 +60,15 @@ def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
     """learn, then infer and sweep on the learned synapses: the STDP unit's writes go to the
     engine's memories, so the second pass integrates with the learned weights and masks."""
     c = core_case(tiny_net, layer, lanes, image, seed, prune=0.3)
-    seen = simulate(c, ["learn", "infer", "sweep"])
+    cmds, preds = ["learn", "infer", "sweep"], []
     weights, active = c["weights"], c["active"]
-    for cmd, s in zip(["learn", "infer", "sweep"], seen):
-        pred = _predict(c, cmd, weights, active)
-        _assert_matches(c, pred, s, {"layer": layer, "command": cmd, "seed": seed})
+    for cmd in cmds:
+        preds.append(pred := _predict(c, cmd, weights, active))
         if pred.weights is not None:
             weights, active = pred.weights, pred.active
+    seen = simulate(c, cmds, [p.cycles for p in preds])
+    for cmd, pred, s in zip(cmds, preds, seen):
+        _assert_matches(c, pred, s, {"layer": layer, "command": cmd, "seed": seed})
     learn = _predict(c, "learn", c["weights"], c["active"])
     assert learn.winners and learn.counters["prunes"] > 0, "the case must find winners and prune"
     # The winners are the model's k-WTA on the layer's output.

@@ -36,21 +36,21 @@ def _simulate(c, all_maps=False):
     a_plus, a_minus = fmt.rates(cfg, c["n"])
     dut = StdpUnit(lay, fmt, max_winners=8)
     seen = {}
+    pred = stdp_pass(lay, fmt, c["weights"], c["active"], c["x"], c["winners"], a_plus, a_minus,
+                     rng.round_key(cfg.seed, c["layer"], c["n"]), True, c["prune_q"], all_maps)
 
     async def bench(ctx):
         bus = drv.AmaranthBus(ctx, dut)
         await sdrv.load(bus, lay, c["weights"], c["active"], c["x"])
         seen["trace"] = await sdrv.run(bus, c["winners"], a_plus, a_minus,
                                        rng.layer_key(cfg.seed, c["layer"]), c["n"], True,
-                                       c["prune_q"], all_maps)
+                                       c["prune_q"], all_maps, pred.cycles)
         seen["memories"] = await sdrv.read_back(bus, lay)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    pred = stdp_pass(lay, fmt, c["weights"], c["active"], c["x"], c["winners"], a_plus, a_minus,
-                     rng.round_key(cfg.seed, c["layer"], c["n"]), True, c["prune_q"], all_maps)
     return pred, seen
 
 

@@ -10,6 +10,9 @@ from report import train as experiment
 from model.pruning.channel_activity import ChannelActivityPruning, disabled_count, update_mask
 from model.train import Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 POLICY = {"pruning.policy": "channel_activity", "pruning.warmup": 5,
           "pruning.channel_activity": {"sparsity": 0.5, "update_every": 5, "regrow": True}}
 

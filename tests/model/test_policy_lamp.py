@@ -11,6 +11,9 @@ from model.network import Network
 from model.pruning.lamp import global_cut, lamp_scores, round_size
 from model.train import Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 def lamp_cfg(**changes):
     return tiny(**{"pruning.policy": "lamp", "pruning.lamp": {"target": 0.5, "fraction": 0.25,

@@ -10,6 +10,9 @@ from report import train as experiment
 from model.pruning.pca_channels import layer_samples, pca_count, pca_rebuild
 from model.train import Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 def _mixed(sources: int, columns: int = 10, rows: int = 500, noise: float = 1e-4, seed: int = 0):
     """``sources`` independent unit signals mixed into ``columns`` columns by orthonormal

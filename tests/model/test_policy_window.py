@@ -16,6 +16,9 @@ from model.pruning.temporal_window import (choose_window, cross_entropy, held_ou
                                            training_window)
 from model.train import Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 def window_cfg(**changes):
     return tiny(**{"pruning.policy": "temporal_window",

@@ -10,6 +10,9 @@ from model import config, data
 from report import bench_model as bench, train as experiment
 from model.train import CheckpointError, Trainer
 
+# Trains the tiny network, several times over in the resume tests.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def tiny():

@@ -65,6 +65,7 @@ def test_bad_options_are_refused():
         Options(channel_sparsity=1.0).check()
 
 
+@pytest.mark.timeout(1800)          # trains every policy and co-simulates
 def test_compare_quick_on_tiny(tmp_path, monkeypatch):
     """make compare QUICK=1's pipeline on the tiny network, every policy trained from scratch."""
     from model import config as C

@@ -18,6 +18,9 @@ from model.fixedpoint import Formats
 from model.rng import _C1, _C2
 from sim import runner
 
+# Builds a simulator (Verilator / Icarus) per design: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 SIMS = ["verilator", "icarus"]
 MODULE = "sim.cocotb_blocks"
 FORMATS = Formats(8, 18, 16, True)          # sim/cocotb_blocks.py's default STDP_FORMATS

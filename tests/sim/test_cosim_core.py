@@ -5,6 +5,9 @@ import pytest
 from conftest import core_case, narrow_core_case
 from sim import cosim
 
+# Builds a simulator (Verilator / Icarus) per design: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 SIMULATORS = ("verilator", "icarus")
 
 

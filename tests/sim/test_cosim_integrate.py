@@ -6,6 +6,9 @@ from conftest import layer_input, random_synapses
 from cycles.layout import EngineLayout
 from sim import cosim
 
+# Builds a simulator (Verilator / Icarus) per design: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 SIMULATORS = ("verilator", "icarus")
 
 

@@ -2,8 +2,6 @@
 configuration co-simulates with 0 mismatches, and a mismatch names the seed that replays it."""
 from __future__ import annotations
 
-import numpy as np
-import pytest
 
 from cycles.core import core_command
 from cycles.integrate import policy_registers

@@ -5,6 +5,9 @@ import pytest
 
 from sim import bench
 
+# Builds and runs the co-simulation twice: minutes.
+pytestmark = pytest.mark.timeout(1800)
+
 
 def test_bench_sim_reports_speeds_and_pruning_cost(tmp_path):
     out = tmp_path / "bench_sim.json"

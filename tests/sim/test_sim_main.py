@@ -1,7 +1,12 @@
 """The main job (make sim) end to end on the tiny config, quick training, one image."""
 import json
 
+import pytest
+
 from sim import main as sim_main
+
+# Trains, builds the simulators and co-simulates: minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
