@@ -2,6 +2,7 @@
 configuration co-simulates with 0 mismatches, and a mismatch names the seed that replays it."""
 from __future__ import annotations
 
+import pytest
 
 from cycles.core import core_command
 from cycles.integrate import policy_registers
@@ -40,6 +41,7 @@ def test_commands_are_predicted_for_many_draws():
     assert moved > 10
 
 
+@pytest.mark.timeout(1800)          # builds a simulator
 def test_one_configuration_in_verilator(tmp_path):
     rep = regress.run([regress.config_seed(2, 0)], images=2, sim="verilator", progress=lambda s: None)
     assert rep["configurations"] == 1 and not rep["mismatches"] and rep["events"] > 1000
