@@ -9,10 +9,14 @@ the tests use nothing else. It composes, and never re-derives, the blocks' exact
   (``model.pool_schedule.outgoing_pass``), which writes the next layer's events; the last layer
   has no outgoing unit (the readout pools its final potentials).
 * learning of layer i on one image: the inference passes of the layers below i, layer i's
-  integrate pass, the winner unit (``model.wta_schedule.winner_pass`` on the pass's fire
-  stream; the engine stalls while the unit is busy after each step's drain, so its busy cycles
-  add up) plus ``STEP_HANDSHAKE_CYCLES`` per time step, then the STDP unit's pass
-  (``model.schedule.stdp_pass``) on the winners.
+  integrate pass, then (``model.core_schedule.learn_phases``) the winner unit and the STDP
+  unit's pass (``model.schedule.stdp_pass``) on the winners. With pointwise inhibition the
+  winners are chosen among the spikes it leaves: the outgoing unit's inhibition phase
+  (``model.pool_schedule.inhibition_pass``) streams them to the winner unit, which selects once
+  (``model.wta_schedule.survivor_pass``). Without it the unit selects step by step from the
+  pass's fire stream (``model.wta_schedule.winner_pass``; the engine stalls while the unit is
+  busy after each step's drain, so its busy cycles add up) plus ``STEP_HANDSHAKE_CYCLES`` per
+  time step.
 
 The next layer's input is the outgoing unit's event list (each event (t, c, y, x) is the spike
 time of input (c, y, x)); ``outgoing_pass`` checks those events against the model.
@@ -68,10 +72,11 @@ class LearnPasses:
     stdp: StdpResult
     handshake: int
     k: int             # the winner unit's registers (the layer's ``winners``)
+    inhibition: int = 0   # the outgoing unit's inhibition phase (layers with pointwise inhibition)
 
     @property
     def cycles(self) -> int:
-        return self.winner.cycles + self.handshake + self.stdp.cycles
+        return self.inhibition + self.winner.cycles + self.handshake + self.stdp.cycles
 
     @property
     def stdp_ops(self) -> int:
@@ -146,4 +151,5 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     check, threshold = stdp_check(net, i, n)
     ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
                       rng.round_key(cfg.seed, i, n), check, threshold)
-    return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)
+    return LearnPasses(ph.winner, ph.stdp, ph.handshake, lc.winners,
+                       ph.inhibition.cycles if ph.inhibition is not None else 0)
