@@ -69,10 +69,10 @@ def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
             weights, active = pred.weights, pred.active
     learn = _predict(c, "learn", c["weights"], c["active"])
     assert learn.winners and learn.counters["prunes"] > 0, "the case must find winners and prune"
-    # The winners are the model's k-WTA on the layer's output.
+    # The winners are the model's: k-WTA on the layer's output after pointwise inhibition (the
+    # layer with it; layer 1 has none).
     out = layer_output(c["lay"], c["x"][None], c["weights"], c["active"], c["threshold"])
-    lc = c["lc"]
-    model = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, c["net"].T)
+    model = wta.learning_winners(c["lc"], out.times[0], out.v_fire[0], c["net"].T)
     assert [w[:3] for w in learn.winners] == [tuple(int(v) for v in w) for w in model]
 
 
