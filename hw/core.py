@@ -82,10 +82,10 @@ class LayerCore(wiring.Component):
         """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
         layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
         lay.check_formats(formats)
-        self.engine = IntegrateEngine(lay, faults)
-        self.lay, self.formats, self.lc = lay, formats, lc
         # Winners after pointwise inhibition: its phase is the outgoing unit's.
         self.after_inhibition = check_inhibition(lc)
+        self.engine = IntegrateEngine(lay, faults)
+        self.lay, self.formats, self.lc = lay, formats, lc
         self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius, self.after_inhibition)
         self.stdp = StdpUnit(lay, formats, lc.winners, borrowed=True)
         self.outgoing = OutgoingUnit(lay, lc) if lc.pool.size > 0 else None

@@ -1,5 +1,6 @@
 """The layer core (hw/core.py) under Amaranth's simulator: every command's trace, counters and
 memories against model/core_schedule.py, whose blocks are each checked against the model."""
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
@@ -76,12 +77,26 @@ def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
     assert [w[:3] for w in learn.winners] == [tuple(int(v) for v in w) for w in model]
 
 
+def test_inhibition_without_pooling_is_refused(tiny_net):
+    """The core inhibits in its outgoing unit: a layer without pooling cannot pick its winners
+    after pointwise inhibition, and says so before anything is built or predicted."""
+    from model.core_schedule import core_command, network_layouts
+    from model.schedule import HardwareConfigError
+    cfg, net, times = tiny_net
+    lc = cfg.layers[1].model_copy(update={"pointwise_inhibition": True})
+    lay = network_layouts(cfg, 4)[1]
+    msg = r"layer conv2: pointwise_inhibition = true with pool.size = 0"
+    with pytest.raises(HardwareConfigError, match=msg):
+        hc.LayerCore(lay, net.arith, lc)
+    with pytest.raises(HardwareConfigError, match=msg):
+        x = np.full((lay.channels, lay.side_in, lay.side_in), lay.time_steps)
+        core_command("learn", lay, net.arith, lc, x, net.weights[1], ~net.pruned[1], 1)
+
+
 @pytest.mark.parametrize("path", ["configs/tiny.yaml", "configs/mnist.yaml"])
 def test_network_layouts_follow_the_data(path):
     """The layouts computed from the config alone (boards/, the resource report) are those of
     the spike times the model hands each layer."""
-    import numpy as np
-
     from model import config as C
     from model.core_schedule import network_layouts
     from model.network import Network
