@@ -122,9 +122,9 @@ def check_inhibition(lc) -> bool:
     core's inhibition phase is the outgoing unit's: refused on a layer without pooling."""
     if lc.pointwise_inhibition and lc.pool.size == 0:
         raise HardwareConfigError(
-            f"layer {lc.name}: pointwise_inhibition = true with pool.size = 0: the core inhibits "
-            "in its outgoing unit, which only layers with pooling have (allowed: "
-            "pointwise_inhibition = false on the last layer, or pool.size >= 1)")
+            f"layer {getattr(lc, 'name', '?')}: pointwise_inhibition = true with pool.size = 0: "
+            "the core inhibits in its outgoing unit, which only layers with pooling have "
+            "(allowed: pointwise_inhibition = false on the last layer, or pool.size >= 1)")
     return bool(lc.pointwise_inhibition)
 
 
