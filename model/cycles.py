@@ -72,11 +72,16 @@ class LearnPasses:
     stdp: StdpResult
     handshake: int
     k: int             # the winner unit's registers (the layer's ``winners``)
-    inhibition: int = 0   # the outgoing unit's inhibition phase (layers with pointwise inhibition)
+    # the outgoing unit's inhibition phase (layers with pointwise inhibition), else None
+    inhibition: OutgoingResult | None = None
+
+    @property
+    def inhibition_cycles(self) -> int:
+        return self.inhibition.cycles if self.inhibition is not None else 0
 
     @property
     def cycles(self) -> int:
-        return self.inhibition + self.winner.cycles + self.handshake + self.stdp.cycles
+        return self.inhibition_cycles + self.winner.cycles + self.handshake + self.stdp.cycles
 
     @property
     def stdp_ops(self) -> int:
@@ -151,5 +156,4 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     check, threshold = stdp_check(net, i, n)
     ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
                       rng.round_key(cfg.seed, i, n), check, threshold)
-    return LearnPasses(ph.winner, ph.stdp, ph.handshake, lc.winners,
-                       ph.inhibition.cycles if ph.inhibition is not None else 0)
+    return LearnPasses(ph.winner, ph.stdp, ph.handshake, lc.winners, ph.inhibition)

@@ -84,6 +84,7 @@ class WinnerResult:
     winners: list                     # (f, y, x, t) in winning order
     busy: list = field(default_factory=list)   # busy cycles after each step_end
     cycles: int = 0                   # busy cycles in all
+    entries: int = 0                  # candidates buffered: fires (per step) or survivors
 
 
 def decompose(lay: EngineLayout, lane: int, addr: int) -> tuple[int, int, int]:
@@ -147,6 +148,7 @@ def stream_from_layer(lay: EngineLayout, times: np.ndarray, v_fire: np.ndarray,
 def _select(res: WinnerResult, cands: list, n: int, k: int, radius: int) -> None:
     """The selection passes over buffered candidates (t, v, f, y, x), N = ``n`` entries a bank:
     each pass's best allowed candidate by (earliest t, largest v, lowest f, y, x) wins."""
+    res.entries += len(cands)
     if n == 0 or len(res.winners) == k:
         res.busy.append(0)
         return

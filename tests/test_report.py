@@ -105,7 +105,7 @@ def test_learning_step_after_inhibition_by_hand():
     x = _spikes([(0, c, y, xx) for c in range(2) for y in range(5) for xx in range(5)], side=5)
     ic = cycles.image_cycles(net, x, lanes=4, learn=(0,), upto=1)
     lp, ln = ic.layers[0], ic.learn[0]
-    assert ln.inhibition == 25 + 4 and ln.handshake == 0
+    assert ln.inhibition_cycles == 25 + 4 and ln.handshake == 0
     assert len(ln.winner.winners) == 2 and ln.winner.cycles == 2 * (7 + 1) + 1
     assert ln.stdp.cycles == 2 * (1 + 1 + 18) + 5
     assert ic.learning(0) == lp.integrate.cycles + 29 + 17 + ln.stdp.cycles
@@ -113,6 +113,16 @@ def test_learning_step_after_inhibition_by_hand():
     assert (out.times[0] == 0).all(), "every neuron fires at t = 0"
     expect = learning_winners(net.cfg.layers[0], out.times[0], out.v_fire[0], net.T)
     assert [w[:3] for w in ln.winner.winners] == [tuple(int(v) for v in w) for w in expect]
+    # Energy (model/energy.py; 14-bit potentials, 4-bit times, maps 0..3: 2 bits, rows and
+    # columns 0..4: 3 bits): phase A reads 4 lanes x 25 words of 4 + 14 bits with two compares
+    # each and writes 25 survivors of 2 + 4 bits; the unit writes 25 entries of 14 + 2 + 4 + 3
+    # + 3 = 26 bits and reads one a bank each of its 17 busy cycles, k + 1 = 3 compares each;
+    # the STDP unit (no pruning check before the warm-up) as in model/energy.py.
+    assert ln.stdp_ops == 36 and ln.winner.entries == 25
+    stdp = Counter(mem_bit=2 * (2 + 2 * 3 + 4) + 2 * 1 * 32 + 36 * (2 * 8 + 4), mul32=36 * 3,
+                   mul8=36, add32=36 * 2, add8=36)
+    assert energy.count_learning(lp, ln) == stdp + Counter(
+        mem_bit=100 * (4 + 14) + 25 * (2 + 4) + 25 * 26 + 17 * 4 * 26, add32=2 * 100 + 17 * 4 * 3)
 
 
 def test_image_cycles_composes_the_block_models(tiny_net):
