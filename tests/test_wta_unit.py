@@ -54,20 +54,28 @@ def _simulate(lay, k, radius, images, gap=2, seed=0):
                     record(out)
                     await ctx.tick()
                 out["busy"].append(busy)
-            n = ctx.get(dut.n_winners)
-            out["winners"] = []
-            for i in range(n):
-                ctx.set(dut.win_idx, i)
-                out["winners"].append((ctx.get(dut.win_f), ctx.get(dut.win_y), ctx.get(dut.win_x),
-                                       ctx.get(dut.win_t)))
+            out["winners"] = _read_winners(ctx, dut)
             out["full"] = ctx.get(dut.full)
             seen.append(out)
 
+    _run(dut, bench)
+    return seen
+
+
+def _read_winners(ctx, dut):
+    """The winner registers read back, (f, y, x, t) each."""
+    out = []
+    for i in range(ctx.get(dut.n_winners)):
+        ctx.set(dut.win_idx, i)
+        out.append((ctx.get(dut.win_f), ctx.get(dut.win_y), ctx.get(dut.win_x), ctx.get(dut.win_t)))
+    return out
+
+
+def _run(dut, bench):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    return seen
 
 
 def _check(lay, k, radius, stream, seen, times, v_fire):
@@ -244,17 +252,10 @@ def _simulate_survivors(lay, k, radius, streams, spacing=1, seed=0):
                     out["done"].append(busy)
                 await ctx.tick()
             out["busy"] = [busy]
-            out["winners"] = []
-            for i in range(ctx.get(dut.n_winners)):
-                ctx.set(dut.win_idx, i)
-                out["winners"].append((ctx.get(dut.win_f), ctx.get(dut.win_y), ctx.get(dut.win_x),
-                                       ctx.get(dut.win_t)))
+            out["winners"] = _read_winners(ctx, dut)
             seen.append(out)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(dut, bench)
     return seen
 
 
