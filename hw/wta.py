@@ -41,7 +41,7 @@ the lanes' candidates and the pass's best so far are reduced by the explicit key
 (potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part; every pair is
 compared in parallel, so the reduction is one comparator deep whatever P. The cycle of the
 last entry's stage 2 decides: the best becomes winner ``n_winners`` (``tr_winner`` pulses with
-its map, row, column) and the next pass reads its entry 0 in that same cycle. A pass thus costs
+its map, row, column and time, ``tr_win_t``, which the STDP unit takes) and the next pass reads its entry 0 in that same cycle. A pass thus costs
 N + 1 cycles; the step ends (``busy`` falls) after a pass without candidate or the k-th winner,
 and its candidates are dropped.
 
