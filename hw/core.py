@@ -81,9 +81,13 @@ class LayerCore(wiring.Component):
         self.read_latency = 2 if read_register else 1
         """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
         layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
-        lay.check_formats(formats)
-        # Winners after pointwise inhibition: its phase is the outgoing unit's.
-        self.after_inhibition = check_inhibition(lc)
+        try:
+            lay.check_formats(formats)
+            # Winners after pointwise inhibition: its phase is the outgoing unit's.
+            self.after_inhibition = check_inhibition(lc)
+        except ValueError:
+            self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
+            raise
         self.engine = IntegrateEngine(lay, faults)
         self.lay, self.formats, self.lc = lay, formats, lc
         self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius, self.after_inhibition)

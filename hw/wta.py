@@ -287,7 +287,9 @@ class WinnerUnit(wiring.Component):
                 with m.Elif(self.step_end):
                     if not surv:
                         m.d.sync += cur_t.eq(self.t)
-                    with m.If((depth_next != 0) & (n_won != k)):
+                    # Survivors end at least a cycle before step_end: the registered count
+                    # holds them all (a shorter path into the core's STDP start).
+                    with m.If(((depth if surv else depth_next) != 0) & (n_won != k)):
                         m.d.sync += [j.eq(0), run.eq(1)]
                         m.next = "SELECT"
                     with m.Else():
