@@ -19,9 +19,9 @@ the blocks' schedules laid end to end, stamped with the core's cycle:
 * ``sweep``: ``stdp_pass`` over every map with zero rates.
 
 Each block's last record becomes a phase record -- ``integrated``, ``inhibited``, ``learned``,
-``pooled`` --
-and the command's last cycle also carries ``done``. The counters are the core's
-(``COUNTERS``, which hw/core.py's ports follow).
+``pooled`` -- and the command's last cycle also carries ``done``. The counters are the core's
+(``COUNTERS``, which hw/core.py's ports follow; ``cyc_outgoing`` counts the inhibition phase of
+a learning command).
 """
 from __future__ import annotations
 
