@@ -5,16 +5,23 @@ the blocks' schedules laid end to end, stamped with the core's cycle:
 
 * ``infer``: ``cycles.integrate.integrate_pass``, then (layers with pooling) ``cycles.pool.
   outgoing_pass`` on the pass's fire memories, from the cycle after the pass's last;
-* ``learn``: the integrate pass with the winner unit: after each step's ``step`` record the
-  engine holds for 1 + the unit's busy cycles of that step (``cycles.wta.winner_pass``), and
-  a winner the unit finds u cycles into its busy time of step t (its own stamp minus its busy
-  cycles before the step) is traced at the core's cycle step(t) + 1 + u; then
-  ``cycles.stdp_unit.stdp_pass`` on the winners, in winning order;
+* ``learn``, layers with pointwise inhibition (the reference order: fire, inhibit, then k-WTA):
+  the integrate pass without holds, then the outgoing unit's inhibition phase
+  (``cycles.pool.inhibition_pass``, record ``inhibited``) streaming each position's survivor
+  to the winner unit, then the unit's selection over the survivors
+  (``cycles.wta.survivor_pass``; a winner found u cycles into its busy time is traced at the
+  cycle after ``inhibited`` plus u), then ``cycles.stdp_unit.stdp_pass`` on the winners in winning order;
+* ``learn``, layers without it: the integrate pass with the winner unit: after each step's
+  ``step`` record the engine holds for 1 + the unit's busy cycles of that step
+  (``cycles.wta.winner_pass``), and a winner the unit finds u cycles into its busy time of
+  step t (its own stamp minus its busy cycles before the step) is traced at the core's cycle
+  step(t) + 1 + u; then ``cycles.stdp_unit.stdp_pass`` on the winners, in winning order;
 * ``sweep``: ``stdp_pass`` over every map with zero rates.
 
-Each block's last record becomes a phase record -- ``integrated``, ``learned``, ``pooled`` --
-and the command's last cycle also carries ``done``. The counters are the core's
-(``COUNTERS``, which hw/core.py's ports follow).
+Each block's last record becomes a phase record -- ``integrated``, ``inhibited``, ``learned``,
+``pooled`` -- and the command's last cycle also carries ``done``. The counters are the core's
+(``COUNTERS``, which hw/core.py's ports follow; ``cyc_outgoing`` counts the inhibition phase of
+a learning command).
 """
 from __future__ import annotations
 
@@ -26,16 +33,17 @@ from model.config import Config
 
 from .integrate import PassResult, integrate_pass
 from .layout import EngineLayout, PoolLayout
-from .pool import outgoing_pass
+from .pool import OutgoingResult, check_inhibition, inhibition_pass, outgoing_pass
 from .stdp_unit import StdpResult, stdp_pass
 from .trace import trace_order
-from .wta import WinnerResult, fire_stream, winner_pass
+from .wta import WinnerResult, fire_stream, survivor_pass, survivor_stream, winner_pass
 
 COMMANDS = ("infer", "learn", "sweep")
 COUNTERS = ("cyc_integrate", "cyc_winners", "cyc_stdp", "cyc_outgoing", "ops", "op_cycles",
             "stdp_ops", "prunes")
 HOLD_CYCLES = 1      # the engine's HOLD after a step lasts this much longer than the unit's busy time
-PHASE_OF = {"integrate": "integrated", "stdp": "learned", "outgoing": "pooled"}
+PHASE_OF = {"integrate": "integrated", "inhibition": "inhibited", "stdp": "learned",
+            "outgoing": "pooled"}
 
 
 @dataclass
@@ -88,16 +96,30 @@ class LearnPhases:
     winner: WinnerResult
     stalls: list[int]        # cycles the engine holds after each step's ``step`` record
     stdp: StdpResult
+    inhibition: OutgoingResult | None = None   # layers with pointwise inhibition
+
+    @property
+    def handshake(self) -> int:
+        """The engine's HOLD cycles beyond the winner unit's busy ones (per-step mode)."""
+        return sum(self.stalls) - (self.winner.cycles if self.inhibition is None else 0)
 
 
 def learn_phases(lay: EngineLayout, formats, lc, eng: PassResult, times_in: np.ndarray,
                  weights: np.ndarray, active: np.ndarray, a_plus: int, a_minus: int,
                  round_key: int, check: bool, prune_th: int) -> LearnPhases:
-    """The winner unit on the pass's fires, the engine's holds, the STDP unit on the winners."""
-    win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, eng.trace))
+    """The winner unit -- on the survivors of pointwise inhibition (layers with it) or on the
+    pass's fires step by step, with the engine's holds --, then the STDP unit on the winners."""
+    inh = None
+    if check_inhibition(lc):
+        inh = inhibition_pass(lay, lc, eng.fire, eng.v_fire)
+        win = survivor_pass(lay, lc.winners, lc.inhibition_radius, survivor_stream(lay, inh.survivors))
+        stalls = [0] * sum(1 for r in eng.trace if r[1] == "step")
+    else:
+        win = winner_pass(lay, lc.winners, lc.inhibition_radius, fire_stream(lay, eng.trace))
+        stalls = [busy + HOLD_CYCLES for busy in win.busy]
     st = stdp_pass(lay, formats, weights, active, times_in, win.winners, a_plus, a_minus,
                    round_key, check, prune_th)
-    return LearnPhases(win, [busy + HOLD_CYCLES for busy in win.busy], st)
+    return LearnPhases(win, stalls, st, inh)
 
 
 def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
@@ -127,6 +149,8 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
     if cmd == "learn":
         learned = learn_phases(lay, formats, lc, eng, times_in, weights, active, a_plus, a_minus,
                                round_key, check, prune_th)
+        if learned.inhibition is not None:
+            return _learned_after_inhibition(res, eng, learned)
         win, stalls = learned.winner, learned.stalls
         trace = stalled(eng.trace, stalls)
         steps = [r[0] for r in trace if r[1] == "step"]
@@ -154,6 +178,19 @@ def core_command(cmd: str, lay: EngineLayout, formats, lc, times_in: np.ndarray,
         counters["cyc_outgoing"] = out.cycles
         res.cycles += out.cycles
     return _done(res)
+
+
+def _learned_after_inhibition(res: CoreResult, eng: PassResult, learned: LearnPhases) -> CoreResult:
+    """The integrate pass, the inhibition phase, the winner unit's selection (its busy cycles
+    start in the cycle after ``inhibited``), laid end to end; then the STDP unit."""
+    inh, win = learned.inhibition, learned.winner
+    start = eng.cycles + inh.cycles
+    res.trace = (_phase(eng.trace, "integrate", 0) + _phase(inh.trace, "inhibition", eng.cycles)
+                 + [(start + c, *rest) for c, *rest in win.trace])
+    res.winners = win.winners
+    res.counters.update(cyc_integrate=eng.cycles, cyc_outgoing=inh.cycles, cyc_winners=win.cycles)
+    res.cycles = start + win.cycles
+    return _learned(res, learned.stdp, res.cycles)
 
 
 def _learned(res: CoreResult, st, offset: int) -> CoreResult:

@@ -9,10 +9,14 @@ the tests use nothing else. It composes, and never re-derives, the blocks' exact
   (``cycles.pool.outgoing_pass``), which writes the next layer's events; the last layer
   has no outgoing unit (the readout pools its final potentials).
 * learning of layer i on one image: the inference passes of the layers below i, layer i's
-  integrate pass, the winner unit (``cycles.wta.winner_pass`` on the pass's fire
-  stream; the engine stalls while the unit is busy after each step's drain, so its busy cycles
-  add up) plus ``STEP_HANDSHAKE_CYCLES`` per time step, then the STDP unit's pass
-  (``cycles.integrate.stdp_pass``) on the winners.
+  integrate pass, then (``cycles.core.learn_phases``) the winner unit and the STDP
+  unit's pass (``cycles.stdp_unit.stdp_pass``) on the winners. With pointwise inhibition the
+  winners are chosen among the spikes it leaves: the outgoing unit's inhibition phase
+  (``cycles.pool.inhibition_pass``) streams them to the winner unit, which selects once
+  (``cycles.wta.survivor_pass``). Without it the unit selects step by step from the
+  pass's fire stream (``cycles.wta.winner_pass``; the engine stalls while the unit is
+  busy after each step's drain, so its busy cycles add up) plus ``STEP_HANDSHAKE_CYCLES`` per
+  time step.
 
 The next layer's input is the outgoing unit's event list (each event (t, c, y, x) is the spike
 time of input (c, y, x)); ``outgoing_pass`` checks those events against the model.
@@ -32,7 +36,6 @@ from .layout import EngineLayout, PoolLayout
 from .pool import OutgoingResult, outgoing_pass
 from .stdp_unit import StdpResult
 from .wta import WinnerResult
-
 
 # The engine's handshake with the winner unit at each step end of a learning pass: its HOLD
 # state's cycles beyond the unit's busy ones (cycles/core.py, whose learning phases
@@ -70,10 +73,16 @@ class LearnPasses:
     stdp: StdpResult
     handshake: int
     k: int             # the winner unit's registers (the layer's ``winners``)
+    # the outgoing unit's inhibition phase (layers with pointwise inhibition), else None
+    inhibition: OutgoingResult | None = None
+
+    @property
+    def inhibition_cycles(self) -> int:
+        return self.inhibition.cycles if self.inhibition is not None else 0
 
     @property
     def cycles(self) -> int:
-        return self.winner.cycles + self.handshake + self.stdp.cycles
+        return self.inhibition_cycles + self.winner.cycles + self.handshake + self.stdp.cycles
 
     @property
     def stdp_ops(self) -> int:
@@ -149,4 +158,4 @@ def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -
     check, threshold = stdp_check(net, i, n)
     ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
                       rng.round_key(cfg.seed, i, n), check, threshold)
-    return LearnPasses(ph.winner, ph.stdp, sum(ph.stalls) - ph.winner.cycles, lc.winners)
+    return LearnPasses(ph.winner, ph.stdp, ph.handshake, lc.winners, ph.inhibition)

@@ -22,6 +22,12 @@ Phases (N = G npos, W = Sp^2 pooled windows, S2 = s^2 cells per window):
   buckets, n events).
 * DONE, one cycle.
 
+In a learning command (``inhibition_pass``, layers with pointwise inhibition) the unit runs
+phase A only and then DONE: G npos + 4 cycles. Each position's survivor with a spike (map,
+position, t, potential at the fire time) goes to the winner unit in the cycle it is written
+(cycle pos G + G + 2), which picks the k winners among them (cycles/wta.py,
+``survivor_pass``).
+
 Trace records: ``(cycle, "event", t, c, y, x)`` in the cycle the unit writes event memory word
 ``index`` (events are written at addresses 0, 1, ... in trace order), and ``(cycle, "done")``.
 """
@@ -33,7 +39,18 @@ import numpy as np
 
 from model.layer import pointwise_inhibition, pool
 
-from .layout import B_FLUSH, EngineLayout, PoolLayout
+from .layout import B_FLUSH, EngineLayout, HardwareConfigError, PoolLayout
+
+
+def check_inhibition(lc) -> bool:
+    """Whether a layer's winners are chosen after pointwise inhibition (``lc``: its config). The
+    core's inhibition phase is the outgoing unit's: refused on a layer without pooling."""
+    if lc.pointwise_inhibition and lc.pool.size == 0:
+        raise HardwareConfigError(
+            f"layer {getattr(lc, 'name', '?')}: pointwise_inhibition = true with pool.size = 0: "
+            "the core inhibits in its outgoing unit, which only layers with pooling have "
+            "(allowed: pointwise_inhibition = false on the last layer, or pool.size >= 1)")
+    return bool(lc.pointwise_inhibition)
 
 
 @dataclass
@@ -41,8 +58,8 @@ class OutgoingResult:
     events: list            # [(t, c, y, x)], in the order written (event memory word i)
     cycles: int             # busy cycles, DONE included
     trace: list
-    survivors: np.ndarray   # (npos, 2): (map, t) per position after inhibition (t = T: none)
-    phases: dict            # first cycle of each phase: B, walk, done
+    survivors: np.ndarray   # (npos, 3): (map, t, potential) per position after inhibition
+    phases: dict            # first cycle of each phase: B, walk, done       (t = T: none)
 
 
 def cycle_cost(pl: PoolLayout, n: int, buckets: int, steps: int) -> int:
@@ -64,31 +81,16 @@ def outgoing_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
     """Predict one pass of hw/pool.py on the engine's fire-time and fire-potential lane memories
     ((P, G npos) each, ``EngineLayout.to_lanes``); words of maps past F are ignored."""
     pl = PoolLayout.from_config(lay, lc)
-    P, G, npos, F, T = lay.lanes, lay.groups, lay.npos, lay.maps, lay.time_steps
+    G, npos, T = lay.groups, lay.npos, lay.time_steps
     so, s, st, sp = lay.side_out, pl.size, pl.stride, pl.side
-    fire = np.asarray(fire_lanes, dtype=np.int64).reshape(P, G, npos)
-    vfire = np.asarray(vfire_lanes, dtype=np.int64).reshape(P, G, npos)
-
-    # A: per position, groups in order, lanes in order; replace only when strictly better.
-    surv = np.zeros((npos, 2), dtype=np.int64)
-    for pos in range(npos):
-        bt, bv, bm = T, 0, 0
-        for g in range(G):
-            for lane in range(P):
-                f = g * P + lane
-                if f >= F:
-                    continue
-                t, v = int(fire[lane, g, pos]), int(vfire[lane, g, pos])
-                if t < bt or (t == bt and v > bv):
-                    bt, bv, bm = t, v, f
-        surv[pos] = bm, bt
+    surv = _inhibit(lay, fire_lanes, vfire_lanes)
     b0 = G * npos + 3
 
     # B: windows in descending raster order; representatives prepended to their bucket's list.
     lists: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for w in reversed(range(pl.windows)):
         wy, wx = divmod(w, sp)
-        cells = [surv[(wy * st + dy) * so + wx * st + dx] for dy in range(s) for dx in range(s)]
+        cells = [surv[(wy * st + dy) * so + wx * st + dx, :2] for dy in range(s) for dx in range(s)]
         for j, (mj, tj) in enumerate(cells):
             if tj < T and not any(mk == mj and tk <= tj for mk, tk in cells[:j]) and \
                     not any(mk == mj and tk < tj for mk, tk in cells[j + 1:]):
@@ -116,6 +118,46 @@ def outgoing_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
     assert result.cycles == cycle_cost(pl, len(events), len(lists),
                                        len({t for t, _ in lists}))
     return result
+
+
+def _inhibit(lay: EngineLayout, fire_lanes, vfire_lanes) -> np.ndarray:
+    """Phase A: per position, groups in order, lanes in order; replace only when strictly
+    better. (npos, 3): the survivor's (map, t, potential), t = T when no map fired."""
+    P, G, npos, F, T = lay.lanes, lay.groups, lay.npos, lay.maps, lay.time_steps
+    fire = np.asarray(fire_lanes, dtype=np.int64).reshape(P, G, npos)
+    vfire = np.asarray(vfire_lanes, dtype=np.int64).reshape(P, G, npos)
+    surv = np.zeros((npos, 3), dtype=np.int64)
+    for pos in range(npos):
+        bt, bv, bm = T, 0, 0
+        for g in range(G):
+            for lane in range(P):
+                f = g * P + lane
+                if f >= F:
+                    continue
+                t, v = int(fire[lane, g, pos]), int(vfire[lane, g, pos])
+                if t < bt or (t == bt and v > bv):
+                    bt, bv, bm = t, v, f
+        surv[pos] = bm, bt, bv
+    return surv
+
+
+def inhibition_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
+                    vfire_lanes: np.ndarray) -> OutgoingResult:
+    """Predict hw/pool.py in a learning command: phase A, then DONE (G npos + 4 cycles); its
+    ``survivors`` are the spikes pointwise inhibition leaves (checked against
+    ``model.layer.pointwise_inhibition``)."""
+    PoolLayout.from_config(lay, lc)                # refuses a layer the unit cannot hold
+    surv = _inhibit(lay, fire_lanes, vfire_lanes)
+    done = lay.groups * lay.npos + 3
+    times = lanes_to_maps(lay, fire_lanes)
+    kept = pointwise_inhibition(times[None], lanes_to_maps(lay, vfire_lanes)[None],
+                                lay.time_steps)[0].reshape(lay.maps, -1)
+    seen = np.full_like(kept, lay.time_steps)
+    hit = surv[:, 1] < lay.time_steps
+    seen[surv[hit, 0], np.flatnonzero(hit)] = surv[hit, 1]
+    if not (seen == kept).all():
+        raise AssertionError("inhibition schedule and model.layer.pointwise_inhibition disagree")
+    return OutgoingResult([], done + 1, [(done, "done")], surv, {"done": done})
 
 
 def model_events(pl: PoolLayout, times: np.ndarray, v_fire: np.ndarray) -> list:

@@ -3,7 +3,8 @@ starting with their cycle, ordered canonically by ``trace_order``."""
 from __future__ import annotations
 
 _KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2,
-          "integrated": 3, "learned": 3, "pooled": 3, "done": 4}     # the last three: hw/core.py
+          "integrated": 3, "inhibited": 3, "learned": 3, "pooled": 3,
+          "done": 4}                                     # from "integrated" on: hw/core.py
 
 
 def trace_order(record: tuple):

@@ -1,4 +1,18 @@
-"""The winner unit's schedule (hw/wta.py): every winner pulse with its cycle, from the fire stream.
+"""The winner unit's schedule (hw/wta.py): every winner pulse with its cycle.
+
+The unit is generated in one of two modes, after the layer's ``pointwise_inhibition``:
+
+* **survivors** (layers with pointwise inhibition, ``survivor_pass``): the reference order --
+  fire, pointwise inhibition, then k-WTA over the spikes left (``model.wta.learning_winners``).
+  The engine's pass runs without holds; then the outgoing unit's inhibition phase
+  (``cycles.pool.inhibition_pass``) streams each position's survivor (map, position,
+  t, potential at the fire time), positions ascending, at most one a cycle. The unit stores
+  survivor s in bank s mod P at entry s div P, and when the stream ends (``step_end``, the
+  outgoing unit's ``done``) it runs the selection passes below once over all of them, with
+  N = ceil(S / P) for S survivors and the key (earliest t, largest potential, lowest map, row,
+  column): one pass a winner, as the model's per-step greedy picks (a candidate of an earlier
+  step beats every later one, so the global best allowed is the model's next winner).
+* **per step** (layers without it): the engine's fires, step by step, as follows.
 
 The unit eats the integrate engine's fire stream. During the drain of step t the engine presents
 up to P fires a cycle (lane l, lane address ``g npos + pos``, potential at the fire time), then
@@ -20,6 +34,9 @@ Timing, with N = max over lanes of the step's fires and cycle u = 0 the first cy
   cycle of the next pass;
 * the step is busy for (passes) (N + 1) + 1 cycles, passes = winners of the step + 1, or the
   winners of the step if the k-th winner ends it.
+
+In survivor mode the same timing holds with the one stream end as the step's end: busy for
+(passes) (N + 1) + 1 cycles after it, 0 without survivors.
 
 Trace records ``(cycle, "winner", map, row, column)``, ``cycle`` the unit's stamp: the number of
 busy cycles since ``clear`` before the pulse (idle cycles never count).
@@ -67,6 +84,7 @@ class WinnerResult:
     winners: list                     # (f, y, x, t) in winning order
     busy: list = field(default_factory=list)   # busy cycles after each step_end
     cycles: int = 0                   # busy cycles in all
+    entries: int = 0                  # candidates buffered: fires (per step) or survivors
 
 
 def decompose(lay: EngineLayout, lane: int, addr: int) -> tuple[int, int, int]:
@@ -127,32 +145,61 @@ def stream_from_layer(lay: EngineLayout, times: np.ndarray, v_fire: np.ndarray,
     return steps
 
 
+def _select(res: WinnerResult, cands: list, n: int, k: int, radius: int) -> None:
+    """The selection passes over buffered candidates (t, v, f, y, x), N = ``n`` entries a bank:
+    each pass's best allowed candidate by (earliest t, largest v, lowest f, y, x) wins."""
+    res.entries += len(cands)
+    if n == 0 or len(res.winners) == k:
+        res.busy.append(0)
+        return
+    used = {w[0] for w in res.winners}
+    u = 0
+    while True:
+        u += n + 1                                    # reads, two stages, decide
+        allowed = [c for c in cands if c[2] not in used and
+                   not any(abs(c[3] - w[1]) <= radius and abs(c[4] - w[2]) <= radius
+                           for w in res.winners)]
+        if not allowed:
+            break
+        t, _, f, y, x = min(allowed, key=lambda c: (c[0], -c[1], c[2], c[3], c[4]))
+        res.trace.append((res.cycles + u, "winner", f, y, x))
+        res.winners.append((f, y, x, t))
+        used.add(f)
+        if len(res.winners) == k:
+            break
+    res.busy.append(u + 1)
+    res.cycles += u + 1
+
+
 def winner_pass(lay: EngineLayout, k: int, radius: int, stream: list[StepFires]) -> WinnerResult:
-    """Predict the winner unit on a stream (one image: the unit cleared before it)."""
+    """Predict the winner unit (per-step mode) on a stream (one image: the unit cleared before it)."""
     k, radius = check_winner_params(k, radius)
     res = WinnerResult([], [])
-    used = set()
     for step in stream:
         lanes = [[b[lane] for b in step.beats if b[lane] is not None] for lane in range(lay.lanes)]
-        n = max(len(q) for q in lanes)
-        if n == 0 or len(res.winners) == k:
-            res.busy.append(0)
-            continue
-        cands = [(v, *decompose(lay, lane, addr)) for lane, q in enumerate(lanes) for addr, v in q]
-        u = 0
-        while True:
-            u += n + 1                                    # reads, two stages, decide
-            allowed = [c for c in cands if c[1] not in used and
-                       not any(abs(c[2] - w[1]) <= radius and abs(c[3] - w[2]) <= radius
-                               for w in res.winners)]
-            if not allowed:
-                break
-            _, f, y, x = min(allowed, key=lambda c: (-c[0], c[1], c[2], c[3]))
-            res.trace.append((res.cycles + u, "winner", f, y, x))
-            res.winners.append((f, y, x, step.t))
-            used.add(f)
-            if len(res.winners) == k:
-                break
-        res.busy.append(u + 1)
-        res.cycles += u + 1
+        cands = [(step.t, v, *decompose(lay, lane, addr))
+                 for lane, q in enumerate(lanes) for addr, v in q]
+        _select(res, cands, max(len(q) for q in lanes), k, radius)
+    return res
+
+
+def survivor_stream(lay: EngineLayout, survivors: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+    """The stream the unit sees from the outgoing unit's inhibition phase: ``survivors``
+    (npos, 3) of (map, t, potential) per position (t = T: no spike) -> [(f, y, x, t, v)] in
+    position order, the positions without a spike left out."""
+    out = []
+    for pos, (f, t, v) in enumerate(np.asarray(survivors, dtype=np.int64)):
+        if t < lay.time_steps:
+            y, x = divmod(pos, lay.side_out)
+            out.append((int(f), y, x, int(t), int(v)))
+    return out
+
+
+def survivor_pass(lay: EngineLayout, k: int, radius: int, stream: list) -> WinnerResult:
+    """Predict the winner unit (survivor mode) on one image's survivor stream [(f, y, x, t, v)]
+    (``survivor_stream``): survivor s in bank s mod P, selection over all of them at the end."""
+    k, radius = check_winner_params(k, radius)
+    res = WinnerResult([], [])
+    cands = [(t, v, f, y, x) for f, y, x, t, v in stream]
+    _select(res, cands, -(-len(cands) // lay.lanes), k, radius)
     return res

@@ -7,9 +7,12 @@ Blocks and who owns what:
   words, row summaries) and the neuron memories (potentials, fire times, fire potentials). It
   lends the synapse memories to the STDP unit while idle (``hw.common.synapse_port``) and its
   fire memories to the outgoing unit (``rd_fire_lanes``, ``rd_vfire_lanes`` at ``rd_addr``).
-* ``WinnerUnit`` (hw/wta.py) listens to the engine's fires; in learning the engine holds after
-  each step's drain while the unit selects (``step_wait``, ``hold``). Each winner goes straight
-  into the STDP unit's winner registers, with the step's time.
+* ``WinnerUnit`` (hw/wta.py) picks the k winners of a learning command. On a layer with
+  pointwise inhibition (survivor mode) it takes the spikes inhibition leaves, which the outgoing
+  unit's inhibition phase streams to it after the engine's pass (the reference order: fire,
+  inhibit, then k-WTA); on a layer without, it listens to the engine's fires and the engine
+  holds after each step's drain while the unit selects (``step_wait``, ``hold``). Each winner
+  goes straight into the STDP unit's winner registers, with its time.
 * ``StdpUnit`` (hw/stdp_unit.py) borrows the synapse memories and owns the live-row bitmap and
   the input spike times.
 * ``OutgoingUnit`` (hw/pool.py, layers with pooling) writes the next layer's event list into
@@ -19,7 +22,10 @@ Commands (``cmd`` with ``start``, while ``busy`` is low), each ending with ``don
 cycle:
 
 * ``CMD_INFER``: the engine's pass, then the outgoing unit's (if the layer has one);
-* ``CMD_LEARN``: the engine's pass with the winner unit, then the STDP unit on the winners;
+* ``CMD_LEARN``: with pointwise inhibition, the engine's pass, the outgoing unit's inhibition
+  phase (``inhibit_only``; trace ``inhibited``), the winner unit's selection over the survivors,
+  then the STDP unit on the winners; without, the engine's pass with the winner unit, then the
+  STDP unit;
 * ``CMD_SWEEP``: the STDP unit over every map with zero rates (the end of the warm-up).
 
 The phases follow each other without a gap: a block starts in the cycle its predecessor is
@@ -50,8 +56,8 @@ from hw.stdp_unit import StdpUnit
 from hw.wta import WinnerUnit
 from cycles.core import COUNTERS
 from model.fixedpoint import Formats
-from cycles.layout import PoolLayout
-from cycles.layout import EngineLayout
+from cycles.layout import EngineLayout, PoolLayout
+from cycles.pool import check_inhibition
 
 CMD_INFER, CMD_LEARN, CMD_SWEEP = range(3)
 
@@ -75,10 +81,16 @@ class LayerCore(wiring.Component):
         self.read_latency = 2 if read_register else 1
         """``lc``: the layer's config (winners, inhibition radius, pooling); ``formats``: the
         layer's (``Formats.from_config(cfg, layer)``), of the layout's weight width."""
-        lay.check_formats(formats)
+        try:
+            lay.check_formats(formats)
+            # Winners after pointwise inhibition: its phase is the outgoing unit's.
+            self.after_inhibition = check_inhibition(lc)
+        except ValueError:
+            self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
+            raise
         self.engine = IntegrateEngine(lay, faults)
         self.lay, self.formats, self.lc = lay, formats, lc
-        self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius)
+        self.winners = WinnerUnit(lay, lc.winners, lc.inhibition_radius, self.after_inhibition)
         self.stdp = StdpUnit(lay, formats, lc.winners, borrowed=True)
         self.outgoing = OutgoingUnit(lay, lc) if lc.pool.size > 0 else None
         P, G, npos = lay.lanes, lay.groups, lay.npos
@@ -111,7 +123,7 @@ class LayerCore(wiring.Component):
             "tr_row": Out(1), "tr_event": Out(len(e.tr_event)), "tr_row_index": Out(rb),
             "tr_fire": Out(P), "tr_fire_addr": Out(e.tr_fire_addr.shape()),
             "tr_fire_v": Out(e.tr_fire_v.shape()), "tr_step": Out(1), "tr_t": Out(tb),
-            "tr_integrated": Out(1),
+            "tr_integrated": Out(1), "tr_inhibited": Out(1),
             "tr_winner": Out(1), "tr_win_f": Out(fb), "tr_win_y": Out(cb), "tr_win_x": Out(cb),
             "tr_op": Out(1), "tr_map": Out(fb), "tr_op_row": Out(rb), "tr_q": Out(wb),
             "tr_q_next": Out(wb), "tr_pruned": Out(1), "tr_learned": Out(1),
@@ -129,7 +141,6 @@ class LayerCore(wiring.Component):
             m.submodules.outgoing = o
 
         learn, sweep = Signal(), Signal()       # the running command
-        step_t = Signal.like(e.tr_t)            # the step whose winners are being selected
         go_engine, go_stdp, go_out = Signal(), Signal(), Signal()
 
         # -- engine and winner unit -------------------------------------------------------------
@@ -140,19 +151,23 @@ class LayerCore(wiring.Component):
         clear_winners = Signal()
         m.d.sync += clear_winners.eq(go_engine)
         m.d.comb += [e.start.eq(go_engine), e.threshold.eq(self.threshold),
-                     e.n_events.eq(self.n_events), e.step_wait.eq(learn), e.hold.eq(w.busy),
-                     w.clear.eq(clear_winners),
-                     w.fire.eq(Mux(learn, e.tr_fire, 0)), w.fire_addr.eq(e.tr_fire_addr),
-                     w.fire_v.eq(e.tr_fire_v), w.step_end.eq(learn & e.tr_step),
-                     w.t.eq(e.tr_t)]
-        with m.If(e.tr_step):
-            m.d.sync += step_t.eq(e.tr_t)
+                     e.n_events.eq(self.n_events), w.clear.eq(clear_winners)]
+        if self.after_inhibition:
+            # The engine never holds; the outgoing unit's survivors feed the unit.
+            m.d.comb += [w.surv.eq(learn & o.surv), w.surv_f.eq(o.surv_f),
+                         w.surv_pos.eq(o.surv_pos), w.surv_t.eq(o.surv_t),
+                         w.surv_v.eq(o.surv_v), w.step_end.eq(learn & o.done)]
+        else:
+            m.d.comb += [e.step_wait.eq(learn), e.hold.eq(w.busy),
+                         w.fire.eq(Mux(learn, e.tr_fire, 0)), w.fire_addr.eq(e.tr_fire_addr),
+                         w.fire_v.eq(e.tr_fire_v), w.step_end.eq(learn & e.tr_step),
+                         w.t.eq(e.tr_t)]
 
         # -- STDP unit: winners as they are found, the engine's synapse memories ----------------
         m.d.comb += [s.start.eq(go_stdp), s.all_maps.eq(sweep), s.n_winners.eq(w.n_winners),
                      s.win_we.eq(w.tr_winner), s.win_idx.eq(w.n_winners),
                      s.win_f.eq(w.tr_win_f), s.win_y.eq(w.tr_win_y), s.win_x.eq(w.tr_win_x),
-                     s.win_t.eq(step_t)]
+                     s.win_t.eq(w.tr_win_t)]
         for name in ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th"):
             m.d.comb += getattr(s, name).eq(getattr(self, name))
         # The engine lends its memories while idle: to the STDP unit while it runs, to the
@@ -173,7 +188,8 @@ class LayerCore(wiring.Component):
                 shape=unsigned(self.out_w), depth=self.max_out, init=[])
             out_wp, out_rd = out_mem.write_port(), out_mem.read_port()
             out_data = out_rd.data
-            m.d.comb += [out_rd.addr.eq(self.rd_addr), o.start.eq(go_out), o.rd_fire.eq(e.rd_fire_lanes),
+            m.d.comb += [out_rd.addr.eq(self.rd_addr), o.start.eq(go_out), o.inhibit_only.eq(learn),
+                         o.rd_fire.eq(e.rd_fire_lanes),
                          o.rd_vfire.eq(e.rd_vfire_lanes),
                          e.rd_addr.eq(Mux(o.busy, o.rd_addr, self.rd_addr)),
                          out_wp.addr.eq(o.ev_addr), out_wp.data.eq(o.ev_data), out_wp.en.eq(o.ev_we),
@@ -231,7 +247,7 @@ class LayerCore(wiring.Component):
                      self.tr_done.eq(self.done)]
         if o is not None:
             m.d.comb += [self.tr_ev.eq(o.ev_we), self.tr_ev_data.eq(o.ev_data),
-                         self.tr_pooled.eq(o.done)]
+                         self.tr_pooled.eq(o.done & ~learn), self.tr_inhibited.eq(o.done & learn)]
 
         # -- counters ---------------------------------------------------------------------------------
         counted = {"cyc_integrate": e.busy, "cyc_winners": w.busy, "cyc_stdp": s.busy,
@@ -258,9 +274,18 @@ class LayerCore(wiring.Component):
             with m.State("ENGINE"):
                 with m.If(e.done):
                     with m.If(learn):
-                        m.next = "STDP"
+                        m.next = "INHIBIT" if self.after_inhibition else "STDP"
                     with m.Else():
                         m.next = "OUTGOING" if o is not None else "IDLE"
+            if self.after_inhibition:
+                with m.State("INHIBIT"):            # the outgoing unit's phase A, survivors out
+                    with m.If(o.done):
+                        m.next = "WINNERS"
+                        with m.If(w.done):          # nothing to select
+                            m.next = "STDP"
+                with m.State("WINNERS"):
+                    with m.If(w.done):
+                        m.next = "STDP"
             with m.State("STDP"):
                 with m.If(s.done):
                     m.next = "IDLE"
@@ -271,9 +296,14 @@ class LayerCore(wiring.Component):
         # Each phase starts in the cycle the previous one is done; the last one ends the command.
         in_engine = fsm.ongoing("ENGINE")
         idle_start = fsm.ongoing("IDLE") & self.start
+        if self.after_inhibition:
+            winners_done = (fsm.ongoing("INHIBIT") & o.done & w.done) | (fsm.ongoing("WINNERS") & w.done)
+            m.d.comb += go_out.eq(in_engine & e.done)
+        else:
+            winners_done = in_engine & e.done & learn
+            m.d.comb += go_out.eq(in_engine & e.done & ~learn)
         m.d.comb += [go_engine.eq(idle_start & (self.cmd != CMD_SWEEP)),
-                     go_stdp.eq((in_engine & e.done & learn) | (idle_start & (self.cmd == CMD_SWEEP))),
-                     go_out.eq(in_engine & e.done & ~learn),
+                     go_stdp.eq(winners_done | (idle_start & (self.cmd == CMD_SWEEP))),
                      self.done.eq((fsm.ongoing("STDP") & s.done) |
                                   ((fsm.ongoing("OUTGOING") & o.done) if o is not None
                                    else (in_engine & e.done & ~learn)))]

@@ -257,7 +257,8 @@ class IntegrateEngine(wiring.Component):
         m.d.comb += inside.eq(Cat(keep_y[o // k] & keep_x[o % k] for o in range(k * k)))
         y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
         m.d.comb += [nxt_t.eq(nxt_q.t), nxt_base.eq(y_base[nxt_q.y] + nxt_q.x)]
-        m.d.comb += [ready.eq((age == 2) & ("stalled_sequencer" not in self.faults)),
+        # the stalled_sequencer fault: the next event is never ready, so no pass finishes
+        m.d.comb += [ready.eq(age == 2 if "stalled_sequencer" not in self.faults else 0),
                      step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
         ev_base = Signal.like(nxt_base)

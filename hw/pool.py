@@ -31,6 +31,13 @@ Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
   cycle reads its head, then one cycle per event reads the next chain word and writes the event.
 * DONE, one cycle (``done`` high).
 
+With ``inhibit_only`` high at ``start`` (a learning command, hw/core.py) the unit runs phase A
+and then DONE, G npos + 4 cycles, and writes no event. In every pass each position's survivor
+with a spike is presented on ``surv`` (map ``surv_f``, position ``surv_pos``, time ``surv_t``,
+potential ``surv_v``) in the cycle it is written to the survivor memory: the winner unit's
+input in survivor mode (hw/wta.py), which picks the k winners among the spikes pointwise
+inhibition leaves (``cycles.pool.inhibition_pass``).
+
 Total: (G npos + 3) + ((W + 1) S2 + 3) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
 0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 791 +
 (15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
@@ -84,7 +91,10 @@ class OutgoingUnit(wiring.Component):
         self.ev_lay = event_layout(pl.next_format())
         tb, P = bits(lay.time_steps), lay.lanes
         super().__init__({
-            "start": In(1), "busy": Out(1), "done": Out(1), "cycle": Out(32),
+            "start": In(1), "inhibit_only": In(1), "busy": Out(1), "done": Out(1),
+            "cycle": Out(32),
+            "surv": Out(1), "surv_f": Out(bits(lay.maps - 1)), "surv_pos": Out(bits(lay.npos - 1)),
+            "surv_t": Out(tb), "surv_v": Out(lay.potential_bits),
             "rd_addr": Out(bits(lay.groups * lay.npos - 1)),
             "rd_fire": In(data.ArrayLayout(tb, P)),
             "rd_vfire": In(data.ArrayLayout(lay.potential_bits, P)),
@@ -111,6 +121,7 @@ class OutgoingUnit(wiring.Component):
         chain_wp, chain_rd = chain.write_port(), chain.read_port()
 
         in_a, in_b, walking = Signal(), Signal(), Signal()
+        inhibit_only = Signal()                     # this pass: phase A, then DONE
         cnt = Signal(bits(S2 + 2))                  # flush counters
 
         # -- A: inhibition -----------------------------------------------------------------------
@@ -143,8 +154,10 @@ class OutgoingUnit(wiring.Component):
                      mm.eq(Mux(take, a2_g * P + a2_l, prev[2]))]
         with m.If(a2_valid):
             m.d.sync += [best_t.eq(mt), best_v.eq(mv), best_m.eq(mm)]
+        surv_we = a2_valid & (a2_g == G - 1)
         m.d.comb += [surv_wp.addr.eq(a2_pos), surv_wp.data.t.eq(mt), surv_wp.data.m.eq(mm),
-                     surv_wp.en.eq(a2_valid & (a2_g == G - 1))]
+                     surv_wp.en.eq(surv_we), self.surv.eq(surv_we & (mt != T)), self.surv_f.eq(mm),
+                     self.surv_pos.eq(a2_pos), self.surv_t.eq(mt), self.surv_v.eq(mv)]
 
         # -- B: pooling --------------------------------------------------------------------------
         wy, wx, dy, dx = Signal(cb), Signal(cb), Signal(bits(s - 1)), Signal(bits(s - 1))
@@ -223,6 +236,7 @@ class OutgoingUnit(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), a_pos.eq(0), a_g.eq(0), nonempty.eq(0),
+                                 inhibit_only.eq(self.inhibit_only),
                                  i.eq(0), n.eq(0), wy.eq(sp - 1), wx.eq(sp - 1), dy.eq(0),
                                  dx.eq(0), cnt.eq(0), wt.eq(0), fresh.eq(1)]
                     m.next = "A"
@@ -237,7 +251,10 @@ class OutgoingUnit(wiring.Component):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 2):
                     m.d.sync += cnt.eq(0)
-                    m.next = "B"
+                    with m.If(inhibit_only):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "B"
             with m.State("B"):
                 m.d.comb += in_b.eq(1)
                 m.d.sync += dx.eq(dx + 1)

@@ -80,7 +80,10 @@ class Formats:
         return int(round(a * (1 << self.rate_frac_bits)))
 
     def rates(self, cfg: Config, n: int) -> tuple[int, int]:
-        """(a+_q, |a-_q|) for the n-th learning image of a layer."""
+        """(a+_q, |a-_q|) for a layer's learning image after ``n`` images it has learned (n =
+        ``Network.learned[i]`` before the image is counted): a+ doubles after every
+        ``double_every`` = D images, so images 1 .. D (n = 0 .. D - 1) learn at a+ and image
+        D + 1 (n = D) is the first at 2 a+; capped at a+max, |a-| keeps the a- / a+ ratio."""
         s = cfg.stdp
         ap0, am0 = self.rate_q(s.a_plus), -self.rate_q(s.a_minus)
         ap = min(ap0 << min(n // s.double_every, 40), self.rate_q(s.a_plus_max))

@@ -36,6 +36,7 @@ class FloatFormats:
 
     @staticmethod
     def rates(cfg: Config, n: int) -> tuple[float, float]:
+        """(a+, a-) after ``n`` learned images: the schedule of ``Formats.rates``."""
         s = cfg.stdp
         ap = min(s.a_plus * 2.0 ** (n // s.double_every), s.a_plus_max)
         return ap, ap * s.a_minus / s.a_plus

@@ -4,8 +4,8 @@ Semantics (the hardware follows them; ``sim/`` checks it):
 
 * Time is processed step by step. In step t every input spike with time t adds the weight of
   each of its unpruned synapses to the potential of the target neuron, saturating at the
-  format's limit; after the step, a neuron whose potential has reached the threshold fires at t,
-  if it has not fired before. Potentials keep integrating after a neuron fired (they are the
+  format's limit; after the step, a neuron whose potential has reached the threshold
+  (V >= threshold; SpykeTorch fires when V > threshold) fires at t, if it has not fired before. Potentials keep integrating after a neuron fired (they are the
   readout features of the last layer), but a neuron never fires twice. Weights are
   non-negative, so the order of the events within a step does not change any result.
 * Pointwise inhibition: at each position only the earliest of the maps keeps its spike; a tie is

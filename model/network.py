@@ -141,12 +141,14 @@ class Network:
     def learn(self, i: int, times_in: np.ndarray) -> np.ndarray:
         """One STDP step of layer i on one image's input spike times (1, C, H, W).
 
-        Returns the winners (map, row, column). Weights, pruning mask, ``learned[i]`` and the
-        counters are updated.
+        Returns the winners (map, row, column): the layer fires, pointwise inhibition (if the
+        layer has it) silences all but each position's earliest spike, then k-WTA picks among
+        the spikes left (``model.wta.learning_winners``). Weights, pruning mask, ``learned[i]``
+        and the counters are updated.
         """
         lc = self.cfg.layers[i]
         out = self.run_layer(i, times_in, "learn")
-        winners = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, self.T)
+        winners = wta.learning_winners(lc, out.times[0], out.v_fire[0], self.T)
         n = self.learned[i]
         if len(winners):
             self._stdp(i, n, winners, times_in[0], out)

@@ -1,5 +1,10 @@
 """k-winners-take-all with an inhibition radius: who learns from an image.
 
+Order of a learning step (Kheradpisheh et al. 2018, and SpykeTorch's reimplementation): the layer
+fires, pointwise inhibition removes every spike but the earliest of each position (layers with
+``pointwise_inhibition``), then k-WTA picks the winners among the spikes left
+(``learning_winners``). A spike that inhibition removed has not fired: it can never win.
+
 Candidates are the neurons that fired. They are ranked by (earliest spike time, largest potential
 at the fire time, lowest map, lowest row, lowest column). The best candidate wins; it then
 excludes every other neuron of its map and every neuron of any map within Chebyshev distance
@@ -9,6 +14,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+from .layer import pointwise_inhibition
 
 
 @numba.njit(cache=True, nogil=True)
@@ -82,3 +89,12 @@ def _k_winners(times, v_fire, k, radius, T):
 def k_winners(times: np.ndarray, v_fire: np.ndarray, k: int, radius: int, T: int) -> np.ndarray:
     """Winners of one image: (n <= k, 3) int array of (map, row, column), in winning order."""
     return _k_winners(np.ascontiguousarray(times), np.ascontiguousarray(v_fire), k, radius, T)
+
+
+def learning_winners(lc, times: np.ndarray, v_fire: np.ndarray, T: int) -> np.ndarray:
+    """Winners of a learning step of a layer (config ``lc``) on one image's (F, H, W) fire times
+    and fire potentials: k-WTA over the spikes that survive pointwise inhibition when the layer
+    has it, over all its spikes otherwise."""
+    if lc.pointwise_inhibition:
+        times = pointwise_inhibition(times[None], v_fire[None], T)[0]
+    return k_winners(times, v_fire, lc.winners, lc.inhibition_radius, T)

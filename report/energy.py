@@ -28,7 +28,9 @@ What is counted, per pass (the pass results of ``cycles.image``):
   ceil(log2(max events + 1)) bits) and an event-memory write.
 * winner unit: each fire (potential and address) is written into its lane's buffer; each busy
   cycle reads one entry per lane and compares it with the k winner registers and the running
-  best: k + 1 potential-width compares per lane.
+  best: k + 1 potential-width compares per lane. On a layer with pointwise inhibition the
+  learning step runs the outgoing unit's phase A as above instead, and the unit's entries are
+  the survivors (potential, map, time, row and column).
 * STDP unit: per walk a winner read and NW live-row words of 32 bits; per weight update a weight
   read, a pre-spike-time read, the hash (two 32-bit multiplies: MurmurHash3's fmix32), the rule
   (q (2^W - q) an 8-bit multiply, times the rate a 32-bit multiply, the rounding add and
@@ -63,7 +65,6 @@ def count_inference(lp: LayerPasses) -> Counter:
     lay, ip = lp.layout, lp.integrate
     pb, tb = lay.potential_bits, bits(lay.time_steps)
     ev_bits = tb + bits(lay.channels - 1) + 2 * bits(lay.side_in - 1)
-    words = lay.groups * lay.npos * lay.lanes            # neuron words over all lanes
     c = Counter()
     c["mem_bit"] += lp.events_in * (ev_bits + lay.kernel ** 2)
     c["mem_bit"] += lp.rows * lay.lanes * lay.groups
@@ -76,21 +77,34 @@ def count_inference(lp: LayerPasses) -> Counter:
         survivor = bits(lay.maps - 1) + tb
         link = bits(pl.max_pooled)
         ev_next = tb + bits(lay.maps - 1) + 2 * bits(pl.side - 1)
-        c["mem_bit"] += words * (tb + pb) + lay.npos * survivor            # phase A
-        c["add32"] += 2 * words
+        c.update(count_inhibition(lay))                                    # phase A
         c["mem_bit"] += pl.windows * pl.cells * survivor                   # phase B
         c["mem_bit"] += n * (2 * link + ev_next)                           # lists and events
     return c
 
 
+def count_inhibition(lay) -> Counter:
+    """The outgoing unit's phase A: every lane's fire-time and fire-potential words (G npos a
+    lane), two compares each, one survivor (map, t) written per position."""
+    tb = bits(lay.time_steps)
+    words = lay.groups * lay.npos * lay.lanes
+    return Counter(mem_bit=words * (tb + lay.potential_bits) + lay.npos * (bits(lay.maps - 1) + tb),
+                   add32=2 * words)
+
+
 def count_learning(lp: LayerPasses, learn: LearnPasses) -> Counter:
-    """Operations a learning step adds to the layer's integrate pass: winner and STDP units."""
+    """Operations a learning step adds to the layer's integrate pass: the inhibition phase
+    (layers with pointwise inhibition), winner and STDP units."""
     lay = lp.layout
     pb, tb, wb = lay.potential_bits, bits(lay.time_steps), lay.weight_bits
-    addr = bits(lay.groups * lay.npos - 1)
     c = Counter()
-    c["mem_bit"] += lp.fires * (pb + addr)                                 # winner buffers
-    c["mem_bit"] += learn.winner.cycles * lay.lanes * (pb + addr)
+    if learn.inhibition is not None:                                      # survivor mode
+        entry = pb + bits(lay.maps - 1) + tb + 2 * bits(lay.side_out - 1)
+        c.update(count_inhibition(lay))
+    else:
+        entry = pb + bits(lay.groups * lay.npos - 1)
+    c["mem_bit"] += learn.winner.entries * entry                           # winner buffers
+    c["mem_bit"] += learn.winner.cycles * lay.lanes * entry
     c["add32"] += learn.winner.cycles * lay.lanes * (learn.k + 1)
     ops, walks = learn.stdp_ops, len(learn.winner.winners)
     c["mem_bit"] += walks * (bits(lay.maps - 1) + 2 * bits(lay.side_out - 1) + tb)

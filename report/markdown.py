@@ -89,8 +89,10 @@ def render(rep: dict, figures: list[str]) -> str:
         "",
         f"Inference: mean over {rep['images']['cycle_sample']} test images (integrate engine, plus "
         "the outgoing unit of layers that pool). Learning: one learning step of a layer (the "
-        "layers below, its integrate pass, the winner unit with "
-        f"{rep['step_handshake_cycles']} handshake cycle(s) per time step, the STDP unit); "
+        "layers below, its integrate pass, the winner unit -- after the inhibition phase on "
+        "layers with pointwise inhibition, with "
+        f"{rep['step_handshake_cycles']} handshake cycle(s) per time step on the others --, the "
+        "STDP unit); "
         "'over training' averages it over the whole training run (trapezoid over the trajectory "
         "points), 'trained' is the final network on the test sample.",
         "",
@@ -113,7 +115,8 @@ def render(rep: dict, figures: list[str]) -> str:
         "Where the cycles go (means per image): lane op cycles are the rows' accumulation "
         "cycles (max over lanes of the live connections of a row); the integrate engine's other "
         "cycles are its clear phase, event fetch and drain; the outgoing unit is inhibition, "
-        "pooling and the next layer's events; the winner unit's cycles include the handshake.",
+        "pooling and the next layer's events; the winner unit's cycles include the handshake or "
+        "the inhibition phase that feeds it.",
         "",
         _table(["layer", "lane op cycles", "other integrate cycles", "outgoing unit", "winner unit (learning)",
                 "STDP unit (learning)"],

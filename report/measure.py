@@ -48,7 +48,9 @@ def sample(net: Network, images: np.ndarray, lanes: int | None = None, learn: bo
             rec["learning_cycles"][i].append(ic.learning(i))
             rec["learning_energy_pj"][i].append(energy_pj(counts["learning"][i]))
             rec["stdp_cycles"][i].append(ic.learn[i].stdp.cycles)
-            rec["winner_cycles"][i].append(ic.learn[i].winner.cycles + ic.learn[i].handshake)
+            # choosing the winners: the unit, its handshake, and the inhibition phase feeding it
+            ln = ic.learn[i]
+            rec["winner_cycles"][i].append(ln.inhibition_cycles + ln.winner.cycles + ln.handshake)
     return rec
 
 

@@ -16,8 +16,8 @@ from sim.capture import TraceFormat
 from sim import engine_driver as drv
 from sim.engine_driver import EngineTrace, read_each, write_words
 
-_FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "pooled",
-          "tr_done": "done"}
+_FLAGS = {"tr_integrated": "integrated", "tr_inhibited": "inhibited", "tr_learned": "learned",
+          "tr_pooled": "pooled", "tr_done": "done"}
 
 
 class CoreTrace(TraceFormat):
@@ -50,7 +50,7 @@ class CoreTrace(TraceFormat):
 
     def valid(self, c):
         return (self.engine.valid(c) | c.tr_winner | c.tr_op | c.tr_ev | c.tr_integrated
-                | c.tr_learned | c.tr_pooled | c.tr_done)
+                | c.tr_inhibited | c.tr_learned | c.tr_pooled | c.tr_done)
 
     def records(self, cycle, get):
         out = self.engine.records(cycle, lambda name: 0 if name == "tr_done" else get(name))

@@ -7,8 +7,9 @@ For each config: train the network dense and with pruning (``model.train``, chec
 each variant and layer, co-simulate the layer core (hw/core.py, ``sim.cosim.run_core``) under
 the chosen simulator on the first images of the test set: inference on each image (integrate,
 then inhibition, pooling and the next layer's events), then learning on each as the layer's next
-learning images (integrate with the k-WTA at every step's end, then the STDP unit with its
-pruning check). Every trace event, counter and memory is compared with the model's prediction
+learning images (integrate, then on a layer with pointwise inhibition the inhibition phase and
+the k-WTA over the spikes it leaves, on a layer without it the k-WTA at every step's end; then
+the STDP unit with its pruning check). Every trace event, counter and memory is compared with the model's prediction
 (cycles/core.py); the next layer's input is the model's, equal to the RTL's output
 events, which are compared.
 
@@ -81,7 +82,9 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
               "cycles": {"inference": {}, "learning": {}}, "phases": {}, "steps": {},
               "inference_phases": ["integrate", "inhibition, pooling and the next layer's events "
                                    "(layers with pooling)"],
-              "learning_phases": ["integrate with k-WTA at each step's end", "stdp"]}
+              "learning_phases": ["integrate (without pointwise inhibition: with the k-WTA at "
+                                  "each step's end)", "inhibition, then the k-WTA over the spikes "
+                                  "it leaves (layers with pointwise inhibition)", "stdp"]}
     util = []
     names = [lc.name for lc in cfg.layers]
     for variant, pruning in (("dense", False), ("pruned", True)):
@@ -115,7 +118,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
                 times = net.outgoing(i, net.run_layer(i, times, None))
         result["cycles"]["inference"][variant] = {"per_image": sum(infer.values()), "per_layer": infer}
         # Learning layer i on an image: inference through the layers below, then its own
-        # learning command (integrate with k-WTA, then STDP).
+        # learning command (integrate, inhibition and k-WTA, then STDP).
         learn_layer = {n: sum(infer[m] for m in names[:k]) + learn[n] for k, n in enumerate(names)}
         result["cycles"]["learning"][variant] = {"per_image_all_layers": sum(learn_layer.values()),
                                                  "per_layer": learn_layer}

@@ -1,5 +1,6 @@
 """The layer core (hw/core.py) under Amaranth's simulator: every command's trace, counters and
 memories against cycles/core.py, whose blocks are each checked against the model."""
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
@@ -71,19 +72,33 @@ def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
         _assert_matches(c, pred, s, {"layer": layer, "command": cmd, "seed": seed})
     learn = _predict(c, "learn", c["weights"], c["active"])
     assert learn.winners and learn.counters["prunes"] > 0, "the case must find winners and prune"
-    # The winners are the model's k-WTA on the layer's output.
+    # The winners are the model's: k-WTA on the layer's output after pointwise inhibition (the
+    # layer with it; layer 1 has none).
     out = layer_output(c["lay"], c["x"][None], c["weights"], c["active"], c["threshold"])
-    lc = c["lc"]
-    model = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, c["net"].T)
+    model = wta.learning_winners(c["lc"], out.times[0], out.v_fire[0], c["net"].T)
     assert [w[:3] for w in learn.winners] == [tuple(int(v) for v in w) for w in model]
+
+
+def test_inhibition_without_pooling_is_refused(tiny_net):
+    """The core inhibits in its outgoing unit: a layer without pooling cannot pick its winners
+    after pointwise inhibition, and says so before anything is built or predicted."""
+    from cycles.core import core_command, network_layouts
+    from cycles.layout import HardwareConfigError
+    cfg, net, times = tiny_net
+    lc = cfg.layers[1].model_copy(update={"pointwise_inhibition": True})
+    lay = network_layouts(cfg, 4)[1]
+    msg = r"layer conv2: pointwise_inhibition = true with pool.size = 0"
+    with pytest.raises(HardwareConfigError, match=msg):
+        hc.LayerCore(lay, net.arith, lc)
+    with pytest.raises(HardwareConfigError, match=msg):
+        x = np.full((lay.channels, lay.side_in, lay.side_in), lay.time_steps)
+        core_command("learn", lay, net.arith, lc, x, net.weights[1], ~net.pruned[1], 1)
 
 
 @pytest.mark.parametrize("path", ["configs/tiny.yaml", "configs/mnist.yaml"])
 def test_network_layouts_follow_the_data(path):
     """The layouts computed from the config alone (boards/, the resource report) are those of
     the spike times the model hands each layer."""
-    import numpy as np
-
     from model import config as C
     from cycles.core import network_layouts
     from model.network import Network

@@ -49,8 +49,9 @@ class _Bench(Elaboratable):
         return m
 
 
-def _simulate(lay, lc, fire, vfire, runs=1, limit=None):
-    """Run the unit ``runs`` times; per run: trace, event memory words, n_events, cycles.
+def _simulate(lay, lc, fire, vfire, runs=1, limit=None, inhibit_only=()):
+    """Run the unit ``runs`` times (run i with ``inhibit_only`` if i is in it); per run: trace,
+    event memory words, n_events, cycles, and the survivors presented (cycle, f, pos, t, v).
     A run longer than ``limit`` cycles (default: the cost formula's bound) fails."""
     pl = PoolLayout.from_config(lay, lc)
     limit = limit or cycle_cost(pl, pl.max_pooled, pl.buckets, lay.time_steps)
@@ -59,13 +60,17 @@ def _simulate(lay, lc, fire, vfire, runs=1, limit=None):
     results = []
 
     async def tb(ctx):
-        for _ in range(runs):
+        for run in range(runs):
             ctx.set(dut.start, 1)
+            ctx.set(dut.inhibit_only, run in inhibit_only)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            trace, addrs = [], []
+            ctx.set(dut.inhibit_only, 0)          # sampled at start only
+            trace, addrs, surv = [], [], []
             while True:
                 cycle = ctx.get(dut.cycle)
+                if ctx.get(dut.surv):
+                    surv.append((cycle, *(ctx.get(getattr(dut, f"surv_{n}")) for n in "f pos t v".split())))
                 if ctx.get(dut.ev_we):
                     word = ctx.get(dut.ev_data)
                     trace.append((cycle, "event", *(word >> ev_lay[f].offset & ((1 << ev_lay[f].width) - 1)
@@ -80,7 +85,7 @@ def _simulate(lay, lc, fire, vfire, runs=1, limit=None):
                 await ctx.tick()
             assert addrs == list(range(len(addrs))), "events are written at 0, 1, ..."
             words = [ctx.get(bench.events.data[i]) for i in range(n)]
-            results.append(dict(trace=trace, words=words, n=n, cycles=cycle + 1))
+            results.append(dict(trace=trace, words=words, n=n, cycles=cycle + 1, surv=surv))
 
     sim = Simulator(bench)
     sim.add_clock(1e-8)
@@ -169,6 +174,30 @@ def test_hand_built_ties_pooling_and_silence():
     vfire[1, lay.npos:] = (1 << 14) - 1
     pred = _check(lay, _lc(), fire, vfire, expected, runs=3)   # later passes start clean
     assert pred.cycles == cycle_cost(pl, 5, 5, 4)
+
+
+def test_inhibition_only_pass_streams_the_survivors(tiny_net):
+    """A learning command's pass (``inhibit_only``): phase A and DONE, no event written; every
+    position's surviving spike presented in the cycle its survivor is written, as
+    cycles.pool.inhibition_pass predicts; a full pass after it is unchanged."""
+    from cycles.pool import inhibition_pass
+    cfg, net, times = tiny_net
+    x = times[1:2]
+    lay = EngineLayout.for_input(cfg, 0, 3, x)                 # G = 2
+    out = layer_output(lay, x, *random_synapses(net, 0, 1, 0.2), net.thresholds[0])
+    T = lay.time_steps
+    fire, vfire = lay.to_lanes(out.times[0], T), lay.to_lanes(out.v_fire[0], 0)
+    pred = inhibition_pass(lay, cfg.layers[0], fire, vfire)
+    full = outgoing_pass(lay, cfg.layers[0], fire, vfire)
+    first, again = _simulate(lay, cfg.layers[0], fire, vfire, runs=2, inhibit_only=(0,))
+    assert first["trace"] == pred.trace and first["cycles"] == pred.cycles == lay.groups * lay.npos + 4
+    assert first["n"] == 0
+    G = lay.groups
+    expect = [(pos * G + G + 2, f, pos, t, v) for pos, (f, t, v) in enumerate(pred.survivors) if t < T]
+    assert first["surv"] == expect
+    # the survivors are the spikes pointwise inhibition leaves, several maps meeting at a position
+    assert len(expect) > 10 and ((out.times[0] < T).sum(axis=0) > 1).any()
+    assert again["trace"] == full.trace and again["cycles"] == full.cycles and again["surv"] == expect
 
 
 def test_no_spike_at_all():

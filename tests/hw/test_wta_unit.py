@@ -55,20 +55,28 @@ def _simulate(lay, k, radius, images, gap=2, seed=0):
                     record(out)
                     await ctx.tick()
                 out["busy"].append(busy)
-            n = ctx.get(dut.n_winners)
-            out["winners"] = []
-            for i in range(n):
-                ctx.set(dut.win_idx, i)
-                out["winners"].append((ctx.get(dut.win_f), ctx.get(dut.win_y), ctx.get(dut.win_x),
-                                       ctx.get(dut.win_t)))
+            out["winners"] = _read_winners(ctx, dut)
             out["full"] = ctx.get(dut.full)
             seen.append(out)
 
+    _run(dut, bench)
+    return seen
+
+
+def _read_winners(ctx, dut):
+    """The winner registers read back, (f, y, x, t) each."""
+    out = []
+    for i in range(ctx.get(dut.n_winners)):
+        ctx.set(dut.win_idx, i)
+        out.append((ctx.get(dut.win_f), ctx.get(dut.win_y), ctx.get(dut.win_x), ctx.get(dut.win_t)))
+    return out
+
+
+def _run(dut, bench):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    return seen
 
 
 def _check(lay, k, radius, stream, seen, times, v_fire):
@@ -199,3 +207,138 @@ def test_bad_parameters_are_refused():
         WinnerUnit(HAND, 2.5, 1)
     with pytest.raises(HardwareConfigError, match="lanes = 6: must be 1 .. min"):
         WinnerUnit(EngineLayout(5, 1, 3, 1, 6, 4, 6, 8, 10, 36), 2, 1)
+
+
+# -- survivor mode: the spikes pointwise inhibition leaves, from the outgoing unit's phase A ---
+def _simulate_survivors(lay, k, radius, streams, spacing=1, seed=0):
+    """Run the unit in survivor mode on several images' survivor streams [(f, y, x, t, v)],
+    one survivor every ``spacing`` cycles (the outgoing unit's G), ``step_end`` after the last;
+    per image the trace, the busy cycles, the cycle ``done`` rose (0: with ``step_end``) and
+    the winners read back."""
+    dut = WinnerUnit(lay, k, radius, survivors=True)
+    junk = np.random.default_rng(seed)
+    seen = []
+
+    async def bench(ctx):
+        for stream in streams:
+            out = {"trace": [], "done": []}
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            for f, y, x, t, v in stream:
+                for i in range(spacing):
+                    first = i == spacing - 1
+                    # Between survivors the ports carry junk, as the outgoing unit's do.
+                    ctx.set(dut.surv, first)
+                    ctx.set(dut.surv_f, f if first else int(junk.integers(lay.maps)))
+                    ctx.set(dut.surv_pos, y * lay.side_out + x if first else int(junk.integers(lay.npos)))
+                    ctx.set(dut.surv_t, t if first else int(junk.integers(lay.time_steps)))
+                    ctx.set(dut.surv_v, v if first else int(junk.integers(1 << lay.potential_bits)))
+                    assert not ctx.get(dut.busy) and not ctx.get(dut.done)
+                    await ctx.tick()
+            ctx.set(dut.surv, 0)
+            ctx.set(dut.step_end, 1)
+            if ctx.get(dut.done):
+                out["done"].append(0)
+            await ctx.tick()
+            ctx.set(dut.step_end, 0)
+            busy = 0
+            while ctx.get(dut.busy):
+                busy += 1
+                assert busy <= 10_000, "busy does not fall"
+                if ctx.get(dut.tr_winner):
+                    out["trace"].append((ctx.get(dut.cycle), "winner", ctx.get(dut.tr_win_f),
+                                         ctx.get(dut.tr_win_y), ctx.get(dut.tr_win_x)))
+                if ctx.get(dut.done):
+                    out["done"].append(busy)
+                await ctx.tick()
+            out["busy"] = [busy]
+            out["winners"] = _read_winners(ctx, dut)
+            seen.append(out)
+
+    _run(dut, bench)
+    return seen
+
+
+def _survivors(lay, lc, times, v_fire):
+    """The outgoing unit's survivor stream for a layer output (cycles.pool)."""
+    from cycles.pool import inhibition_pass
+    from cycles.wta import survivor_stream
+    T = lay.time_steps
+    inh = inhibition_pass(lay, lc, lay.to_lanes(times, T), lay.to_lanes(v_fire, 0))
+    return survivor_stream(lay, inh.survivors)
+
+
+def _check_survivors(lay, lc, k, radius, stream, seen, times, v_fire):
+    """The unit against survivor_pass, and both against the model's learning order."""
+    from model.wta import learning_winners
+    from cycles.wta import survivor_pass
+    pred = survivor_pass(lay, k, radius, stream)
+    assert seen["trace"] == pred.trace
+    assert seen["busy"] == pred.busy
+    assert seen["done"] == [pred.busy[0]], "done: the last busy cycle, or with step_end if none"
+    assert seen["winners"] == pred.winners
+    ref = learning_winners(lc.model_copy(update={"winners": k, "inhibition_radius": radius}),
+                           times, v_fire, lay.time_steps)
+    assert [w[:3] for w in seen["winners"]] == [tuple(int(v) for v in w) for w in ref]
+    return pred
+
+
+# conv1 of configs/mnist.yaml (pointwise inhibition, pooling 2) on 6 maps of 10 x 10, P = 4.
+SURV = EngineLayout(maps=6, channels=1, kernel=3, padding=1, side_in=10, time_steps=15, lanes=4,
+                    weight_bits=8, potential_bits=10, max_events=100)
+
+
+def _mnist_conv1():
+    from model import config
+    return config.load("configs/mnist.yaml").layers[0]
+
+
+@pytest.mark.parametrize("spacing", [1, 2])
+def test_survivor_mode_takes_no_inhibited_spike(spacing):
+    """The hand-worked cases of tests/test_wta.py through the unit: map 4 wins at (1, 7) at
+    t = 2; at (3, 2) all six maps fire at t = 3 and only map 4's spike survives, so no winner is
+    at (3, 2); at (5, 3) map 4's spike at t = 2 inhibits map 0's at t = 3."""
+    lc = _mnist_conv1()
+    cases = [
+        {(4, 1, 7): (2, 20), (1, 6, 6): (4, 17), (0, 9, 0): (4, 16),
+         **{(f, 3, 2): (3, v) for f, v in enumerate((16, 17, 19, 15, 21, 18))}},
+        {(4, 1, 7): (2, 20), (4, 5, 3): (2, 10), (0, 5, 3): (3, 30), (3, 8, 8): (4, 5)},
+        {},                                              # no spike: done with step_end
+    ]
+    grids = []
+    for fires in cases:
+        times = np.full((6, 10, 10), 15, dtype=np.int64)
+        v_fire = np.zeros_like(times)
+        for (f, y, x), (t, v) in fires.items():
+            times[f, y, x], v_fire[f, y, x] = t, v
+        grids.append((times, v_fire))
+    streams = [_survivors(SURV, lc, *g) for g in grids]
+    seen = _simulate_survivors(SURV, lc.winners, lc.inhibition_radius, streams, spacing)
+    for stream, got, g in zip(streams, seen, grids):
+        _check_survivors(SURV, lc, lc.winners, lc.inhibition_radius, stream, got, *g)
+    assert [w[:3] for w in seen[0]["winners"]] == [(4, 1, 7), (1, 6, 6), (0, 9, 0)]
+    assert [w for w in seen[1]["winners"]] == [(4, 1, 7, 2), (3, 8, 8, 4)]
+    # 4 survivors (one at (3, 2)) on 4 banks: N = 1; three winners and a pass that finds none.
+    assert len(streams[0]) == 4 and seen[0]["busy"] == [4 * (1 + 1) + 1]
+    assert seen[2]["busy"] == [0]
+
+
+@pytest.mark.parametrize("layer_lanes_images_k_radius", [
+    (3, (0, 1), None, None),     # the config's k and radius; P does not divide 4 maps
+    (4, (2, 3), 3, 0),           # radius 0
+    (1, (4,), 4, 1),             # one bank
+])
+def test_survivor_mode_on_engine_output(tiny_net, layer_lanes_images_k_radius):
+    lanes, images, k, radius = layer_lanes_images_k_radius
+    lc = tiny_net[0].layers[0]
+    assert lc.pointwise_inhibition
+    k = lc.winners if k is None else k
+    radius = lc.inhibition_radius if radius is None else radius
+    cases = [_layer_case(tiny_net, 0, lanes, image, 11 + image) for image in images]
+    lay = cases[0][0]
+    streams = [_survivors(lay, lc, times, v) for _, _, times, v in cases]
+    seen = _simulate_survivors(lay, k, radius, streams, spacing=lay.groups)
+    for (_, _, times, v_fire), stream, got in zip(cases, streams, seen):
+        pred = _check_survivors(lay, lc, k, radius, stream, got, times, v_fire)
+        assert len(pred.winners) >= 2 and len(stream) > 2 * lanes, "the case must select from many"

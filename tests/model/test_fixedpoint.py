@@ -102,6 +102,34 @@ def test_rates_schedule_by_hand():
         assert f.rates(cfg, n) == rates, n
 
 
+@pytest.mark.parametrize("mode", ["fixed", "float"])
+def test_rate_doubles_from_image_double_every_plus_one(tiny_encoded, mode):
+    """The rate convention: ``rates(cfg, n)`` takes n, the images the layer learned before this
+    one, so with double_every = D images 1 .. D (n = 0 .. D - 1) learn at a+ and image D + 1
+    (n = D) is the first at 2 a+; Network.learn counts the image after learning it."""
+    from model.network import Network
+    cfg = tiny(**{"pruning.enabled": False})
+    D = cfg.stdp.double_every
+    net = Network(cfg, mode)
+    rates, seen = net.ariths[0].rates, []
+
+    class Spy:                                       # the layer's arithmetic, rates recorded
+        def __getattr__(self, name):
+            return getattr(arith, name)
+
+        def rates(self, c, n):
+            seen.append((n, rates(c, n)))
+            return rates(c, n)
+    arith, net.ariths[0] = net.ariths[0], Spy()
+    net.learned[0] = D - 1                           # image D comes next
+    for j in range(2):
+        assert len(net.learn(0, tiny_encoded[j:j + 1])), "the image must have winners"
+    a0 = rates(cfg, 0)
+    assert seen[0] == (D - 1, a0)                    # image D: a+ as the first
+    assert seen[1][0] == D and seen[1][1][0] == 2 * a0[0]   # image D + 1: doubled
+    assert net.learned[0] == D + 1
+
+
 # -- STDP, exact cases -------------------------------------------------------------------------
 
 def test_stdp_stochastic_boundaries_small_rate():

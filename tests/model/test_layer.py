@@ -50,10 +50,13 @@ def test_weights_are_correlated_not_flipped():
     assert out.times.ravel().tolist() == [2]
 
 
-def test_fires_when_equal_to_threshold():
-    out = run(TIMES, [[W0]], threshold=12)
+@pytest.mark.parametrize("dtype, vmax, above", [(np.int64, VMAX, 13), (np.float64, np.inf, 12.001)])
+def test_fires_when_equal_to_threshold(dtype, vmax, above):
+    """The firing convention, integer model and float twin: a neuron fires when its potential
+    reaches the threshold, V >= threshold (SpykeTorch fires when V > threshold)."""
+    out = run(TIMES, [[W0]], threshold=12, vmax=vmax, dtype=dtype)
     assert out.times.ravel().tolist() == [2] and out.v_fire.ravel().tolist() == [12]
-    out = run(TIMES, [[W0]], threshold=13)           # 12 at t2, 21 at t3 -> fires at 3
+    out = run(TIMES, [[W0]], threshold=above, vmax=vmax, dtype=dtype)   # 12 at t2, 21 at t3
     assert out.times.ravel().tolist() == [3] and out.v_fire.ravel().tolist() == [21]
 
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from conftest import layer_input, tiny
 from model import layer as L, network
-from model.wta import k_winners
+from model.wta import k_winners, learning_winners
 
 SETTINGS = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -303,7 +303,7 @@ def test_k_winners_invariants(case):
 
 def test_learn_applies_the_documented_stdp_rule(tiny_encoded):
     # Pruning off, a fixed random mask: learn() must (1) pick the k-WTA winners of the layer's
-    # output, (2) update each winner's unpruned synapses with a = a+ if the input spiked no later
+    # output after pointwise inhibition (on the layer with it), (2) update each winner's unpruned synapses with a = a+ if the input spiked no later
     # than the winner (padding and silent inputs count as later), a- otherwise, using the word
     # fmix32(round_key ^ addr), addr = map * fan_in + (c * k + ky) * k + kx, and (3) leave
     # everything else alone.
@@ -326,8 +326,7 @@ def test_learn_applies_the_documented_stdp_rule(tiny_encoded):
             x = times[n:n + 1]
             out = L.integrate(x, net.weights[i], ~net.pruned[i], k, pad, T, net.thresholds[i],
                               (1 << 14) - 1, np.int64)
-            expect_win = k_winners(out.times[0], out.v_fire[0], lc.winners,
-                                   lc.inhibition_radius, T)
+            expect_win = learning_winners(lc, out.times[0], out.v_fire[0], T)
             before = net.weights[i].copy()
             win = net.learn(i, x)
             assert np.array_equal(win, expect_win)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.wta import k_winners
+from model.wta import k_winners, learning_winners
 
 T = 5
 
@@ -82,3 +82,70 @@ def test_not_fired_never_wins():
     times, v = _grid({(0, 0, 0): (4, 1)})
     v[1, 3, 3] = 10**6
     assert k_winners(times, v, 3, 0, T).tolist() == [[0, 0, 0]]
+
+
+# -- the learning order: fire, pointwise inhibition, then k-WTA (model.wta.learning_winners) ---
+# conv1 of configs/mnist.yaml (k = 5, radius 2, pointwise inhibition), 6 maps on a 10 x 10 grid.
+def _conv1(inhibition=True):
+    from model import config
+    lc = config.load("configs/mnist.yaml").layers[0]
+    assert (lc.winners, lc.inhibition_radius, lc.pointwise_inhibition) == (5, 2, True)
+    return lc.model_copy(update={"pointwise_inhibition": inhibition})
+
+
+def _learning(cands, inhibition=True):
+    times, v = _grid(cands, f=6, side=10)
+    times[times == T] = 15
+    return learning_winners(_conv1(inhibition), times, v, 15).tolist()
+
+
+def test_inhibited_spike_never_wins():
+    """Map 4 wins at (1, 7) at t = 2. At (3, 2) all six maps fire at t = 3 and inhibition keeps
+    only map 4 (largest potential, 21), which has won already: no spike is left at (3, 2), and the
+    second winner is map 1 at (6, 6), at t = 4. Picking winners before inhibition takes map 2
+    at (3, 2) (the best of the other five, 19), a spike inhibition removed."""
+    cands = {(4, 1, 7): (2, 20), (1, 6, 6): (4, 17), (0, 9, 0): (4, 16)}
+    cands.update({(f, 3, 2): (3, v) for f, v in enumerate((16, 17, 19, 15, 21, 18))})
+    assert _learning(cands) == [[4, 1, 7], [1, 6, 6], [0, 9, 0]]
+    assert _learning(cands, inhibition=False) == [[4, 1, 7], [2, 3, 2], [1, 6, 6], [0, 9, 0]]
+
+
+def test_spike_after_an_earlier_one_at_its_position_is_inhibited():
+    """Map 4 wins at (1, 7) at t = 2 and also fires at (5, 3) at t = 2; map 0 fires at (5, 3)
+    later (t = 3) with a larger potential. Inhibition keeps map 4's earlier spike at (5, 3),
+    whose map has won: map 0's later spike is gone, and the second winner is map 3 at (8, 8)."""
+    cands = {(4, 1, 7): (2, 20), (4, 5, 3): (2, 10), (0, 5, 3): (3, 30), (3, 8, 8): (4, 5)}
+    assert _learning(cands) == [[4, 1, 7], [3, 8, 8]]
+    assert _learning(cands, inhibition=False) == [[4, 1, 7], [0, 5, 3], [3, 8, 8]]
+
+
+def test_survivor_ties_by_potential_then_lower_map():
+    # Maps 1 and 5 fire at (4, 4) at t = 1 with equal potential: map 1 survives and wins; map 2
+    # fires there at t = 1 with less and is gone too.
+    cands = {(5, 4, 4): (1, 9), (1, 4, 4): (1, 9), (2, 4, 4): (1, 8)}
+    assert _learning(cands) == [[1, 4, 4]]
+
+
+@pytest.mark.parametrize("mode", ["fixed", "float"])
+def test_network_learns_from_the_winners_after_inhibition(tiny_cfg, tiny_encoded, mode):
+    """Network.learn (the integer model and its float twin) trains the winners k-WTA picks
+    among the spikes pointwise inhibition leaves, on the layer with it; on the layer without,
+    among all spikes."""
+    from conftest import layer_input
+    from model.network import Network
+    net = Network(tiny_cfg, mode)
+    differ = 0
+    for layer in (0, 1):
+        lc = tiny_cfg.layers[layer]
+        for n in range(12):
+            x = layer_input(net, layer, tiny_encoded[n:n + 1])
+            out = net.run_layer(layer, x, None)
+            expect = learning_winners(lc, out.times[0], out.v_fire[0], net.T).tolist()
+            before = k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius,
+                               net.T).tolist()
+            assert net.learn(layer, x).tolist() == expect
+            if lc.pointwise_inhibition:
+                differ += expect != before
+            else:
+                assert expect == before
+    assert differ > 0, "some image must pick other winners after inhibition"
