@@ -113,6 +113,9 @@ class Options:
         if self.sweep_images > self.test_images:
             raise ValueError(f"sweep_images = {self.sweep_images}: must be <= test_images = "
                              f"{self.test_images} (the sweep reuses the dense sample)")
+        if self.cosim_images:         # the simulator before any training (names its install)
+            from sim import runner
+            runner.require(self.sim)
         return self
 
 
@@ -300,14 +303,16 @@ def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
 
 def resources(config: str | None = None, lanes: int | None = None,
               path: Path | None = None) -> dict:
-    """The pruning logic's resource overhead from synthesis: ``RESOURCES`` (``make resources``;
-    ``path`` if given, looked up at call time) when it was written for the config named
+    """The pruning logic's resource overhead from synthesis: ``resources-<config>.json`` beside
+    ``RESOURCES`` (``make resources``), or ``RESOURCES`` itself (``path`` if given, looked up at
+    call time), when it was written for the config named
     ``config`` (a config file's stem, e.g. ``mnist``) and ``lanes``, else that config's committed
     baseline (``boards/baselines/yosys-<version>/<config>.json``, newest version first), else
     missing with the reason. Without ``config``, ``RESOURCES`` whatever config it is of."""
     path = path or RESOURCES
     candidates = [path]
-    if config is not None:
+    if config is not None:       # make resources writes each config's report under its name
+        candidates.insert(0, path.with_name(f"resources-{config}.json"))
         candidates += sorted(BASELINES.glob(f"yosys-*/{config}.json"), reverse=True,
                              key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)])
     for cand in candidates:
@@ -504,9 +509,10 @@ def run_command(args, options: type, given: dict, build, write) -> int:
 
 def checked(opts, body) -> int:
     """Run a report command's ``body`` if its options are valid (exit 2 naming the bad one)."""
+    from sim.runner import ToolMissing
     try:
         opts.check()
-    except ValueError as exc:
+    except (ValueError, ToolMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return guarded(body)

@@ -93,8 +93,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     def body() -> int:
-        report = run(C.load(args.config), args.images, args.lanes, args.prune,
-                     runner.default_sim(args.sim))
+        sim = runner.require(args.sim)         # before the config's network is built
+        report = run(C.load(args.config), args.images, args.lanes, args.prune, sim)
         write_json(args.out, report)
         for key in ("cycles_per_second_checked", "cycles_per_second_raw", "checking_slowdown",
                     "cycles_per_cpu_second_checked", "cycles_per_cpu_second_raw",
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
         return 0
 
-    return guarded(body)
+    return guarded(body, errors=(runner.UnknownSimulator, runner.ToolMissing))
 
 
 if __name__ == "__main__":
