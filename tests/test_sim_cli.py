@@ -102,3 +102,12 @@ def test_one_case_runs_that_case_only(monkeypatch, tmp_path, capsys):
     assert {s["image"] for s in rep["steps"]["pruned"]["conv2"]} == {1}
     assert "speedup_inference" not in rep          # one variant: no speed-up to give
     assert "lanes per core: conv2 6" in capsys.readouterr().out
+
+
+def test_report_refuses_an_unknown_simulator_before_training(capsys, tmp_path):
+    from report import pipeline
+    code = pipeline.main(["--config", "configs/tiny.yaml", "--quick", "--sim", "questa",
+                          "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "simulator 'questa' is not supported" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())              # nothing trained, nothing written
