@@ -56,7 +56,7 @@ def headline(rep: dict) -> str:
         ["inference energy saving", _pct(p["energy_saving_inference"]),
          _pct(rep["energy_saving_inference"]), "same"],
         ["pruning logic overhead", _pct(p["pruning_overhead"]) + " (power, FPGA)", _overhead(rep),
-         "from build/reports/resources.json"],
+         "from build/reports/resources-<config>.json"],
         ["accuracy of the pruned network", "no loss", accuracy_change(loss),
          f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
     ]

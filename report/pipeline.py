@@ -40,7 +40,7 @@ which does not change what is learned) to give the trajectory its points.
 * ``cosim_images_checked``, ``cosim_mismatches`` and ``cosim``: the co-simulation (test images
   run in the RTL, dense and pruned; mismatches counts trace or memory divergences and cycle
   figures where the RTL-checked counts disagree with ``model.cycles``).
-* ``resources``: ``build/reports/resources.json`` (``make resources``, boards/resources.py) if
+* ``resources``: ``build/reports/resources-<config>.json`` (``make resources``, boards/resources.py) if
   present, with its ``pruning_overhead`` (per FPGA family: the pruning check's share of the
   network's core LUTs + FFs), else ``{"status": "missing"}``.
 * ``trajectory``: per variant, the measured points (images learned, active connections, learning

@@ -28,7 +28,7 @@ same checkpoint interval).
   (1 - the variant's training operations over dense's), ``energy_inference_pj``,
   ``energy_learning_pj``, ``energy_saving_inference``, ``energy_saving_learning``,
   ``hardware`` (the policy's extra logic, per FPGA family, LUTs + FFs over the core's, from
-  ``build/reports/resources.json`` if ``make resources`` wrote it for this config and lane count,
+  ``build/reports/resources-<config>.json`` if ``make resources`` wrote it for this lane count,
   else from the config's committed baseline in ``boards/baselines``, named in ``source``; or
   what it reuses), ``chosen`` (what the policy decided: window,
   rounds, maps disabled, ...).

@@ -28,8 +28,8 @@ class Divergence:
         where = f"cycle {self.cycle}" if self.cycle is not None else f"word {self.index}"
         ctx = ", ".join(f"{k}={v}" for k, v in self.context.items())
         when = ("" if self.sim_time_ns is None else
-                f"; sim time {self.sim_time_ns:g} ns (the clock edge after which the core's "
-                f"'cycle' reads {self.cycle})")
+                f"; sim time {self.sim_time_ns:.0f} ns (the clock edge after which the "
+                f"design's 'cycle' output reads {self.cycle})")
         return (f"first divergence in {self.what} at {where} (record {self.index}): "
                 f"expected {self.expected}, seen {self.seen}" + (f" [{ctx}]" if ctx else "")
                 + when)
