@@ -121,7 +121,7 @@ def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
 
 def main(argv=None) -> int:
     from .experiment import quick_config, train_network
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m model.quantize", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--bits", default=",".join(map(str, WIDTHS)), help="comma-separated widths")
     ap.add_argument("--per-layer", action="store_true", help="also one layer at a time")

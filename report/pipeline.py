@@ -455,7 +455,8 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = command_parser(__doc__.splitlines()[0], "folder of report.json, report.md, PNGs")
+    ap = command_parser(__doc__.splitlines()[0], "folder of report.json, report.md, PNGs",
+                        prog="python -m report")
     ap.add_argument("--sweep-images", type=int)
     ap.add_argument("--cosim-images", type=int, help="0 skips the co-simulation")
     ap.add_argument("--thresholds", type=float, nargs="*")
@@ -480,14 +481,16 @@ def main(argv=None) -> int:
                        run, write)
 
 
-def command_parser(description: str, out_help: str) -> argparse.ArgumentParser:
-    """The arguments every report command (make report, make compare) takes."""
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--config", default="configs/mnist.yaml")
+def command_parser(description: str, out_help: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The arguments every report command (make report, make compare) takes; ``prog``: the
+    command as a user types it (else argparse names the file, ``__main__.py``)."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--config", default="configs/mnist.yaml", help="the network's config file")
     ap.add_argument("--out", default="build/reports", help=out_help)
     ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
-    ap.add_argument("--test-images", type=int)
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--test-images", type=int, help="test images whose cycles and energy are "
+                    "counted")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     return ap
 
 

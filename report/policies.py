@@ -231,7 +231,8 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = command_parser(__doc__.splitlines()[0], "folder of policies.json/.md/.png")
+    ap = command_parser(__doc__.splitlines()[0], "folder of policies.json/.md/.png",
+                        prog="python -m report.policies")
     ap.add_argument("--bits", type=int, nargs="*")
     args = ap.parse_args(argv)
 

@@ -83,7 +83,7 @@ def run(cfg: C.Config, images: int, lanes: int, prune: float, sim: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--lanes", type=int, default=10)

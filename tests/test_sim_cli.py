@@ -111,3 +111,19 @@ def test_report_refuses_an_unknown_simulator_before_training(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and "simulator 'questa' is not supported" in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())              # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("module, command", [
+    ("model.experiment", "python -m model.experiment"), ("model.bench", "python -m model.bench"),
+    ("model.quantize", "python -m model.quantize"), ("sim.main", "python -m sim.main"),
+    ("sim.bench", "python -m sim.bench"), ("sim.runner", "python -m sim.runner"),
+    ("report.pipeline", "python -m report"), ("report.policies", "python -m report.policies"),
+    ("boards.resources", "python -m boards.resources"),
+    ("boards.bitstream", "python -m boards.bitstream"), ("boards.host", "python -m boards.host")])
+def test_help_names_the_command(module, command, capsys):
+    import importlib
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(module).main(["-h"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and out.startswith(f"usage: {command} ")
+    assert "__main__" not in out
