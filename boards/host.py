@@ -18,8 +18,8 @@ transport really waits (boards/transport.py drives the ``rx`` pin and samples ``
 coroutine to its end in one step (``run_sync``). A refused request raises ``LinkError`` naming
 the error; a garbled reply ``ReplyError``.
 
-``python -m boards.host --port /dev/ttyUSB1 --baud 115200 --config configs/tiny.yaml identify``
-(or ``run-image``): see ``main``.
+``python -m boards.host identify --port /dev/ttyUSB1 --config configs/tiny.yaml`` (or
+``run-image``; ``--sim`` instead of ``--port``: the simulated board top): see ``parser``.
 """
 import argparse
 import sys
@@ -312,52 +312,136 @@ class SerialTransport:
         self.ser.close()
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m boards.host",
-                                 description="Talk to a board running the SNN core bitstream.")
-    ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
-    ap.add_argument("--baud", type=int, default=115_200)
-    ap.add_argument("--config", required=True, help="the config the bitstream was built for")
-    ap.add_argument("--lanes", type=int, default=None,
-                    help="lanes per core of the bitstream (default: the config's core.lanes)")
-    ap.add_argument("--layers", default=None, help="the layers the bitstream holds (names or "
-                                                   "indices, comma-separated; default all)")
-    ap.add_argument("--timeout", type=float, default=5.0, help="seconds a reply may take")
-    ap.add_argument("--mhz", type=float, default=12.0,
-                    help="the core clock of the bitstream (MHz): a command's reply is awaited "
-                         "for twice its predicted cycles plus a margin at this clock, on top of "
-                         "--timeout (default 12, the slowest board's, never too short)")
-    sub = ap.add_subparsers(dest="action", required=True)
-    sub.add_parser("identify", help="print the bitstream's identity and check it matches")
-    ri = sub.add_parser("run-image", help="load layer 0, run inference on one test image, "
-                                          "compare with the model")
+USAGE_EXAMPLES = """examples:
+  python -m boards.host identify --port /dev/ttyUSB1 --config configs/tiny.yaml
+  python -m boards.host run-image --port /dev/ttyUSB1 --config configs/tiny.yaml --image 3
+  python -m boards.host identify --sim --config configs/tiny.yaml --lanes 4   (no board: the
+      simulated board top under cocotb, boards/bridge.py)
+
+Lanes and layers: read from the board's identify reply (the bitstream's digest of the config's
+layouts) unless given; --sim builds the simulated top with --lanes (default: the config's
+core.lanes, at most a layer's maps) and --layers (default all)."""
+
+
+def _options(parser, top: bool) -> None:
+    """The options every subcommand takes, before or after its name (``top``: on the main
+    parser; a subcommand's copies default to 'not given' so that they do not undo those)."""
+    keep = {} if top else {"default": argparse.SUPPRESS}
+    where = parser.add_mutually_exclusive_group(required=False)
+    where.add_argument("--port", help="the board's serial port: /dev/ttyUSB0 for a ULX3S, "
+                       "/dev/ttyUSB1 for an Arty (the second of its two); `ls /dev/ttyUSB*` "
+                       "before and after plugging it in", **({} if top else keep))
+    where.add_argument("--sim", action="store_true", help="talk to the simulated board top "
+                       "instead (cocotb on its UART pins; no board needed)",
+                       **({"default": False} if top else keep))
+    parser.add_argument("--config", help="the config the bitstream was built for",
+                        **({} if top else keep))
+    parser.add_argument("--baud", type=int, help="the link's baud rate (default 115200, as "
+                        "boards/top.py builds it)", **({"default": 115_200} if top else keep))
+    parser.add_argument("--lanes", type=int, help="lanes per core of the bitstream (default: "
+                        "read from the board's identify reply; --sim: the config's core.lanes)",
+                        **({} if top else keep))
+    parser.add_argument("--layers", help="the layers the bitstream holds (names or indices, "
+                        "comma-separated; default: read from the identify reply; --sim: all)",
+                        **({} if top else keep))
+    parser.add_argument("--timeout", type=float, help="seconds a reply may take (default 5; "
+                        "--sim: 120)", **({} if top else keep))
+    parser.add_argument("--mhz", type=float, help="the core clock of the bitstream (MHz): a "
+                        "command's reply is awaited for twice its predicted cycles plus a margin "
+                        "at this clock, on top of --timeout (default 12, the slowest board's, "
+                        "never too short)", **({"default": 12.0} if top else keep))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m boards.host", epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Talk to a board running the SNN core's bitstream (boards/protocol.py over "
+                    "its UART), or to the simulated board top (--sim).")
+    _options(ap, top=True)
+    sub = ap.add_subparsers(dest="action", required=True, metavar="{identify,run-image}")
+    ident = sub.add_parser("identify", help="print the bitstream's identity, lanes and layers, "
+                           "and check that they match the config",
+                           description="Print the bitstream's identity (protocol version, "
+                           "layers, digest), the lanes and layers it was built for, and check "
+                           "them against --config.")
+    ri = sub.add_parser("run-image", help="load the first layer, run inference on one test "
+                        "image, compare with the model",
+                        description="Load the network's first layer (weights, masks, map "
+                        "enables, window), one encoded test image, run inference and compare "
+                        "counters, cycles, output events and memories with the model's "
+                        "prediction. Exit 0 when they match, 1 when they differ.")
+    for sp in (ident, ri):
+        _options(sp, top=False)
     ri.add_argument("--checkpoint", help="trained weights (.npz of model.train); default: the "
                                          "model's initial weights")
-    ri.add_argument("--image", type=int, default=0, help="index in the test set")
-    args = ap.parse_args(argv)
+    ri.add_argument("--image", type=int, default=0, help="index in the test set (default 0)")
+    return ap
+
+
+def find_layout(transport, cfg, lanes: int | None, layers: list[int] | None):
+    """(lanes, layers) of the bitstream on the board: each given one as given, the others the
+    candidates whose digest is the one the board's identify reply names."""
+    from itertools import combinations
+    ident = run_sync(Board(transport, cfg, 1).identify())
+    sets = [layers] if layers is not None else [
+        list(c) for k in range(len(cfg.layers), 0, -1)
+        for c in combinations(range(len(cfg.layers)), k)]
+    for held in sets:
+        most = max(cfg.layers[i].maps for i in held)
+        for n in ([lanes] if lanes is not None else range(1, most + 1)):
+            if Board(transport, cfg, n, held).digest == ident["digest"]:
+                return n, held
+    raise BitstreamMismatch(
+        f"the board's bitstream (digest {ident['digest']:08x}) was not built for this config "
+        f"with {'lanes ' + str(lanes) if lanes is not None else 'any lane count'} and "
+        f"{'layers ' + str(layers) if layers is not None else 'any set of its layers'}: "
+        "build it with `make bitstream CONFIG=...` or give the config it was built for")
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if not args.config:
+        parser().error("--config is required (the config the bitstream was built for)")
+    if not args.sim and not args.port:
+        parser().error("say where the board is: --port /dev/ttyUSB1 (a board) or --sim "
+                       "(the simulated board top)")
 
     from model import config as C
     from model.cli import guarded
 
+    def talk(transport, cfg, lanes, layers) -> int:
+        board = blocking(Board(transport, cfg, lanes, layers))
+        ident = board.check()
+        names = ", ".join(cfg.layers[i].name for i in board.layer_ids)
+        print(f"bitstream: {ident['magic'].decode()} v{ident['version']}, layers {names}, "
+              f"{lanes} lanes, digest {ident['digest']:08x} (matches {args.config})")
+        if args.action == "run-image":
+            return run_image(board, cfg, args)
+        return 0
+
     def body() -> int:
         cfg = C.load(args.config)
-        if args.lanes is None:
-            args.lanes = cfg.core.lanes
-        transport = SerialTransport(args.port, args.baud, args.timeout, args.mhz * 1e6)
+        layers = None if args.layers is None else p.select_layers(cfg, args.layers)
+        if args.sim:
+            from boards.bridge import SimulatedBoard
+            lanes = cfg.core.lanes if args.lanes is None else args.lanes
+            with SimulatedBoard(args.config, lanes, layers=layers,
+                                timeout=args.timeout or 120) as transport:
+                return talk(transport, cfg, lanes, layers)
+        transport = SerialTransport(args.port, args.baud, args.timeout or 5.0, args.mhz * 1e6)
         try:
-            board = blocking(Board(transport, cfg, args.lanes, p.select_layers(cfg, args.layers)))
-            ident = board.check()
-            print(f"bitstream: {ident['magic'].decode()} v{ident['version']}, "
-                  f"{ident['layers']} layers, digest {ident['digest']:08x} (matches {args.config}, "
-                  f"{args.lanes} lanes)")
-            if args.action == "run-image":
-                return run_image(board, cfg, args)
-            return 0
+            if args.lanes is None or args.layers is None:
+                lanes, layers = find_layout(transport, cfg, args.lanes, layers)
+            else:
+                lanes = args.lanes
+            return talk(transport, cfg, lanes, layers)
         finally:
             transport.close()
     try:
         return guarded(body)
-    except (OSError, TimeoutError, LinkError, ReplyError, BitstreamMismatch) as exc:
+    except (OSError, TimeoutError, LinkError, ReplyError, BitstreamMismatch, ValueError,
+            RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -387,7 +471,8 @@ def run_image(board, cfg, args) -> int:
     print("status:", {k: v for k, v in status.items()})
     n_out = status["n_out"] if cfg.layers[0].pool.size > 0 else None
     seen = board.read_state(0, n_out)
-    bad = divergences(status, seen, step, {"image": args.image, "port": args.port})
+    bad = divergences(status, seen, step, {"image": args.image,
+                                           "port": "simulated" if args.sim else args.port})
     print(f"output events: {n_out}, cycles: {status['cycle']} (model {step['cycles']})")
     print("matches the model" if not bad else "DIFFERS from the model:\n  " + "\n  ".join(bad))
     return 0 if not bad else 1

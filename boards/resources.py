@@ -1,7 +1,13 @@
 """Resource report: what each block of the layer cores costs on an FPGA, and what pruning costs.
 
     python -m boards.resources --config configs/mnist.yaml --lanes 10 \\
-        --out build/reports/resources.json [--record-baseline] [--weight-bits 4]
+        [--out build/reports/resources-mnist.json] [--record-baseline] [--weight-bits 4]
+
+The report goes to ``build/reports/resources-<config>.json`` (the config file's stem), so one
+config's report never overwrites another's. A report is reused, without any synthesis, while the
+design, the tool and the options are unchanged (``boards/synth_cache.py``; ``--no-cache``
+synthesizes anyway): ``make bitstream``, which runs ``make resources`` first, pays for the
+synthesis once.
 
 Every layer core of the config (``hw.core.LayerCore`` on ``cycles.core.network_layouts``)
 is converted to RTLIL and synthesized by Yosys for two families, ``ecp5`` (``synth_ecp5``) and
@@ -59,7 +65,9 @@ cell type is counted under ``other`` by name.
   ``pruning_overhead_target``: 1%.
 * ``baseline``: ``path``, ``status`` (``compared``, ``missing``, ``recorded``, ``not compared
   (--weight-bits)``) and
-  ``differences`` (``compare``); ``seconds``: the whole run.
+  ``differences`` (``compare``); ``seconds``: the whole run; ``cache``: ``hit`` (the report
+  reused from ``build/resources/<config>-p<P>/report-cache/<key>.json``), ``key`` and
+  ``synthesis_seconds`` (what the synthesis took when it ran).
 
 Baselines (``boards/baselines/yosys-<version>/<config>.json``, ``--record-baseline``): the report
 of one config and tool version, compared by ``compare`` block by block and category by category
@@ -78,7 +86,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
-from boards import registry, tools
+from boards import registry, synth_cache, tools
 from hw.channel_enable import ChannelEnables
 from hw.common import LowestSetBit
 from hw.core import LayerCore
@@ -281,9 +289,10 @@ def config_digest(cfg) -> str:
 
 def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool = True,
             jobs: int = 2, work: Path = Path("build/resources"), progress=print,
-            weight_bits: int | None = None) -> dict:
+            weight_bits: int | None = None, cache: bool = True) -> dict:
     """Synthesize every layer core of ``config`` and return the report (fields: module doc);
-    ``weight_bits``: build every layer's core for that weight width instead of its own."""
+    ``weight_bits``: build every layer's core for that weight width instead of its own;
+    ``cache``: reuse the report of an identical earlier run (``boards.synth_cache``)."""
     t0 = time.time()
     cmd = tools.command()
     version, banner = tools.version(cmd)
@@ -311,6 +320,19 @@ def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool
             for mode in MODES if flat else MODES[:1]:
                 runs.append((name, family, mode, top, il, il.stat().st_size))
     runs.sort(key=lambda r: (-r[5], r[1]))       # the largest first: shortest total wall time
+    digest = synth_cache.key(
+        {"banner": banner, "config": str(config), "config_digest": config_digest(cfg),
+         "lanes": lanes, "families": list(families), "flat": flat, "weight_bits": weight_bits,
+         "scripts": [synth_script(f, m, top, il.name, f"{n}-{f}-{m}.json")
+                     for n, f, m, top, il, _ in runs]},
+        [il for *_, il, _ in runs] + [Path(__file__)])
+    cached = synth_cache.load(work, digest) if cache else None
+    if cached is not None:
+        progress(f"resources: {config} (P = {lanes}) unchanged since the synthesis of "
+                 f"{work / synth_cache.FOLDER / digest}.json: reused")
+        cached["cache"] = {"hit": True, "key": digest, "synthesis_seconds": cached["seconds"]}
+        cached["seconds"] = round(time.time() - t0, 1)
+        return cached
     progress(f"resources: {len(runs)} synthesis runs of {config} (P = {lanes}), {jobs} at a time, "
              f"yosys {version}")
     results = {}
@@ -341,14 +363,16 @@ def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool
                 fam["seconds"]["flat"] = round(fsecs, 1)
             layer["families"][family] = fam
     network = network_sums(layers, families)
-    return {"tool": {"name": Path(cmd[0]).name, "version": version, "banner": banner},
-            "config": str(config), "config_digest": config_digest(cfg), "lanes": lanes,
-            "weight_bits": [cfg.weight_bits(i) for i in range(len(cfg.layers))],
-            "families": list(families), "flows": {f: FLOWS[f] for f in families},
-            "cells": {f: CELLS[f] for f in families},
-            "layers": layers, "network": network,
-            **{name: {f: network[f][name] for f in families} for name in SHARES.values()},
-            "pruning_overhead_target": PRUNING_TARGET, "seconds": round(time.time() - t0, 1)}
+    report = {"tool": {"name": Path(cmd[0]).name, "version": version, "banner": banner},
+              "config": str(config), "config_digest": config_digest(cfg), "lanes": lanes,
+              "weight_bits": [cfg.weight_bits(i) for i in range(len(cfg.layers))],
+              "families": list(families), "flows": {f: FLOWS[f] for f in families},
+              "cells": {f: CELLS[f] for f in families},
+              "layers": layers, "network": network,
+              **{name: {f: network[f][name] for f in families} for name in SHARES.values()},
+              "pruning_overhead_target": PRUNING_TARGET, "seconds": round(time.time() - t0, 1)}
+    synth_cache.store(work, digest, report)
+    return dict(report, cache={"hit": False, "key": digest, "synthesis_seconds": report["seconds"]})
 
 
 def network_sums(layers: dict, families) -> dict:
@@ -374,6 +398,11 @@ def network_sums(layers: dict, families) -> dict:
 
 
 # -- baselines -----------------------------------------------------------------------------------
+
+def report_path(config: str, reports: Path = Path("build/reports")) -> Path:
+    """Where a config's resource report goes: ``<reports>/resources-<config stem>.json``."""
+    return Path(reports) / f"resources-{Path(config).stem}.json"
+
 
 def baseline_path(version: str, config: str, root: Path = BASELINES) -> Path:
     return Path(root) / f"yosys-{version}" / f"{Path(config).stem}.json"
@@ -460,7 +489,10 @@ def main(argv=None) -> int:
     ap.add_argument("--config", required=True)
     ap.add_argument("--lanes", type=int, default=None,
                     help="lanes per core (default: the config's core.lanes)")
-    ap.add_argument("--out", default="build/reports/resources.json")
+    ap.add_argument("--out", default=None,
+                    help="default build/reports/resources-<config>.json (the config file's stem)")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="synthesize even when an identical earlier run's report is cached")
     ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: ecp5, xc7")
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened builds")
     ap.add_argument("--jobs", type=int, default=2, help="synthesis processes at a time")
@@ -484,7 +516,7 @@ def main(argv=None) -> int:
     try:
         rep = measure(args.config, args.lanes, families, not args.no_flat, args.jobs,
                       Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True),
-                      weight_bits=args.weight_bits)
+                      weight_bits=args.weight_bits, cache=not args.no_cache)
     except (tools.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -507,7 +539,7 @@ def main(argv=None) -> int:
             print(f"note: {exc}", file=sys.stderr)
             rep["baseline"] = {"path": str(path), "status": "missing", "differences": []}
             failed = True
-    out = Path(args.out)
+    out = Path(args.out or report_path(args.config))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rep, indent=2) + "\n")
     print(summary(rep))
@@ -517,8 +549,11 @@ def main(argv=None) -> int:
 
 
 def summary(rep: dict) -> str:
+    cache = rep.get("cache", {})
     lines = [f"{rep['config']} (P = {rep['lanes']}, weight bits {rep.get('weight_bits', '?')}), "
-             f"yosys {rep['tool']['version']}, {rep['seconds']} s"]
+             f"yosys {rep['tool']['version']}, {rep['seconds']} s"
+             + (f" (synthesis reused: design, tool and options unchanged; it took "
+                f"{cache['synthesis_seconds']} s)" if cache.get("hit") else "")]
     for name, layer in rep["layers"].items():
         for family, fam in layer["families"].items():
             t = fam["blocks"]["core"]["total"]

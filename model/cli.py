@@ -15,11 +15,12 @@ from .train import CheckpointError
 USER_ERRORS = (ConfigError, DataError, CheckpointError)
 
 
-def guarded(body: Callable[[], int]) -> int:
-    """Run a command; a bad config, data file or checkpoint is one clear line and exit code 2."""
+def guarded(body: Callable[[], int], errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run a command; a bad config, data file or checkpoint (or one of the command's own
+    ``errors``, such as a simulator that is not installed) is one clear line and exit code 2."""
     try:
         return body()
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

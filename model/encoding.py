@@ -33,20 +33,45 @@ def dog_kernel(size: int, sigma_c: float, sigma_s: float) -> np.ndarray:
     return np.round(k * (1 << Q)).astype(np.int64)
 
 
-def check_images(cfg: Config, images: np.ndarray) -> np.ndarray:
-    """Images as a (N, size, size) uint8 array, or a clear error naming the shape expected."""
-    images = np.asarray(images)
+def check_images(cfg: Config, images) -> np.ndarray:
+    """Images as a (N, size, size) uint8 array of intensities 0..255 (one (size, size) image is a
+    batch of one), or a ValueError saying what was given and what is allowed.
+
+    Integer arrays and whole-valued float arrays in 0..255 are accepted. A float image scaled to
+    0..1 is refused: its DoG contrasts would all fall below the threshold and it would give
+    all-zero features without a word.
+    """
+    given = np.asarray(images)
     side = cfg.input.size
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim != 3 or images.shape[1:] != (side, side):
-        raise ValueError(f"image shape {images.shape}: expected ({side}, {side}) or "
-                         f"(N, {side}, {side}) for input.size = {side}")
-    if images.dtype != np.uint8:
-        if images.size and (images.min() < 0 or images.max() > 255):
-            raise ValueError(f"image values span {images.min()}..{images.max()}: expected 0..255")
-        images = images.astype(np.uint8)
-    return images
+    allowed = (f"({side}, {side}) for one image or (N, {side}, {side}) for N images "
+               f"(input.size = {side})")
+    if given.ndim not in (2, 3) or given.shape[-2:] != (side, side):
+        raise ValueError(f"image shape {given.shape}: expected {allowed}")
+    images = given[None] if given.ndim == 2 else given
+    if given.dtype == np.uint8:
+        return images
+    if given.dtype == np.bool_ or not (np.issubdtype(given.dtype, np.integer)
+                                       or np.issubdtype(given.dtype, np.floating)):
+        raise ValueError(f"image dtype {given.dtype}: expected intensities 0..255 as uint8 "
+                         "(or any integer or whole-valued float array)")
+    if not images.size:
+        return images.astype(np.uint8)
+    lo, hi = images.min(), images.max()
+    if np.issubdtype(given.dtype, np.floating):
+        if not np.isfinite(images).all():
+            raise ValueError("image values include NaN or infinity: expected intensities 0..255")
+        whole = bool((images == np.round(images)).all())
+        if hi <= 1 and lo >= 0 and hi > 0:
+            raise ValueError(f"{given.dtype} image with values in {lo:g}..{hi:g}: this looks "
+                             "scaled to 0..1, and the model expects intensities 0..255 (uint8; "
+                             "e.g. (images * 255).round().astype(np.uint8))")
+        if not whole:
+            raise ValueError(f"{given.dtype} image with values that are not whole numbers "
+                             f"({lo:g}..{hi:g}): expected intensities 0..255 (uint8, or "
+                             "whole-valued floats)")
+    if lo < 0 or hi > 255:
+        raise ValueError(f"image values span {lo:g}..{hi:g}: expected 0..255")
+    return images.astype(np.uint8)
 
 
 def dog_responses(cfg: Config, images: np.ndarray) -> np.ndarray:

@@ -128,6 +128,7 @@ class Network:
         """Readout features, (N, maps * grid^2): the maxima of the last layer's final potentials
         over a grid x grid partition of each map (grid 1: global max pooling)."""
         grid = grid or self.cfg.readout.pool_grid
+        images = encoding.check_images(self.cfg, images)    # all of them, before the batches
         feats = []
         for s in range(0, len(images), batch):
             times = self.encode(images[s:s + batch])

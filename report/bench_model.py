@@ -81,7 +81,7 @@ def run(cfg: C.Config, images: int, repeats: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m report.bench_model", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--out", default="build/reports/bench_model.json")
     ap.add_argument("--quick", action="store_true", help="few images, for tests")

@@ -14,6 +14,14 @@ def _n(x) -> str:
     return f"{x:,.0f}"
 
 
+def accuracy_change(loss_pp: float) -> str:
+    """An accuracy loss in percentage points (dense minus pruned) in words, so that its sign
+    cannot be read the wrong way: "1.00 pp lower than dense", "0.10 pp higher than dense"."""
+    if round(loss_pp, 2) == 0:
+        return "equal to dense (0.00 pp)"
+    return f"{abs(loss_pp):.2f} pp {'lower' if loss_pp > 0 else 'higher'} than dense"
+
+
 def _table(head: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -48,8 +56,8 @@ def headline(rep: dict) -> str:
         ["inference energy saving", _pct(p["energy_saving_inference"]),
          _pct(rep["energy_saving_inference"]), "same"],
         ["pruning logic overhead", _pct(p["pruning_overhead"]) + " (power, FPGA)", _overhead(rep),
-         "from build/reports/resources.json"],
-        ["accuracy loss from pruning", "none", f"{loss:+.2f} pp",
+         "from build/reports/resources-<config>.json"],
+        ["accuracy of the pruned network", "no loss", accuracy_change(loss),
          f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
     ]
     return _table(["quantity", "Nguyen et al. 2021 (paper)", "this project (measured)", "how"], rows)
@@ -197,7 +205,7 @@ def _target_value(t: dict) -> str:
     m = t["measured"]
     text = _pct(m) if "connectivity" in t["target"] or "%" in t["target"] else _x(m)
     if "accuracy_loss_pp" in t:
-        text += f", accuracy loss {t['accuracy_loss_pp']:+.2f} pp"
+        text += f", pruned accuracy {accuracy_change(t['accuracy_loss_pp'])}"
     return text
 
 

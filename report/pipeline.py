@@ -40,7 +40,7 @@ which does not change what is learned) to give the trajectory its points.
 * ``cosim_images_checked``, ``cosim_mismatches`` and ``cosim``: the co-simulation (test images
   run in the RTL, dense and pruned; mismatches counts trace or memory divergences and cycle
   figures where the RTL-checked counts disagree with ``cycles.image``).
-* ``resources``: ``build/reports/resources.json`` (``make resources``, boards/resources.py) if
+* ``resources``: ``build/reports/resources-<config>.json`` (``make resources``, boards/resources.py) if
   present, with its ``pruning_overhead`` (per FPGA family: the pruning check's share of the
   network's core LUTs + FFs), else ``{"status": "missing"}``.
 * ``trajectory``: per variant, the measured points (images learned, active connections, learning
@@ -114,6 +114,9 @@ class Options:
         if self.sweep_images > self.test_images:
             raise ValueError(f"sweep_images = {self.sweep_images}: must be <= test_images = "
                              f"{self.test_images} (the sweep reuses the dense sample)")
+        if self.cosim_images:         # the simulator before any training (names its install)
+            from sim import runner
+            runner.require(self.sim)
         return self
 
 
@@ -301,14 +304,16 @@ def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
 
 def resources(config: str | None = None, lanes: int | None = None,
               path: Path | None = None) -> dict:
-    """The pruning logic's resource overhead from synthesis: ``RESOURCES`` (``make resources``;
-    ``path`` if given, looked up at call time) when it was written for the config named
+    """The pruning logic's resource overhead from synthesis: ``resources-<config>.json`` beside
+    ``RESOURCES`` (``make resources``), or ``RESOURCES`` itself (``path`` if given, looked up at
+    call time), when it was written for the config named
     ``config`` (a config file's stem, e.g. ``mnist``) and ``lanes``, else that config's committed
     baseline (``boards/baselines/yosys-<version>/<config>.json``, newest version first), else
     missing with the reason. Without ``config``, ``RESOURCES`` whatever config it is of."""
     path = path or RESOURCES
     candidates = [path]
-    if config is not None:
+    if config is not None:       # make resources writes each config's report under its name
+        candidates.insert(0, path.with_name(f"resources-{config}.json"))
         candidates += sorted(BASELINES.glob(f"yosys-*/{config}.json"), reverse=True,
                              key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)])
     for cand in candidates:
@@ -453,7 +458,8 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = command_parser(__doc__.splitlines()[0], "folder of report.json, report.md, PNGs")
+    ap = command_parser(__doc__.splitlines()[0], "folder of report.json, report.md, PNGs",
+                        prog="python -m report")
     ap.add_argument("--sweep-images", type=int)
     ap.add_argument("--cosim-images", type=int, help="0 skips the co-simulation")
     ap.add_argument("--thresholds", type=float, nargs="*")
@@ -478,14 +484,16 @@ def main(argv=None) -> int:
                        run, write)
 
 
-def command_parser(description: str, out_help: str) -> argparse.ArgumentParser:
-    """The arguments every report command (make report, make compare) takes."""
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--config", default="configs/mnist.yaml")
+def command_parser(description: str, out_help: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The arguments every report command (make report, make compare) takes; ``prog``: the
+    command as a user types it (else argparse names the file, ``__main__.py``)."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--config", default="configs/mnist.yaml", help="the network's config file")
     ap.add_argument("--out", default="build/reports", help=out_help)
     ap.add_argument("--quick", action="store_true", help="a few hundred images, a few minutes")
-    ap.add_argument("--test-images", type=int)
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--test-images", type=int, help="test images whose cycles and energy are "
+                    "counted")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     return ap
 
 
@@ -507,9 +515,10 @@ def run_command(args, options: type, given: dict, build, write) -> int:
 
 def checked(opts, body) -> int:
     """Run a report command's ``body`` if its options are valid (exit 2 naming the bad one)."""
+    from sim.runner import ToolMissing
     try:
         opts.check()
-    except ValueError as exc:
+    except (ValueError, ToolMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return guarded(body)

@@ -45,12 +45,16 @@ def tradeoff(rep: dict, path: Path) -> str:
 def connectivity(rep: dict, path: Path) -> str:
     """Active connections per layer over the training images (all layers, in learning order)."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    for variant, style in (("pruned", "-"), ("dense", ":")):
+    # The dense lines sit at 100% and would cover a pruned line that stays near it (conv2 prunes
+    # late): dense thin and grey underneath, each pruned layer in its own colour on top.
+    styles = {"dense": dict(color="0.6", lw=1, ls=":", zorder=1),
+              "pruned": dict(lw=1.8, ls="-", marker=".", zorder=3)}
+    for variant in ("dense", "pruned"):
         pts = sorted(rep["trajectory"][variant], key=lambda p: sum(p["learned_all"]))
         xs = [sum(p["learned_all"]) for p in pts]
         for i, name in enumerate(rep["connectivity_reduction"]["per_layer"]):
-            ax.plot(xs, [100 * p["active"][i] / p["total"][i] for p in pts], style, marker=".",
-                    label=f"{name} ({variant})")
+            ax.plot(xs, [100 * p["active"][i] / p["total"][i] for p in pts],
+                    label=f"{name} ({variant})", **styles[variant])
     ax.set_xlabel("images learned (all layers, layer after layer)")
     ax.set_ylabel("active connections (%)")
     ax.set_ylim(0, 105)

@@ -28,7 +28,7 @@ same checkpoint interval).
   (1 - the variant's training operations over dense's), ``energy_inference_pj``,
   ``energy_learning_pj``, ``energy_saving_inference``, ``energy_saving_learning``,
   ``hardware`` (the policy's extra logic, per FPGA family, LUTs + FFs over the core's, from
-  ``build/reports/resources.json`` if ``make resources`` wrote it for this config and lane count,
+  ``build/reports/resources-<config>.json`` if ``make resources`` wrote it for this lane count,
   else from the config's committed baseline in ``boards/baselines``, named in ``source``; or
   what it reuses), ``chosen`` (what the policy decided: window,
   rounds, maps disabled, ...).
@@ -230,7 +230,8 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = command_parser(__doc__.splitlines()[0], "folder of policies.json/.md/.png")
+    ap = command_parser(__doc__.splitlines()[0], "folder of policies.json/.md/.png",
+                        prog="python -m report.policies")
     ap.add_argument("--bits", type=int, nargs="*")
     args = ap.parse_args(argv)
 

@@ -24,7 +24,7 @@ from report.train import train_network
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m report.quantize", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--bits", default=",".join(map(str, WIDTHS)), help="comma-separated widths")
     ap.add_argument("--per-layer", action="store_true", help="also one layer at a time")

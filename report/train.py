@@ -174,7 +174,7 @@ def summary(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m report.train", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--out", default="build/reports/train.json")
     ap.add_argument("--quick", action="store_true", help="a few hundred images, a few seconds")

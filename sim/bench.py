@@ -83,7 +83,7 @@ def run(cfg: C.Config, images: int, lanes: int, prune: float, sim: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--lanes", type=int, default=None,
@@ -94,9 +94,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     def body() -> int:
+        sim = runner.require(args.sim)         # before the config's network is built
         cfg = C.load(args.config)
-        report = run(cfg, args.images, cfg.core.lanes if args.lanes is None else args.lanes, args.prune,
-                     runner.default_sim(args.sim))
+        report = run(cfg, args.images, cfg.core.lanes if args.lanes is None else args.lanes,
+                     args.prune, sim)
         write_json(args.out, report)
         for key in ("cycles_per_second_checked", "cycles_per_second_raw", "checking_slowdown",
                     "cycles_per_cpu_second_checked", "cycles_per_cpu_second_raw",
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
         return 0
 
-    return guarded(body)
+    return guarded(body, errors=(runner.UnknownSimulator, runner.ToolMissing))
 
 
 if __name__ == "__main__":

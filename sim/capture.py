@@ -341,6 +341,19 @@ class _Deadline:
         return int((get_sim_time("ns") - self.start) // self.period_ns)
 
 
+def place_in_waves(d, fmt: TraceFormat, word: int, period_ns: float) -> None:
+    """Stamp the divergence ``d`` with the simulation time of its cycle, for the waves.
+
+    Called at the clock edge that stored ``word`` (a capture slot, or ``TraceCheck``'s differing
+    word): the record was on the block's ports during the cycle before that edge, which began
+    one period earlier. The block's ``cycle`` counts every cycle of a command, so any other
+    cycle of the same command lies a whole number of periods away."""
+    from cocotb.utils import get_sim_time
+    at, w = fmt.offsets()["cycle"]
+    stamp = word >> at & ((1 << w) - 1)
+    d.sim_time_ns = get_sim_time("ns") - period_ns * (1 + stamp - d.cycle)
+
+
 async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
                      words: list[int] | None = None, period_ns: int = 10,
                      command: str = "pass") -> tuple[int, int]:
@@ -374,9 +387,12 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
         mask = (1 << (n * width)) - 1
         if n == n_exp and (seen & mask) == exp:
             return
-        got = fmt.unpack([seen >> (j * width) & ((1 << width) - 1) for j in range(n)])
+        slots = [seen >> (j * width) & ((1 << width) - 1) for j in range(n)]
+        got = fmt.unpack(slots)
         ref = fmt.unpack(words[k * depth:k * depth + n_exp])
         d = first_trace_divergence(ref, got, context)
+        if d is not None and slots:            # the newest slot was written at this clock edge
+            place_in_waves(d, fmt, slots[-1], period_ns)
         raise AssertionError(str(d) if d else
                              f"trace chunk {k} differs but its records compare equal [{context}]")
 
@@ -422,6 +438,7 @@ async def _check_in_sim(dut, fmt: TraceFormat, expected: list[tuple], context: d
             if d is not None:        # one word is compared, not the rest of the trace
                 d.expected, d.seen = (f"no further record in cycle {d.cycle}"
                                       if r == "end of trace" else r for r in (d.expected, d.seen))
+                place_in_waves(d, fmt, seen, deadline.period_ns)   # cap_fail rose at this edge
             raise AssertionError(str(d) if d else f"trace word {i} differs but its records "
                                  f"compare equal [{context}]")
         if int(dut.cap_last.value) != last:

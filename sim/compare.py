@@ -22,12 +22,17 @@ class Divergence:
     expected: object
     seen: object
     context: dict = field(default_factory=dict)
+    sim_time_ns: float | None = None    # where the cycle starts in the waves (co-simulation)
 
     def __str__(self) -> str:
         where = f"cycle {self.cycle}" if self.cycle is not None else f"word {self.index}"
         ctx = ", ".join(f"{k}={v}" for k, v in self.context.items())
+        when = ("" if self.sim_time_ns is None else
+                f"; sim time {self.sim_time_ns:.0f} ns (the clock edge after which the "
+                f"design's 'cycle' output reads {self.cycle})")
         return (f"first divergence in {self.what} at {where} (record {self.index}): "
-                f"expected {self.expected}, seen {self.seen}" + (f" [{ctx}]" if ctx else ""))
+                f"expected {self.expected}, seen {self.seen}" + (f" [{ctx}]" if ctx else "")
+                + when)
 
 
 def first_trace_divergence(expected: list[tuple], seen: list[tuple], context: dict | None = None):

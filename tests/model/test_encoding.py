@@ -22,9 +22,9 @@ def test_wrong_shape_names_expected_shape(tiny_cfg, shape):
         with pytest.raises(ValueError) as exc:
             fn(tiny_cfg, img)
         msg = str(exc.value)
-        # the shape given (a single 2-D image is reported with its batch axis of 1 added)
-        assert str(shape if len(shape) != 2 else (1, *shape)) in msg
-        assert "(28, 28)" in msg and "(N, 28, 28)" in msg and "input.size = 28" in msg
+        # the shape as given, never with a batch axis the caller did not write
+        assert f"image shape {shape}:" in msg
+        assert "(28, 28) for one image" in msg and "(N, 28, 28)" in msg and "input.size = 28" in msg
 
 
 @pytest.mark.parametrize("lo, hi", [(-1, 10), (0, 256)])
@@ -42,6 +42,43 @@ def test_single_image_and_int_dtype_accepted(tiny_cfg):
     assert out.shape == (1, 28, 28) and out.dtype == np.uint8
     assert np.array_equal(out[0], img)
     assert np.array_equal(E.encode(tiny_cfg, img), E.encode(tiny_cfg, img.astype(np.uint8)[None]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_image_scaled_to_0_1_refused_everywhere(tiny_cfg, dtype):
+    """A float image in 0..1 gives no DoG contrast above the threshold: all-zero features. Every
+    public entry point refuses it, saying what was given and what is allowed."""
+    from model.network import Network
+    img = ((np.arange(28 * 28) % 256) / 255).reshape(28, 28).astype(dtype)
+    net = Network(tiny_cfg)
+    for fn in (lambda x: E.check_images(tiny_cfg, x), lambda x: E.encode(tiny_cfg, x),
+               net.encode, net.features):
+        with pytest.raises(ValueError) as exc:
+            fn(img)
+        msg = str(exc.value)
+        assert "0..1" in msg and "0..255" in msg and np.dtype(dtype).name in msg
+
+
+@pytest.mark.parametrize("img, what", [
+    (np.full((28, 28), 12.5), "not whole numbers"),
+    (np.full((28, 28), np.nan), "NaN"),
+    (np.zeros((28, 28), dtype=bool), "dtype bool"),
+    (np.full((28, 28), 300.0), "300..300: expected 0..255"),
+])
+def test_bad_values_and_dtypes_named(tiny_cfg, img, what):
+    with pytest.raises(ValueError, match=what):
+        E.check_images(tiny_cfg, img)
+
+
+def test_single_image_features_and_whole_floats(tiny_cfg):
+    """One (28, 28) image through Network.features (batched internally) is a batch of one; the
+    same intensities as whole-valued floats give the same features."""
+    from model.network import Network
+    img = (np.arange(28 * 28) % 256).reshape(28, 28).astype(np.uint8)
+    net = Network(tiny_cfg)
+    one = net.features(img, phase=None)
+    assert one.shape[0] == 1 and one.any()
+    assert np.array_equal(one, net.features(img.astype(np.float64)[None], phase=None))
 
 
 # -- DoG kernel ----------------------------------------------------------------------------------
