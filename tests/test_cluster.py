@@ -56,9 +56,9 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_sweep_completes_the_same(t
         expected = _sweep(run, serial, 6, 0.0)
     with Runner(workers=2, progress=False, dashboard_address=":0", say=lambda s: None) as run:
         futures = {i: run.submit(cached_square, i, str(dist), 1.5) for i in range(6)}
-        _wait_for(lambda: any(run.client.processing().values()), "a task running")
-        busy = next(w for w, keys in run.client.processing().items() if keys)
-        pid = run.client.run(os.getpid, workers=[busy])[busy]
+        _wait_for(lambda: list(dist.glob("started-*")), "a point started")
+        pid = int(next(dist.glob("started-*")).name.split("-")[2])    # a worker mid-task
+        assert pid in run.client.run(os.getpid).values()
         os.kill(pid, signal.SIGKILL)
         got = run.gather(futures)
     assert got == expected
@@ -130,3 +130,32 @@ def test_bad_cluster_arguments_are_named():
         Runner(workers=2, scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="expected an address such as tcp://host:8786"):
         Runner(scheduler="127.0.0.1")
+
+
+def _without_times(obj):
+    """A report without its wall times (the one thing a distributed run may change)."""
+    if isinstance(obj, dict):
+        return {k: _without_times(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [_without_times(v) for v in obj]
+    return obj
+
+
+def test_the_report_on_two_workers_is_the_serial_report(tmp_path, monkeypatch):
+    """make report's variants and sweep points as tasks on a two-worker LocalCluster: the same
+    report.json as in this process, each in its own folder (checkpoints and caches apart)."""
+    from model import config as C
+    from model.cli import write_json
+    from report import pipeline
+    opts = pipeline.Options.quick_mode(test_images=2, sweep_images=1, thresholds=(0.2, 0.3),
+                                       cosim_images=0, progress=False)
+    reports = {}
+    for name, workers in (("serial", 0), ("cluster", 2)):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)        # build/ckpt and the caches are relative
+        with Runner(workers=workers, progress=False, dashboard_address=":0", say=lambda s: None) as run:
+            rep = pipeline.run(C.load(TINY), "tiny", opts, Path("build/reports"), run)
+        write_json(tmp_path / f"{name}.json", rep)
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["serial"]["trained"] == ["dense", "pruned"] and len(reports["serial"]["sweep"]) == 3
+    assert _without_times(reports["cluster"]) == _without_times(reports["serial"])
