@@ -141,21 +141,34 @@ def _without_times(obj):
     return obj
 
 
-def test_the_report_on_two_workers_is_the_serial_report(tmp_path, monkeypatch):
-    """make report's variants and sweep points as tasks on a two-worker LocalCluster: the same
-    report.json as in this process, each in its own folder (checkpoints and caches apart)."""
+def _report_command(name: str):
+    """(build, options) of ``make report`` or ``make compare`` on a small sweep (quick mode)."""
+    from report import pipeline, policies
+    if name == "report":
+        return pipeline.run, pipeline.Options.quick_mode(
+            test_images=2, sweep_images=1, thresholds=(0.2, 0.3), cosim_images=0, progress=False)
+    return policies.compare, policies.Options.quick_mode(test_images=2, bits=(2, 8), progress=False)
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_a_report_on_two_workers_is_the_serial_report(command, tmp_path, monkeypatch):
+    """make report's variants and sweep points, make compare's policies, as tasks on a two-worker
+    LocalCluster: the same JSON as in this process, each run in its own folder (checkpoints and
+    caches apart, so both compute everything)."""
     from model import config as C
     from model.cli import write_json
-    from report import pipeline
-    opts = pipeline.Options.quick_mode(test_images=2, sweep_images=1, thresholds=(0.2, 0.3),
-                                       cosim_images=0, progress=False)
+    build, opts = _report_command(command)
     reports = {}
     for name, workers in (("serial", 0), ("cluster", 2)):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)        # build/ckpt and the caches are relative
         with Runner(workers=workers, progress=False, dashboard_address=":0", say=lambda s: None) as run:
-            rep = pipeline.run(C.load(TINY), "tiny", opts, Path("build/reports"), run)
+            rep = build(C.load(TINY), "tiny", opts, Path("build/reports"), run)
         write_json(tmp_path / f"{name}.json", rep)
         reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
-    assert reports["serial"]["trained"] == ["dense", "pruned"] and len(reports["serial"]["sweep"]) == 3
+    assert not reports["serial"]["cache_hits"]
+    if command == "report":
+        assert reports["serial"]["trained"] == ["dense", "pruned"] and len(reports["serial"]["sweep"]) == 3
+    else:
+        assert len(reports["serial"]["rows"]) == 6
     assert _without_times(reports["cluster"]) == _without_times(reports["serial"])
