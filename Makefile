@@ -6,8 +6,14 @@ STAMP  := $(VENV)/.installed
 REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
+# Where report, compare, resources and seeds run their independent tasks (cluster/runner.py):
+# a local Dask cluster of JOBS worker processes (default: one per core), JOBS=0 in this process,
+# or SCHEDULER=tcp://host:8786 (or $DASK_SCHEDULER_ADDRESS) a running cluster.
+JOBS      ?=
+SCHEDULER ?=
+CLUSTER = $(if $(JOBS),--workers $(JOBS),) $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
-.PHONY: all sim test train bench report compare resources bitstream clean distclean toolchain
+.PHONY: all sim test train bench report compare resources bitstream seeds clean distclean toolchain
 
 all: test
 
@@ -54,14 +60,14 @@ train: $(STAMP)
 # `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a few hundred
 # images. Interrupted, it resumes from its checkpoints and cached steps.
 report: $(STAMP) toolchain
-	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,) $(CLUSTER)
 
 # Every pruning policy (model/pruning) on one network (report/policies.py): accuracy,
 # connectivity, synaptic operations, cycles, speed-ups, energy, each policy's extra logic (from
 # make resources, if run) and the weight-width sweep -> build/reports/policies.json, .md, .png.
 # Reuses make report's dense and threshold checkpoints. QUICK=1: a few hundred images.
 compare: $(STAMP)
-	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,) $(CLUSTER)
 
 bench: $(STAMP) toolchain
 	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
@@ -72,7 +78,7 @@ bench: $(STAMP) toolchain
 # boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core.
 LANES ?= 10
 resources: $(STAMP)
-	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json
+	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json $(CLUSTER)
 
 # The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
 # resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
@@ -88,6 +94,14 @@ bitstream: $(STAMP)
 	$(BITSTREAM) --check-only
 	$(MAKE) resources
 	$(BITSTREAM)
+
+# One netlist of the board top placed and routed with SEEDS nextpnr seeds (boards/seeds.py), each
+# a task: the Fmax of each seed and their min / median / max -> build/reports/seeds.json.
+SEEDS ?= 4
+seeds: $(STAMP)
+	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make seeds BOARD=ulx3s|icebreaker SEEDS=n" >&2; exit 2; }
+	$(PY) -m boards.seeds --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) \
+		--seeds $(SEEDS) $(if $(MHZ),--mhz $(MHZ),) --report $(REPORTS)/seeds.json $(CLUSTER)
 
 clean:
 	rm -rf build

@@ -145,17 +145,23 @@ class Runner:
         return self.client.submit(fn, *args, key=f"{name}-{uuid.uuid4().hex[:8]}", pure=False,
                                   **kwargs)
 
-    def gather(self, tasks: dict, desc: str = "tasks") -> dict:
-        """Each task's result, same keys; the progress bar advances as tasks complete, and the
-        first task that fails raises its exception here."""
+    def completed(self, tasks: dict, desc: str = "tasks"):
+        """``(key, result)`` of each task as it completes (serial: in order); the progress bar
+        advances with them, and the first task that fails raises its exception here."""
+        keys = {id(t): k for k, t in tasks.items()}
         bar = tqdm(total=len(tasks), desc=desc, disable=None if self.progress else True)
         with bar:
             if self.serial:
-                bar.update(len(tasks))
+                order = iter(tasks.values())
             else:
                 from distributed import as_completed
-                for fut in as_completed(list(tasks.values())):
-                    if fut.status == "error":
-                        fut.result()            # raises the task's exception
-                    bar.update(1)
-        return {k: t.result() for k, t in tasks.items()}
+                order = as_completed(list(tasks.values()))
+            for task in order:
+                result = task.result()          # a failed task raises here
+                bar.update(1)
+                yield keys[id(task)], result
+
+    def gather(self, tasks: dict, desc: str = "tasks") -> dict:
+        """Each task's result, same keys (``completed``'s progress bar and errors)."""
+        done = dict(self.completed(tasks, desc))
+        return {k: done[k] for k in tasks}
