@@ -103,7 +103,8 @@ def place_and_route(folder: str, command: list[str], seed: int, key: str) -> dic
            "fmax_mhz": {c: v["fmax_mhz"] for c, v in parsed["clocks"].items()},
            "pass": {c: v["pass"] for c, v in parsed["clocks"].items()},
            "target_mhz": {c: v["target_mhz"] for c, v in parsed["clocks"].items()}}
-    (work / f"{NAME}.json").unlink()     # the netlist copy: the seed's result is all we keep
+    for copy in (f"{NAME}.json", f"{NAME}.config"):     # netlist copy, placed design: not kept
+        (work / copy).unlink(missing_ok=True)
     write_json(result, out)
     return {**out, "reused": False}
 
