@@ -9,6 +9,10 @@ SVM (``model.experiment.run_variant``), counts cycles and energy with ``model.cy
 images in the RTL (``sim.main.co_simulate``), and writes ``report.json``, the PNG figures and
 ``report.md``. Every step's result is cached under ``<out>/report_cache`` by the config's digest,
 so an interrupted run resumes from its last finished step (and training from its checkpoint).
+The two variants, each sweep point and the co-simulation (after both variants) are tasks on a
+Dask cluster (cluster/runner.py: a local one of ``--workers`` processes by default,
+``--scheduler`` a running one, ``--workers 0`` this process); each caches its result before it
+returns, and the report is the same wherever they ran.
 
 The report's configs checkpoint every ``--trajectory-every`` images (``training.checkpoint_every``,
 which does not change what is learned) to give the trajectory its points.

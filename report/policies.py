@@ -8,7 +8,9 @@ energy on the same test images with ``model.cycles`` / ``model.energy`` (``repor
 sample``: the core's cycle model, which honours the network's masks, map enables and window),
 sweeps the weight width of the threshold-pruned network (``model.quantize``), and writes
 ``policies.json``, ``policies.md`` and ``policies.png``. Each policy's result is cached under
-``<out>/report_cache`` by its config's digest.
+``<out>/report_cache`` by its config's digest. The policies are tasks on a Dask cluster
+(cluster/runner.py, as ``make report``'s): LAMP and the quantization sweep wait for the
+threshold variant, the others run side by side.
 
 The policies' parameters for the comparison are in ``variant_changes``; LAMP's target is set to
 the connectivity the threshold rule reached, so the two compare at equal connectivity.
