@@ -123,6 +123,18 @@ def test_a_worker_with_another_checkout_is_refused(tmp_path):
             proc.kill()
 
 
+def test_the_digest_names_what_differs():
+    mine = checkout_digest()
+    assert mine["versions"]["dask"] and "cluster/digest.py" in mine["files"]
+    theirs = {**mine, "files": {k: v for k, v in mine["files"].items() if k != "model/rng.py"},
+              "versions": {**mine["versions"], "numpy": "0.0"}}
+    from cluster.digest import differences
+    assert differences(mine, theirs) == [
+        "file model/rng.py (missing on the worker)",
+        f"version of numpy (client {mine['versions']['numpy']}, worker 0.0)"]
+    assert differences(mine, mine) == []
+
+
 def test_bad_cluster_arguments_are_named():
     with pytest.raises(ValueError, match="--workers -1: must be >= 0"):
         Runner(workers=-1)
