@@ -219,7 +219,7 @@ def build(args) -> int:
     if args.check_only:
         return 0
     board, cfg, layers, mhz, divisor, fit, env = d.board, d.cfg, d.layers, d.mhz, d.divisor, d.fit, d.env
-    synth_only, lacking = d.synth_only, d.lacking
+    lacking = d.lacking
     out = d.extract(Path(args.out) / board.name)
     proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=out, env=env)
     summary = {"board": board.name, "device": board.device, "config": str(args.config),
