@@ -52,11 +52,13 @@ which does not change what is learned) to give the trajectory its points.
 * ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
   final-state learning speed-ups on ``sweep_images`` test images.
 * ``paper``: seed 003's headline figures; ``targets``: each target and whether it was met.
+* ``tasks``: each task's (variant, sweep point, co-simulation) own wall time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import re
@@ -194,6 +196,16 @@ def train_variant(cfg, ds, name, tag, opts: Options, trained: list):
     return net, trainer.trajectory()
 
 
+def timed(task):
+    """A task whose result records its own wall time as ``seconds``."""
+    @functools.wraps(task)
+    def run(*args, **kwargs):
+        start = time.perf_counter()
+        return {**task(*args, **kwargs), "seconds": round(time.perf_counter() - start, 1)}
+    return run
+
+
+@timed
 def variant_task(cfg: C.Config, name: str, tag: str, opts: Options, out_dir: Path) -> dict:
     """One variant (``dense`` or ``pruned``) as a task: trains or resumes it with its trajectory,
     reads it out and counts cycles and energy on the test sample, each step cached (checkpoints,
@@ -264,6 +276,7 @@ def sweep_grid(cfg: C.Config, opts: Options) -> list[tuple]:
     return sorted(set(grid) - {(cfg.pruning.threshold, warm)})
 
 
+@timed
 def sweep_task(cfg: C.Config, threshold: float, warmup: int, tag: str, opts: Options,
                out_dir: Path) -> dict:
     """One sweep point as a task: trains the pruned network at (``threshold``, ``warmup``), reads
@@ -303,6 +316,7 @@ def sweep(points: list[dict], dense_rec: dict, k: int, default_point: dict) -> l
     return sorted(out, key=lambda p: (p["warmup"], p["threshold"]))
 
 
+@timed
 def cosim_task(cfg, tag, opts: Options, out_dir: Path, *after) -> dict:
     """Co-simulate the first test images (dense and pruned) in the RTL, cached; ``after``: the
     variants' tasks, whose checkpoints it reads."""
@@ -509,6 +523,8 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path, runner: Runner | 
     rep.update(cosim_images_checked=cos["images"], cosim_mismatches=cos["mismatches"], cosim=cos)
     rep["resources"] = resources(tag, opts.lanes)
     rep["paper"] = PAPER
+    rep["tasks"] = {(key if isinstance(key, str) else f"sweep th={key[1]} w={key[2]}"):
+                    {"seconds": done[key]["seconds"]} for key in order}
     rep.update(config=cfg.to_dict(), quick=opts.quick, options=asdict(opts),
                cache_hits=cache.hits, trained=trained,
                seconds=round(time.perf_counter() - start, 1))
