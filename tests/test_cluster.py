@@ -106,7 +106,7 @@ def test_a_worker_with_another_checkout_is_refused(tmp_path):
             _wait_for(lambda: run.refused, "the refusal reported to the client")
             assert "model/rng.py (content differs)" in run.refused[0]
             proc.wait(timeout=BOUND)        # the worker and its nanny closed
-            assert not run.client.scheduler_info()["workers"]
+            _wait_for(lambda: not run.client.scheduler_info()["workers"], "no worker left")
         finally:
             proc.kill()
     # Already connected when the client comes: the client stops with the reason.
