@@ -13,7 +13,7 @@ JOBS      ?=
 SCHEDULER ?=
 CLUSTER = $(if $(JOBS),--workers $(JOBS),) $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
-.PHONY: all sim test train bench report compare resources bitstream seeds clean distclean toolchain
+.PHONY: all sim test formal train bench report compare resources bitstream seeds regress mutate clean distclean toolchain
 
 all: test
 
@@ -51,9 +51,16 @@ TEST_WORKERS ?= 2
 test: $(STAMP) toolchain
 	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
+# Formal proofs of the pruning logic with SymbiYosys (sim/formal.py: YoWASP's sby and Yosys, the
+# yices solver from PyPI; k-induction) -> build/reports/formal.json. FAULT=prune_at_threshold
+# builds the pruning check broken on purpose: the proofs must fail (tests/sim/test_formal.py).
+FAULT ?=
+formal: $(STAMP)
+	$(PY) -m sim.formal $(if $(FAULT),--fault $(FAULT),)
+
 # Trains both layers with and without pruning on the MNIST subset (checkpoints under build/ckpt).
 train: $(STAMP)
-	$(PY) -m model.experiment --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report.train --config $(CONFIG) --float --out $(REPORTS)/train.json $(if $(filter 1,$(QUICK)),--quick,)
 
 # The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned, counts
 # cycles and energy, sweeps threshold and warm-up, co-simulates test images in the RTL (SIM as for
@@ -70,15 +77,36 @@ compare: $(STAMP)
 	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(if $(filter 1,$(QUICK)),--quick,) $(CLUSTER)
 
 bench: $(STAMP) toolchain
-	$(PY) -m model.bench --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
+	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(if $(filter 1,$(QUICK)),--quick,)
 	$(PY) -m sim.bench --config $(if $(filter 1,$(QUICK)),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
+
+# Constrained-random differential co-simulation (sim/regress.py): CONFIGS configurations of the
+# layer core drawn from RUN_SEED, each co-simulated (SIM) against the cycle models on IMAGES random
+# inputs -> build/reports/regress.json. SEED=n replays the one configuration a failure names;
+# QUICK=1 draws 3 configurations of 2 inputs.
+CONFIGS  ?= 100
+RUN_SEED ?= 1
+REGRESS_IMAGES ?= 40
+regress: $(STAMP) toolchain
+	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
+	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(filter 1,$(QUICK)),3,$(CONFIGS))) \
+	  --images $(if $(filter 1,$(QUICK)),2,$(REGRESS_IMAGES))
+
+# Mutation testing of the hardware blocks (sim/mutate.py), on demand: MUTANTS per block, each run
+# against the block's tests in Amaranth's simulator -> build/reports/mutation.json (score and
+# survivors). BLOCKS=prune,wta picks blocks.
+MUTANTS ?= 20
+mutate: $(STAMP)
+	$(PY) -m sim.mutate --per-block $(MUTANTS) $(if $(BLOCKS),--blocks $(BLOCKS),) --out $(REPORTS)/mutation.json
 
 # Per-block FPGA utilisation of the layer cores (ECP5 and Xilinx 7, Yosys with the hierarchy kept,
 # and flattened) and the pruning logic's share -> build/reports/resources.json, compared with
-# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core.
-LANES ?= 10
+# boards/baselines/yosys-<version>/<config>.json (boards/resources.py). LANES: lanes per core
+# (default: the config's core.lanes).
+LANES ?=
+LANES_ARG = $(if $(LANES),--lanes $(LANES),)
 resources: $(STAMP)
-	$(PY) -m boards.resources --config $(CONFIG) --lanes $(LANES) --out $(REPORTS)/resources.json $(CLUSTER)
+	$(PY) -m boards.resources --config $(CONFIG) $(LANES_ARG) --out $(REPORTS)/resources.json $(CLUSTER)
 
 # The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
 # resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
@@ -88,7 +116,7 @@ resources: $(STAMP)
 BOARD  ?=
 LAYERS ?= all
 BITSTREAM = $(PY) -m boards.bitstream --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) \
-	--lanes $(LANES) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
+	$(LANES_ARG) $(if $(MHZ),--mhz $(MHZ),) $(if $(filter 1,$(SYNTH_ONLY)),--synth-only,)
 bitstream: $(STAMP)
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make bitstream BOARD=ulx3s|arty_a7|icebreaker" >&2; exit 2; }
 	$(BITSTREAM) --check-only
@@ -100,7 +128,7 @@ bitstream: $(STAMP)
 SEEDS ?= 4
 seeds: $(STAMP)
 	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make seeds BOARD=ulx3s|icebreaker SEEDS=n" >&2; exit 2; }
-	$(PY) -m boards.seeds --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) --lanes $(LANES) \
+	$(PY) -m boards.seeds --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) $(LANES_ARG) \
 		--seeds $(SEEDS) $(if $(MHZ),--mhz $(MHZ),) --report $(REPORTS)/seeds.json $(CLUSTER)
 
 clean:

@@ -182,7 +182,7 @@ class Design:
 def check_design(args) -> Design:
     """The checks every board command runs before any long step (module doc), and its line."""
     from model import config as C
-    from model.core_schedule import network_layouts
+    from cycles.core import network_layouts
     from boards.clocks import pll_for
     from boards.top import divisor_for
     from hw.core import LayerCore
@@ -201,16 +201,17 @@ def check_design(args) -> Design:
     if lacking:
         print(f"note: {', '.join(lacking)} not found: the {board.name} flow will stop after "
               "synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
-    lays = network_layouts(cfg, args.lanes)    # refuses a layout the core cannot hold
+    lanes = cfg.core.lanes if args.lanes is None else args.lanes
+    lays = network_layouts(cfg, lanes)    # refuses a layout the core cannot hold
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], Formats.from_config(cfg, i),
                                                           cfg.layers[i]) for i in layers})
     divisor = divisor_for(mhz * 1e6, board.baud)
     pll_for(board, mhz)
     print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
-          f"{args.lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
+          f"{lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
           f"memories {fit['memory_bits_total'] / 1e6:.2f} of {board.bram_bits / 1e6:.2f} Mbit",
           flush=True)
-    return Design(board, cfg, layers, args.lanes, mhz, divisor, fit, env, synth_only, lacking)
+    return Design(board, cfg, layers, lanes, mhz, divisor, fit, env, synth_only, lacking)
 
 
 def build(args) -> int:
@@ -218,12 +219,13 @@ def build(args) -> int:
     d = check_design(args)
     if args.check_only:
         return 0
-    board, cfg, layers, mhz, divisor, fit, env = d.board, d.cfg, d.layers, d.mhz, d.divisor, d.fit, d.env
+    board, cfg, layers, lanes, mhz, divisor, fit, env = (d.board, d.cfg, d.layers, d.lanes, d.mhz,
+                                                         d.divisor, d.fit, d.env)
     lacking = d.lacking
     out = d.extract(Path(args.out) / board.name)
     proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=out, env=env)
     summary = {"board": board.name, "device": board.device, "config": str(args.config),
-               "layers": [cfg.layers[i].name for i in layers], "lanes": args.lanes,
+               "layers": [cfg.layers[i].name for i in layers], "lanes": lanes,
                "requested_mhz": mhz, "uart_baud": board.baud, "uart_divisor": divisor, **fit,
                "memory_mapping": ("block RAM inferred by yosys (synth_xilinx without -nobram)"
                                   if board.family == "xc7" else
@@ -273,7 +275,8 @@ def main(argv=None) -> int:
     ap.add_argument("--board", required=True, help=f"one of {', '.join(sorted(registry.BOARDS))}")
     ap.add_argument("--config", default="configs/tiny.yaml")
     ap.add_argument("--layers", default=None, help="comma-separated layer names or indices (default all)")
-    ap.add_argument("--lanes", type=int, default=10)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--mhz", type=float, default=None, help="core clock (default: the board's)")
     ap.add_argument("--out", default="build/boards")
     ap.add_argument("--synth-only", action="store_true",

@@ -5,14 +5,18 @@ serial port and for the simulated board top under cocotb.
     board.check()                                   # refuses a bitstream built for another config
     board.load_synapses(0, weights, active)
     board.load_image(0, times_in, threshold, learn=False)
-    board.run(0, "infer")
+    board.run(0, "infer", expected_cycles)     # from the cycle model (cycles.core)
     board.winners(0), board.status(0), board.read_state(0, n_out)
 
 ``Board``'s methods are coroutines over a transport with ``async write(bytes)`` and
-``async read(n) -> bytes``. Under cocotb the transport really waits (sim/board_driver.py drives
-the ``rx`` pin and samples ``tx``); ``SerialTransport`` blocks in pyserial and never suspends,
-so ``blocking(board)`` runs each coroutine to its end in one step (``run_sync``). A refused
-request raises ``LinkError`` naming the error; a garbled reply ``ReplyError``.
+``async read(n, cycles=None) -> bytes`` (``cycles``: core clock cycles the reply may take on top
+of its bytes' own time; a command's reply is awaited for ``sim.stall.cycle_limit`` of the cycles
+the cycle model predicts, and a board that does not answer by then raises StallError, a
+TimeoutError naming the command, the cycles waited and those expected). Under cocotb the
+transport really waits (boards/transport.py drives the ``rx`` pin and samples ``tx``);
+``SerialTransport`` blocks in pyserial and never suspends, so ``blocking(board)`` runs each
+coroutine to its end in one step (``run_sync``). A refused request raises ``LinkError`` naming
+the error; a garbled reply ``ReplyError``.
 
 ``python -m boards.host --port /dev/ttyUSB1 --baud 115200 --config configs/tiny.yaml identify``
 (or ``run-image``): see ``main``.
@@ -26,6 +30,7 @@ from boards import protocol as p
 from hw import core as hc
 from model.fixedpoint import Formats
 from sim import core_driver as cd
+from sim.stall import StallError, cycle_limit
 
 MAX_WORDS = 4096       # words per WRITE / READ request: a lost byte costs one request, not a layer
 
@@ -115,10 +120,12 @@ class Board:
     async def request(self, op: int, payload: bytes = b"", **fields) -> None:
         await self.transport.write(encode(op, payload, **fields))
 
-    async def reply(self, op: int, what: str, body: int | None = 0) -> bytes:
-        """Read the reply to ``op``: its body of ``body`` bytes (None: WINNERS' counted body);
-        raises LinkError for an error reply."""
-        head = await self.transport.read(2)
+    async def reply(self, op: int, what: str, body: int | None = 0, head: bytes | None = None
+                    ) -> bytes:
+        """Read the reply to ``op``: its body of ``body`` bytes (None: WINNERS' counted body),
+        after its two head bytes (``head`` if already read); raises LinkError for an error
+        reply."""
+        head = await self.transport.read(2) if head is None else head
         status, echoed = head
         if echoed != op and status == p.OK:
             raise ReplyError(f"reply to {what} names opcode {echoed}, expected {op}")
@@ -202,16 +209,25 @@ class Board:
         self._running = f"RUN layer={layer} cmd={cmd}"
         await self.request(p.OP_RUN, layer=layer, cmd=p.CMDS[cmd])
 
-    async def wait_done(self) -> None:
+    async def wait_done(self, expected: int) -> None:
+        """The reply of the command started, which the cycle model predicts ``expected`` cycles
+        for (``cycles.core.core_command``): awaited for ``sim.stall.cycle_limit`` of
+        them, then StallError."""
         if self._running is None:
             raise RuntimeError("wait_done: no command was started (start first)")
         what, self._running = self._running, None
-        await self.reply(p.OP_RUN, what)
+        limit = cycle_limit(expected)
+        try:
+            head = await self.transport.read(2, cycles=limit)
+        except TimeoutError as exc:
+            raise StallError(what, limit, expected, {"transport": str(exc)}) from None
+        await self.reply(p.OP_RUN, what, head=head)
 
-    async def run(self, layer: int, cmd: str) -> dict:
-        """Run a command to its end; returns the layer's status (counters, winners, cycles)."""
+    async def run(self, layer: int, cmd: str, expected: int) -> dict:
+        """Run a command to its end (``expected``: its cycles by the cycle model, which bound
+        the wait); returns the layer's status (counters, winners, cycles)."""
         await self.start(layer, cmd)
-        await self.wait_done()
+        await self.wait_done(expected)
         return await self.status(layer)
 
     async def status(self, layer: int) -> dict:
@@ -267,24 +283,28 @@ class Board:
 # -- a real board -----------------------------------------------------------------------------------
 
 class SerialTransport:
-    """A serial port (pyserial) as a transport; ``timeout``: seconds a reply may take."""
+    """A serial port (pyserial) as a transport; ``timeout``: seconds a reply may take;
+    ``clock_hz``: the core clock, which turns a command's cycle limit into seconds (on top of
+    ``timeout``; the default is the slowest board's clock, so the wait is never too short)."""
 
-    def __init__(self, port: str, baud: int, timeout: float = 5.0):
+    def __init__(self, port: str, baud: int, timeout: float = 5.0, clock_hz: float = 12e6):
         import serial
         try:
             self.ser = serial.Serial(port, baud, timeout=timeout)
         except (serial.SerialException, ValueError) as exc:
             raise OSError(f"cannot open serial port {port!r} at {baud} baud: {exc}") from exc
-        self.port, self.timeout = port, timeout
+        self.port, self.timeout, self.clock_hz = port, timeout, clock_hz
         self.ser.reset_input_buffer()          # a reply left over from an interrupted session
 
     async def write(self, data: bytes) -> None:
         self.ser.write(data)
 
-    async def read(self, n: int) -> bytes:
+    async def read(self, n: int, cycles: int | None = None) -> bytes:
+        wait = self.timeout + (cycles or 0) / self.clock_hz
+        self.ser.timeout = wait
         data = self.ser.read(n)
         if len(data) < n:
-            raise TimeoutError(f"{self.port}: {len(data)} of {n} reply bytes in {self.timeout} s "
+            raise TimeoutError(f"{self.port}: {len(data)} of {n} reply bytes in {wait:g} s "
                                "(wrong baud rate, no bitstream, or the board is not answering)")
         return data
 
@@ -298,10 +318,15 @@ def main(argv=None) -> int:
     ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     ap.add_argument("--baud", type=int, default=115_200)
     ap.add_argument("--config", required=True, help="the config the bitstream was built for")
-    ap.add_argument("--lanes", type=int, default=10, help="lanes per core of the bitstream")
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core of the bitstream (default: the config's core.lanes)")
     ap.add_argument("--layers", default=None, help="the layers the bitstream holds (names or "
                                                    "indices, comma-separated; default all)")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds a reply may take")
+    ap.add_argument("--mhz", type=float, default=12.0,
+                    help="the core clock of the bitstream (MHz): a command's reply is awaited "
+                         "for twice its predicted cycles plus a margin at this clock, on top of "
+                         "--timeout (default 12, the slowest board's, never too short)")
     sub = ap.add_subparsers(dest="action", required=True)
     sub.add_parser("identify", help="print the bitstream's identity and check it matches")
     ri = sub.add_parser("run-image", help="load layer 0, run inference on one test image, "
@@ -316,7 +341,9 @@ def main(argv=None) -> int:
 
     def body() -> int:
         cfg = C.load(args.config)
-        transport = SerialTransport(args.port, args.baud, args.timeout)
+        if args.lanes is None:
+            args.lanes = cfg.core.lanes
+        transport = SerialTransport(args.port, args.baud, args.timeout, args.mhz * 1e6)
         try:
             board = blocking(Board(transport, cfg, args.lanes, p.select_layers(cfg, args.layers)))
             ident = board.check()
@@ -337,7 +364,7 @@ def main(argv=None) -> int:
 
 def run_image(board, cfg, args) -> int:
     from model import data
-    from sim.board_case import divergences, predict_command
+    from boards.cosim import divergences, predict_command
     from model.network import Network
     if board.layer_ids[0] != 0:
         raise ValueError(f"run-image runs the network's first layer; this bitstream holds layers "
@@ -356,7 +383,7 @@ def run_image(board, cfg, args) -> int:
     board.load_synapses(0, net.weights[0], ~net.pruned[0])
     board.load_policy(0, net.channel_on[0], net.window)
     board.load_image(0, times, net.thresholds[0], learn=False)
-    status = board.run(0, "infer")
+    status = board.run(0, "infer", step["cycles"])
     print("status:", {k: v for k, v in status.items()})
     n_out = status["n_out"] if cfg.layers[0].pool.size > 0 else None
     seen = board.read_state(0, n_out)

@@ -53,9 +53,9 @@ from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
 from hw.common import bits
 from hw.integrate import event_layout
-from model.core_schedule import COUNTERS, network_layouts
-from model.pool_schedule import PoolLayout
-from model.schedule import EngineLayout
+from cycles.core import COUNTERS, network_layouts
+from cycles.layout import PoolLayout
+from cycles.layout import EngineLayout
 
 MAGIC = b"TTFS"
 VERSION = 2          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW)
@@ -174,7 +174,7 @@ def select_layers(cfg, spec: str | None) -> list[int]:
     return sorted(set(out))
 
 
-def built_layers(cfg, lanes: int, layers=None) -> tuple[list[int], list[EngineLayout], list]:
+def built_layers(cfg, lanes: int | None, layers=None) -> tuple[list[int], list[EngineLayout], list]:
     """The network layers a bitstream holds (``layers``: their indices, default all), their
     layouts and configs; a request's ``layer`` field is the position in this list."""
     ids = list(range(len(cfg.layers))) if layers is None else sorted(set(layers))

@@ -3,7 +3,7 @@
     python -m boards.resources --config configs/mnist.yaml --lanes 10 \\
         --out build/reports/resources.json [--record-baseline] [--weight-bits 4]
 
-Every layer core of the config (``hw.core.LayerCore`` on ``model.core_schedule.network_layouts``)
+Every layer core of the config (``hw.core.LayerCore`` on ``cycles.core.network_layouts``)
 is converted to RTLIL and synthesized by Yosys for two families, ``ecp5`` (``synth_ecp5``) and
 ``xc7`` (``synth_xilinx -family xc7``, out of context: no I/O buffers, no clock buffer), each
 twice: keeping the hierarchy (each Amaranth block is a module, so its cells can be counted) and
@@ -46,7 +46,7 @@ cell type is counted under ``other`` by name.
     ``skip_logic_share`` the same for the find-first-set units: an upper bound of what skipping
     pruned connections costs, since a dense core would walk with counters in their place;
     ``channel_enable_overhead`` and ``window_overhead`` the same for the structured and
-    temporal policies' registers (seeds 000, 001, 002).
+    temporal policies' registers (DSTP, SCA, Chowdhury et al. 2021).
   * ``seconds``: wall time of each synthesis run.
 * ``network.<family>``: the layers' sums: ``core``, ``pruning_check``, ``skip_logic``,
   ``channel_enables``, ``window_end`` (LUTs and FFs), ``totals`` (the cores' every category,
@@ -64,7 +64,7 @@ cell type is counted under ``other`` by name.
 
 Baselines (``boards/baselines/yosys-<version>/<config>.json``, ``--record-baseline``): the report
 of one config and tool version, compared by ``compare`` block by block and category by category
-with a tolerance, so a change that grows (or shrinks) the logic is noticed (tests/test_resources.py).
+with a tolerance, so a change that grows (or shrinks) the logic is noticed (tests/boards/test_resources.py).
 """
 import argparse
 import hashlib
@@ -88,11 +88,10 @@ from hw.core import LayerCore
 from hw.prune import PruneCheck
 from hw.window import WindowEnd
 from model import config as C
-from model.core_schedule import network_layouts
-from model.cycles import DEFAULT_LANES
+from cycles.core import network_layouts
 from model.fixedpoint import Formats
 from model.quantize import quantized_config
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 FAMILIES = ("ecp5", "xc7")
 MODES = ("hierarchical", "flat")
@@ -292,7 +291,7 @@ def synthesize(family: str, mode: str, top: str, il: str, work: str) -> tuple[di
     return json.loads((Path(work) / stat).read_text()), time.time() - start
 
 
-def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bool = True,
+def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool = True,
             jobs: int = 2, work: Path = Path("build/resources"), progress=print,
             weight_bits: int | None = None, runner: Runner | None = None) -> dict:
     """Synthesize every layer core of ``config`` and return the report (fields: module doc);
@@ -303,6 +302,7 @@ def measure(config: str, lanes: int = DEFAULT_LANES, families=FAMILIES, flat: bo
     cmd = tools.command()
     version, banner = tools.version(cmd)
     cfg = C.load(config)
+    lanes = cfg.core.lanes if lanes is None else lanes
     if weight_bits is not None:
         cfg = quantized_config(cfg, weight_bits)
     work = Path(work) / (f"{Path(config).stem}-p{lanes}"
@@ -469,7 +469,8 @@ def for_baseline(report: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m boards.resources", description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
-    ap.add_argument("--lanes", type=int, default=DEFAULT_LANES)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--out", default="build/reports/resources.json")
     ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: ecp5, xc7")
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened builds")

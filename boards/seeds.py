@@ -142,7 +142,7 @@ def run(args) -> int:
                   + (" (reused)" if res["reused"] else f" ({res['seconds']} s)"), flush=True)
     results.sort(key=lambda r: r["seed"])
     report = {"board": design.board.name, "device": design.board.device, "config": str(args.config),
-              "layers": [design.cfg.layers[i].name for i in design.layers], "lanes": args.lanes,
+              "layers": [design.cfg.layers[i].name for i in design.layers], "lanes": design.lanes,
               "requested_mhz": design.mhz,
               "netlist": {"path": str(folder / f"{NAME}.json"), "digest": netlist},
               "command": pnr, "seeds": [{k: v for k, v in r.items() if k != "key"} for r in results],
@@ -161,7 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--board", required=True, help=f"one of {', '.join(sorted(registry.BOARDS))}")
     ap.add_argument("--config", default="configs/tiny.yaml")
     ap.add_argument("--layers", default=None, help="comma-separated layer names or indices (default all)")
-    ap.add_argument("--lanes", type=int, default=10)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--mhz", type=float, default=None, help="core clock (default: the board's)")
     ap.add_argument("--seeds", type=int, default=4, help="nextpnr seeds 1 .. n")
     ap.add_argument("--out", default="build/boards")

@@ -2,21 +2,21 @@
 words, a block of its own so that synthesis that keeps the hierarchy counts it
 (boards/resources.py: ``channel_enable_overhead``).
 
-Structured pruning (seeds 001 and 002, ``model.network.Network.channel_on``) switches whole maps
+Structured pruning (SCA and Chowdhury et al. 2021, ``model.network.Network.channel_on``) switches whole maps
 off: a disabled map takes no lane operation, so it never fires, wins or learns. The mask memory
 is left as it is, so enabling the map again restores it exactly. The register holds one bit per
 map (reset: every map on), written by the host in 32-map words (word j: maps 32 j .. 32 j + 31,
 bit f mod 32); the gate ANDs lane l's mask word (bit g: map g P + l) with the enables of its
 maps, where the integrate engine reads the word (hw/integrate.py), in inference and learning.
 The row summaries are not gated: a row whose live maps are all disabled is still visited, for
-one empty op cycle (``model.schedule.integrate_pass`` predicts it).
+one empty op cycle (``cycles.integrate.integrate_pass`` predicts it).
 """
 from amaranth import Cat, Const, Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 WORD_BITS = 32          # maps per host word
 

@@ -71,6 +71,13 @@ def skip_walk_bit(m: Module, word, name: str):
     return ffs.index
 
 
+def skip_walk(m: Module, word, name: str):
+    """One step of a skip walk over ``word``: (the index of its lowest set bit, from a
+    ``LowestSetBit`` submodule ``name``; the word without that bit, the walk's next word). The
+    walk visits exactly the set bits, lowest first (sim/formal.py proves it)."""
+    return skip_walk_bit(m, word, name), word & (word - 1)
+
+
 def busy_and_cycles(m: Module, fsm, busy: Signal, cycle: Signal) -> None:
     """``busy`` outside the FSM's IDLE state; ``cycle`` counts the busy cycles (the trace stamp).
 

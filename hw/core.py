@@ -23,7 +23,7 @@ cycle:
 * ``CMD_SWEEP``: the STDP unit over every map with zero rates (the end of the warm-up).
 
 The phases follow each other without a gap: a block starts in the cycle its predecessor is
-done, so a command's cycles are the sum of its blocks' (``model/core_schedule.py``). ``cycle``
+done, so a command's cycles are the sum of its blocks' (``cycles/core.py``). ``cycle``
 counts the command's cycles (0 = the first after ``start``) and stamps the trace; the counters
 (``cyc_*`` per phase, ``ops`` / ``op_cycles`` of the lanes, ``stdp_ops``, ``prunes``) restart
 with every command.
@@ -48,10 +48,10 @@ from hw.stdp_unit import MEM_MAP_ROWS as STDP_MAP_ROWS
 from hw.stdp_unit import MEM_TIMES as STDP_TIMES
 from hw.stdp_unit import StdpUnit
 from hw.wta import WinnerUnit
-from model.core_schedule import COUNTERS
+from cycles.core import COUNTERS
 from model.fixedpoint import Formats
-from model.pool_schedule import PoolLayout
-from model.schedule import EngineLayout
+from cycles.layout import PoolLayout
+from cycles.layout import EngineLayout
 
 CMD_INFER, CMD_LEARN, CMD_SWEEP = range(3)
 

@@ -16,7 +16,7 @@ on either side of it:
 
 The stages advance while ``en`` is high (its default; the combinational hash ignores it). The
 STDP unit feeds it ``round_key ^ weight_address`` to get the stochastic-rounding word of a
-weight, the same word ``model.rng.words`` gives the model (tests/test_hw_blocks.py holds them together).
+weight, the same word ``model.rng.words`` gives the model (tests/hw/test_hw_blocks.py holds them together).
 """
 
 from amaranth import Cat, Module, Signal

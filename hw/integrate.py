@@ -1,7 +1,7 @@
 """IntegrateEngine: input spike events -> potentials -> first spikes, on P lanes, pruning skipped.
 
-The datapath and sequencer of hw/README.md; ``model/schedule.py`` predicts its every cycle and
-``model/layer.py`` its every value. Generator parameters: ``model.schedule.EngineLayout``.
+The datapath and sequencer of hw/README.md; ``cycles/integrate.py`` predicts its every cycle and
+``model/layer.py`` its every value. Generator parameters: ``cycles.integrate.EngineLayout``.
 
 Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
 potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
@@ -47,9 +47,10 @@ from amaranth.lib.wiring import In, Out
 
 from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import ChannelEnables
-from hw.common import bits, busy_and_cycles, const_mul, lend_synapses, skip_walk_bit, synapse_port
+from hw.common import (bits, busy_and_cycles, const_mul, lend_synapses, skip_walk, skip_walk_bit,
+                       synapse_port)
 from hw.window import WindowEnd
-from model.schedule import VALID_WORD_BITS, EngineLayout
+from cycles.layout import VALID_WORD_BITS, EngineLayout
 
 MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ON, MEM_WINDOW = range(6)
 
@@ -63,7 +64,12 @@ FAULTS = {
     "stale_fire_times": "the fire valid bit is ignored: fire times and fire potentials not written "
                         "this pass read as left by the last pass",
     "ignore_enables": "lanes walk the maps of a row whatever the map enables say",
+    "stalled_sequencer": "the sequencer never sees the next event ready (its enable removed): "
+                         "no pass ever finishes",
 }
+# The faults that make a pass never finish: the bounded waits' tests (tests/sim/test_stall.py), not
+# the comparison's.
+STALLS = frozenset({"stalled_sequencer"})
 
 
 def event_layout(lay: EngineLayout) -> data.StructLayout:
@@ -251,7 +257,8 @@ class IntegrateEngine(wiring.Component):
         m.d.comb += inside.eq(Cat(keep_y[o // k] & keep_x[o % k] for o in range(k * k)))
         y_base = Array(Const((y + pad) * so + pad, len(nxt_base)) for y in range(lay.side_in))
         m.d.comb += [nxt_t.eq(nxt_q.t), nxt_base.eq(y_base[nxt_q.y] + nxt_q.x)]
-        m.d.comb += [ready.eq(age == 2), step_end.eq((e == self.n_events) | (nxt_t != t)),
+        m.d.comb += [ready.eq((age == 2) & ("stalled_sequencer" not in self.faults)),
+                     step_end.eq((e == self.n_events) | (nxt_t != t)),
                      pend_n.eq(ra_rd.data & inside)]
         ev_base = Signal.like(nxt_base)
         with m.If(take):
@@ -292,13 +299,13 @@ class IntegrateEngine(wiring.Component):
             if "ignore_pruning" in self.faults:
                 mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
             m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
-            g = skip_walk_bit(m, word, f"skip_lane{l}")
+            g, rest = skip_walk(m, word, f"skip_lane{l}")
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")
             g_base = Array(Const(i * npos, ab) for i in range(G))
             m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g_base[g] + cur_pos),
-                         rem_next.eq(word & (word - 1)),
+                         rem_next.eq(rest),
                          own["w"][l].eq(row_w + g)]
             rem_next_all.append(rem_next)
             valids.append(valid)

@@ -6,8 +6,8 @@ c, ``rd_fire`` / ``rd_vfire`` in cycle c + 1), and writes the events of
 ``EngineLayout.events(pool(pointwise_inhibition(times)))`` -- by time, then (channel, y, x) -- to
 the next layer's event memory at addresses 0, 1, ... (``ev_we``, ``ev_addr``, ``ev_data`` =
 ``hw.integrate.pack_event(next_layout, t, c, y, x)``); ``n_events`` holds the count after ``done``.
-``model/pool_schedule.py`` (``outgoing_pass``) predicts every cycle; generator parameters:
-``model.pool_schedule.PoolLayout`` (the layer's EngineLayout, pool size s and stride, inhibition).
+``cycles/pool.py`` (``outgoing_pass``) predicts every cycle; generator parameters:
+``cycles.pool.PoolLayout`` (the layer's EngineLayout, pool size s and stride, inhibition).
 
 Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
 
@@ -36,7 +36,7 @@ Total: (G npos + 3) + ((W + 1) S2 + 3) + (T + T_ne + NB + n) + 1 cycles (``cycle
 (15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
 and could be merged with the engine's clear phase.
 
-Refused at generation (``model.schedule.HardwareConfigError``): pool size 0 (the last layer has no
+Refused at generation (``cycles.integrate.HardwareConfigError``): pool size 0 (the last layer has no
 outgoing unit) and pooling without pointwise inhibition.
 """
 from amaranth import Array, Const, Module, Mux, Signal, unsigned
@@ -45,8 +45,8 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, busy_and_cycles, lowest_bit
 from hw.integrate import event_layout
-from model.pool_schedule import B_FLUSH, PoolLayout
-from model.schedule import EngineLayout
+from cycles.layout import B_FLUSH, PoolLayout
+from cycles.layout import EngineLayout
 
 
 def _better(a, b):

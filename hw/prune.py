@@ -13,12 +13,22 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, mux_tree
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
+
+# Deliberate faults, for the test that proves the formal check catches them (sim/formal.py,
+# tests/sim/test_formal.py). Never used otherwise.
+FAULTS = {
+    "prune_at_threshold": "a weight equal to the threshold is pruned too (q_next <= threshold)",
+}
 
 
 class PruneCheck(wiring.Component):
-    def __init__(self, lay: EngineLayout):
-        self.lay = lay
+    def __init__(self, lay: EngineLayout, faults: frozenset[str] = frozenset()):
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            self._MustUse__silence = True      # refused, not forgotten: no "unused" warning
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
+        self.lay, self.faults = lay, frozenset(faults)
         P, G, k = lay.lanes, lay.groups, lay.kernel
         super().__init__({
             "valid": In(1), "check": In(1), "sweep": In(1),
@@ -44,11 +54,13 @@ class PruneCheck(wiring.Component):
                      off_hot.eq(Cat((self.ky == o // k) & (self.kx == o % k) for o in range(k * k)))]
         # The row is dead when the lane's word as rewritten is empty and every other lane's
         # word as read is.
+        below = ((self.q_next <= self.threshold) if "prune_at_threshold" in self.faults
+                 else (self.q_next < self.threshold))
         mask_word = Signal(G)
         others_empty = Cat((self.masks[l] == 0) | (self.lane == l) for l in range(P))
         m.d.comb += mask_word.eq(mux_tree(self.lane, [self.masks[l] for l in range(P)]))
         m.d.comb += [
-            self.prune.eq(self.valid & (self.check | self.sweep) & (self.q_next < self.threshold)),
+            self.prune.eq(self.valid & (self.check | self.sweep) & below),
             self.mask.eq(mask_word & ~Cat(self.g == j for j in range(G))),
             self.row_dead.eq((self.mask == 0) & others_empty.all()),
             self.row_word_next.eq(self.row_word & ~row_hot),

@@ -20,7 +20,7 @@ walk three FLUSH cycles let the last op reach X before DONE.
 
 ``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
-that ends the warm-up. ``model/schedule.py`` (``stdp_pass``) predicts every cycle.
+that ends the warm-up. ``cycles/integrate.py`` (``stdp_pass``) predicts every cycle.
 
 Memory layout: the integrate engine's (weights, masks, row_any) -- in the core borrowed from
 the engine through ``syn`` (``borrowed=True``, ``hw.common.synapse_port``), on its own held in
@@ -38,7 +38,7 @@ from hw.prune import PruneCheck
 from hw.stdp_lane import rate_product, select_step, step_candidates, weight_product
 from hw.synapses import SynapseMemories
 from model.fixedpoint import Formats
-from model.schedule import STDP_EXEC, EngineLayout
+from cycles.layout import STDP_EXEC, EngineLayout
 
 MEM_MAP_ROWS, MEM_TIMES = 3, 4          # after hw.synapses' weights, masks, row summaries
 
@@ -148,7 +148,7 @@ class StdpUnit(wiring.Component):
         issue = Signal()
         issue_row = Signal(bits(rows - 1))
 
-        # An op runs through seven stages, one cycle each (``model.schedule.STDP_EXEC``):
+        # An op runs through seven stages, one cycle each (``cycles.layout.STDP_EXEC``):
         #   I  issue: the walk finds the row; the weight and the row's (c, ky, kx) are read;
         #   A  the weight arrives (lane select); the input time's address; the hash input
         #      round_key ^ (f rows + row), registered;

@@ -11,7 +11,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, lend_synapses, synapse_port
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY = range(3)
 

@@ -1,7 +1,7 @@
 """WindowEnd: the programmable end of the time window, a block of its own so that synthesis that
 keeps the hierarchy counts it (boards/resources.py: ``window_overhead``).
 
-Temporal pruning (seeds 000 and 002, ``model.network.Network.window``) stops a pass after the
+Temporal pruning (DSTP and Chowdhury et al. 2021, ``model.network.Network.window``) stops a pass after the
 first ``t_end`` time steps: the integrate engine (hw/integrate.py) processes steps 0 .. t_end - 1
 and ends the pass after step t_end - 1's drain (and, learning, its winners), so input spikes at
 later steps never arrive and a neuron that has not fired reads time T. The register holds
@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 
 
 class WindowEnd(wiring.Component):

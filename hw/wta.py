@@ -1,7 +1,7 @@
 """WinnerUnit: k winners-take-all with an inhibition radius, fed by the integrate engine's fires.
 
-Semantics are ``model.wta.k_winners``; ``model/wta_schedule.py`` (``winner_pass``) predicts every
-cycle. Generator parameters: ``model.schedule.EngineLayout``, k (``cfg.layers[i].winners``) and
+Semantics are ``model.wta.k_winners``; ``cycles/wta.py`` (``winner_pass``) predicts every
+cycle. Generator parameters: ``cycles.integrate.EngineLayout``, k (``cfg.layers[i].winners``) and
 radius (``cfg.layers[i].inhibition_radius``).
 
 Fire side (only while ``busy`` is low; fires while busy are ignored): ``fire`` (one bit a lane),
@@ -38,8 +38,8 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common import bits, busy_and_cycles, const_mul, lowest_bit
-from model.schedule import EngineLayout
-from model.wta_schedule import check_winner_params
+from cycles.layout import EngineLayout
+from cycles.wta import check_winner_params
 
 
 def _quotient(m: Module, value, divisor: int, q_max: int, name: str):

@@ -97,6 +97,14 @@ class Learning(_Section):
     check_every: int = Field(ge=1, le=1_000_000)
 
 
+class LayerPruning(_Section):
+    """A layer's own values for the threshold rule, overriding the pruning section's (None: the
+    section's). Only the threshold rule reads them; the other policies act on whole layers or
+    across layers with the section's values."""
+    threshold: float | None = Field(default=None, ge=0, lt=1)   # in units of weight 1.0
+    warmup: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
 class Layer(_Section):
     name: str = Field(min_length=1, max_length=32)
     maps: int = Field(ge=1, le=4096)
@@ -111,6 +119,7 @@ class Layer(_Section):
     # This layer's weight width; None: formats.weight_bits. The range is that of formats; the
     # per-layer checks (STDP word, threshold) are in Config._network, which knows the formats.
     weight_bits: int | None = Field(default=None, ge=2, le=16)
+    pruning: LayerPruning = Field(default_factory=LayerPruning)
 
 
 class STDP(_Section):
@@ -129,14 +138,14 @@ class STDP(_Section):
 
 
 class Lamp(_Section):
-    """Seed 000 spatial: LAMP scores ranked across layers, pruned in rounds (model/pruning/lamp.py)."""
+    """DSTP spatial: LAMP scores ranked across layers, pruned in rounds (model/pruning/lamp.py)."""
     target: float = Field(gt=0, lt=1)                  # share of all connections pruned at the end
     fraction: float = Field(default=0.25, gt=0, lt=1)  # share of the surviving ones cut per round
     retrain_images: int = Field(default=100, ge=0, le=10_000_000)  # STDP images per layer after a round
 
 
 class TemporalWindow(_Section):
-    """Seeds 000 and 002 temporal: the inference window (model/pruning/temporal_window.py)."""
+    """DSTP and Chowdhury et al. 2021, temporal: the inference window (model/pruning/temporal_window.py)."""
     divergence: float = Field(default=0.01, gt=0, lt=1)   # bound on the normalised divergence
     reduce_every: int = Field(default=0, ge=0, le=10_000_000)  # training: one step shorter every N images (0: off)
     min_steps: int = Field(default=1, ge=1, le=255)      # the training window's floor
@@ -146,14 +155,14 @@ class TemporalWindow(_Section):
 
 
 class ChannelActivity(_Section):
-    """Seed 001: maps ranked by spiking activity, pruned and regrown (model/pruning/channel_activity.py)."""
+    """SCA (Li et al. 2024): maps ranked by spiking activity, pruned and regrown (model/pruning/channel_activity.py)."""
     sparsity: float = Field(gt=0, lt=1)                 # share of all maps disabled
     update_every: int = Field(default=50, ge=1, le=10_000_000)  # images between mask updates
     regrow: bool = True
 
 
 class PCAChannels(_Section):
-    """Seed 002 structured: maps per layer from PCA of potentials (model/pruning/pca_channels.py)."""
+    """Chowdhury et al. 2021, structured: maps per layer from PCA of potentials (model/pruning/pca_channels.py)."""
     variance: float = Field(default=0.99, gt=0, le=1)   # cumulative explained variance kept
     images: int = Field(default=200, ge=2, le=1_000_000)  # images whose potentials are analysed
 
@@ -208,6 +217,11 @@ class Training(_Section):
     checkpoint_every: int = Field(ge=1, le=10_000_000)
 
 
+class Core(_Section):
+    """How the network is laid out on the hardware; nothing here changes what it learns."""
+    lanes: int = Field(default=10, ge=1, le=64)   # P: lanes per layer core (a layer gets min(P, maps))
+
+
 class Config(_Section):
     seed: int = Field(ge=0, le=2**32 - 1)
     input: Input
@@ -218,6 +232,7 @@ class Config(_Section):
     readout: Readout
     data: Data
     training: Training
+    core: Core = Field(default_factory=Core)
 
     @model_validator(mode="after")
     def _network(self):
@@ -246,10 +261,13 @@ class Config(_Section):
                     f"{where}.threshold = {layer.threshold}: is {th} weight LSBs of {key} = {wb}, "
                     f"more than the largest potential 2^{self.formats.potential_bits}-1 = {vmax}; "
                     "raise formats.potential_bits or lower the threshold")
-            prune_q = round(self.pruning.threshold * 2 ** wb)
+            prune_th = self.prune_threshold(i)
+            prune_key = (f"{where}.pruning.threshold" if layer.pruning.threshold is not None
+                         else "pruning.threshold")
+            prune_q = round(prune_th * 2 ** wb)
             if prune_q > 2 ** wb - 1:
                 raise ValueError(
-                    f"pruning.threshold = {self.pruning.threshold}: is {prune_q} weight LSBs of "
+                    f"{prune_key} = {prune_th}: is {prune_q} weight LSBs of "
                     f"{key} = {wb} for {where}, above the largest weight {2 ** wb - 1}; lower it "
                     "or widen the layer's weights")
             if layer.pool.is_global:
@@ -280,6 +298,26 @@ class Config(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def learning_dict(self) -> dict[str, Any]:
+        """What decides the learned network: everything but the hardware layout (``core``)."""
+        return self.model_dump(mode="json", exclude={"core"})
+
+    def prune_threshold(self, layer: int) -> float:
+        """The threshold rule's threshold for layer ``layer`` (units of weight 1.0): the layer's
+        ``pruning.threshold`` if it sets one, else the pruning section's."""
+        own = self.layers[layer].pruning.threshold
+        return self.pruning.threshold if own is None else own
+
+    def prune_warmup(self, layer: int) -> int:
+        """Images layer ``layer`` learns before the threshold rule prunes it: the layer's
+        ``pruning.warmup`` if it sets one, else the pruning section's."""
+        own = self.layers[layer].pruning.warmup
+        return self.pruning.warmup if own is None else own
+
+    def lanes(self, layer: int) -> int:
+        """Lanes of layer ``layer``'s core: ``core.lanes``, at most one a map."""
+        return min(self.core.lanes, self.layers[layer].maps)
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

@@ -12,7 +12,7 @@ and then its weights, threshold, potentials and STDP use that width W, see
 * **Threshold**: ``round(threshold * 2^W)`` weight LSBs; a neuron fires when ``V >= threshold``.
 * **STDP rate** ``a``: signed, ``rate_frac_bits`` = A fraction bits, ``a_q = round(a * 2^A)``.
 
-The STDP rule (DESIGN.md 2.2, multiplicative): ``dw = a * w * (1 - w)``, with a = a+ when the
+The STDP rule (docs/design.md 2.2, multiplicative): ``dw = a * w * (1 - w)``, with a = a+ when the
 pre-synaptic spike came no later than the post-synaptic one (an input that never spiked counts as
 later) and a = a- otherwise. In LSBs that is ``dq = a_q * q * (2^W - q) / 2^(W + A)``. With 8-bit
 weights and a+ = 0.004 this is below one LSB, so the magnitude is rounded *stochastically*:

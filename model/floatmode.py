@@ -1,6 +1,6 @@
 """The real-valued twin of ``fixedpoint.Formats``: the same network in float64, weights in [0, 1].
 
-It follows DESIGN.md 2.2 exactly as written (dw = a w (1 - w), no rounding, no saturation), so
+It follows docs/design.md 2.2 exactly as written (dw = a w (1 - w), no rounding, no saturation), so
 comparing it with the fixed-point model measures what the integer formats cost. Initial weights
 are the fixed-point ones divided by 2^W (the layer's W), so both modes start from the same
 network.

@@ -74,7 +74,7 @@ class Network:
         self.counters = Counters(len(self.shapes))
         self.thresholds = [a.threshold(lc.threshold) for a, lc in zip(self.ariths, cfg.layers)]
         # The pruning threshold in each layer's LSBs (the core's prune_th register).
-        self.prune_thresholds = [a.threshold(cfg.pruning.threshold) for a in self.ariths]
+        self.prune_thresholds = [a.threshold(cfg.prune_threshold(i)) for i, a in enumerate(self.ariths)]
         self.pruning = make_policy(cfg, self.arith)
 
     # -- inference ------------------------------------------------------------------------

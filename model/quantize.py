@@ -1,12 +1,6 @@
-"""Weight quantization (seed 002): a trained network's layers re-expressed on fewer weight bits.
+"""Weight quantization (Chowdhury et al. 2021): a trained network's layers re-expressed on fewer weight bits.
 
-    python -m model.quantize --config configs/tiny.yaml [--quick] [--per-layer] \\
-        --out build/reports/quantize.json
-
-trains (or reuses the checkpoint of) the config's pruned variant as ``model.experiment`` does,
-then writes the sweep: ``rows`` (``quantization_sweep``'s, accuracy per width 2..8 with every
-layer at that width, and one layer at a time with ``--per-layer``), ``reference`` (the accuracy
-at the trained ``widths``), ``config``, ``quick``, ``images`` (train, test) and ``seconds``.
+The command that sweeps a trained network over widths is ``python -m report.quantize``.
 
 What the paper does: it quantizes the weights of its spiking network uniformly to a few bits
 while training (quantization-aware training), and reports accuracy against the bit width.
@@ -36,17 +30,12 @@ it runs on the model and on the layer cores built for those widths (hw/ reads th
 """
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from . import config as C
-from . import data, readout
-from .cli import guarded, write_json
+from . import readout
 from .network import Network
 
 WIDTHS = tuple(range(2, 9))       # the sweep's default widths
@@ -117,46 +106,3 @@ def quantization_sweep(net: Network, ds, bits: Sequence[int] = WIDTHS,
                   "accuracy": acc([b if j == i else None for j in range(n)])}
                  for i, lc in enumerate(net.cfg.layers) for b in bits]
     return rows
-
-
-def main(argv=None) -> int:
-    from .experiment import quick_config, train_network
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/mnist.yaml")
-    ap.add_argument("--bits", default=",".join(map(str, WIDTHS)), help="comma-separated widths")
-    ap.add_argument("--per-layer", action="store_true", help="also one layer at a time")
-    ap.add_argument("--quick", action="store_true", help="a few hundred images")
-    ap.add_argument("--out", default="build/reports/quantize.json")
-    args = ap.parse_args(argv)
-    try:
-        bits = [int(b) for b in args.bits.split(",")]
-    except ValueError:
-        ap.error(f"--bits {args.bits!r}: comma-separated integers, e.g. 2,4,8")
-
-    def body() -> int:
-        start = time.perf_counter()
-        cfg = C.replace(C.load(args.config), **{"pruning.enabled": True})
-        cfg = quick_config(cfg) if args.quick else cfg
-        ds = data.load(cfg)
-        # model.experiment's pruned variant: a finished run's checkpoint is reused
-        net, _, _ = train_network(cfg, ds, "pruned", Path(args.config).stem)
-        rep = {"rows": quantization_sweep(net, ds, bits, args.per_layer),
-               "reference": readout_accuracy(net, ds),
-               "widths": [cfg.weight_bits(i) for i in range(len(cfg.layers))],
-               "config": args.config, "quick": args.quick,
-               "images": {"train": len(ds.train_y), "test": len(ds.test_y)},
-               "seconds": round(time.perf_counter() - start, 1)}
-        write_json(args.out, rep)
-        print(f"reference (widths {rep['widths']}): {rep['reference']:.2%}")
-        for r in rep["rows"]:
-            a = r["accuracy"]
-            print(f"  {r['layer']} at {r['bits']} bits: "
-                  + ("threshold below one LSB" if a is None else f"{a:.2%}"))
-        print(f"wrote {args.out}")
-        return 0
-
-    return guarded(body)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

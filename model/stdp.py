@@ -7,7 +7,7 @@ kernel f, the pre-synaptic time is the input spike time at (c, y + ky, x + kx) o
 * fixed point: exactly ``fixedpoint.Formats.stdp`` (the documented rule, in NumPy), with the random
   word ``rng.words(round_key, addr)`` of the weight's address; this module computes the same thing
   in a compiled loop, one synapse at a time, as a hardware lane does, and
-  ``tests/test_stdp.py`` holds the two together;
+  ``tests/model/test_stdp.py`` holds the two together;
 * float: ``w += a w (1 - w)``, clipped to [0, 1].
 
 Returns the number of weights updated; the pruned ones of the winners' kernels are skipped.

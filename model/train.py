@@ -1,6 +1,6 @@
 """Layer-wise unsupervised training with checkpoints that resume bit-identically.
 
-Layers learn one after the other (DESIGN.md 2.2). Layer i sees the training images, in the data
+Layers learn one after the other (docs/design.md 2.2). Layer i sees the training images, in the data
 set's fixed order and cycling if ``learning.max_images`` exceeds it, through the frozen layers
 below it. It stops after ``max_images`` images or, checked every ``check_every`` images, when the
 convergence measure C = mean(w (1 - w)) over its effective weights (a pruned connection counts
@@ -27,8 +27,24 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .config import Config
+from .config import Config, replace
 from .network import Network
+
+
+# Where `make train`, `make report` and `make sim` keep their training checkpoints.
+CHECKPOINTS = Path("build/ckpt")
+
+
+def quick_config(cfg: Config) -> Config:
+    """A few hundred images end to end: for `make sim`, the quick reports and the tests."""
+    changes = {"data.limit_train": min(cfg.data.limit_train or 300, 300),
+               "data.limit_test": min(cfg.data.limit_test or 200, 200),
+               "pruning.warmup": min(cfg.pruning.warmup, 100),
+               "stdp.double_every": min(cfg.stdp.double_every, 50)}
+    for i, lc in enumerate(cfg.layers):
+        changes[f"layers.{i}.learning.max_images"] = min(lc.learning.max_images, 300)
+        changes[f"layers.{i}.learning.check_every"] = min(lc.learning.check_every, 50)
+    return replace(cfg, **changes)
 
 
 class CheckpointError(RuntimeError):
@@ -46,7 +62,7 @@ def _model_source_digest() -> str:
 def config_digest(cfg: Config, mode: str) -> str:
     """Identifies what a checkpoint can be resumed by: the config, the mode and the model's code
     (a checkpoint of older code would not resume bit-identically)."""
-    text = json.dumps({"config": cfg.to_dict(), "mode": mode, "code": _model_source_digest()},
+    text = json.dumps({"config": cfg.learning_dict(), "mode": mode, "code": _model_source_digest()},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -52,7 +52,7 @@ def headline(rep: dict) -> str:
         ["accuracy loss from pruning", "none", f"{loss:+.2f} pp",
          f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
     ]
-    return _table(["quantity", "seed 003 (paper)", "this project (measured)", "how"], rows)
+    return _table(["quantity", "Nguyen et al. 2021 (paper)", "this project (measured)", "how"], rows)
 
 
 def render(rep: dict, figures: list[str]) -> str:
@@ -67,10 +67,10 @@ def render(rep: dict, figures: list[str]) -> str:
         "number below is read from `report.json` of the same run. Network: the config's "
         f"{len(names)} layers ({', '.join(names)}), {rep['images']['train']} training and "
         f"{rep['images']['test']} test images of the configured data, P = {rep['lanes']} lanes. "
-        "Cycles come from `model.cycles.image_cycles` (the blocks' cycle models composed), energy "
-        "from `model.energy` (counted operations times per-operation energies).",
+        "Cycles come from `cycles.image.image_cycles` (the blocks' cycle models composed), energy "
+        "from `report.energy` (counted operations times per-operation energies).",
         "",
-        "## Seed 003's headline figures and ours",
+        "## Connection Pruning for Deep SNNs with On-Chip Learning (Nguyen et al. 2021): its headline figures and ours",
         "",
         headline(rep),
         "",
@@ -205,7 +205,7 @@ def cosim_text(rep: dict) -> str:
     text = (f"{c['images']} test image(s), dense and pruned, under {c['simulator']}: "
             f"{c['passes']}; {_n(c['trace_events_compared'])} trace events compared; "
             f"**{c['mismatches']} mismatch(es)**, counting the RTL's trace and memory divergences and "
-            "the cycle figures where the RTL-checked counts differ from `model.cycles`.")
+            "the cycle figures where the RTL-checked counts differ from `cycles.image`.")
     if c.get("first_divergence"):
         text += f"\n\nFirst divergence: `{c['first_divergence']}`"
     for dis in c.get("cycle_disagreements", []):
@@ -261,7 +261,7 @@ def policies(rep: dict, figure: str) -> str:
         f"Written by {mode} (`python -m report.policies`, report/policies.py) in {rep['seconds']} s; "
         f"{rep['images']['train']} training and {rep['images']['test']} test images; cycles and "
         f"energy are means over {rep['images']['cycle_sample']} test images on P = {rep['lanes']} "
-        "lanes (`model.cycles`, `model.energy`). Learning speed-up and energy: one learning step "
+        "lanes (`cycles.image`, `report.energy`). Learning speed-up and energy: one learning step "
         "of every layer in the trained state; learning SOPs: the whole training run.",
         "",
         table,

@@ -1,4 +1,4 @@
-"""Cycles and energy of trained networks, measured image by image with ``model.cycles``.
+"""Cycles and energy of trained networks, measured image by image with ``cycles.image``.
 
 * ``sample``: inference and learning cycles and energy of a trained network on a list of images
   (learning as the network's next learning image of every layer).
@@ -16,13 +16,13 @@ import numpy as np
 from tqdm import tqdm
 
 from model.cli import write_json
-from model.cycles import DEFAULT_LANES, image_cycles
-from model.energy import energy_pj, image_counts
+from cycles.image import image_cycles
+from report.energy import energy_pj, image_counts
 from model.network import Network
 from model.train import Trainer
 
 
-def sample(net: Network, images: np.ndarray, lanes: int = DEFAULT_LANES, learn: bool = True,
+def sample(net: Network, images: np.ndarray, lanes: int | None = None, learn: bool = True,
            desc: str = "cycles", progress: bool = True) -> dict:
     """Per image: inference cycles (total and per layer) and energy (pJ), synaptic operations,
     and with ``learn`` each layer's learning-step cycles and energy."""
@@ -53,7 +53,7 @@ def sample(net: Network, images: np.ndarray, lanes: int = DEFAULT_LANES, learn: 
 
 
 def learning_point(net: Network, layer: int, train_x: np.ndarray, images: int,
-                   lanes: int = DEFAULT_LANES) -> dict:
+                   lanes: int | None = None) -> dict:
     """Learning cycles and energy of ``layer`` on the next ``images`` images it would learn
     (the trainer's order: image ``learned % N`` of the training set), averaged."""
     n = net.learned[layer]
@@ -71,7 +71,7 @@ class TrajectoryTrainer(Trainer):
     """Trains as ``Trainer`` does and records a trajectory point at every checkpoint."""
 
     def __init__(self, cfg, checkpoint, train_x, images_per_point: int,
-                 lanes: int = DEFAULT_LANES, progress_bar: bool = True):
+                 lanes: int | None = None, progress_bar: bool = True):
         super().__init__(cfg, checkpoint, "fixed", progress_bar)
         self.train_x, self.images, self.lanes = train_x, images_per_point, lanes
         self.side = Path(checkpoint).with_suffix(".trajectory.json")

@@ -1,11 +1,11 @@
-"""``make report``: the paper's experiment (seed 003) at MNIST scale, measured end to end.
+"""``make report``: the paper's experiment (Nguyen et al. 2021) at MNIST scale, measured end to end.
 
     python -m report --config configs/mnist.yaml [--quick] --out build/reports
 
 Trains the network dense and with pruning (``model.train.Trainer`` through
 ``report.measure.TrajectoryTrainer``, checkpointed under ``build/ckpt``), reads both out with the
-SVM (``model.experiment.run_variant``), counts cycles and energy with ``model.cycles`` and
-``model.energy``, sweeps the pruning threshold and warm-up, co-simulates a sample of the test
+SVM (``report.train.run_variant``), counts cycles and energy with ``cycles.image`` and
+``report.energy``, sweeps the pruning threshold and warm-up, co-simulates a sample of the test
 images in the RTL (``sim.main.co_simulate``), and writes ``report.json``, the PNG figures and
 ``report.md``. Every step's result is cached under ``<out>/report_cache`` by the config's digest,
 so an interrupted run resumes from its last finished step (and training from its checkpoint).
@@ -43,7 +43,7 @@ which does not change what is learned) to give the trajectory its points.
   test-sample image.
 * ``cosim_images_checked``, ``cosim_mismatches`` and ``cosim``: the co-simulation (test images
   run in the RTL, dense and pruned; mismatches counts trace or memory divergences and cycle
-  figures where the RTL-checked counts disagree with ``model.cycles``).
+  figures where the RTL-checked counts disagree with ``cycles.image``).
 * ``resources``: ``build/reports/resources.json`` (``make resources``, boards/resources.py) if
   present, with its ``pruning_overhead`` (per FPGA family: the pruning check's share of the
   network's core LUTs + FFs), else ``{"status": "missing"}``.
@@ -51,7 +51,7 @@ which does not change what is learned) to give the trajectory its points.
   cycles and energy); ``weights_histogram``: weight counts before and after learning.
 * ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
   final-state learning speed-ups on ``sweep_images`` test images.
-* ``paper``: seed 003's headline figures; ``targets``: each target and whether it was met.
+* ``paper``: the paper's headline figures; ``targets``: each target and whether it was met.
 * ``tasks``: each task's (variant, sweep point, co-simulation) own wall time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
 """
@@ -72,10 +72,11 @@ import numpy as np
 from model import config as C
 from model import data
 from model.cli import guarded, write_json
-from model.cycles import DEFAULT_LANES, STEP_HANDSHAKE_CYCLES
-from model.energy import ENERGY_PJ, SOURCE
-from model import experiment
-from model.experiment import quick_config, run_variant
+from cycles.image import STEP_HANDSHAKE_CYCLES
+from report.energy import ENERGY_PJ, SOURCE
+from report import train as experiment
+from model.train import quick_config
+from report.train import run_variant
 from model.network import Network
 from model.train import Trainer, config_digest
 from boards.resources import BASELINES
@@ -83,7 +84,7 @@ from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
 from report import measure
 
-PAPER = {   # seed 003, DESIGN.md 2.1
+PAPER = {   # Nguyen et al. 2021 (arXiv:2010.04351), docs/design.md 2.1
     "speedup_learning": 2.1, "speedup_inference": 2.83, "connectivity_reduction": 0.9283,
     "energy_saving_learning": 0.64, "energy_saving_inference": 0.7824, "pruning_overhead": 0.0056,
 }
@@ -102,7 +103,7 @@ class Options:
     warmups: tuple = (250, 500, 1000)
     sweep_images: int = 8
     cosim_images: int = 2
-    lanes: int = DEFAULT_LANES
+    lanes: int | None = None       # lanes per core; None: the config's core.lanes
     sim: str | None = None
     progress: bool = True
 
@@ -114,7 +115,7 @@ class Options:
 
     def check(self) -> "Options":
         for name in ("test_images", "point_images", "trajectory_every", "sweep_images", "lanes"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be >= 1")
         if self.cosim_images < 0:
             raise ValueError(f"cosim_images = {self.cosim_images}: must be >= 0 (0: skip)")
@@ -147,7 +148,7 @@ def measure_code() -> str:
 
 
 def checkpoint(cfg: C.Config, name: str, tag: str) -> Path:
-    """The checkpoint ``model.experiment.run_variant`` uses for this config and variant."""
+    """The checkpoint ``report.train.run_variant`` uses for this config and variant."""
     return experiment.CHECKPOINTS / f"{tag}-{name}-fixed-{config_digest(cfg, 'fixed')}.npz"
 
 
@@ -333,7 +334,7 @@ def cosim_task(cfg, tag, opts: Options, out_dir: Path, *after) -> dict:
 
 def confirm_in_rtl(cfg, opts: Options, res: dict | None, samples: dict) -> dict:
     """The co-simulation's result, with its RTL-checked cycle counts held against
-    ``model.cycles`` on the same images."""
+    ``cycles.image`` on the same images."""
     if res is None:
         return {"status": "skipped (--cosim-images 0)", "images": 0, "mismatches": 0}
     return compare_cosim(cfg, res, samples, opts.cosim_images)
@@ -341,10 +342,10 @@ def confirm_in_rtl(cfg, opts: Options, res: dict | None, samples: dict) -> dict:
 
 def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
     """Mismatches: the co-simulation's own, plus each cycle count it checked in the RTL that
-    ``model.cycles`` predicts otherwise: every image's inference command per layer (integrate,
+    ``cycles.image`` predicts otherwise: every image's inference command per layer (integrate,
     then the outgoing unit), and the first image's learning command per layer (integrate with
     the k-WTA, then STDP: the later images learn on the synapses the first one changed, which
-    ``model.cycles`` leaves as they are)."""
+    ``cycles.image`` leaves as they are)."""
     names = [lc.name for lc in cfg.layers]
     disagree = []
     if not res["mismatches"]:
@@ -364,7 +365,7 @@ def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
                                          "image": image, "rtl_checked": rtl, "model_cycles": model})
     return {"status": "run", "simulator": res["simulator"], "images": n,
             "passes": "the layer core (hw/core.py) on every layer: inference on each image, "
-                      "learning on each (the first compared with model.cycles), dense and pruned",
+                      "learning on each (the first compared with cycles.image), dense and pruned",
             "trace_events_compared": res["trace_events_compared"],
             "mismatches": int(res["mismatches"]) + len(disagree),
             "cycle_disagreements": disagree, "first_divergence": res.get("first_divergence")}
@@ -439,6 +440,8 @@ def prepare(cfg: C.Config, opts, out_dir: Path):
     """(config, step cache, data) of a report run: the quick config if asked, checkpoints every
     ``opts.trajectory_every`` images (the trajectory's points; make compare reuses them)."""
     opts.check()
+    if opts.lanes is None:
+        opts.lanes = cfg.core.lanes
     if opts.quick:
         cfg = quick_config(cfg)
     cfg = C.replace(cfg, **{"training.checkpoint_every": opts.trajectory_every})
@@ -496,7 +499,7 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path, runner: Runner | 
         "energy": {k: v["energy_pj"] for k, v in summ.items()},
         "energy_model": {"pj_per_op": ENERGY_PJ, "source": SOURCE,
                          "what": "dynamic energy of counted memory bits, adds, compares and "
-                                 "multiplies (model/energy.py); static power not counted"},
+                                 "multiplies (report/energy.py); static power not counted"},
         "synaptic_operations": {k: v["synaptic_operations"] for k, v in summ.items()},
         "images": {"train": int(len(ds.train_y)), "test": int(len(ds.test_y)),
                    "cycle_sample": opts.test_images,

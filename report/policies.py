@@ -2,9 +2,9 @@
 
     python -m report.policies --config configs/mnist.yaml [--quick] --out build/reports
 
-Trains the network once per policy (``model.experiment.train_network``, checkpointed under
+Trains the network once per policy (``report.train.train_network``, checkpointed under
 ``build/ckpt``, so an interrupted run resumes), reads each out with the SVM, counts cycles and
-energy on the same test images with ``model.cycles`` / ``model.energy`` (``report.measure.
+energy on the same test images with ``cycles.image`` / ``report.energy`` (``report.measure.
 sample``: the core's cycle model, which honours the network's masks, map enables and window),
 sweeps the weight width of the threshold-pruned network (``model.quantize``), and writes
 ``policies.json``, ``policies.md`` and ``policies.png``. Each policy's result is cached under
@@ -55,8 +55,7 @@ from cluster import Runner
 from model import config as C
 from model import data
 from model.cli import write_json
-from model.cycles import DEFAULT_LANES
-from model.experiment import read_out, train_network
+from report.train import read_out, train_network
 from model.train import config_digest
 from report import measure
 from report.pipeline import (Cache, _find_key, command_parser, measure_code, prepare, resources,
@@ -75,7 +74,7 @@ REUSES = {"dense": "nothing to add", "lamp": "the mask memory and skip walks onl
 class Options:
     quick: bool = False
     test_images: int = 40
-    lanes: int = DEFAULT_LANES
+    lanes: int | None = None        # lanes per core; None: the config's core.lanes
     bits: tuple = (2, 3, 4, 5, 6, 7, 8)
     connectivity_tolerance: float = 0.02
     accuracy_tolerance: float = 0.005
@@ -88,7 +87,7 @@ class Options:
         return cls(**{**dict(quick=True, test_images=4, bits=(2, 4, 8), trajectory_every=50), **kw})
 
     def check(self) -> "Options":
-        if self.test_images < 1 or self.lanes < 1:
+        if self.test_images < 1 or (self.lanes is not None and self.lanes < 1):
             raise ValueError(f"test_images = {self.test_images}, lanes = {self.lanes}: both must be >= 1")
         bad = [b for b in self.bits if not 2 <= b <= 16]
         if bad or not self.bits:

@@ -1,1 +1,3 @@
-"""cocotb co-simulation of the core against the model's cycle predictions (issue 3). Not built yet."""
+"""Co-simulation of the core against its cycle models: the drivers of the core's host interface
+(Amaranth's simulator and cocotb), the trace capture and comparison, the Verilator and Icarus
+runner, and `make sim` (``sim.main``)."""

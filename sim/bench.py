@@ -35,7 +35,7 @@ from model import data
 from model.cli import guarded, write_json
 from model.layer import integrate
 from model.network import Network
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 from sim import cosim, runner
 
 
@@ -86,14 +86,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--images", type=int, default=3)
-    ap.add_argument("--lanes", type=int, default=10)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--prune", type=float, default=0.9)
     ap.add_argument("--sim", default=None)
     ap.add_argument("--out", default="build/reports/bench_sim.json")
     args = ap.parse_args(argv)
 
     def body() -> int:
-        report = run(C.load(args.config), args.images, args.lanes, args.prune,
+        cfg = C.load(args.config)
+        report = run(cfg, args.images, cfg.core.lanes if args.lanes is None else args.lanes, args.prune,
                      runner.default_sim(args.sim))
         write_json(args.out, report)
         for key in ("cycles_per_second_checked", "cycles_per_second_raw", "checking_slowdown",

@@ -14,7 +14,7 @@ The expected trace is packed into the same words before the pass starts (``Trace
 so checking a full buffer is one comparison of two integers; only when they differ are the
 records unpacked and handed to ``sim.compare.first_trace_divergence``, which names the first
 differing record, its cycle and the context. The records are the same tuples the model predicts
-(``model/schedule.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
+(``cycles/integrate.py``), so the per-cycle driver (``TraceFormat.records``, Amaranth's simulator)
 and the burst reader share one decoding.
 
 ``TraceCheck`` goes one step further (the integrate engine uses it): the expected words are in a
@@ -317,23 +317,52 @@ def chunks(words: list[int], depth: int, width: int) -> list[int]:
     return out
 
 
+def expected_cycles(fmt: TraceFormat, words: list[int]) -> int:
+    """The cycles of a pass whose expected trace is ``words``: it ends with its last record."""
+    at, w = fmt.offsets()["cycle"]
+    return (words[-1] >> at & ((1 << w) - 1)) + 1 if words else 0
+
+
+class _Deadline:
+    """cocotb: the simulated time left of ``limit`` cycles of ``period_ns`` from now."""
+
+    def __init__(self, limit: int, period_ns: int):
+        from cocotb.utils import get_sim_time
+        self.period_ns, self.start = period_ns, get_sim_time("ns")
+        self.end = self.start + limit * period_ns
+
+    def timer(self):
+        from cocotb.triggers import Timer
+        from cocotb.utils import get_sim_time
+        return Timer(max(self.period_ns, round(self.end - get_sim_time("ns"))), "ns")
+
+    def cycles(self) -> int:
+        from cocotb.utils import get_sim_time
+        return int((get_sim_time("ns") - self.start) // self.period_ns)
+
+
 async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
                      words: list[int] | None = None, period_ns: int = 10,
-                     max_cycles: int = 100_000_000) -> tuple[int, int]:
+                     command: str = "pass") -> tuple[int, int]:
     """cocotb: compare the captured trace of the pass just started with ``expected``.
 
     Call right after starting the pass; ``words`` is ``fmt.pack(expected)`` when the caller
     packed it beforehand (as part of the prediction). On a ``TraceCheck`` top the words are
     already in its ROM, from the word ``chk_base`` set before the start. Returns the number of records compared
     and the cycle stamp of the last one (seen equal to the expected, bit for bit); raises
-    AssertionError at the first divergence (its cycle, expected and seen records, context).
+    AssertionError at the first divergence (its cycle, expected and seen records, context), and
+    ``sim.stall.StallError`` naming ``command`` when the pass has not ended within
+    ``sim.stall.cycle_limit`` of the expected trace's cycles.
     """
-    from cocotb.triggers import First, ReadOnly, Timer
+    from cocotb.triggers import First, ReadOnly
 
     from sim.compare import first_trace_divergence
+    from sim.stall import StallError, cycle_limit
     words = fmt.pack(expected) if words is None else words
+    cycles = expected_cycles(fmt, words)
+    deadline = _Deadline(cycle_limit(cycles), period_ns)
     if hasattr(dut, "cap_fail"):
-        return await _check_in_sim(dut, fmt, expected, context, words, period_ns, max_cycles)
+        return await _check_in_sim(dut, fmt, expected, context, words, deadline, command)
     depth, width = len(dut.cap_words) // fmt.width, fmt.width
     want = chunks(words, depth, width)
     flip, last = int(dut.cap_flip.value), int(dut.cap_last.value)
@@ -352,10 +381,10 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
                              f"trace chunk {k} differs but its records compare equal [{context}]")
 
     while True:
-        timeout = Timer(max_cycles * period_ns, "ns")
+        timeout = deadline.timer()
         if await First(dut.cap_flip.value_change, dut.cap_last.value_change, timeout) is timeout:
-            raise AssertionError(f"no trace record and no end of pass in {max_cycles} cycles "
-                                 f"after {k * depth} records [{context}]")
+            raise StallError(command, deadline.cycles(), cycles,
+                             dict(context, records_seen=k * depth))
         await ReadOnly()
         if int(dut.cap_flip.value) != flip:
             flip ^= 1
@@ -369,18 +398,20 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
 
 
 async def _check_in_sim(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
-                        words: list[int], period_ns: int, max_cycles: int) -> tuple[int, int]:
+                        words: list[int], deadline: _Deadline, command: str) -> tuple[int, int]:
     """``check_pass`` on a ``TraceCheck`` top: sleep until the design reports a difference or the
     pass's last record, then read one word (the differing one) or the word count."""
-    from cocotb.triggers import First, ReadOnly, Timer
+    from cocotb.triggers import First, ReadOnly
 
     from sim.compare import first_trace_divergence
+    from sim.stall import StallError
     last = int(dut.cap_last.value)
     base = int(dut.chk_base.value)
     while True:
-        timeout = Timer(max_cycles * period_ns, "ns")
+        timeout = deadline.timer()
         if await First(dut.cap_fail.value_change, dut.cap_last.value_change, timeout) is timeout:
-            raise AssertionError(f"no end of pass in {max_cycles} cycles [{context}]")
+            raise StallError(command, deadline.cycles(), expected_cycles(fmt, words),
+                             dict(context, records_seen=int(dut.cap_index.value) - base))
         await ReadOnly()
         if int(dut.cap_fail.value):
             i = int(dut.cap_seen_at.value) - base

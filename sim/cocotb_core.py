@@ -1,4 +1,4 @@
-"""cocotb test of the layer core against model/core_schedule.py (the cocotb side of
+"""cocotb test of the layer core against cycles/core.py (the cocotb side of
 ``sim.cosim.run_core``).
 
 The case named by ``CORE_CASE`` holds the layout, the synapses, and per step a command, its
@@ -40,7 +40,8 @@ async def core_matches_schedule(dut):
         cd.set_learning(bus, lp["a_plus"], lp["a_minus"], lp["layer_key"], lp["image_n"],
                         lp["check"], lp["prune_th"])
         await bus.tick()                     # the inputs reach the core (INPUT_LATENCY)
-        _, counters = await cd.run_command(bus, fmt, CMD[st["cmd"]], st["trace"], ctx, st["words"])
+        _, counters = await cd.run_command(bus, fmt, CMD[st["cmd"]], st["cycles"], st["trace"], ctx,
+                                           st["words"])
         assert counters == st["counters"], \
             f"counters: expected {st['counters']}, seen {counters} [{ctx}]"
         n_out = bus.get("n_out") if lc.pool.size > 0 else None

@@ -43,7 +43,7 @@ async def engine_matches_schedule(dut):
         seen.append({"counters": counters, "trace_events": n})
         if timing:   # the same pass again, the trace not looked at: the raw simulation speed
             start, cpu = time.perf_counter(), time.process_time()
-            raw = await drv.run_unchecked(bus)
+            raw = await drv.run_unchecked(bus, expected["counters"]["cycles"], expected["context"])
             seen[-1].update(checked_seconds=checked, raw_seconds=time.perf_counter() - start,
                             checked_cpu_seconds=checked_cpu,
                             raw_cpu_seconds=time.process_time() - cpu, raw_counters=raw)

@@ -1,6 +1,6 @@
 """The comparator: where the RTL first leaves the model's prediction.
 
-Trace records are tuples ``(cycle, kind, ...)`` (model/schedule.py documents the kinds). Both
+Trace records are tuples ``(cycle, kind, ...)`` (cycles/integrate.py documents the kinds). Both
 streams are put in the canonical order first, then compared record by record; the first
 difference is reported with its cycle, the expected and the seen record, and the context that
 reproduces it (config, layer, seed, image). Memories are compared word by word afterwards.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.schedule import trace_order
+from cycles.trace import trace_order
 
 
 @dataclass

@@ -10,8 +10,8 @@ from amaranth import Mux
 from hw import core as hc
 from hw.common import bits
 from hw.integrate import event_layout, pack_event
-from model.pool_schedule import PoolLayout
-from model.schedule import EngineLayout
+from cycles.layout import PoolLayout
+from cycles.layout import EngineLayout
 from sim.capture import TraceFormat
 from sim import engine_driver as drv
 from sim.engine_driver import EngineTrace, read_each, write_words
@@ -21,7 +21,7 @@ _FLAGS = {"tr_integrated": "integrated", "tr_learned": "learned", "tr_pooled": "
 
 
 class CoreTrace(TraceFormat):
-    """The core's trace ports as the records of ``model.core_schedule``: the engine's (row,
+    """The core's trace ports as the records of ``cycles.core``: the engine's (row,
     fire, step), winners, STDP ops, the next layer's events, the phase ends and done."""
 
     def __init__(self, lay: EngineLayout, formats, lc):
@@ -181,25 +181,26 @@ async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
     return out
 
 
-async def run_command(bus, fmt: CoreTrace, cmd: int, expected: list | None = None,
+COMMAND_NAMES = {hc.CMD_INFER: "infer", hc.CMD_LEARN: "learn", hc.CMD_SWEEP: "sweep"}
+
+
+async def run_command(bus, fmt: CoreTrace, cmd: int, cycles: int, expected: list | None = None,
                       context: dict | None = None, words: list[int] | None = None):
-    """Start ``cmd`` and follow it to ``done``; returns (trace records, counters). Under
-    Amaranth's simulator (``expected`` None) the records are read every cycle; on a
-    ``TraceCapture``-wrapped core under cocotb they are compared with ``expected`` as the
-    capture fills (sim/capture.py), and the records returned are the expected ones, seen equal."""
+    """Start ``cmd`` and follow it to ``done``; returns (trace records, counters). ``cycles``:
+    the command's cycles by the cycle model (``cycles.core.core_command``): past
+    ``sim.stall.cycle_limit`` of them the wait ends in StallError. Under Amaranth's simulator
+    (``expected`` None) the records are read every cycle; on a ``TraceCapture``-wrapped core
+    under cocotb they are compared with ``expected`` as the capture fills (sim/capture.py), and
+    the records returned are the expected ones, seen equal."""
+    name = f"layer core {COMMAND_NAMES.get(cmd, cmd)}"
     await command(bus, cmd)
     if expected is None:
         trace = []
-        for _ in range(100_000_000):
-            trace += fmt.records(bus.get("cycle"), bus.get)
-            if bus.get("tr_done"):
-                break
-            await bus.tick()
-        else:
-            raise TimeoutError("the core never finished its command")
+        await drv.trace_until_done(bus, lambda c: trace.extend(fmt.records(c, bus.get)), name,
+                                   cycles, context)
     else:
         from sim.capture import check_pass
-        await check_pass(bus.dut, fmt, expected, context or {}, words)
+        await check_pass(bus.dut, fmt, expected, context or {}, words, command=name)
         trace = expected
     await bus.tick()
     return trace, counters(bus)
@@ -222,7 +223,7 @@ def join_state(meta: dict, npz: dict, step: int) -> dict:
 
 
 def expected_state(lay: EngineLayout, lc, pred) -> dict:
-    """The memories ``model.core_schedule.core_command`` predicts after a command, as the host
+    """The memories ``cycles.core.core_command`` predicts after a command, as the host
     reads them (``read_state``)."""
     out = {}
     if pred.engine is not None:

@@ -4,7 +4,7 @@
     report = cosim.run_engine(lay, passes=[times_in, ...], weights=..., active=..., threshold=...,
                               context={...}, sim="verilator")
 
-``run_engine`` predicts every pass with ``model.schedule.integrate_pass``, writes them as one case
+``run_engine`` predicts every pass with ``cycles.integrate.integrate_pass``, writes them as one case
 for the cocotb test ``sim/cocotb_integrate.py``, builds the engine's Verilog for the layout and
 runs it under the chosen simulator (``sim.runner``, the clock generated inside the simulation):
 synapses are loaded once, then each pass's events; the trace of every pass (compared inside the
@@ -27,7 +27,9 @@ import numpy as np
 
 from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
-from model.schedule import EngineLayout, integrate_pass, policy_registers, stdp_pass
+from cycles.layout import EngineLayout
+from cycles.integrate import integrate_pass, policy_registers
+from cycles.stdp_unit import stdp_pass
 from sim import runner
 from sim.capture import TRACE_ROM_VERILOG, TraceCapture, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
@@ -111,7 +113,7 @@ def run_stdp(lay: EngineLayout, formats, weights, active, times_in, context: dic
              pred_weights=pred.weights, pred_active=pred.active)
     case.with_suffix(".json").write_text(json.dumps({
         "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
-        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace,
+        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace, "cycles": pred.cycles,
         "context": dict(context, simulator=sim)}))
     runner.run(StdpUnit(lay, formats, max_winners), "stdp_unit", "sim.cocotb_stdp", sim=sim,
                waves=waves, build_dir=runner.BUILD / tag,
@@ -124,7 +126,7 @@ def load_stdp_case(path: str | Path) -> dict:
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
     case = {"layout": EngineLayout(**meta["layout"]), "formats": Formats(**meta["formats"]),
-            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]],
+            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]], "cycles": meta["cycles"],
             "context": meta["context"]}
     with np.load(path.with_suffix(".npz")) as z:
         case.update({k: z[k] for k in z.files})
@@ -153,7 +155,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     """Co-simulate a sequence of commands on one layer core (hw/core.py), loaded once.
 
     ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
-    and sweep, the STDP arguments of ``model.core_schedule.core_command`` (a_plus, a_minus,
+    and sweep, the STDP arguments of ``cycles.core.core_command`` (a_plus, a_minus,
     round_key, check, prune_th) plus ``layer_key`` and ``image_n``; optionally ``enabled`` (the
     map enables, (F,) bools) and ``window`` (the window end), written into the core's policy
     registers before the command (default: all maps on, T). Each command is predicted
@@ -162,7 +164,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     ``alter(step, trace)`` may change a step's expected trace before it is written (to show
     that a difference is caught)."""
     from hw.core import LayerCore
-    from model.core_schedule import core_command
+    from cycles.core import core_command
     from sim.core_driver import CoreTrace, expected_state, split_state
     sim = runner.default_sim(sim)
     fmt = CoreTrace(lay, formats, lc)

@@ -14,12 +14,14 @@ from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
 from hw.integrate import (MEM_EVENTS, MEM_MAP_ON, MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS, MEM_WINDOW,
                           pack_event)
-from model.schedule import EngineLayout, policy_registers
+from cycles.layout import EngineLayout
+from cycles.integrate import policy_registers
 from sim.capture import TraceFormat
+from sim.stall import StallError, cycle_limit
 
 
 class EngineTrace(TraceFormat):
-    """The integrate engine's trace ports as records (row, fire, step, done; model/schedule.py)."""
+    """The integrate engine's trace ports as records (row, fire, step, done; cycles/integrate.py)."""
 
     def __init__(self, lay: EngineLayout):
         self.lay = lay
@@ -101,17 +103,22 @@ class AmaranthBus:
         """After setting a read address: until the data is on the output ports."""
         await self.ctx.tick()
 
-    async def wait_high(self, name):
-        while not self.get(name):
+    async def wait_high(self, name, limit: int) -> bool:
+        """Until the port ``name`` is high, at most ``limit`` cycles; whether it rose."""
+        for _ in range(limit):
+            if self.get(name):
+                return True
             await self.tick()
+        return bool(self.get(name))
 
 
 class CocotbBus:
     """``input_latency``: cycles between setting an input and the block seeing it (1 behind
     ``sim.capture.TraceCapture``'s input registers)."""
 
-    def __init__(self, dut, clock, input_latency: int = 0):
+    def __init__(self, dut, clock, input_latency: int = 0, period_ns: int = 10):
         self.dut, self.clock, self.input_latency = dut, clock, input_latency
+        self.period_ns = period_ns
 
     def set(self, name, value):
         getattr(self.dut, name).value = int(value)
@@ -131,12 +138,16 @@ class CocotbBus:
         for _ in range(1 + self.input_latency):
             await self.tick()
 
-    async def wait_high(self, name):
-        # The simulator runs on its own until the port rises: no Python per cycle.
-        from cocotb.triggers import FallingEdge, RisingEdge
+    async def wait_high(self, name, limit: int) -> bool:
+        """Until the port ``name`` is high, at most ``limit`` cycles; whether it rose. The
+        simulator runs on its own until the port rises or the time is up: no Python per cycle."""
+        from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
         if not self.get(name):
-            await RisingEdge(getattr(self.dut, name))
+            timeout = Timer(limit * self.period_ns, "ns")
+            if await First(RisingEdge(getattr(self.dut, name)), timeout) is timeout:
+                return False
             await FallingEdge(self.clock)
+        return True
 
 
 # The integrate engine's synapse-port write strobes (hw.common.synapse_port): held low when the
@@ -224,22 +235,29 @@ async def start(bus):
     bus.set("start", 0)
 
 
-async def trace_until_done(bus, record, max_cycles: int = 10_000_000) -> int:
-    """Call ``record(cycle)`` every cycle until ``tr_done``; returns the last cycle stamp."""
-    for _ in range(max_cycles):
+async def trace_until_done(bus, record, command: str, expected: int,
+                           context: dict | None = None) -> int:
+    """Call ``record(cycle)`` every cycle until ``tr_done``; returns the last cycle stamp.
+    ``command`` (what was started) has ``expected`` cycles by the cycle model: past
+    ``sim.stall.cycle_limit`` of them, StallError."""
+    limit = cycle_limit(expected)
+    for _ in range(limit):
         cycle = bus.get("cycle")
         record(cycle)
         if bus.get("tr_done"):
             return cycle
         await bus.tick()
-    raise TimeoutError(f"no done after {max_cycles} cycles")
+    raise StallError(command, limit, expected, context)
 
 
-async def run(bus, lay: EngineLayout, max_cycles: int = 10_000_000):
-    """Start a pass and record its trace until ``done``; returns (trace, counters)."""
+async def run(bus, lay: EngineLayout, expected: int, context: dict | None = None):
+    """Start a pass and record its trace until ``done``; returns (trace, counters). ``expected``:
+    the pass's cycles by the cycle model (``cycles.integrate.integrate_pass``), which bound the
+    wait."""
     fmt, trace = EngineTrace(lay), []
     await start(bus)
-    cycle = await trace_until_done(bus, lambda c: trace.extend(fmt.records(c, bus.get)), max_cycles)
+    cycle = await trace_until_done(bus, lambda c: trace.extend(fmt.records(c, bus.get)),
+                                   "integrate pass", expected, context)
     counters = {"cycles": cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     await bus.tick()
     return trace, counters
@@ -255,16 +273,19 @@ async def run_captured(bus, lay: EngineLayout, expected: list[tuple], context: d
     if hasattr(bus.dut, "chk_base"):
         bus.set("chk_base", base)
     await start(bus)
-    n, last_cycle = await check_pass(bus.dut, EngineTrace(lay), expected, context, words)
+    n, last_cycle = await check_pass(bus.dut, EngineTrace(lay), expected, context, words,
+                                     command="integrate pass")
     await bus.tick()
     counters = {"cycles": last_cycle + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     return n, counters
 
 
-async def run_unchecked(bus):
-    """Start a pass and wait for ``done`` without looking at the trace (the raw speed)."""
+async def run_unchecked(bus, expected: int, context: dict | None = None):
+    """Start a pass and wait for ``done`` without looking at the trace (the raw speed), at most
+    ``sim.stall.cycle_limit(expected)`` cycles."""
     await start(bus)
-    await bus.wait_high("done")
+    if not await bus.wait_high("done", cycle_limit(expected)):
+        raise StallError("integrate pass (unchecked)", cycle_limit(expected), expected, context)
     counters = {"cycles": bus.get("cycle") + 1, "ops": bus.get("ops"), "op_cycles": bus.get("op_cycles")}
     await bus.tick()
     return counters

@@ -9,7 +9,7 @@ the chosen simulator on the first images of the test set: inference on each imag
 then inhibition, pooling and the next layer's events), then learning on each as the layer's next
 learning images (integrate with the k-WTA at every step's end, then the STDP unit with its
 pruning check). Every trace event, counter and memory is compared with the model's prediction
-(model/core_schedule.py); the next layer's input is the model's, equal to the RTL's output
+(cycles/core.py); the next layer's input is the model's, equal to the RTL's output
 events, which are compared.
 
 Writes ``build/reports/sim.json``; the top-level figures are those of the last config (the
@@ -39,9 +39,9 @@ import numpy as np
 from model import config as C
 from model import data, rng
 from model.cli import guarded, write_json
-from model.experiment import CHECKPOINTS, quick_config
+from model.train import CHECKPOINTS, quick_config
 from model.pruning import stdp_check
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 from model.train import Trainer, config_digest
 from sim import cosim, runner
 
@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", action="append", help="repeatable; default configs/mnist.yaml")
     ap.add_argument("--images", type=int, default=2)
-    ap.add_argument("--lanes", type=int, default=10)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes per core (default: each config's core.lanes)")
     ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
     ap.add_argument("--quick", action="store_true", help="train on a few hundred images")
     ap.add_argument("--out", default="build/reports/sim.json")
@@ -150,7 +151,8 @@ def main(argv=None) -> int:
         runs = []
         for path in args.config or ["configs/mnist.yaml"]:
             cfg = C.load(path)
-            run = co_simulate(cfg, Path(path).stem, args.images, args.lanes, sim, args.quick)
+            lanes = cfg.core.lanes if args.lanes is None else args.lanes
+            run = co_simulate(cfg, Path(path).stem, args.images, lanes, sim, args.quick)
             runs.append(run)
             summary(run)
         report = dict(runs[-1], runs=runs, mismatches=sum(r["mismatches"] for r in runs),

@@ -5,7 +5,7 @@ import numpy as np
 
 from hw.stdp_unit import MEM_MAP_ROWS, MEM_TIMES
 from hw.synapses import MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS
-from model.schedule import EngineLayout
+from cycles.layout import EngineLayout
 from sim.engine_driver import start, trace_until_done, write_words
 
 
@@ -20,8 +20,11 @@ async def load(bus, lay: EngineLayout, weights, active, times_in):
         await write_words(bus, mem, lane, words)
 
 
-async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th, all_maps=False,
-              max_cycles=10_000_000):
+async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th, all_maps,
+              expected: int, context: dict | None = None):
+    """One pass of the STDP unit on ``winners`` (or every map, ``all_maps``); returns its trace.
+    ``expected``: the pass's cycles by the cycle model (``cycles.stdp_unit.stdp_pass``), which
+    bound the wait."""
     for i, (f, y, x, t) in enumerate(winners):
         for name, v in (("win_we", 1), ("win_idx", i), ("win_f", f), ("win_y", y), ("win_x", x),
                         ("win_t", t)):
@@ -42,7 +45,8 @@ async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th
             trace.append((cycle, "done"))
 
     await start(bus)
-    await trace_until_done(bus, record, max_cycles)
+    await trace_until_done(bus, record, "STDP pass" + (" (sweep)" if all_maps else ""), expected,
+                           context)
     await bus.tick()
     return trace
 

@@ -90,14 +90,14 @@ def core_case(tiny_net, layer, lanes, image, seed, prune):
     live weights just above a pruning threshold (so learning prunes), the STDP rates of an
     image past a few rate doublings."""
     from model import rng
-    from model.schedule import EngineLayout
+    from cycles.layout import EngineLayout
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
     rs = np.random.default_rng(seed)
     weights = rs.integers(90, 256, net.shapes[layer])      # strong enough to fire ...
     near = rs.random(net.shapes[layer]) < 0.3               # ... and many near the threshold
     weights[near] = CORE_PRUNE_TH + rs.integers(0, 4, int(near.sum()))
-    # Live connections at or above it, as after the warm-up's sweep (tests/test_stdp_unit.py).
+    # Live connections at or above it, as after the warm-up's sweep (tests/hw/test_stdp_unit.py).
     active = (rs.random(net.shapes[layer]) >= prune) & (weights >= CORE_PRUNE_TH)
     lay = EngineLayout.for_input(cfg, layer, lanes, x)
     n = 300 + seed

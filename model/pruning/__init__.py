@@ -1,18 +1,18 @@
 """Pruning policies: which connections (or whole maps) a layer stops spending cycles on.
 
-``pruning.policy`` in the config picks one (DESIGN.md 2.1 and 2.3); each is one module here with
+``pruning.policy`` in the config picks one (docs/design.md 2.1 and 2.3, papers under References); each is one module here with
 its adaptation to a TTFS network trained layer by layer with STDP documented at its top:
 
-* ``threshold`` (seed 003): during learning, a connection whose weight falls below a threshold
+* ``threshold`` (Nguyen et al. 2021): during learning, a connection whose weight falls below a threshold
   is pruned for good.
-* ``lamp`` (seed 000 spatial): after training, LAMP scores ranked across layers, pruned in rounds
+* ``lamp`` (DSTP, spatial): after training, LAMP scores ranked across layers, pruned in rounds
   with STDP retraining between them (a policy with ``next_round``: model/train.py runs it).
-* ``temporal_window`` (seeds 000 and 002 temporal): the inference window, chosen after training
+* ``temporal_window`` (DSTP and Chowdhury et al. 2021, temporal): the inference window, chosen after training
   from the readout's divergence on t steps, optionally shortened step by step during training.
-* ``channel_activity`` (seed 001, SCA): every ``update_every`` images the learning layer's maps
+* ``channel_activity`` (SCA, Li et al. 2024): every ``update_every`` images the learning layer's maps
   are ranked by spikes and potentials, the weakest disabled to a share of the maps, and disabled
   maps whose STDP drive beats the weakest enabled one's importance regrow in a swap.
-* ``pca_channels`` (seed 002, structured): ``pca_rebuild`` sets each layer's number of maps from
+* ``pca_channels`` (Chowdhury et al. 2021, structured): ``pca_rebuild`` sets each layer's number of maps from
   a PCA of its potentials and retrains it; nothing happens per image.
 
 Every policy acts through the network's state, which the hardware holds too: the per-connection
@@ -35,7 +35,7 @@ NoPruning = Policy          # ``pruning.enabled: false``: the dense network
 
 class PCAChannelsPolicy(Policy):
     """pca_channels chooses the layers' sizes between trainings (``pca_channels.pca_rebuild``,
-    run by model/experiment.py; not imported here, it needs the trainer and scikit-learn):
+    run by report/train.py; not imported here, it needs the trainer and scikit-learn):
     nothing happens per image."""
     name = "pca_channels"
 
@@ -52,7 +52,7 @@ def stdp_check(net, i: int, n: int) -> tuple[bool, int]:
     are written by the host."""
     policy = net.pruning
     if isinstance(policy, ThresholdPruning):
-        return policy.enabled and n + 1 > policy.warmup, net.prune_thresholds[i]
+        return policy.enabled and n + 1 > policy.warmups[i], net.prune_thresholds[i]
     return False, 0
 
 

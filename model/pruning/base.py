@@ -19,7 +19,7 @@ class Policy:
         return 0
 
     def after_training(self, net, ds) -> dict:
-        """Called once when every layer has learned (model/experiment.py ``train_network``,
+        """Called once when every layer has learned (report/train.py ``train_network``,
         which saves what it changes in the checkpoint); returns what the policy chose."""
         return {}
 

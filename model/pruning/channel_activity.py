@@ -1,4 +1,4 @@
-"""Channel-activity pruning with regrowth (seed 001, SCA), adapted to layer-wise STDP learning.
+"""Channel-activity pruning with regrowth (SCA, Li et al. 2024), adapted to layer-wise STDP learning.
 
 What the paper does: during backpropagation training, each convolution channel gets an
 importance from its spiking activity (spike counts plus membrane-potential magnitude,

@@ -1,4 +1,4 @@
-"""LAMP pruning (seed 000, spatial): layer-adaptive magnitude scores ranked across layers.
+"""LAMP pruning (spatial pruning of dynamic spatio-temporal pruning, DSTP): layer-adaptive magnitude scores ranked across layers.
 
 What the paper does: it scores each weight u of a layer by LAMP (Lee et al., ICLR 2021),
 ``score(u) = w_u^2 / sum of w_v^2 over the layer's surviving weights v at least as large as u``,

@@ -1,4 +1,4 @@
-"""Maps per layer from PCA of the layer's potentials (seed 002, structured spatial pruning).
+"""Maps per layer from PCA of the layer's potentials (Chowdhury et al. 2021, structured spatial pruning).
 
 What the paper does: after training, it collects each layer's average accumulated membrane
 potential, takes the principal component analysis of it, and keeps as many channels as there
@@ -18,7 +18,7 @@ What we do instead, and why:
   ``variance`` (scikit-learn's PCA of the centred, unscaled samples, full SVD: deterministic).
   Then ``layers[i].maps`` becomes that count and the next round trains layer i again from
   scratch; the layers above see fewer input channels and are trained after it. The last
-  layer's retraining is the caller's final training (model/experiment.py ``train_network``).
+  layer's retraining is the caller's final training (report/train.py ``train_network``).
   Layers below i are retrained bit-identically in every round (same config, hashed random
   streams): that costs time, not results, and keeps the training code untouched.
 * Each round is a normal training run with its checkpoint under ``build/ckpt``, named by the

@@ -1,14 +1,14 @@
-"""Temporal pruning: the inference window (seed 000 temporal, seed 002 temporal).
+"""Temporal pruning: the inference window (DSTP and Chowdhury et al. 2021, temporal).
 
-What the papers do: seed 000 reads its network out on t time steps for every t, measures a
+What the papers do: DSTP reads its network out on t time steps for every t, measures a
 divergence between that readout and the labels, min-max normalises the curve over t and keeps the
-smallest t whose normalised divergence is below 0.01; inference then stops at t. Seed 002 trains
+smallest t whose normalised divergence is below 0.01; inference then stops at t. Chowdhury et al. train
 with back-propagation and shortens the simulation by one time step at a time during training, so
 the network adapts to the shorter window.
 
 What we do instead, and why:
 
-* Selection (seed 000): the readout on t steps is the network run with ``net.window = t`` (every
+* Selection (DSTP): the readout on t steps is the network run with ``net.window = t`` (every
   layer processes steps 0 .. t-1 only, model/layer.py) and the project's SVM (model/readout.py).
   The divergence is the held-out cross-entropy between the softmax of the SVM's decision values
   and the one-hot labels: out-of-fold decision values from ``folds``-fold stratified
@@ -25,11 +25,11 @@ What we do instead, and why:
   on which liblinear does not converge within the final readout's 20,000 iterations (over two
   minutes per window on 1000 images), and the capped fit's divergence differs from the converged
   one in the second decimal (measured at t = 3: 1.861 against 1.866; equal from t = 6). The final
-  readout of the chosen window is fitted in full (model/experiment.py). A flat curve normalises to
+  readout of the chosen window is fitted in full (report/train.py). A flat curve normalises to
   all zeros and picks t = 1. The candidates are 1 .. the window training ended with (T unless the
   reduction below shortened it). The chosen window becomes ``net.window``, part of the network's
-  saved state, and the readout and inference use it (model/experiment.py).
-* Reduction during training (seed 002): there is no end-to-end training, so the schedule runs
+  saved state, and the readout and inference use it (report/train.py).
+* Reduction during training (Chowdhury et al.): there is no end-to-end training, so the schedule runs
   over the images learned by all layers together: with ``reduce_every`` = N the window is
   ``max(min_steps, T - (images learned by all layers) // N)``. It never grows again between
   layers: the next layer starts with the window the previous one ended with, and the layers

@@ -1,0 +1,96 @@
+"""The layer core (hw/core.py) under Amaranth's simulator: every command's trace, counters and
+memories against cycles/core.py, whose blocks are each checked against the model."""
+import pytest
+from amaranth.sim import Simulator
+
+from conftest import core_case, layer_output
+from hw import core as hc
+from model import wta
+from cycles.core import core_command
+from sim import core_driver as cd
+from sim.compare import first_trace_divergence
+from sim.engine_driver import AmaranthBus
+
+CMD = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}
+
+
+def simulate(c, cmds, cycles, faults=frozenset()):
+    """Run ``cmds`` in order on one core, loaded once; returns per command (trace, counters,
+    state). ``cycles``: each command's cycles by the cycle model, which bound its wait."""
+    lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]
+    dut = hc.LayerCore(lay, fmt, lc, faults)
+    fmtr = cd.CoreTrace(lay, fmt, lc)
+    seen = []
+
+    async def bench(ctx):
+        bus = AmaranthBus(ctx, dut)
+        await cd.load_synapses(bus, lay, c["weights"], c["active"])
+        await cd.load_image(bus, lay, c["x"], c["threshold"], learn=True)
+        lp = c["learning"]
+        cd.set_learning(bus, lp["a_plus"], lp["a_minus"], c["keys"]["layer_key"],
+                        c["keys"]["image_n"], lp["check"], lp["prune_th"])
+        for cmd, n in zip(cmds, cycles):
+            trace, counters = await cd.run_command(bus, fmtr, CMD[cmd], n)
+            n_out = bus.get("n_out") if lc.pool.size > 0 else None
+            seen.append((trace, counters, await cd.read_state(bus, lay, n_out)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def _predict(c, cmd, weights, active):
+    return core_command(cmd, c["lay"], c["net"].arith, c["lc"], c["x"], weights, active,
+                        c["threshold"], **c["learning"])
+
+
+def _assert_matches(c, pred, seen, context):
+    trace, counters, state = seen
+    d = first_trace_divergence(pred.trace, trace, context)
+    assert d is None, str(d)
+    assert counters == pred.counters, f"counters: expected {pred.counters}, seen {counters}"
+    d = cd.state_divergence(cd.expected_state(c["lay"], c["lc"], pred), state, context)
+    assert d is None, str(d)
+
+
+@pytest.mark.parametrize("layer, lanes, image, seed", [(0, 3, 0, 1), (1, 4, 1, 2)])
+def test_core_commands_match_schedule(tiny_net, layer, lanes, image, seed):
+    """learn, then infer and sweep on the learned synapses: the STDP unit's writes go to the
+    engine's memories, so the second pass integrates with the learned weights and masks."""
+    c = core_case(tiny_net, layer, lanes, image, seed, prune=0.3)
+    cmds, preds = ["learn", "infer", "sweep"], []
+    weights, active = c["weights"], c["active"]
+    for cmd in cmds:
+        preds.append(pred := _predict(c, cmd, weights, active))
+        if pred.weights is not None:
+            weights, active = pred.weights, pred.active
+    seen = simulate(c, cmds, [p.cycles for p in preds])
+    for cmd, pred, s in zip(cmds, preds, seen):
+        _assert_matches(c, pred, s, {"layer": layer, "command": cmd, "seed": seed})
+    learn = _predict(c, "learn", c["weights"], c["active"])
+    assert learn.winners and learn.counters["prunes"] > 0, "the case must find winners and prune"
+    # The winners are the model's k-WTA on the layer's output.
+    out = layer_output(c["lay"], c["x"][None], c["weights"], c["active"], c["threshold"])
+    lc = c["lc"]
+    model = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, c["net"].T)
+    assert [w[:3] for w in learn.winners] == [tuple(int(v) for v in w) for w in model]
+
+
+@pytest.mark.parametrize("path", ["configs/tiny.yaml", "configs/mnist.yaml"])
+def test_network_layouts_follow_the_data(path):
+    """The layouts computed from the config alone (boards/, the resource report) are those of
+    the spike times the model hands each layer."""
+    import numpy as np
+
+    from model import config as C
+    from cycles.core import network_layouts
+    from model.network import Network
+    from cycles.layout import EngineLayout
+    cfg = C.load(path)
+    net = Network(cfg)
+    times = net.encode(np.zeros((1, cfg.input.size, cfg.input.size), dtype=np.uint8))
+    for i, lay in enumerate(network_layouts(cfg, 10)):
+        seen = net.propagate(times, i)[0]
+        assert lay == EngineLayout.for_input(cfg, i, min(10, cfg.layers[i].maps), seen)
