@@ -39,6 +39,7 @@ same checkpoint interval).
 * ``best``: ``accuracy_at_equal_connectivity`` (variants whose connectivity reduction is within
   ``connectivity_tolerance`` of the threshold rule's) and ``speedup_at_equal_accuracy``
   (variants within ``accuracy_tolerance`` of the dense accuracy), each with its candidates.
+* ``tasks``: each task's (policy, quantization sweep) own wall time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``.
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ from report.train import read_out, train_network
 from model.train import config_digest
 from report import measure
 from report.pipeline import (Cache, _find_key, command_parser, measure_code, prepare, resources,
-                             run_command)
+                             run_command, timed)
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -215,6 +216,7 @@ def cache_key(opts: Options) -> dict:
             "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}
 
 
+@timed
 def policy_task(cfg: C.Config, name: str, tag: str, opts: Options, out_dir: Path,
                 threshold: dict | None = None) -> dict:
     """One variant's row as a task, cached under ``<out>/report_cache``; LAMP's needs the
@@ -227,6 +229,7 @@ def policy_task(cfg: C.Config, name: str, tag: str, opts: Options, out_dir: Path
     return {"row": row, "hits": cache.hits}
 
 
+@timed
 def quantization_task(cfg: C.Config, tag: str, opts: Options, out_dir: Path, *after) -> dict:
     """The weight-width sweep of the threshold variant as a task (``after``: that variant's
     task, whose checkpoint it reads), cached."""
@@ -262,6 +265,8 @@ def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path,
                        "cycle_sample": opts.test_images},
             "lanes": opts.lanes, "config": cfg.to_dict(), "quick": opts.quick,
             "options": asdict(opts), "cache_hits": cache.hits,
+            "tasks": {name: {"seconds": done[name]["seconds"]}
+                      for name in (*POLICIES, "quantization")},
             "seconds": round(time.perf_counter() - start, 1)}
 
 
