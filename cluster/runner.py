@@ -58,6 +58,15 @@ def check_arguments(workers: int | None, scheduler: str | None) -> None:
                              "tcp://host:8786")
 
 
+def one_thread(fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with the BLAS and OpenMP pools at one thread: the order of their
+    reductions, and so a float's last bits (numpy's SVD and eigh), depends on the thread count,
+    which differs between this process, a worker and another machine."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        return fn(*args, **kwargs)
+
+
 class Done:
     """A task run in this process: its result, as a future would give it."""
 
@@ -140,10 +149,10 @@ class Runner:
         if self.serial:
             args = [a.result() if isinstance(a, Done) else a for a in args]
             kwargs = {k: v.result() if isinstance(v, Done) else v for k, v in kwargs.items()}
-            return Done(fn(*args, **kwargs))
+            return Done(one_thread(fn, *args, **kwargs))
         name = key or getattr(fn, "__name__", "task")
-        return self.client.submit(fn, *args, key=f"{name}-{uuid.uuid4().hex[:8]}", pure=False,
-                                  **kwargs)
+        return self.client.submit(one_thread, fn, *args, key=f"{name}-{uuid.uuid4().hex[:8]}",
+                                  pure=False, **kwargs)
 
     def completed(self, tasks: dict, desc: str = "tasks"):
         """``(key, result)`` of each task as it completes (serial: in order); the progress bar
