@@ -6,8 +6,14 @@ STAMP  := $(VENV)/.installed
 REPORTS := build/reports
 CONFIG ?= configs/mnist.yaml
 QUICK  ?= 0
+# Where report, compare, resources and seeds run their independent tasks (cluster/runner.py):
+# a local Dask cluster of JOBS worker processes (default: one per core), JOBS=0 in this process,
+# or SCHEDULER=tcp://host:8786 (or $DASK_SCHEDULER_ADDRESS) a running cluster.
+JOBS      ?=
+SCHEDULER ?=
+CLUSTER = $(if $(JOBS),--workers $(JOBS),) $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
-.PHONY: all help sim test formal train bench report compare resources bitstream regress mutate clean distclean toolchain
+.PHONY: all help sim test formal train bench report compare resources bitstream seeds regress mutate clean distclean toolchain
 
 all: test
 
@@ -82,14 +88,14 @@ train: $(STAMP) ## train both layers, dense and pruned, on the MNIST subset
 # `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a few hundred
 # images. Interrupted, it resumes from its checkpoints and cached steps.
 report: $(STAMP) toolchain ## the paper's experiment -> build/reports/report.md and figures
-	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG)
+	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG) $(CLUSTER)
 
 # Every pruning policy (model/pruning) on one network (report/policies.py): accuracy,
 # connectivity, synaptic operations, cycles, speed-ups, energy, each policy's extra logic (from
 # make resources, if run) and the weight-width sweep -> build/reports/policies.json, .md, .png.
 # Reuses make report's dense and threshold checkpoints. QUICK=1: a few hundred images.
 compare: $(STAMP) ## every pruning policy on one network -> build/reports/policies.md
-	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG)
+	$(PY) -m report.policies --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG) $(CLUSTER)
 
 bench: $(STAMP) toolchain ## model and co-simulation speed -> build/reports/bench_*.json
 	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(QUICK_FLAG)
@@ -123,7 +129,7 @@ LANES ?=
 LANES_ARG = $(if $(LANES),--lanes $(LANES),)
 resources: $(STAMP) ## per-block FPGA utilisation and the pruning logic's share
 	$(PY) -m boards.resources --config $(CONFIG) $(LANES_ARG) \
-	  --out $(REPORTS)/resources-$(basename $(notdir $(CONFIG))).json
+	  --out $(REPORTS)/resources-$(basename $(notdir $(CONFIG))).json $(CLUSTER)
 
 # The board top (layer cores + UART host link) to a bitstream (boards/bitstream.py), after the
 # resource report: BOARD=ulx3s (ECP5-85F, YoWASP from PyPI, end to end), arty_a7 (yosys synthesis
@@ -139,6 +145,14 @@ bitstream: $(STAMP) ## a board top to a bitstream: BOARD=ulx3s|arty_a7|icebreake
 	$(BITSTREAM) --check-only
 	$(MAKE) resources
 	$(BITSTREAM)
+
+# One netlist of the board top placed and routed with SEEDS nextpnr seeds (boards/seeds.py), each
+# a task: the Fmax of each seed and their min / median / max -> build/reports/seeds.json.
+SEEDS ?= 4
+seeds: $(STAMP) ## one netlist placed and routed with SEEDS nextpnr seeds -> build/reports/seeds.json
+	@[ -n "$(BOARD)" ] || { echo "error: set BOARD: make seeds BOARD=ulx3s|icebreaker SEEDS=n" >&2; exit 2; }
+	$(PY) -m boards.seeds --board $(BOARD) --config $(CONFIG) --layers $(LAYERS) $(LANES_ARG) \
+		--seeds $(SEEDS) $(if $(MHZ),--mhz $(MHZ),) --report $(REPORTS)/seeds.json $(CLUSTER)
 
 clean: ## remove build/ (reports, checkpoints, simulator builds)
 	rm -rf build

@@ -32,6 +32,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from boards import registry, tools
@@ -145,14 +146,48 @@ def check_fit(board, cores: dict) -> dict:
     return {"memory_bits": bits, "memory_bits_total": total, "bram_bits": board.bram_bits}
 
 
-def build(args) -> int:
+@dataclass
+class Design:
+    """A checked build request: what ``build`` and ``boards.seeds`` synthesize."""
+    board: registry.Board
+    cfg: object
+    layers: list
+    lanes: int
+    mhz: float
+    divisor: int
+    fit: dict
+    env: dict
+    synth_only: bool
+    lacking: list
+
+    def extract(self, out: Path) -> Path:
+        """The board top's Amaranth build plan (the flow's scripts and netlist inputs) in ``out``."""
+        from boards.clocks import Clocked
+        from boards.top import BoardTop
+        clocked = Clocked(BoardTop(self.cfg, self.lanes, self.divisor, layers=self.layers),
+                          self.board, self.mhz)
+        out.mkdir(parents=True, exist_ok=True)
+        opts = {}
+        if self.board.family in ("ecp5", "ice40"):
+            # Keep going when the clock is missed: the report says so and the exit status is 4.
+            opts["nextpnr_opts"] = "--timing-allow-fail"
+            opts["script_after_synth"] = "\n".join([f"tee -q -o {NAME}.stat.json stat -json",
+                                                    *limit_checks(self.board)])
+        plan = platform_for(self.board, self.synth_only).build(
+            clocked, name=NAME, build_dir=str(out), do_build=False, **opts)
+        plan.extract(str(out))
+        return out
+
+
+def check_design(args) -> Design:
+    """The checks every board command runs before any long step (module doc), and its line."""
     from model import config as C
     from cycles.core import network_layouts
-    from boards.clocks import Clocked, pll_for
+    from boards.clocks import pll_for
+    from boards.top import divisor_for
     from hw.core import LayerCore
     from model.fixedpoint import Formats
 
-    t0 = time.monotonic()
     board = registry.board(args.board)
     cfg = C.load(args.config)
     layers = select_layers(cfg, args.layers)
@@ -170,28 +205,24 @@ def build(args) -> int:
     lays = network_layouts(cfg, lanes)    # refuses a layout the core cannot hold
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], Formats.from_config(cfg, i),
                                                           cfg.layers[i]) for i in layers})
-    from boards.top import BoardTop, divisor_for
     divisor = divisor_for(mhz * 1e6, board.baud)
     pll_for(board, mhz)
     print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
           f"{lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
           f"memories {fit['memory_bits_total'] / 1e6:.2f} of {board.bram_bits / 1e6:.2f} Mbit",
           flush=True)
+    return Design(board, cfg, layers, lanes, mhz, divisor, fit, env, synth_only, lacking)
+
+
+def build(args) -> int:
+    t0 = time.monotonic()
+    d = check_design(args)
     if args.check_only:
         return 0
-    clocked = Clocked(BoardTop(cfg, lanes, divisor, layers=layers), board, mhz)
-
-    out = Path(args.out) / board.name
-    out.mkdir(parents=True, exist_ok=True)
-    platform = platform_for(board, synth_only)
-    opts = {}
-    if board.family in ("ecp5", "ice40"):
-        # Keep going when the clock is missed: the report says so and the exit status is 4.
-        opts["nextpnr_opts"] = "--timing-allow-fail"
-        opts["script_after_synth"] = "\n".join([f"tee -q -o {NAME}.stat.json stat -json",
-                                                *limit_checks(board)])
-    plan = platform.build(clocked, name=NAME, build_dir=str(out), do_build=False, **opts)
-    plan.extract(str(out))
+    board, cfg, layers, lanes, mhz, divisor, fit, env = (d.board, d.cfg, d.layers, d.lanes, d.mhz,
+                                                         d.divisor, d.fit, d.env)
+    lacking = d.lacking
+    out = d.extract(Path(args.out) / board.name)
     proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=out, env=env)
     summary = {"board": board.name, "device": board.device, "config": str(args.config),
                "layers": [cfg.layers[i].name for i in layers], "lanes": lanes,

@@ -16,7 +16,8 @@ twice: keeping the hierarchy (each Amaranth block is a module, so its cells can 
 flattened, as a real build runs (optimisation across the blocks' boundaries, so its totals are
 lower). Memories are inferred as a real build would: block RAM where Yosys's cost model picks it,
 else distributed RAM (Amaranth's Xray template passes ``-nobram``; this flow does not). The runs
-are independent processes, ``--jobs`` at a time.
+are independent tasks, run on a local Dask cluster (``--workers N``, default the machine's cores;
+0: one after the other in this process) or a running one (``--scheduler``): cluster/runner.py.
 
 Cell categories (``CELLS``): ``luts`` (ECP5 LUT4; Xilinx LUT1-6 and INV, which becomes a LUT1),
 ``ffs``, ``carry`` (CCU2C, CARRY4), ``wide_mux`` (PFUMX / L6MUX21, MUXF7 / MUXF8: the slice
@@ -79,7 +80,7 @@ import json
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -87,6 +88,8 @@ from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
 from boards import registry, synth_cache, tools
+from cluster import Runner, add_arguments
+from cluster.runner import check_arguments
 from hw.channel_enable import ChannelEnables
 from hw.common import LowestSetBit
 from hw.core import LayerCore
@@ -287,12 +290,24 @@ def config_digest(cfg) -> str:
     return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def synthesize(family: str, mode: str, top: str, il: str, work: str) -> tuple[dict, float]:
+    """One synthesis run, a task: Yosys on ``work/il`` (a folder the workers share: the
+    checkout's build/); its ``stat -json`` cell counts and wall time."""
+    stat = f"{Path(il).stem}-{family}-{mode}.json"
+    start = time.time()
+    tools.run(tools.command(), synth_script(family, mode, top, il, stat), Path(work), stat[:-5] + ".log")
+    return json.loads((Path(work) / stat).read_text()), time.time() - start
+
+
 def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool = True,
             jobs: int = 2, work: Path = Path("build/resources"), progress=print,
-            weight_bits: int | None = None, cache: bool = True) -> dict:
+            weight_bits: int | None = None, runner: Runner | None = None,
+            cache: bool = True) -> dict:
     """Synthesize every layer core of ``config`` and return the report (fields: module doc);
     ``weight_bits``: build every layer's core for that weight width instead of its own;
-    ``cache``: reuse the report of an identical earlier run (``boards.synth_cache``)."""
+    ``cache``: reuse the report of an identical earlier run (``boards.synth_cache``). The
+    synthesis runs are tasks of ``runner``, else of a local Dask cluster of ``jobs`` worker
+    processes (0: one after the other in this process)."""
     t0 = time.time()
     cmd = tools.command()
     version, banner = tools.version(cmd)
@@ -333,20 +348,17 @@ def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool
         cached["cache"] = {"hit": True, "key": digest, "synthesis_seconds": cached["seconds"]}
         cached["seconds"] = round(time.time() - t0, 1)
         return cached
-    progress(f"resources: {len(runs)} synthesis runs of {config} (P = {lanes}), {jobs} at a time, "
-             f"yosys {version}")
-    results = {}
-
-    def one(run):
-        name, family, mode, top, il, _ = run
-        stat = f"{name}-{family}-{mode}.json"
-        start = time.time()
-        tools.run(cmd, synth_script(family, mode, top, il.name, stat), work, stat[:-5] + ".log")
-        return run, json.loads((work / stat).read_text()), time.time() - start
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for k, fut in enumerate(as_completed([pool.submit(one, r) for r in runs]), 1):
-            (name, family, mode, *_), stat, secs = fut.result()
+    with (nullcontext(runner) if runner else Runner(workers=jobs, progress=False,
+                                                    dashboard_address=None, say=progress)) as run:
+        where = "in this process" if run.serial else "as Dask tasks"
+        progress(f"resources: {len(runs)} synthesis runs of {config} (P = {lanes}) {where}, "
+                 f"yosys {version}")
+        tasks = {(name, family, mode): run.submit(synthesize, family, mode, top, il.name, str(work),
+                                                  key=f"yosys-{name}-{family}-{mode}")
+                 for name, family, mode, top, il, _ in runs}
+        results = {}
+        for k, ((name, family, mode), (stat, secs)) in enumerate(
+                run.completed(tasks, desc="synthesis"), 1):
             results[name, family, mode] = (stat, secs)
             progress(f"[{k}/{len(runs)}] {name} {family} {mode}: {secs:.1f} s")
 
@@ -495,7 +507,6 @@ def main(argv=None) -> int:
                     help="synthesize even when an identical earlier run's report is cached")
     ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: ecp5, xc7")
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened builds")
-    ap.add_argument("--jobs", type=int, default=2, help="synthesis processes at a time")
     ap.add_argument("--work", default="build/resources", help="RTLIL, logs and Yosys statistics")
     ap.add_argument("--baselines", default=str(BASELINES))
     ap.add_argument("--record-baseline", action="store_true",
@@ -505,7 +516,12 @@ def main(argv=None) -> int:
     ap.add_argument("--weight-bits", type=int, default=None, metavar="B",
                     help="build every layer's core for B-bit weights (2..16; not compared with "
                          "or recorded as the baseline, which is of the config as written)")
+    add_arguments(ap)
     args = ap.parse_args(argv)
+    try:
+        check_arguments(args.workers, args.scheduler)
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.weight_bits is not None and args.record_baseline:
         ap.error(f"--weight-bits {args.weight_bits} with --record-baseline: a baseline is of the "
                  "config as written; record it without --weight-bits")
@@ -514,9 +530,11 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--families: unknown {sorted(unknown)}; known: {list(FAMILIES)}")
     try:
-        rep = measure(args.config, args.lanes, families, not args.no_flat, args.jobs,
-                      Path(args.work), progress=lambda s: print(s, file=sys.stderr, flush=True),
-                      weight_bits=args.weight_bits, cache=not args.no_cache)
+        say = lambda s: print(s, file=sys.stderr, flush=True)
+        with Runner.from_args(args, say=say) as runner:
+            rep = measure(args.config, args.lanes, families, not args.no_flat, work=Path(args.work),
+                          progress=say, weight_bits=args.weight_bits, runner=runner,
+                          cache=not args.no_cache)
     except (tools.ToolMissing, C.ConfigError, RuntimeError) as exc:     # RuntimeError: a run failed
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -29,7 +30,7 @@ def write_json(path: str | Path, obj: dict) -> None:
     """Write a report atomically (a temporary file renamed over the old one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")     # processes may write it at once
     tmp.write_text(json.dumps(obj, indent=2,
                               default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
     tmp.replace(path)

@@ -9,6 +9,10 @@ SVM (``report.train.run_variant``), counts cycles and energy with ``cycles.image
 images in the RTL (``sim.main.co_simulate``), and writes ``report.json``, the PNG figures and
 ``report.md``. Every step's result is cached under ``<out>/report_cache`` by the config's digest,
 so an interrupted run resumes from its last finished step (and training from its checkpoint).
+The two variants, each sweep point and the co-simulation (after both variants) are tasks on a
+Dask cluster (cluster/runner.py: a local one of ``--workers`` processes by default,
+``--scheduler`` a running one, ``--workers 0`` this process); each caches its result before it
+returns, and the report is the same wherever they ran.
 
 The report's configs checkpoint every ``--trajectory-every`` images (``training.checkpoint_every``,
 which does not change what is learned) to give the trajectory its points.
@@ -48,17 +52,19 @@ which does not change what is learned) to give the trajectory its points.
 * ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
   final-state learning speed-ups on ``sweep_images`` test images.
 * ``paper``: the paper's headline figures; ``targets``: each target and whether it was met.
+* ``tasks``: each task's (variant, sweep point, co-simulation) own wall time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +80,8 @@ from report.train import run_variant
 from model.network import Network
 from model.train import Trainer, config_digest
 from boards.resources import BASELINES
+from cluster import Runner, add_arguments
+from cluster.runner import check_arguments
 from report import measure
 
 PAPER = {   # Nguyen et al. 2021 (arXiv:2010.04351), docs/design.md 2.1
@@ -155,17 +163,28 @@ def _saving(pruned: float, dense: float) -> float:
     return float(1 - pruned / dense)
 
 
-def histograms(cfg: C.Config, nets: dict) -> dict:
+def _weight_edges(cfg: C.Config, i: int) -> np.ndarray:
+    """32 bins over layer ``i``'s weight range, in its LSBs (``WEIGHT_UNIT_EDGES`` in units of 1.0)."""
+    return WEIGHT_UNIT_EDGES * (1 << cfg.weight_bits(i))
+
+
+WEIGHT_UNIT_EDGES = np.linspace(0, 1, 33)
+
+
+def learned_histogram(cfg: C.Config, net: Network) -> dict:
+    """Per layer, the weight counts of a trained network (pruned connections left out)."""
+    return {lc.name: np.histogram(net.weights[i][~net.pruned[i]], _weight_edges(cfg, i))[0].tolist()
+            for i, lc in enumerate(cfg.layers)}
+
+
+def histograms(cfg: C.Config, learned: dict) -> dict:
     """Weight counts in 32 bins over the weight range: initial, and after learning per variant
-    (pruned connections left out)."""
-    unit = np.linspace(0, 1, 33)           # in units of weight 1.0; binned in each layer's LSBs
+    (``learned``: variant -> ``learned_histogram``)."""
     init = Network(cfg)
-    out = {"edges": unit.tolist(), "layers": {}}
+    out = {"edges": WEIGHT_UNIT_EDGES.tolist(), "layers": {}}
     for i, lc in enumerate(cfg.layers):
-        edges = unit * (1 << cfg.weight_bits(i))
-        h = {"initial": np.histogram(init.weights[i], edges)[0].tolist()}
-        for name, net in nets.items():
-            h[name] = np.histogram(net.weights[i][~net.pruned[i]], edges)[0].tolist()
+        h = {"initial": np.histogram(init.weights[i], _weight_edges(cfg, i))[0].tolist()}
+        h.update({name: per_layer[lc.name] for name, per_layer in learned.items()})
         out["layers"][lc.name] = h
     return out
 
@@ -179,6 +198,35 @@ def train_variant(cfg, ds, name, tag, opts: Options, trained: list):
                                         opts.progress)
     net, _ = trainer.run(ds.train_x)
     return net, trainer.trajectory()
+
+
+def timed(task):
+    """A task whose result records its own wall time as ``seconds``."""
+    @functools.wraps(task)
+    def run(*args, **kwargs):
+        start = time.perf_counter()
+        return {**task(*args, **kwargs), "seconds": round(time.perf_counter() - start, 1)}
+    return run
+
+
+@timed
+def variant_task(cfg: C.Config, name: str, tag: str, opts: Options, out_dir: Path) -> dict:
+    """One variant (``dense`` or ``pruned``) as a task: trains or resumes it with its trajectory,
+    reads it out and counts cycles and energy on the test sample, each step cached (checkpoints,
+    ``<out>/report_cache``) before the task returns."""
+    vcfg = C.replace(cfg, **{"pruning.enabled": name == "pruned"})
+    cache, ds, trained = Cache(out_dir / "report_cache"), data.load(cfg), []
+    net, trajectory = train_variant(vcfg, ds, name, tag, opts, trained)
+    variant = cache.get(f"variant-{name}", {"cfg": config_digest(vcfg, "fixed")},
+                        lambda: run_variant(vcfg, ds, name, tag, "fixed", opts.progress))
+    sample = cache.get(
+        f"sample-{name}", {"cfg": config_digest(vcfg, "fixed"), "n": opts.test_images,
+                           "lanes": opts.lanes, "handshake": STEP_HANDSHAKE_CYCLES,
+                           "code": measure_code()},
+        lambda: measure.sample(net, ds.test_x[:opts.test_images], opts.lanes,
+                               desc=f"cycles {name}", progress=opts.progress))
+    return {"trajectory": trajectory, "variant": variant, "sample": sample,
+            "histogram": learned_histogram(cfg, net), "trained": trained, "hits": cache.hits}
 
 
 def summarise_variant(cfg, rec: dict, points: list, variant: dict) -> dict:
@@ -225,50 +273,74 @@ def summarise_variant(cfg, rec: dict, points: list, variant: dict) -> dict:
     }
 
 
-def sweep(cfg, ds, tag, opts: Options, dense_rec: dict, default: tuple, cache: Cache,
-          default_point: dict) -> list[dict]:
-    """Accuracy, connectivity reduction and speed-ups across pruning thresholds and warm-ups."""
+def sweep_grid(cfg: C.Config, opts: Options) -> list[tuple]:
+    """The (threshold, warm-up) points besides the config's own (the report's pruned variant)."""
     warm = cfg.pruning.warmup
-    grid = [(th, warm) for th in opts.thresholds] + [(default[0], w) for w in opts.warmups]
-    grid = sorted(set(grid) - {default})
-    k = opts.sweep_images
-    dense_inf = _mean(dense_rec["inference_cycles"][:k])
-    dense_lrn = sum(_mean(c[:k]) for c in dense_rec["learning_cycles"])
-    points = [default_point]
-    for th, w in grid:
-        pcfg = C.replace(cfg, **{"pruning.enabled": True, "pruning.threshold": th, "pruning.warmup": w})
-
-        def compute(pcfg=pcfg, th=th, w=w):
-            net, _ = Trainer(pcfg, checkpoint(pcfg, "pruned", tag), "fixed", opts.progress).run(ds.train_x)
-            var = run_variant(pcfg, ds, "pruned", tag, "fixed", opts.progress)
-            rec = measure.sample(net, ds.test_x[:k], opts.lanes, desc=f"cycles th={th} w={w}",
-                                 progress=opts.progress)
-            act, tot = var["active_connections"], var["connections"]
-            return {"threshold": th, "warmup": w, "accuracy": var["accuracy"],
-                    "connectivity_reduction": 1 - sum(act) / sum(tot),
-                    "speedup_inference": dense_inf / _mean(rec["inference_cycles"]),
-                    "speedup_learning_final": dense_lrn / sum(_mean(c) for c in rec["learning_cycles"]),
-                    "learned": var["learned"]}
-        points.append(cache.get("sweep", {"cfg": config_digest(pcfg, "fixed"), "k": k,
-                                          "lanes": opts.lanes, "code": measure_code()}, compute))
-    return sorted(points, key=lambda p: (p["warmup"], p["threshold"]))
+    grid = [(th, warm) for th in opts.thresholds] + [(cfg.pruning.threshold, w) for w in opts.warmups]
+    return sorted(set(grid) - {(cfg.pruning.threshold, warm)})
 
 
-def confirm_in_rtl(cfg, tag, opts: Options, samples: dict, cache: Cache) -> dict:
-    """Co-simulate the first test images (dense and pruned) and hold the RTL-checked cycle
-    counts against ``cycles.image`` on the same images."""
-    if opts.cosim_images == 0:
-        return {"status": "skipped (--cosim-images 0)", "images": 0, "mismatches": 0}
-    from sim import main as sim_main
-    from sim import runner
-    sim = runner.default_sim(opts.sim)
-    n = opts.cosim_images
+@timed
+def sweep_task(cfg: C.Config, threshold: float, warmup: int, tag: str, opts: Options,
+               out_dir: Path) -> dict:
+    """One sweep point as a task: trains the pruned network at (``threshold``, ``warmup``), reads
+    it out and counts its cycles on the first ``sweep_images`` test images; cached."""
+    pcfg = C.replace(cfg, **{"pruning.enabled": True, "pruning.threshold": threshold,
+                             "pruning.warmup": warmup})
+    cache, k = Cache(out_dir / "report_cache"), opts.sweep_images
 
     def compute():
-        return sim_main.co_simulate(cfg, tag, n, opts.lanes, sim, quick=False)
+        ds = data.load(cfg)
+        net, _ = Trainer(pcfg, checkpoint(pcfg, "pruned", tag), "fixed", opts.progress).run(ds.train_x)
+        var = run_variant(pcfg, ds, "pruned", tag, "fixed", opts.progress)
+        rec = measure.sample(net, ds.test_x[:k], opts.lanes, desc=f"cycles th={threshold} w={warmup}",
+                             progress=opts.progress)
+        act, tot = var["active_connections"], var["connections"]
+        return {"threshold": threshold, "warmup": warmup, "accuracy": var["accuracy"],
+                "connectivity_reduction": 1 - sum(act) / sum(tot),
+                "inference_cycles": _mean(rec["inference_cycles"]),
+                "learning_cycles": float(sum(_mean(c) for c in rec["learning_cycles"])),
+                "learned": var["learned"]}
+    point = cache.get("sweep-point", {"cfg": config_digest(pcfg, "fixed"), "k": k,
+                                      "lanes": opts.lanes, "code": measure_code()}, compute)
+    return {"point": point, "hits": cache.hits}
+
+
+def sweep(points: list[dict], dense_rec: dict, k: int, default_point: dict) -> list[dict]:
+    """Accuracy, connectivity reduction and speed-ups (over dense, on the first ``k`` test
+    images) across pruning thresholds and warm-ups."""
+    dense_inf = _mean(dense_rec["inference_cycles"][:k])
+    dense_lrn = sum(_mean(c[:k]) for c in dense_rec["learning_cycles"])
+    out = [default_point] + [
+        {"threshold": p["threshold"], "warmup": p["warmup"], "accuracy": p["accuracy"],
+         "connectivity_reduction": p["connectivity_reduction"],
+         "speedup_inference": dense_inf / p["inference_cycles"],
+         "speedup_learning_final": dense_lrn / p["learning_cycles"], "learned": p["learned"]}
+        for p in points]
+    return sorted(out, key=lambda p: (p["warmup"], p["threshold"]))
+
+
+@timed
+def cosim_task(cfg, tag, opts: Options, out_dir: Path, *after) -> dict:
+    """Co-simulate the first test images (dense and pruned) in the RTL, cached; ``after``: the
+    variants' tasks, whose checkpoints it reads."""
+    if opts.cosim_images == 0:
+        return {"res": None, "hits": []}
+    from sim import main as sim_main
+    from sim import runner
+    sim, n, cache = runner.default_sim(opts.sim), opts.cosim_images, Cache(out_dir / "report_cache")
     res = cache.get("cosim", {"cfg": config_digest(cfg, "fixed"), "n": n, "sim": sim,
-                              "lanes": opts.lanes}, compute)
-    return compare_cosim(cfg, res, samples, n)
+                              "lanes": opts.lanes},
+                    lambda: sim_main.co_simulate(cfg, tag, n, opts.lanes, sim, quick=False))
+    return {"res": res, "hits": cache.hits}
+
+
+def confirm_in_rtl(cfg, opts: Options, res: dict | None, samples: dict) -> dict:
+    """The co-simulation's result, with its RTL-checked cycle counts held against
+    ``cycles.image`` on the same images."""
+    if res is None:
+        return {"status": "skipped (--cosim-images 0)", "images": 0, "mismatches": 0}
+    return compare_cosim(cfg, res, samples, opts.cosim_images)
 
 
 def compare_cosim(cfg, res: dict, samples: dict, n: int) -> dict:
@@ -381,23 +453,30 @@ def prepare(cfg: C.Config, opts, out_dir: Path):
     return cfg, Cache(out_dir / "report_cache"), data.load(cfg)
 
 
-def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
+def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path, runner: Runner | None = None) -> dict:
+    """The report; its variants, sweep points and co-simulation are tasks of ``runner`` (default:
+    this process, one after the other)."""
     start = time.perf_counter()
     cfg, cache, ds = prepare(cfg, opts, out_dir)
+    runner = runner or Runner(workers=0)
     names = [lc.name for lc in cfg.layers]
-    trained, nets, variants, samples, traj, summ = [], {}, {}, {}, {}, {}
-    for name, pruning in (("dense", False), ("pruned", True)):
-        vcfg = C.replace(cfg, **{"pruning.enabled": pruning})
-        nets[name], traj[name] = train_variant(vcfg, ds, name, tag, opts, trained)
-        variants[name] = run_variant(vcfg, ds, name, tag, "fixed", opts.progress)
-        samples[name] = cache.get(
-            f"sample-{name}", {"cfg": config_digest(vcfg, "fixed"), "n": opts.test_images,
-                               "lanes": opts.lanes, "handshake": STEP_HANDSHAKE_CYCLES,
-                               "code": measure_code()},
-            lambda net=nets[name], name=name: measure.sample(
-                net, ds.test_x[:opts.test_images], opts.lanes, desc=f"cycles {name}",
-                progress=opts.progress))
-        summ[name] = summarise_variant(cfg, samples[name], traj[name], variants[name])
+    task_opts = replace(opts, progress=opts.progress and runner.task_progress)
+    tasks = {name: runner.submit(variant_task, cfg, name, tag, task_opts, out_dir, key=f"variant-{name}")
+             for name in ("dense", "pruned")}
+    grid = sweep_grid(cfg, opts)
+    tasks.update({("sweep", th, w): runner.submit(sweep_task, cfg, th, w, tag, task_opts, out_dir,
+                                                  key=f"sweep-th{th}-w{w}")
+                  for th, w in grid})
+    tasks["cosim"] = runner.submit(cosim_task, cfg, tag, task_opts, out_dir, tasks["dense"],
+                                   tasks["pruned"], key="cosim")
+    done = runner.gather(tasks, desc="report tasks")
+    order = ["dense", "pruned"] + [("sweep", th, w) for th, w in grid] + ["cosim"]
+    cache.hits += [hit for key in order for hit in done[key]["hits"]]
+    trained = [t for name in ("dense", "pruned") for t in done[name]["trained"]]
+    variants = {name: done[name]["variant"] for name in ("dense", "pruned")}
+    samples = {name: done[name]["sample"] for name in ("dense", "pruned")}
+    summ = {name: summarise_variant(cfg, samples[name], done[name]["trajectory"], variants[name])
+            for name in ("dense", "pruned")}
     d, p = summ["dense"], summ["pruned"]
     act, tot = variants["pruned"]["active_connections"], variants["pruned"]["connections"]
     conn = {"total": 1 - sum(act) / sum(tot),
@@ -431,8 +510,9 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
                    "cycle_sample": opts.test_images,
                    "learned": {k: v["learned"] for k, v in variants.items()}},
         "lanes": opts.lanes, "step_handshake_cycles": STEP_HANDSHAKE_CYCLES,
-        "trajectory": traj,
-        "weights_histogram": histograms(cfg, nets),
+        "trajectory": {name: done[name]["trajectory"] for name in ("dense", "pruned")},
+        "weights_histogram": histograms(cfg, {name: done[name]["histogram"]
+                                              for name in ("dense", "pruned")}),
     }
     default = (cfg.pruning.threshold, cfg.pruning.warmup)
     k = opts.sweep_images
@@ -444,12 +524,15 @@ def run(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
                          sum(_mean(c[:k]) for c in samples["dense"]["learning_cycles"])
                          / sum(_mean(c[:k]) for c in samples["pruned"]["learning_cycles"])),
                      "learned": variants["pruned"]["learned"], "default": True}
-    rep["sweep"] = sweep(cfg, ds, tag, opts, samples["dense"], default, cache, default_point)
+    rep["sweep"] = sweep([done["sweep", th, w]["point"] for th, w in grid], samples["dense"], k,
+                         default_point)
     rep["sweep_images"] = k
-    cos = confirm_in_rtl(cfg, tag, opts, samples, cache)
+    cos = confirm_in_rtl(cfg, opts, done["cosim"]["res"], samples)
     rep.update(cosim_images_checked=cos["images"], cosim_mismatches=cos["mismatches"], cosim=cos)
     rep["resources"] = resources(tag, opts.lanes)
     rep["paper"] = PAPER
+    rep["tasks"] = {(key if isinstance(key, str) else f"sweep th={key[1]} w={key[2]}"):
+                    {"seconds": done[key]["seconds"]} for key in order}
     rep.update(config=cfg.to_dict(), quick=opts.quick, options=asdict(opts),
                cache_hits=cache.hits, trained=trained,
                seconds=round(time.perf_counter() - start, 1))
@@ -494,30 +577,34 @@ def command_parser(description: str, out_help: str, prog: str | None = None) -> 
     ap.add_argument("--test-images", type=int, help="test images whose cycles and energy are "
                     "counted")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_arguments(ap)
     return ap
 
 
 def run_command(args, options: type, given: dict, build, write) -> int:
     """A report command once its arguments are parsed: its options (``given`` and the common
     ones, None values left at their defaults; ``options.quick_mode`` with --quick), checked; then
-    ``build(cfg, tag, opts, out)`` on --config into --out, and ``write(rep, out)``, which returns
-    the exit status."""
+    ``build(cfg, tag, opts, out, runner)`` on --config into --out with the tasks on --workers /
+    --scheduler (cluster.Runner), and ``write(rep, out)``, which returns the exit status."""
     given = {k: v for k, v in {"test_images": args.test_images, **given}.items() if v is not None}
     given["progress"] = not args.no_progress
     opts = options.quick_mode(**given) if args.quick else options(**given)
 
     def body() -> int:
-        out = Path(args.out)
-        return write(build(C.load(args.config), Path(args.config).stem, opts, out), out)
+        out, cfg = Path(args.out), C.load(args.config)     # a bad config stops before any worker
+        with Runner.from_args(args, opts.progress) as runner:
+            rep = build(cfg, Path(args.config).stem, opts, out, runner)
+        return write(rep, out)
 
-    return checked(opts, body)
+    return checked(opts, args, body)
 
 
-def checked(opts, body) -> int:
+def checked(opts, args, body) -> int:
     """Run a report command's ``body`` if its options are valid (exit 2 naming the bad one)."""
     from sim.runner import ToolMissing
     try:
         opts.check()
+        check_arguments(args.workers, args.scheduler)
     except (ValueError, ToolMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,9 @@ energy on the same test images with ``cycles.image`` / ``report.energy`` (``repo
 sample``: the core's cycle model, which honours the network's masks, map enables and window),
 sweeps the weight width of the threshold-pruned network (``model.quantize``), and writes
 ``policies.json``, ``policies.md`` and ``policies.png``. Each policy's result is cached under
-``<out>/report_cache`` by its config's digest.
+``<out>/report_cache`` by its config's digest. The policies are tasks on a Dask cluster
+(cluster/runner.py, as ``make report``'s): LAMP and the quantization sweep wait for the
+threshold variant, the others run side by side.
 
 The policies' parameters for the comparison are in ``variant_changes``; LAMP's target is set to
 the connectivity the threshold rule reached, so the two compare at equal connectivity.
@@ -37,6 +39,7 @@ same checkpoint interval).
 * ``best``: ``accuracy_at_equal_connectivity`` (variants whose connectivity reduction is within
   ``connectivity_tolerance`` of the threshold rule's) and ``speedup_at_equal_accuracy``
   (variants within ``accuracy_tolerance`` of the dense accuracy), each with its candidates.
+* ``tasks``: each task's (policy, quantization sweep) own wall time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``.
 """
 from __future__ import annotations
@@ -44,18 +47,20 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from cluster import Runner
 from model import config as C
+from model import data
 from model.cli import write_json
 from report.train import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import (_find_key, command_parser, measure_code, prepare, resources,
-                             run_command)
+from report.pipeline import (Cache, _find_key, command_parser, measure_code, prepare, resources,
+                             run_command, timed)
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
 # none: LAMP's masks are the mask memory and its skip walks, which threshold pruning has too
@@ -202,30 +207,66 @@ def quantization(cfg: C.Config, ds, tag: str, opts: Options) -> list[dict]:
     return quantization_sweep(net, ds, bits=tuple(opts.bits))
 
 
-def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path) -> dict:
+POLICIES = ("dense", "threshold", "lamp", "temporal_window", "channel_activity", "pca_channels")
+
+
+def cache_key(opts: Options) -> dict:
+    """What every cached row and the quantization sweep depend on besides their config."""
+    return {"n": opts.test_images, "lanes": opts.lanes, "code": measure_code(),
+            "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}
+
+
+@timed
+def policy_task(cfg: C.Config, name: str, tag: str, opts: Options, out_dir: Path,
+                threshold: dict | None = None) -> dict:
+    """One variant's row as a task, cached under ``<out>/report_cache``; LAMP's needs the
+    threshold variant's task result (``threshold``) for its target."""
+    reduction = threshold and threshold["row"]["connectivity_reduction"]
+    vcfg = C.replace(cfg, **variant_changes(opts, reduction)[name])
+    cache = Cache(out_dir / "report_cache")
+    row = cache.get(f"policy-{name}", {**cache_key(opts), "cfg": config_digest(vcfg, "fixed")},
+                    lambda: measure_variant(vcfg, data.load(cfg), name, tag, opts))
+    return {"row": row, "hits": cache.hits}
+
+
+@timed
+def quantization_task(cfg: C.Config, tag: str, opts: Options, out_dir: Path, *after) -> dict:
+    """The weight-width sweep of the threshold variant as a task (``after``: that variant's
+    task, whose checkpoint it reads), cached."""
+    tcfg = C.replace(cfg, **variant_changes(opts, None)["threshold"])
+    cache = Cache(out_dir / "report_cache")
+    quant = cache.get("quantization", {**cache_key(opts), "cfg": config_digest(tcfg, "fixed"),
+                                       "bits": list(opts.bits)},
+                      lambda: quantization(tcfg, data.load(cfg), tag, opts))
+    return {"quantization": quant, "hits": cache.hits}
+
+
+def compare(cfg: C.Config, tag: str, opts: Options, out_dir: Path,
+            runner: Runner | None = None) -> dict:
+    """Every policy's row and the quantization sweep, as tasks of ``runner`` (default: this
+    process); LAMP and the quantization sweep wait for the threshold variant."""
     start = time.perf_counter()
     cfg, cache, ds = prepare(cfg, opts, out_dir)
-    key = {"n": opts.test_images, "lanes": opts.lanes, "code": measure_code(),
-           "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}
-    rows, configs = [], {}
-    threshold_reduction = None
-    for name in ("dense", "threshold", "lamp", "temporal_window", "channel_activity", "pca_channels"):
-        changes = variant_changes(opts, threshold_reduction)[name]
-        vcfg = configs[name] = C.replace(cfg, **changes)
-        row = cache.get(f"policy-{name}", {**key, "cfg": config_digest(vcfg, "fixed")},
-                        lambda vcfg=vcfg, name=name: measure_variant(vcfg, ds, name, tag, opts))
-        if name == "threshold":
-            threshold_reduction = row["connectivity_reduction"]
-        rows.append(row)
-    rows = with_ratios(rows, resources(tag, opts.lanes))
-    quant = cache.get("quantization", {**key, "cfg": config_digest(configs["threshold"], "fixed"),
-                                       "bits": list(opts.bits)},
-                      lambda: quantization(configs["threshold"], ds, tag, opts))
-    return {"rows": rows, "quantization": quant, "best": best(rows, opts),
+    runner = runner or Runner(workers=0)
+    task_opts = replace(opts, progress=opts.progress and runner.task_progress)
+    tasks = {}
+    for name in POLICIES:
+        after = (tasks["threshold"],) if name == "lamp" else ()
+        tasks[name] = runner.submit(policy_task, cfg, name, tag, task_opts, out_dir, *after,
+                                    key=f"policy-{name}")
+    tasks["quantization"] = runner.submit(quantization_task, cfg, tag, task_opts, out_dir,
+                                          tasks["threshold"], key="quantization")
+    done = runner.gather(tasks, desc="policy tasks")
+    cache.hits += [hit for name in (*POLICIES, "quantization") for hit in done[name]["hits"]]
+    rows = with_ratios([done[name]["row"] for name in POLICIES], resources(tag, opts.lanes))
+    return {"rows": rows, "quantization": done["quantization"]["quantization"],
+            "best": best(rows, opts),
             "images": {"train": int(len(ds.train_y)), "test": int(len(ds.test_y)),
                        "cycle_sample": opts.test_images},
             "lanes": opts.lanes, "config": cfg.to_dict(), "quick": opts.quick,
             "options": asdict(opts), "cache_hits": cache.hits,
+            "tasks": {name: {"seconds": done[name]["seconds"]}
+                      for name in (*POLICIES, "quantization")},
             "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -1,5 +1,6 @@
-"""The packages import one way: config, then the model, then its cycle models, then the hardware,
-the co-simulation, the boards and the reports. A module never imports a later layer, so each
+"""The packages import one way: the task runner (cluster, which knows nothing of the rest),
+config, then the model, then its cycle models, then the hardware, the co-simulation, the boards
+and the reports. A module never imports a later layer, so each
 layer can be read, tested and reused without the ones above it."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["model", "cycles", "hw", "sim", "boards", "report"]
+LAYERS = ["cluster", "model", "cycles", "hw", "sim", "boards", "report"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

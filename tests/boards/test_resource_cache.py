@@ -13,7 +13,7 @@ TINY = str(Path("configs/tiny.yaml").resolve())
 def test_second_run_reuses_the_synthesis(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)              # the default report path is relative: build/reports
     argv = ["--config", TINY, "--lanes", "4", "--families", "ecp5", "--no-flat",
-            "--work", str(tmp_path / "work")]
+            "--work", str(tmp_path / "work"), "--workers", "0"]   # in this process: tools.run patched
     runs = []
     real_run = tools.run
     monkeypatch.setattr(tools, "run", lambda *a: runs.append(a[2:]) or real_run(*a))
