@@ -111,7 +111,7 @@ REGRESS_IMAGES ?= 40
 regress: $(STAMP) toolchain ## random configurations of the core co-simulated -> build/reports/regress.json
 	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
 	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(QUICK_FLAG),3,$(CONFIGS))) \
-	  --images $(if $(QUICK_FLAG),2,$(REGRESS_IMAGES))
+	  --images $(if $(QUICK_FLAG),2,$(REGRESS_IMAGES)) $(CLUSTER)
 
 # Mutation testing of the hardware blocks (sim/mutate.py), on demand: MUTANTS per block, each run
 # against the block's tests in Amaranth's simulator -> build/reports/mutation.json (score and

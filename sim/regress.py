@@ -15,7 +15,9 @@ value), the counters and every memory with the cycle models (cycles/core.py), st
 first difference. A failure prints the configuration and the seed that reproduces it; the
 report, ``build/reports/regress.json``, holds ``configurations``, ``events`` (trace events
 compared), ``cycles``, ``mismatches`` (failed configurations, each with its seed and message),
-``seconds``, ``seed`` and ``simulator``.
+``seconds``, ``seed`` and ``simulator``. The configurations are independent tasks on a Dask
+cluster (``--workers``, ``--scheduler``: ``cluster.Runner``; ``--workers 0`` one after the
+other in this process).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cluster import Runner, add_arguments
+from cluster.runner import check_arguments
 from cycles.layout import EngineLayout, HardwareConfigError, PoolLayout
 from model import rng
 from model.cli import guarded, write_json
@@ -168,26 +172,43 @@ def run_one(d: Draw, images: int, sim: str) -> dict:
     return {"events": rep["trace_events"], "cycles": sum(rep["cycles"])}
 
 
-def run(seeds: list[int], images: int, sim: str, progress=print) -> dict:
+def check_config(seed: int, images: int, sim: str) -> dict:
+    """One configuration, a task: its outcome, never an exception for a mismatch."""
+    d = draw(seed)
+    try:
+        return {"seed": seed, "config": asdict(d), "ok": True, **run_one(d, images, sim)}
+    except AssertionError as exc:
+        return {"seed": seed, "config": asdict(d), "ok": False, "message": str(exc)[:2000]}
+
+
+def run(seeds: list[int], images: int, sim: str, progress=print, runner=None) -> dict:
+    """Every configuration of ``seeds``: tasks of ``runner`` (a ``cluster.Runner``), else one
+    after the other in this process."""
     start = time.perf_counter()
     rep = {"simulator": sim, "images": images, "configurations": 0, "events": 0, "cycles": 0,
            "mismatches": [], "runs": []}
-    for i, seed in enumerate(seeds):
-        d = draw(seed)
-        try:
-            got = run_one(d, images, sim)
-        except AssertionError as exc:
-            rep["mismatches"].append({"seed": seed, "config": asdict(d), "message": str(exc)[:2000]})
-            progress(f"[{i + 1}/{len(seeds)}] seed {seed}: MISMATCH (replay: make regress SEED={seed})\n"
-                     f"  configuration: {asdict(d)}\n  {str(exc)[:500]}")
+    if runner is None:
+        outcomes = ((i, check_config(seed, images, sim)) for i, seed in enumerate(seeds))
+    else:
+        tasks = {i: runner.submit(check_config, seed, images, sim, key=f"regress-{seed}")
+                 for i, seed in enumerate(seeds)}
+        outcomes = runner.completed(tasks, desc="configurations")
+    for k, (i, got) in enumerate(outcomes, 1):
+        seed, d = got["seed"], got["config"]
+        if not got["ok"]:
+            rep["mismatches"].append({"seed": seed, "config": d, "message": got["message"]})
+            progress(f"[{k}/{len(seeds)}] seed {seed}: MISMATCH (replay: make regress SEED={seed})\n"
+                     f"  configuration: {d}\n  {got['message'][:500]}")
             continue
         rep["configurations"] += 1
         rep["events"] += got["events"]
         rep["cycles"] += got["cycles"]
-        rep["runs"].append({"seed": seed, **got})
-        progress(f"[{i + 1}/{len(seeds)}] seed {seed}: {got['events']} events, {got['cycles']} cycles, "
-                 f"0 mismatches ({d.maps} maps, {d.channels} ch, k {d.kernel}, side {d.side_in}, "
-                 f"P {d.lanes}, W {d.weight_bits}, T {d.time_steps}, pool {d.pool_size})")
+        rep["runs"].append({"seed": seed, "events": got["events"], "cycles": got["cycles"]})
+        progress(f"[{k}/{len(seeds)}] seed {seed}: {got['events']} events, {got['cycles']} cycles, "
+                 f"0 mismatches ({d['maps']} maps, {d['channels']} ch, k {d['kernel']}, side "
+                 f"{d['side_in']}, P {d['lanes']}, W {d['weight_bits']}, T {d['time_steps']}, "
+                 f"pool {d['pool_size']})")
+    rep["runs"].sort(key=lambda r: seeds.index(r["seed"]))
     rep["seconds"] = round(time.perf_counter() - start, 1)
     return rep
 
@@ -201,15 +222,22 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=3, help="random inputs per configuration")
     ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
     ap.add_argument("--out", default="build/reports/regress.json")
+    add_arguments(ap)
     args = ap.parse_args(argv)
     if args.configs < 1 or args.images < 1:
         ap.error(f"--configs {args.configs}, --images {args.images}: both must be >= 1")
+    try:
+        check_arguments(args.workers, args.scheduler)
+    except ValueError as exc:
+        ap.error(str(exc))
 
     def body() -> int:
         sim = runner.default_sim(args.sim)
         seeds = ([args.replay] if args.replay is not None
                  else [config_seed(args.seed, i) for i in range(args.configs)])
-        rep = dict(run(seeds, args.images, sim), seed=args.seed, replay=args.replay)
+        with Runner.from_args(args) as tasks:
+            rep = dict(run(seeds, args.images, sim, runner=tasks), seed=args.seed,
+                       replay=args.replay)
         write_json(args.out, rep)
         print(f"{rep['configurations']} configurations, {rep['events']} trace events compared, "
               f"{len(rep['mismatches'])} mismatching, {rep['seconds']} s; wrote {args.out}")

@@ -58,4 +58,17 @@ def test_a_mismatch_names_its_seed(monkeypatch):
     assert rep["configurations"] == 0 and rep["mismatches"][0]["seed"] == seed
     assert rep["mismatches"][0]["config"]["maps"] == regress.draw(seed).maps
     assert f"make regress SEED={seed}" in said[0] and "first divergence" in said[0]
-    assert regress.main(["--replay", str(seed), "--out", "/dev/null"]) == 1
+    # in this process (--workers 0), where run_core is broken
+    assert regress.main(["--replay", str(seed), "--out", "/dev/null", "--workers", "0"]) == 1
+
+
+@pytest.mark.timeout(1800)          # builds a simulator in a worker
+def test_configurations_as_dask_tasks(tmp_path):
+    """Two configurations on a two-worker local cluster: the serial run's report."""
+    from cluster import Runner
+    seeds = [regress.config_seed(2, 0), regress.config_seed(2, 1)]
+    serial = regress.run(seeds, images=1, sim="verilator", progress=lambda s: None)
+    with Runner(workers=2, progress=False, dashboard_address=None) as tasks:
+        spread = regress.run(seeds, images=1, sim="verilator", progress=lambda s: None, runner=tasks)
+    for key in ("configurations", "events", "cycles", "runs", "mismatches"):
+        assert spread[key] == serial[key], key
