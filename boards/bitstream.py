@@ -201,7 +201,7 @@ def check_design(args) -> Design:
     if lacking:
         print(f"note: {', '.join(lacking)} not found: the {board.name} flow will stop after "
               "synthesis (the utilisation report), then exit with status 3", file=sys.stderr)
-    lanes = cfg.core.lanes if args.lanes is None else args.lanes
+    lanes = cfg.core_lanes(args.lanes)
     lays = network_layouts(cfg, lanes)    # refuses a layout the core cannot hold
     fit = check_fit(board, {cfg.layers[i].name: LayerCore(lays[i], Formats.from_config(cfg, i),
                                                           cfg.layers[i]) for i in layers})
@@ -270,14 +270,20 @@ def build(args) -> int:
     return 0 if summary["timing_met"] else 4
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m boards.bitstream", description=__doc__.split("\n")[0])
+def design_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that name a board top: board, config, layers, lanes, core clock (make
+    bitstream and make seeds build the same design from them)."""
     ap.add_argument("--board", required=True, help=f"one of {', '.join(sorted(registry.BOARDS))}")
     ap.add_argument("--config", default="configs/tiny.yaml")
     ap.add_argument("--layers", default=None, help="comma-separated layer names or indices (default all)")
     ap.add_argument("--lanes", type=int, default=None,
                     help="lanes per core (default: the config's core.lanes)")
     ap.add_argument("--mhz", type=float, default=None, help="core clock (default: the board's)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m boards.bitstream", description=__doc__.split("\n")[0])
+    design_arguments(ap)
     ap.add_argument("--out", default="build/boards")
     ap.add_argument("--synth-only", action="store_true",
                     help="7-series: stop after synthesis and its utilisation report, exit 0")

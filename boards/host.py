@@ -425,7 +425,7 @@ def main(argv=None) -> int:
         layers = None if args.layers is None else p.select_layers(cfg, args.layers)
         if args.sim:
             from boards.bridge import SimulatedBoard
-            lanes = cfg.core.lanes if args.lanes is None else args.lanes
+            lanes = cfg.core_lanes(args.lanes)
             with SimulatedBoard(args.config, lanes, layers=layers,
                                 timeout=args.timeout or 120) as transport:
                 return talk(transport, cfg, lanes, layers)

@@ -312,7 +312,7 @@ def measure(config: str, lanes: int | None = None, families=FAMILIES, flat: bool
     cmd = tools.command()
     version, banner = tools.version(cmd)
     cfg = C.load(config)
-    lanes = cfg.core.lanes if lanes is None else lanes
+    lanes = cfg.core_lanes(lanes)
     if weight_bits is not None:
         cfg = quantized_config(cfg, weight_bits)
     work = Path(work) / (f"{Path(config).stem}-p{lanes}"

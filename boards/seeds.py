@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from boards import registry, tools
-from boards.bitstream import NAME, check_design, parse_nextpnr_log
+from boards.bitstream import NAME, check_design, design_arguments, parse_nextpnr_log
 from boards.registry import BoardError
 from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
@@ -158,12 +158,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m boards.seeds", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", required=True, help=f"one of {', '.join(sorted(registry.BOARDS))}")
-    ap.add_argument("--config", default="configs/tiny.yaml")
-    ap.add_argument("--layers", default=None, help="comma-separated layer names or indices (default all)")
-    ap.add_argument("--lanes", type=int, default=None,
-                    help="lanes per core (default: the config's core.lanes)")
-    ap.add_argument("--mhz", type=float, default=None, help="core clock (default: the board's)")
+    design_arguments(ap)
     ap.add_argument("--seeds", type=int, default=4, help="nextpnr seeds 1 .. n")
     ap.add_argument("--out", default="build/boards")
     ap.add_argument("--report", default="build/reports/seeds.json")

@@ -66,7 +66,7 @@ def network_layouts(cfg: Config, lanes: int | None = None) -> list[EngineLayout]
     with pooling hands on its pooled side."""
     out, side, channels = [], cfg.input.grid, 2
     for i, lc in enumerate(cfg.layers):
-        lay = EngineLayout.from_config(cfg, i, min(lanes or cfg.core.lanes, lc.maps), side, channels)
+        lay = EngineLayout.from_config(cfg, i, cfg.lanes(i, lanes), side, channels)
         out.append(lay)
         side = PoolLayout.from_config(lay, lc).side if lc.pool.size > 0 else lay.side_out
         channels = lc.maps

@@ -133,7 +133,7 @@ def image_cycles(net, times_in: np.ndarray, lanes: int | None = None,
     x = np.asarray(times_in, dtype=np.int64)
     for i in range(upto):
         lc = cfg.layers[i]
-        lay = EngineLayout.for_input(cfg, i, min(lanes or cfg.core.lanes, lc.maps), x)
+        lay = EngineLayout.for_input(cfg, i, cfg.lanes(i, lanes), x)
         # The mask memory holds ~pruned; the map enables and the window are registers.
         ip = integrate_pass(lay, x, net.weights[i], ~net.pruned[i], net.thresholds[i],
                             net.channel_on[i], net.window)

@@ -315,9 +315,13 @@ class Config(_Section):
         own = self.layers[layer].pruning.warmup
         return self.pruning.warmup if own is None else own
 
-    def lanes(self, layer: int) -> int:
-        """Lanes of layer ``layer``'s core: ``core.lanes``, at most one a map."""
-        return min(self.core.lanes, self.layers[layer].maps)
+    def core_lanes(self, given: int | None = None) -> int:
+        """Lanes per core: ``given`` (a command's ``--lanes``) or, when None, ``core.lanes``."""
+        return self.core.lanes if given is None else given
+
+    def lanes(self, layer: int, given: int | None = None) -> int:
+        """Lanes of layer ``layer``'s core (``core_lanes(given)``), at most one a map."""
+        return min(self.core_lanes(given), self.layers[layer].maps)
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

@@ -445,8 +445,7 @@ def prepare(cfg: C.Config, opts, out_dir: Path):
     """(config, step cache, data) of a report run: the quick config if asked, checkpoints every
     ``opts.trajectory_every`` images (the trajectory's points; make compare reuses them)."""
     opts.check()
-    if opts.lanes is None:
-        opts.lanes = cfg.core.lanes
+    opts.lanes = cfg.core_lanes(opts.lanes)
     if opts.quick:
         cfg = quick_config(cfg)
     cfg = C.replace(cfg, **{"training.checkpoint_every": opts.trajectory_every})

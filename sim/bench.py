@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     def body() -> int:
         sim = runner.require(args.sim)         # before the config's network is built
         cfg = C.load(args.config)
-        report = run(cfg, args.images, cfg.core.lanes if args.lanes is None else args.lanes,
+        report = run(cfg, args.images, cfg.core_lanes(args.lanes),
                      args.prune, sim)
         write_json(args.out, report)
         for key in ("cycles_per_second_checked", "cycles_per_second_raw", "checking_slowdown",

@@ -213,7 +213,7 @@ def main(argv=None) -> int:
                                 ">= 0 and at least one image")
         runs = []
         for tag, cfg in cfgs:
-            lanes = cfg.core.lanes if args.lanes is None else args.lanes
+            lanes = cfg.core_lanes(args.lanes)
             run = co_simulate(cfg, tag, args.images, lanes, sim, args.quick,
                               layers=args.layer, variants=args.variant, image=args.image,
                               waves=args.waves)
