@@ -103,6 +103,9 @@ class LayerPruning(_Section):
     across layers with the section's values."""
     threshold: float | None = Field(default=None, ge=0, lt=1)   # in units of weight 1.0
     warmup: int | None = Field(default=None, ge=0, le=10_000_000)
+    # Share of the layer's maps the threshold rule disables for good at the end of its warm-up,
+    # the least active first (model/pruning/threshold.py); 0: none.
+    maps_off: float = Field(default=0.0, ge=0, lt=1)
 
 
 class Layer(_Section):
@@ -300,8 +303,12 @@ class Config(_Section):
         return self.model_dump(mode="json")
 
     def learning_dict(self) -> dict[str, Any]:
-        """What decides the learned network: everything but the hardware layout (``core``)."""
-        return self.model_dump(mode="json", exclude={"core"})
+        """What decides the learned network: everything but the hardware layout (``core``), and
+        with pruning disabled everything but the pruning settings (the section's and the layers')."""
+        if self.pruning.enabled:
+            return self.model_dump(mode="json", exclude={"core"})
+        return self.model_dump(mode="json", exclude={"core": True, "pruning": True,
+                                                     "layers": {"__all__": {"pruning"}}})
 
     def prune_threshold(self, layer: int) -> float:
         """The threshold rule's threshold for layer ``layer`` (units of weight 1.0): the layer's

@@ -18,76 +18,25 @@ test set (``accuracy_se``); ``test_images``, ``config``, ``quick``, ``seconds``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 from model import config as C
 from model.cli import guarded, write_json
-from report import train
-
-
-def _ints(text: str, what: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise ValueError(f"{what} {text!r}: comma-separated integers, e.g. 500,100") from None
-    if not values or min(values) < 1:
-        raise ValueError(f"{what} {text!r}: at least one value, each >= 1")
-    return values
+from report.sweep import ints, loss_cell, sweep
 
 
 def measure(cfg: C.Config, tag: str, schedules: list[int], seeds: list[int], quick: bool,
             progress=print) -> dict:
-    start = time.perf_counter()
-    rows = []
-    for d in schedules:
-        for seed in seeds:
-            vcfg = C.replace(cfg, **{"stdp.double_every": d, "seed": seed})
-            rep = train.run(vcfg, f"{tag}-sched", quick, progress_bar=False)
-            rows.append({"double_every": d, "seed": seed,
-                         "accuracy_dense": rep["accuracy_dense"], "accuracy_pruned": rep["accuracy_pruned"],
-                         "accuracy_loss": rep["accuracy_dense"] - rep["accuracy_pruned"],
-                         "connectivity_reduction": rep["connectivity_reduction"],
-                         "learned": rep["images"]["learned"],
-                         "sop_reduction_learning": rep["sop_reduction_learning"]})
-            r = rows[-1]
-            progress(f"double_every {d}, seed {seed}: dense {r['accuracy_dense']:.2%}, pruned "
-                     f"{r['accuracy_pruned']:.2%}, connectivity -{r['connectivity_reduction']['total']:.2%}, "
-                     f"learned {r['learned']}")
-    test_images = rep["images"]["test"]
-    summary = []
-    for d in schedules:
-        sel = [r for r in rows if r["double_every"] == d]
-        loss = np.array([r["accuracy_loss"] for r in sel])
-        acc = float(np.mean([r["accuracy_pruned"] for r in sel]))
-        summary.append({
-            "double_every": d, "seeds": len(sel),
-            "accuracy_dense": float(np.mean([r["accuracy_dense"] for r in sel])),
-            "accuracy_pruned": acc,
-            "accuracy_loss": float(loss.mean()),
-            "loss_se": float(loss.std(ddof=1) / math.sqrt(len(loss))) if len(loss) > 1 else None,
-            "accuracy_se": math.sqrt(acc * (1 - acc) / test_images),
-            "connectivity_reduction": float(np.mean([r["connectivity_reduction"]["total"] for r in sel])),
-            "learned_pruned": [float(np.mean([r["learned"]["pruned"][i] for r in sel]))
-                               for i in range(len(cfg.layers))],
-            "learned_dense": [float(np.mean([r["learned"]["dense"][i] for r in sel]))
-                              for i in range(len(cfg.layers))],
-            "sop_reduction_learning": float(np.mean([r["sop_reduction_learning"] for r in sel])),
-        })
-    return {"rows": rows, "summary": summary, "test_images": test_images, "config": cfg.to_dict(),
-            "quick": quick, "seconds": round(time.perf_counter() - start, 1)}
+    return sweep(cfg, f"{tag}-sched", "double_every", schedules,
+                 lambda d: {"stdp.double_every": d}, seeds, quick, progress)
 
 
 def table(rep: dict) -> str:
     lines = ["double_every  dense    pruned   loss (se)          connectivity  learned pruned / dense  learning SOPs saved"]
     for s in rep["summary"]:
-        se = f"{s['loss_se'] * 100:.2f}" if s["loss_se"] is not None else "-"
         lines.append(f"{s['double_every']:>12}  {s['accuracy_dense']:.2%}  {s['accuracy_pruned']:.2%}  "
-                     f"{s['accuracy_loss'] * 100:+.2f} pp ({se})  -{s['connectivity_reduction']:.2%}"
+                     f"{loss_cell(s)}  -{s['connectivity_reduction']:.2%}"
                      f"       {[round(v) for v in s['learned_pruned']]} / {[round(v) for v in s['learned_dense']]}"
                      f"   {s['sop_reduction_learning']:.2%}")
     return "\n".join(lines)
@@ -102,7 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build/reports/schedule.json")
     args = ap.parse_args(argv)
     try:
-        schedules, seeds = _ints(args.double_every, "--double-every"), _ints(args.seeds, "--seeds")
+        schedules, seeds = ints(args.double_every, "--double-every"), ints(args.seeds, "--seeds")
     except ValueError as exc:
         ap.error(str(exc))
 

@@ -69,6 +69,13 @@ def importance(spikes: np.ndarray, potential: np.ndarray, on: np.ndarray) -> np.
     return (fractions(spikes, on) + fractions(potential, on)) / 2
 
 
+def activity(out, time_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """One image's activity per map from a layer's output (before pointwise inhibition): the
+    neurons that fired, and the sum of the final potentials."""
+    return ((out.times[0] < time_steps).sum(axis=(1, 2)),
+            out.v_final[0].sum(axis=(1, 2), dtype=np.float64))
+
+
 def disabled_count(sparsity: float, maps: int) -> int:
     """Maps a layer keeps disabled: floor(sparsity * maps), never the target share exceeded."""
     return math.floor(sparsity * maps)
@@ -117,8 +124,9 @@ class ChannelActivityPruning(Policy):
 
     def record(self, net, i: int, out, winners: np.ndarray, times_in: np.ndarray) -> None:
         """Accumulate one learning image's activity and drive for layer i."""
-        self.spikes[i] += (out.times[0] < net.T).sum(axis=(1, 2))
-        self.potential[i] += out.v_final[0].sum(axis=(1, 2), dtype=np.float64)
+        spikes, potential = activity(out, net.T)
+        self.spikes[i] += spikes
+        self.potential[i] += potential
         if self.regrow and len(winners):        # the drive only serves regrowth
             lc = self.cfg.layers[i]
             k = lc.kernel

@@ -178,3 +178,69 @@ def test_layer_override_validated():
         tiny(**{"layers.1.pruning.warmup": -2})
     with pytest.raises(C.ConfigError, match=r"unknown key 'layers\[0\]\.pruning\.treshold'"):
         tiny(**{"layers.0.pruning.treshold": 0.2})
+
+
+# -- whole maps off at the end of the warm-up --------------------------------------------------------
+
+def test_maps_off_disables_least_active_maps_at_warmup_end(tiny_encoded):
+    """layers[0].pruning.maps_off: after the warm-up's last image, floor(share x maps) maps with
+    the lowest importance over the warm-up go off for good; the count returned is the live
+    connections lost; the threshold rule runs as without the option."""
+    from model.pruning.channel_activity import importance
+    cfg = tiny(**{**PRUNE_CHANGES, "layers.0.pruning.maps_off": 0.5})
+    net, plain = network.Network(cfg), network.Network(tiny(**PRUNE_CHANGES))
+    maps = net.shapes[0][0]
+    n_off = maps // 2
+    spikes, potential = np.zeros(maps), np.zeros(maps)
+    for j in range(WARMUP):
+        out = net.run_layer(0, tiny_encoded[j:j + 1], None)
+        spikes += (out.times[0] < net.T).sum(axis=(1, 2))
+        potential += out.v_final[0].sum(axis=(1, 2))
+        live = int(net.active(0).sum())
+        net.learn(0, tiny_encoded[j:j + 1])
+        plain.learn(0, tiny_encoded[j:j + 1])
+        lost = net.counters.get("learn", "pruned_now")[0]
+        if j < WARMUP - 1:
+            assert net.channel_on[0].all() and lost == 0
+    score = importance(spikes, potential, np.ones(maps, dtype=bool))
+    expect = np.sort(np.argsort(score, kind="stable")[:n_off])
+    assert np.flatnonzero(~net.channel_on[0]).tolist() == expect.tolist()
+    assert len(set(np.round(score, 12))) > 1            # the ranking had something to tell apart
+    assert net.counters.get("learn", "pruned_now")[0] == live - int(net.active(0).sum())
+    # the threshold rule itself is unchanged: the same mask as without the option
+    assert np.array_equal(net.pruned[0], plain.pruned[0])
+    # off for good: later images do not bring a map back, and a disabled map no longer learns
+    frozen = net.weights[0][~net.channel_on[0]].copy()
+    for j in range(WARMUP, WARMUP + 6):
+        net.learn(0, tiny_encoded[j:j + 1])
+    assert (~net.channel_on[0]).sum() == n_off
+    assert np.array_equal(net.weights[0][~net.channel_on[0]], frozen)
+
+
+def test_maps_off_state_resumes():
+    """The warm-up's activity is in the policy's state, so a checkpoint resumes it."""
+    cfg = tiny(**{"layers.0.pruning.maps_off": 0.5})
+    a, b = network.Network(cfg), network.Network(cfg)
+    a.pruning.spikes[0][:] = np.arange(len(a.pruning.spikes[0])) * 3 % 5
+    a.pruning.potential[0][:] = 7.5
+    b.load_state(a.state())
+    assert np.array_equal(b.pruning.spikes[0], a.pruning.spikes[0])
+    assert np.array_equal(b.pruning.potential[0], a.pruning.potential[0])
+
+
+def test_maps_off_validated():
+    with pytest.raises(C.ConfigError, match=r"layers\[0\]\.pruning\.maps_off = 1"):
+        tiny(**{"layers.0.pruning.maps_off": 1.0})
+    with pytest.raises(C.ConfigError, match=r"layers\[1\]\.pruning\.maps_off = -0\.1"):
+        tiny(**{"layers.1.pruning.maps_off": -0.1})
+
+
+def test_dense_checkpoint_ignores_pruning_settings():
+    """With pruning disabled nothing of the pruning settings decides the network: a sweep of
+    them shares the dense checkpoint; with pruning enabled they change it."""
+    from model.train import config_digest
+    dense = tiny(**{"pruning.enabled": False})
+    other = C.replace(dense, **{"pruning.threshold": 0.3, "layers.0.pruning.maps_off": 0.5})
+    assert config_digest(other, "fixed") == config_digest(dense, "fixed")
+    on = C.replace(dense, **{"pruning.enabled": True})
+    assert config_digest(C.replace(on, **{"pruning.threshold": 0.3}), "fixed") != config_digest(on, "fixed")
