@@ -47,7 +47,7 @@ class PruneCheck(wiring.Component):
         # One-hot decodes of the bit positions rather than shifts, and no ky k + kx product
         # (which synth_ecp5 put in a DSP block): each cleared bit is then a small AND. A kernel
         # of fewer than 32 rows has one live-row word per map and row_bit < rows: the bits
-        # above pass through (tiny conv1, 18 rows: 99 -> 71 LUTs on ECP5, 59 -> 42 on xc7).
+        # above pass through.
         row_hot = Signal(32)
         off_hot = Signal(k * k)
         m.d.comb += [row_hot.eq(Cat(self.row_bit == i for i in range(min(32, self.lay.rows)))),

@@ -395,7 +395,7 @@ def resources(config: str | None = None, lanes: int | None = None,
         if config is None or (Path(str(content.get("config", ""))).stem == config
                               and content.get("lanes") == lanes):
             return {"status": "present", "path": str(cand),
-                    "pruning_overhead": _find_key(content, "pruning_overhead"), "content": content}
+                    "pruning_overhead": find_key(content, "pruning_overhead"), "content": content}
     why = (f"`{path}` does not exist (`make resources` writes it)" if not path.is_file() else
            f"`{path}` is of another config or lane count than {config} at P = {lanes}")
     if config is not None:
@@ -403,12 +403,13 @@ def resources(config: str | None = None, lanes: int | None = None,
     return {"status": "missing", "path": str(path), "why": why}
 
 
-def _find_key(obj, key: str):
+def find_key(obj, key: str):
+    """The first value under ``key`` anywhere in a nested dict/list (depth first), else None."""
     if isinstance(obj, dict):
         if key in obj:
             return obj[key]
         for v in obj.values():
-            hit = _find_key(v, key)
+            hit = find_key(v, key)
             if hit is not None:
                 return hit
     return None

@@ -59,7 +59,7 @@ from model.cli import write_json
 from report.train import read_out, train_network
 from model.train import config_digest
 from report import measure
-from report.pipeline import (Cache, _find_key, command_parser, measure_code, prepare, resources,
+from report.pipeline import (Cache, find_key, command_parser, measure_code, prepare, resources,
                              run_command, timed)
 
 # The resources.json key of each policy's extra logic (boards/resources.py). LAMP and PCA add
@@ -158,7 +158,7 @@ def hardware(name: str, synthesis: dict) -> dict:
     if name in REUSES:
         return {"extra_logic": None, "note": REUSES[name]}
     key = HARDWARE_KEYS[name]
-    found = _find_key(synthesis.get("content"), key)
+    found = find_key(synthesis.get("content"), key)
     if found is None:
         return {"extra_logic": None, "note": "not measured: " + synthesis.get(
             "why", f"no '{key}' in {synthesis['path']}") + " (run make resources)"}
