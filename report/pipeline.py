@@ -81,7 +81,7 @@ from model.train import quick_config
 from report.train import run_variant
 from model.network import Network
 from model.train import Trainer, config_digest
-from boards.resources import BASELINES
+from boards.resources import BASELINES, shown_path
 from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
 from report import measure
@@ -405,13 +405,13 @@ def resources(config: str | None = None, lanes: int | None = None,
         content = json.loads(cand.read_text())
         if config is None or (Path(str(content.get("config", ""))).stem == config
                               and content.get("lanes") == lanes):
-            return {"status": "present", "path": str(cand),
+            return {"status": "present", "path": shown_path(cand),
                     "pruning_overhead": _find_key(content, "pruning_overhead"), "content": content}
     why = (f"`{path}` does not exist (`make resources` writes it)" if not path.is_file() else
            f"`{path}` is of another config or lane count than {config} at P = {lanes}")
     if config is not None:
-        why += f", and there is no baseline of {config} in `{BASELINES}`"
-    return {"status": "missing", "path": str(path), "why": why}
+        why += f", and there is no baseline of {config} in `{shown_path(BASELINES)}`"
+    return {"status": "missing", "path": shown_path(path), "why": why}
 
 
 def _find_key(obj, key: str):
