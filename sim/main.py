@@ -13,8 +13,9 @@ the STDP unit with its pruning check). Every trace event, counter and memory is 
 (cycles/core.py); the next layer's input is the model's, equal to the RTL's output
 events, which are compared.
 
-Writes ``build/reports/sim.json``; the top-level figures are those of the last config (the
-default network), ``runs`` holds every config (each once, however often it is named). Exits
+Writes ``build/reports/sim.json`` and the table of its figures beside it (``sim.md``,
+``sim.figures``); the top-level figures are those of the last config (the default network),
+``runs`` holds every config (each once, however often it is named), ``config_files`` their files. Exits
 non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
 or not installed (naming its install command), or a config or data file is wrong.
 
@@ -54,7 +55,7 @@ from model.train import CHECKPOINTS, quick_config
 from model.pruning import stdp_check
 from cycles.layout import EngineLayout
 from model.train import Trainer, config_digest
-from sim import cosim, runner
+from sim import cosim, figures, runner
 
 
 def trained(cfg: C.Config, tag: str, pruning: bool, train_x):
@@ -221,9 +222,11 @@ def main(argv=None) -> int:
             summary(run)
         report = dict(runs[-1], runs=runs, mismatches=sum(r["mismatches"] for r in runs),
                       trace_events_compared=sum(r["trace_events_compared"] for r in runs),
-                      seconds=round(time.perf_counter() - start, 1))
+                      config_files=paths, seconds=round(time.perf_counter() - start, 1))
         write_json(args.out, report)
-        print(f"wrote {args.out}")
+        table = Path(args.out).with_suffix(".md")
+        table.write_text(figures.table(report) + "\n")
+        print(f"wrote {args.out}, {table}")
         return 1 if report["mismatches"] else 0
 
     return guarded(body, errors=(runner.UnknownSimulator, runner.ToolMissing))
