@@ -56,6 +56,7 @@ from hw.integrate import event_layout
 from cycles.core import COUNTERS, network_layouts
 from cycles.layout import PoolLayout
 from cycles.layout import EngineLayout
+from cycles.learning import REGISTERS as LEARNING_REGISTERS
 
 MAGIC = b"TTFS"
 VERSION = 2          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW)
@@ -73,8 +74,7 @@ MAX_ARG_BYTES = max(sum(n for _, n in a) for a in ARGS.values())
 SERVED_WHILE_BUSY = (OP_IDENTIFY, OP_STATUS)
 
 # The core's configuration inputs, SET's register ids in this order.
-REGISTERS = ("threshold", "n_events", "a_plus", "a_minus", "layer_key", "image_n", "check",
-             "prune_th")
+REGISTERS = ("threshold", "n_events", *LEARNING_REGISTERS)
 CMDS = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}
 
 OK = 0

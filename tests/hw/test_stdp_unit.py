@@ -8,6 +8,7 @@ from hw.stdp_unit import StdpUnit
 from conftest import layer_input
 from model import layer as L, rng, stdp, wta
 from cycles.layout import EngineLayout
+from cycles.learning import LearningParams
 from cycles.stdp_unit import stdp_pass
 from sim import engine_driver as drv, stdp_driver as sdrv
 from sim.compare import first_memory_divergence, first_trace_divergence
@@ -34,6 +35,8 @@ def _case(tiny, layer, lanes, image, seed, prune_q):
 def _simulate(c, all_maps=False):
     lay, fmt, cfg = c["lay"], c["net"].arith, c["cfg"]
     a_plus, a_minus = fmt.rates(cfg, c["n"])
+    lp = LearningParams(int(a_plus), int(a_minus), rng.layer_key(cfg.seed, c["layer"]), c["n"],
+                        True, c["prune_q"])
     dut = StdpUnit(lay, fmt, max_winners=8)
     seen = {}
     pred = stdp_pass(lay, fmt, c["weights"], c["active"], c["x"], c["winners"], a_plus, a_minus,
@@ -42,9 +45,7 @@ def _simulate(c, all_maps=False):
     async def bench(ctx):
         bus = drv.AmaranthBus(ctx, dut)
         await sdrv.load(bus, lay, c["weights"], c["active"], c["x"])
-        seen["trace"] = await sdrv.run(bus, c["winners"], a_plus, a_minus,
-                                       rng.layer_key(cfg.seed, c["layer"]), c["n"], True,
-                                       c["prune_q"], all_maps, pred.cycles)
+        seen["trace"] = await sdrv.run(bus, c["winners"], lp, all_maps, pred.cycles)
         seen["memories"] = await sdrv.read_back(bus, lay)
 
     sim = Simulator(dut)
