@@ -46,6 +46,14 @@ class LearningParams:
         """Each register's name and value (``check`` as 0 or 1), in the order of the fields."""
         return {name: int(getattr(self, name)) for name in REGISTERS}
 
+    @staticmethod
+    def limits(weight_bits: int, rate_frac_bits: int) -> dict[str, int]:
+        """The largest value of each register (the pruning threshold in the layer's own weight
+        LSBs, the rates in units of 2^-A)."""
+        rate = (1 << rate_frac_bits) - 1
+        return {"a_plus": rate, "a_minus": rate, "layer_key": 0xFFFF_FFFF, "image_n": 0xFFFF_FFFF,
+                "check": 1, "prune_th": (1 << weight_bits) - 1}
+
     def stdp_args(self) -> dict:
         """The keyword arguments of the cycle models' STDP pass (``cycles.core.core_command``)."""
         return {"a_plus": self.a_plus, "a_minus": self.a_minus, "round_key": self.round_key,
