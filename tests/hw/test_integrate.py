@@ -256,7 +256,7 @@ def engine_cases(draw):
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(engine_cases())
 def test_engine_matches_schedule_on_random_stimulus(case):
     lay, x, w, active, th = case
