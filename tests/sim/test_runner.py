@@ -1,46 +1,12 @@
-"""The runner: Verilog out of Amaranth, the test-bench top that makes its own clock, and cocotb's
-Verilator runner with only the top's ports public."""
+"""The runner (sim/runner.py): cocotb's Verilator runner with only the top's ports public."""
 import pytest
 
 from hw.hash import Mix32
 from sim import runner
-from sim.verilog_out import clocked_top, module_ports, verilog
+from sim.verilog_out import module_ports, verilog
 
 # One Verilator build of a small block (reused across runs).
 pytestmark = pytest.mark.timeout(1800)
-
-MODULE = """module blk(clk, rst, a, y);
-  input clk;
-  input rst;
-  input [7:0] a;
-  output [7:0] y;
-  assign y = a;
-endmodule
-"""
-
-
-def test_module_ports_in_declaration_order():
-    assert module_ports(MODULE, "blk") == [("input", "", "clk"), ("input", "", "rst"),
-                                           ("input", "[7:0]", "a"), ("output", "[7:0]", "y")]
-    with pytest.raises(ValueError, match="no module other"):
-        module_ports(MODULE, "other")
-
-
-def test_clocked_top_drives_the_clock_itself():
-    top = clocked_top(MODULE, "blk", "tb", "clk", 10)
-    assert "module tb(clk, rst, a, y);" in top
-    assert "output clk;" in top and "input [7:0] a;" in top and "output [7:0] y;" in top
-    assert "always #5 clk = ~clk;" in top and "blk dut (.clk(clk), .rst(rst), .a(a), .y(y));" in top
-    with pytest.raises(ValueError, match="no input clock"):
-        clocked_top(MODULE, "blk", "tb", "clock", 10)
-
-
-def test_verilog_is_rewritten_only_when_it_changes(tmp_path):
-    path = verilog(Mix32(), "mix32", tmp_path)
-    stamp = path.stat().st_mtime_ns
-    assert verilog(Mix32(), "mix32", tmp_path).stat().st_mtime_ns == stamp
-    text = path.read_text()
-    assert "module mix32(" in text and "\\$" not in text.replace("\\_$", "")   # temporaries renamed
 
 
 def test_verilator_makes_only_the_top_ports_public(monkeypatch):
@@ -55,3 +21,17 @@ def test_verilator_makes_only_the_top_ports_public(monkeypatch):
     # stands where cocotb's runner put --public-flat-rw.
     args = (res.build_dir / "Vtop__verFiles.dat").read_text()
     assert str(vlt) in args and "--public-flat-rw" not in args
+
+
+def test_runner_chosen_per_simulator_and_visibility(monkeypatch, tmp_path):
+    from cocotb_tools.runner import Icarus, Verilator
+    src = verilog(Mix32(), "mix32", tmp_path)
+    monkeypatch.delenv("SIM_PUBLIC_FLAT", raising=False)
+    ports_only = runner.sim_runner("verilator", [src], "mix32", tmp_path)
+    assert isinstance(ports_only, runner.PortsOnlyVerilator)
+    assert ports_only.public_ports == tmp_path / "public_ports.vlt"
+    # not a module it can read: cocotb's own runner, every signal public
+    assert type(runner.sim_runner("verilator", [src], "other", tmp_path)) is Verilator
+    monkeypatch.setenv("SIM_PUBLIC_FLAT", "1")
+    assert type(runner.sim_runner("verilator", [src], "mix32", tmp_path)) is Verilator
+    assert isinstance(runner.sim_runner("icarus", [src], "mix32", tmp_path), Icarus)
