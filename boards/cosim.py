@@ -91,7 +91,7 @@ def load_case(path: str | Path) -> tuple[dict, list[dict]]:
     with np.load(path.with_suffix(".npz")) as z:
         arrays = {k: z[k] for k in z.files}
     case = {"layer": meta["layer"], "threshold": meta["threshold"],
-            "learning": LearningParams(**meta["learning"])}
+            "learning": LearningParams.from_registers(meta["learning"])}
     case.update({k: arrays[k] for k in ("weights", "active", "x")})
     steps = [{"cmd": st["cmd"], "counters": st["counters"], "cycles": st["cycles"],
               "state": cd.join_state(st, arrays, i)}

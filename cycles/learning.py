@@ -37,6 +37,11 @@ class LearningParams:
         return cls(int(a_plus), int(a_minus), rng.layer_key(net.cfg.seed, layer), int(n),
                    bool(check), int(threshold))
 
+    @classmethod
+    def from_registers(cls, registers: dict) -> LearningParams:
+        """The parameters back from ``registers()`` (a case file's copy)."""
+        return cls(**{name: bool(v) if name == "check" else int(v) for name, v in registers.items()})
+
     @property
     def round_key(self) -> int:
         """The key of this image's random words (``model.rng.round_key``)."""

@@ -37,7 +37,7 @@ async def core_matches_schedule(dut):
         ctx = st["context"]
         await cd.load_image(bus, lay, case["times"][i], case["threshold"], learn=st["cmd"] != "infer")
         await cd.load_policy(bus, lay, st["policy"]["enabled"], st["policy"]["window"])
-        cd.set_learning(bus, LearningParams(**st["learning"]))
+        cd.set_learning(bus, LearningParams.from_registers(st["learning"]))
         await bus.tick()                     # the inputs reach the core (INPUT_LATENCY)
         _, counters = await cd.run_command(bus, fmt, CMD[st["cmd"]], st["cycles"], st["trace"], ctx,
                                            st["words"])

@@ -124,7 +124,7 @@ def load_stdp_case(path: str | Path) -> dict:
     from model.fixedpoint import Formats
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
-    args = dict(meta["args"], learning=LearningParams(**meta["args"]["learning"]))
+    args = dict(meta["args"], learning=LearningParams.from_registers(meta["args"]["learning"]))
     case = {"layout": EngineLayout(**meta["layout"]), "formats": Formats(**meta["formats"]),
             "args": args, "trace": [tuple(r) for r in meta["trace"]], "cycles": meta["cycles"],
             "context": meta["context"]}

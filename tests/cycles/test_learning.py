@@ -29,8 +29,11 @@ def test_defaults_are_the_cycle_models_defaults():
     # an inference step carries no parameters: the cycle model's keyword defaults
     assert LearningParams().stdp_args() == dict(a_plus=0, a_minus=0, round_key=0, check=False,
                                                 prune_th=0)
-    assert LearningParams(check=True, prune_th=9).registers() == dict(
-        a_plus=0, a_minus=0, layer_key=0, image_n=0, check=1, prune_th=9)
+    lp = LearningParams(3, 2, 0xFFFF_FFFF, 7, check=True, prune_th=9)
+    assert lp.registers() == dict(a_plus=3, a_minus=2, layer_key=0xFFFF_FFFF, image_n=7, check=1,
+                                  prune_th=9)
+    back = LearningParams.from_registers(lp.registers())
+    assert back == lp and back.check is True
 
 
 def test_registers_are_the_layer_cores_learning_inputs(tiny_net):
