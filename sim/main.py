@@ -15,8 +15,8 @@ events, which are compared.
 
 Writes ``build/reports/sim.json`` and the table of its figures beside it (``sim.md``,
 ``sim.figures``); the top-level figures are those of the last config (the default network),
-``runs`` holds every config (each once, however often it is named), ``config_files`` their files. Exits
-non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
+``runs`` holds every config (each once, however often it is named), ``config_files`` their
+files. Exits non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
 or not installed (naming its install command), or a config or data file is wrong.
 
 One case only: ``--layer conv2 --variant pruned --image 1`` co-simulates that layer of that
