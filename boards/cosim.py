@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from cycles.core import COUNTERS, core_command
+from cycles.learning import LearningParams
 from sim import core_driver as cd
 
 COMMANDS = ("infer", "learn")
-LEARNING = ("a_plus", "a_minus", "round_key", "check", "prune_th")
-KEYS = ("layer_key", "image_n")
 
 
-def predict_command(cmd: str, lay, formats, lc, x, weights, active, threshold, **learning) -> dict:
+def predict_command(cmd: str, lay, formats, lc, x, weights, active, threshold,
+                    learning: LearningParams = LearningParams()) -> dict:
     """One command's prediction as the host reads it back: counters, cycles, memories."""
-    pred = core_command(cmd, lay, formats, lc, x, weights, active, threshold, **learning)
+    pred = core_command(cmd, lay, formats, lc, x, weights, active, threshold, **learning.stdp_args())
     return {"cmd": cmd, "counters": pred.counters, "cycles": pred.cycles,
             "state": cd.expected_state(lay, lc, pred)}
 
@@ -31,7 +31,7 @@ def predict_command(cmd: str, lay, formats, lc, x, weights, active, threshold, *
 def predict(lay, formats, lc, case: dict) -> list[dict]:
     """Per command of ``COMMANDS``, on the case's synapses (infer leaves them as they are)."""
     return [predict_command(cmd, lay, formats, lc, case["x"], case["weights"], case["active"],
-                            case["threshold"], **case["learning"]) for cmd in COMMANDS]
+                            case["threshold"], case["learning"]) for cmd in COMMANDS]
 
 
 def divergences(status: dict, state: dict, step: dict, context: dict) -> list[str]:
@@ -56,9 +56,7 @@ async def play(board, case: dict, steps: list[dict], context: dict) -> list[dict
     await board.check()
     await board.load_synapses(layer, case["weights"], case["active"])
     await board.load_image(layer, case["x"], case["threshold"], learn=True)
-    lp = case["learning"]
-    await board.set_learning(layer, lp["a_plus"], lp["a_minus"], case["keys"]["layer_key"],
-                             case["keys"]["image_n"], lp["check"], lp["prune_th"])
+    await board.set_learning(layer, case["learning"])
     seen = []
     for st in steps:
         ctx = dict(context, layer=layer, command=st["cmd"])
@@ -77,8 +75,7 @@ def save_case(path: Path, case: dict, steps: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: case[k] for k in ("weights", "active", "x")}
     meta = {"layer": case["layer"], "threshold": int(case["threshold"]),
-            "learning": {k: int(case["learning"][k]) for k in LEARNING},
-            "keys": {k: int(case["keys"][k]) for k in KEYS}, "steps": []}
+            "learning": case["learning"].registers(), "steps": []}
     for i, st in enumerate(steps):
         state, npz = cd.split_state(st["state"], i)
         arrays.update(npz)
@@ -93,7 +90,8 @@ def load_case(path: str | Path) -> tuple[dict, list[dict]]:
     meta = json.loads(path.with_suffix(".json").read_text())
     with np.load(path.with_suffix(".npz")) as z:
         arrays = {k: z[k] for k in z.files}
-    case = {k: meta[k] for k in ("layer", "threshold", "learning", "keys")}
+    case = {"layer": meta["layer"], "threshold": meta["threshold"],
+            "learning": LearningParams.from_registers(meta["learning"])}
     case.update({k: arrays[k] for k in ("weights", "active", "x")})
     steps = [{"cmd": st["cmd"], "counters": st["counters"], "cycles": st["cycles"],
               "state": cd.join_state(st, arrays, i)}

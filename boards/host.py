@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from boards import protocol as p
+from cycles.learning import LearningParams
 from hw import core as hc
 from model.fixedpoint import Formats
 from sim import core_driver as cd
@@ -258,10 +259,9 @@ class Board:
         for mem, lane, words in cd.policy_words(self.layouts[layer], enabled, window):
             await self.write(layer, mem, lane, words)
 
-    async def set_learning(self, layer: int, a_plus: int, a_minus: int, layer_key: int,
-                           image_n: int, check: bool, prune_th: int) -> None:
-        for name, v in (("a_plus", a_plus), ("a_minus", a_minus), ("layer_key", layer_key),
-                        ("image_n", image_n), ("check", int(check)), ("prune_th", prune_th)):
+    async def set_learning(self, layer: int, learning: LearningParams) -> None:
+        """The learning registers of the layer's next learn or sweep command."""
+        for name, v in learning.registers().items():
             await self.set(layer, name, v)
 
     async def read_state(self, layer: int, n_out: int | None = None) -> dict:

@@ -56,6 +56,7 @@ from hw.integrate import event_layout
 from cycles.core import COUNTERS, network_layouts
 from cycles.layout import PoolLayout
 from cycles.layout import EngineLayout
+from cycles.learning import REGISTERS as LEARNING_REGISTERS, LearningParams
 
 MAGIC = b"TTFS"
 VERSION = 2          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW)
@@ -73,8 +74,7 @@ MAX_ARG_BYTES = max(sum(n for _, n in a) for a in ARGS.values())
 SERVED_WHILE_BUSY = (OP_IDENTIFY, OP_STATUS)
 
 # The core's configuration inputs, SET's register ids in this order.
-REGISTERS = ("threshold", "n_events", "a_plus", "a_minus", "layer_key", "image_n", "check",
-             "prune_th")
+REGISTERS = ("threshold", "n_events", *LEARNING_REGISTERS)
 CMDS = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}
 
 OK = 0
@@ -151,9 +151,7 @@ def memory_map(lay: EngineLayout, lc) -> dict[int, MemSpec]:
 def register_limits(lay: EngineLayout, formats) -> dict[str, int]:
     """The largest value SET accepts for each register of a layer."""
     return {"threshold": (1 << lay.potential_bits) - 1, "n_events": lay.max_events,
-            "a_plus": (1 << formats.rate_frac_bits) - 1, "a_minus": (1 << formats.rate_frac_bits) - 1,
-            "layer_key": 0xFFFF_FFFF, "image_n": 0xFFFF_FFFF, "check": 1,
-            "prune_th": (1 << lay.weight_bits) - 1}       # in the layer's own weight LSBs
+            **LearningParams.limits(lay.weight_bits, formats.rate_frac_bits)}
 
 
 def select_layers(cfg, spec: str | None) -> list[int]:

@@ -122,8 +122,19 @@ CELLS = {
 }
 IGNORED = {"$scopeinfo"}                  # Yosys's record of the flattened hierarchy, no logic
 PRUNING_TARGET = 0.01
-BASELINES = Path(__file__).parent / "baselines"
+ROOT = Path(__file__).resolve().parents[1]
+BASELINES = ROOT / "boards" / "baselines"
 REL_TOLERANCE, ABS_SLACK = 0.05, 4        # a figure may move by 5% or by 4 cells
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` as a report writes it: relative to the repository when inside it, so that a
+    report names no folder of the machine it ran on."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 class BaselineMissing(FileNotFoundError):
@@ -424,7 +435,8 @@ def load_baseline(version: str, config: str, lanes: int, root: Path = BASELINES)
     path = baseline_path(version, config, root)
     if not path.is_file():
         raise BaselineMissing(
-            f"no resource baseline for yosys {version} and {config}: {path} does not exist. "
+            f"no resource baseline for yosys {version} and {config}: {shown_path(path)} does not "
+            f"exist. "
             f"Record one with `python -m boards.resources --config {config} --lanes {lanes} "
             f"--record-baseline` (and commit it)")
     return json.loads(path.read_text())
@@ -508,7 +520,7 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: ecp5, xc7")
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened builds")
     ap.add_argument("--work", default="build/resources", help="RTLIL, logs and Yosys statistics")
-    ap.add_argument("--baselines", default=str(BASELINES))
+    ap.add_argument("--baselines", default=None, help="default boards/baselines of the repository")
     ap.add_argument("--record-baseline", action="store_true",
                     help="write this run as the baseline of this tool version and config")
     ap.add_argument("--strict", action="store_true",
@@ -539,23 +551,23 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     version = rep["tool"]["version"]
-    path = baseline_path(version, args.config, args.baselines)
+    path = baseline_path(version, args.config, args.baselines or BASELINES)
     failed = False
     if args.record_baseline:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(for_baseline(rep), indent=1) + "\n")
-        rep["baseline"] = {"path": str(path), "status": "recorded", "differences": []}
+        rep["baseline"] = {"path": shown_path(path), "status": "recorded", "differences": []}
     elif args.weight_bits is not None:
-        rep["baseline"] = {"path": str(path), "status": "not compared (--weight-bits)",
+        rep["baseline"] = {"path": shown_path(path), "status": "not compared (--weight-bits)",
                            "differences": []}
     else:
         try:
-            diffs = compare(rep, load_baseline(version, args.config, args.lanes, args.baselines))
-            rep["baseline"] = {"path": str(path), "status": "compared", "differences": diffs}
+            diffs = compare(rep, load_baseline(version, args.config, args.lanes, args.baselines or BASELINES))
+            rep["baseline"] = {"path": shown_path(path), "status": "compared", "differences": diffs}
             failed = bool(diffs)
         except BaselineMissing as exc:
             print(f"note: {exc}", file=sys.stderr)
-            rep["baseline"] = {"path": str(path), "status": "missing", "differences": []}
+            rep["baseline"] = {"path": shown_path(path), "status": "missing", "differences": []}
             failed = True
     out = Path(args.out or report_path(args.config))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model import rng
-from model.pruning import stdp_check
-
 from .core import HOLD_CYCLES, learn_phases
 from .integrate import PassResult, integrate_pass
 from .layout import EngineLayout, PoolLayout
+from .learning import LearningParams
 from .pool import OutgoingResult, outgoing_pass
 from .stdp_unit import StdpResult
 from .wta import WinnerResult
@@ -152,10 +150,8 @@ def image_cycles(net, times_in: np.ndarray, lanes: int | None = None,
 
 
 def _learn_step(net, i: int, lay: EngineLayout, x: np.ndarray, ip: PassResult) -> LearnPasses:
-    cfg, lc = net.cfg, net.cfg.layers[i]
-    n = net.learned[i]
-    a_plus, a_minus = net.arith.rates(cfg, n)
-    check, threshold = stdp_check(net, i, n)
-    ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], a_plus, a_minus,
-                      rng.round_key(cfg.seed, i, n), check, threshold)
+    lc = net.cfg.layers[i]
+    lp = LearningParams.for_image(net, i, net.learned[i])
+    ph = learn_phases(lay, net.ariths[i], lc, ip, x, net.weights[i], ~net.pruned[i], lp.a_plus,
+                      lp.a_minus, lp.round_key, lp.check, lp.prune_th)
     return LearnPasses(ph.winner, ph.stdp, ph.handshake, lc.winners, ph.inhibition)

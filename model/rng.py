@@ -52,7 +52,13 @@ def init_key(seed: int, layer: int) -> int:
 
 def round_key(seed: int, layer: int, n: int) -> int:
     """Key of the n-th learning image of a layer (n counts from 0)."""
-    return int(mix32(layer_key(seed, layer) ^ (n & MASK32)))
+    return image_key(layer_key(seed, layer), n)
+
+
+def image_key(key: int, n: int) -> int:
+    """``round_key`` from the layer's key: what the STDP unit computes from its ``layer_key``
+    and ``image_n`` registers."""
+    return int(mix32(key ^ (n & MASK32)))
 
 
 def words(key: int, counters) -> np.ndarray:

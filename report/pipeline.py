@@ -7,8 +7,9 @@ Trains the network dense and with pruning (``model.train.Trainer`` through
 SVM (``report.train.run_variant``), counts cycles and energy with ``cycles.image`` and
 ``report.energy``, sweeps the pruning threshold and warm-up, co-simulates a sample of the test
 images in the RTL (``sim.main.co_simulate``), and writes ``report.json``, the PNG figures and
-``report.md``. Every step's result is cached under ``<out>/report_cache`` by the config's digest,
-so an interrupted run resumes from its last finished step (and training from its checkpoint).
+``report.md``. Every step's result is cached under ``<out>/report_cache`` (``joblib.Memory``)
+by the config's digest, so an interrupted run resumes from its last finished step (and training
+from its checkpoint).
 The two variants, each sweep point and the co-simulation (after both variants) are tasks on a
 Dask cluster (cluster/runner.py: a local one of ``--workers`` processes by default,
 ``--scheduler`` a running one, ``--workers 0`` this process); each caches its result before it
@@ -67,6 +68,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import joblib
 import numpy as np
 
 from model import config as C
@@ -79,7 +81,7 @@ from model.train import quick_config
 from report.train import run_variant
 from model.network import Network
 from model.train import Trainer, config_digest
-from boards.resources import BASELINES
+from boards.resources import BASELINES, shown_path
 from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
 from report import measure
@@ -130,19 +132,28 @@ class Options:
 
 @dataclass
 class Cache:
-    """Each step's result as JSON under ``folder``, keyed by a digest of what defines it."""
+    """Each step's result on disk under ``folder`` (``joblib.Memory``), keyed by the step's name
+    and a JSON text of what defines it; ``hits`` names the steps read back instead of computed."""
     folder: Path
     hits: list = field(default_factory=list)
 
+    def __post_init__(self):
+        self._step = joblib.Memory(self.folder, verbose=0).cache(_step_value, ignore=["compute"])
+
     def get(self, name: str, key: dict, compute):
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        path = self.folder / f"{name}-{digest}.json"
-        if path.is_file():
+        key_text = json.dumps(key, sort_keys=True, default=str)
+        if self._step.check_call_in_cache(name, key_text, compute):
             self.hits.append(name)
-            return json.loads(path.read_text())
-        value = compute()
-        write_json(path, value)
-        return json.loads(path.read_text())      # the same types whether computed or cached
+        return self._step(name, key_text, compute)
+
+
+def _step_value(name: str, key_text: str, compute):
+    """A step's value as its JSON reads back: the same types whether computed or cached."""
+    return json.loads(json.dumps(compute(), default=_json_default))
+
+
+def _json_default(o):
+    return o.tolist() if isinstance(o, np.ndarray) else str(o)
 
 
 def measure_code() -> str:
@@ -394,13 +405,13 @@ def resources(config: str | None = None, lanes: int | None = None,
         content = json.loads(cand.read_text())
         if config is None or (Path(str(content.get("config", ""))).stem == config
                               and content.get("lanes") == lanes):
-            return {"status": "present", "path": str(cand),
+            return {"status": "present", "path": shown_path(cand),
                     "pruning_overhead": find_key(content, "pruning_overhead"), "content": content}
     why = (f"`{path}` does not exist (`make resources` writes it)" if not path.is_file() else
            f"`{path}` is of another config or lane count than {config} at P = {lanes}")
     if config is not None:
-        why += f", and there is no baseline of {config} in `{BASELINES}`"
-    return {"status": "missing", "path": str(path), "why": why}
+        why += f", and there is no baseline of {config} in `{shown_path(BASELINES)}`"
+    return {"status": "missing", "path": shown_path(path), "why": why}
 
 
 def find_key(obj, key: str):

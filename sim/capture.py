@@ -98,52 +98,6 @@ class TraceFormat:
         return out
 
 
-class EventTrace(TraceFormat):
-    """At most one record ``(cycle, kind, *payload)`` a cycle, its payload ports valid while the
-    port ``flag`` is high, and ``(cycle, "done")`` while the port ``done`` is. The arguments are
-    plain data (``spec``), so a cocotb test rebuilds the format from a case file."""
-
-    def __init__(self, kind: str, flag: str, payload: list[tuple[str, int]], done: str = "done"):
-        self.kind, self.flag, self.done = kind, flag, done
-        self.payload = [(name, int(width)) for name, width in payload]
-        super().__init__([("cycle", 32), (flag, 1), *self.payload, (done, 1)])
-
-    @property
-    def spec(self) -> dict:
-        return {"kind": self.kind, "flag": self.flag, "payload": self.payload, "done": self.done}
-
-    def gated(self, block):
-        flag = getattr(block, self.flag)
-        return {self.flag: flag, self.done: getattr(block, self.done),
-                **{name: Mux(flag, getattr(block, name), 0) for name, _ in self.payload}}
-
-    def valid(self, block):
-        return getattr(block, self.flag) | getattr(block, self.done)
-
-    def records(self, cycle, get):
-        out = []
-        if get(self.flag):
-            out.append((cycle, self.kind, *(get(name) for name, _ in self.payload)))
-        if get(self.done):
-            out.append((cycle, "done"))
-        return out
-
-    def fields_of(self, records):
-        v = {}
-        for r in records:
-            if r[1] == self.kind:
-                if v.get(self.flag):
-                    raise ValueError(f"two {self.kind} records in cycle {r[0]}: the block makes "
-                                     "at most one a cycle")
-                v[self.flag] = 1
-                v.update(zip((name for name, _ in self.payload), r[2:]))
-            elif r[1] == "done":
-                v[self.done] = 1
-            else:
-                raise ValueError(f"not a {self.kind} or done trace record: {r}")
-        return v
-
-
 INPUT_LATENCY = 1     # cycles from a TraceCapture input to the block's port
 
 

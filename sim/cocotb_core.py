@@ -14,6 +14,7 @@ import os
 
 import cocotb
 
+from cycles.learning import LearningParams
 from hw import core as hc
 from sim import core_driver as cd
 from sim import engine_driver as drv
@@ -36,9 +37,7 @@ async def core_matches_schedule(dut):
         ctx = st["context"]
         await cd.load_image(bus, lay, case["times"][i], case["threshold"], learn=st["cmd"] != "infer")
         await cd.load_policy(bus, lay, st["policy"]["enabled"], st["policy"]["window"])
-        lp = st["learning"]
-        cd.set_learning(bus, lp["a_plus"], lp["a_minus"], lp["layer_key"], lp["image_n"],
-                        lp["check"], lp["prune_th"])
+        cd.set_learning(bus, LearningParams.from_registers(st["learning"]))
         await bus.tick()                     # the inputs reach the core (INPUT_LATENCY)
         _, counters = await cd.run_command(bus, fmt, CMD[st["cmd"]], st["cycles"], st["trace"], ctx,
                                            st["words"])

@@ -21,8 +21,7 @@ async def stdp_unit_matches_schedule(dut):
     lay, a = case["layout"], case["args"]
     bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "win_we", "rd_lane", "rd_addr"))
     await sdrv.load(bus, lay, case["weights"], case["active"], case["times_in"])
-    trace = await sdrv.run(bus, [tuple(w) for w in a["winners"]], a["a_plus"], a["a_minus"],
-                           a["layer_key"], a["image_n"], a["check"], a["prune_th"], a["all_maps"],
+    trace = await sdrv.run(bus, [tuple(w) for w in a["winners"]], a["learning"], a["all_maps"],
                            case["cycles"], case["context"])
     div = first_trace_divergence(case["trace"], trace, case["context"])
     assert div is None, str(div)

@@ -12,6 +12,7 @@ from hw.common import bits
 from hw.integrate import event_layout, pack_event
 from cycles.layout import PoolLayout
 from cycles.layout import EngineLayout
+from cycles.learning import LearningParams
 from sim.capture import TraceFormat
 from sim import engine_driver as drv
 from sim.engine_driver import EngineTrace, read_each, write_words
@@ -130,11 +131,9 @@ async def load_image(bus, lay: EngineLayout, times_in, threshold: int, learn: bo
     bus.set("threshold", threshold)
 
 
-def set_learning(bus, a_plus: int, a_minus: int, layer_key: int, image_n: int, check: bool,
-                 prune_th: int) -> None:
-    for name, v in (("a_plus", a_plus), ("a_minus", a_minus),
-                    ("layer_key", layer_key), ("image_n", image_n), ("check", int(check)),
-                    ("prune_th", prune_th)):
+def set_learning(bus, learning: LearningParams) -> None:
+    """The learning registers of the next learn or sweep command."""
+    for name, v in learning.registers().items():
         bus.set(name, v)
 
 

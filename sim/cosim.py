@@ -28,6 +28,7 @@ import numpy as np
 from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
 from cycles.layout import EngineLayout
+from cycles.learning import LearningParams
 from cycles.integrate import integrate_pass, policy_registers
 from cycles.stdp_unit import stdp_pass
 from sim import runner
@@ -95,18 +96,14 @@ def run_engine(lay: EngineLayout, passes, weights, active, threshold, context: d
 
 # -- the STDP unit -------------------------------------------------------------------------------
 
-STDP_ARGS = ("winners", "a_plus", "a_minus", "layer_key", "image_n", "round_key", "check",
-             "prune_th", "all_maps")
-
-
 def run_stdp(lay: EngineLayout, formats, weights, active, times_in, context: dict,
-             sim: str | None = None, waves: bool | None = None, max_winners: int = 8,
-             **args) -> dict:
-    """Co-simulate one pass of the STDP unit (``args``: the STDP_ARGS of ``stdp_pass``)."""
+             winners: list, learning: LearningParams, all_maps: bool = False,
+             sim: str | None = None, waves: bool | None = None, max_winners: int = 8) -> dict:
+    """Co-simulate one pass of the STDP unit on ``winners`` (or every map: ``all_maps``)."""
     sim = runner.default_sim(sim)
-    pred = stdp_pass(lay, formats, weights, active, times_in, args["winners"], args["a_plus"],
-                     args["a_minus"], args["round_key"], args["check"], args["prune_th"],
-                     args["all_maps"])
+    lp = learning
+    pred = stdp_pass(lay, formats, weights, active, times_in, winners, lp.a_plus, lp.a_minus,
+                     lp.round_key, lp.check, lp.prune_th, all_maps)
     tag = f"stdp-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}-{sim}"
     case = runner.BUILD / "cases" / tag
     case.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +111,8 @@ def run_stdp(lay: EngineLayout, formats, weights, active, times_in, context: dic
              pred_weights=pred.weights, pred_active=pred.active)
     case.with_suffix(".json").write_text(json.dumps({
         "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
-        "args": {k: args[k] for k in STDP_ARGS}, "trace": pred.trace, "cycles": pred.cycles,
+        "args": {"winners": [list(map(int, w)) for w in winners], "learning": lp.registers(),
+                 "all_maps": bool(all_maps)}, "trace": pred.trace, "cycles": pred.cycles,
         "context": dict(context, simulator=sim)}))
     runner.run(StdpUnit(lay, formats, max_winners), "stdp_unit", "sim.cocotb_stdp", sim=sim,
                waves=waves, build_dir=runner.BUILD / tag,
@@ -126,8 +124,9 @@ def load_stdp_case(path: str | Path) -> dict:
     from model.fixedpoint import Formats
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
+    args = dict(meta["args"], learning=LearningParams.from_registers(meta["args"]["learning"]))
     case = {"layout": EngineLayout(**meta["layout"]), "formats": Formats(**meta["formats"]),
-            "args": meta["args"], "trace": [tuple(r) for r in meta["trace"]], "cycles": meta["cycles"],
+            "args": args, "trace": [tuple(r) for r in meta["trace"]], "cycles": meta["cycles"],
             "context": meta["context"]}
     with np.load(path.with_suffix(".npz")) as z:
         case.update({k: z[k] for k in z.files})
@@ -150,14 +149,19 @@ def layer_config(d: dict):
     return SimpleNamespace(**{**d, "pool": SimpleNamespace(**d["pool"])})
 
 
+def stdp_args(step: dict) -> dict:
+    """A step's keyword arguments of ``cycles.core.core_command``: its learning parameters' (an
+    inference step has none)."""
+    return step["learning"].stdp_args() if "learning" in step else {}
+
+
 def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active, threshold,
              context: dict, sim: str | None = None, waves: bool | None = None,
              faults=frozenset(), tag: str = "", alter=None) -> dict:
     """Co-simulate a sequence of commands on one layer core (hw/core.py), loaded once.
 
     ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
-    and sweep, the STDP arguments of ``cycles.core.core_command`` (a_plus, a_minus,
-    round_key, check, prune_th) plus ``layer_key`` and ``image_n``; optionally ``enabled`` (the
+    and sweep, ``learning`` (``cycles.learning.LearningParams``); optionally ``enabled`` (the
     map enables, (F,) bools) and ``window`` (the window end), written into the core's policy
     registers before the command (default: all maps on, T). Each command is predicted
     on the synapses its predecessors left; its trace is compared as the capture fills, then its
@@ -174,10 +178,9 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     w, a = np.asarray(weights), np.asarray(active)
     meta, times, npz = [], [], {}
     for i, st in enumerate(steps):
-        stdp_args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
         enabled, window = policy_registers(lay, st.get("enabled"), st.get("window"))
-        pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold, **stdp_args,
-                            enabled=enabled, window=window)
+        pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold,
+                            **stdp_args(st), enabled=enabled, window=window)
         if pred.weights is not None:
             w, a = pred.weights, pred.active
         state, arrays = split_state(expected_state(lay, lc, pred), i)
@@ -185,8 +188,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         meta.append({"cmd": st["cmd"], "trace": trace, "words": fmt.pack(trace),
                      "counters": pred.counters, "cycles": pred.cycles,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
-                     "learning": {k: int(st.get(k, 0)) for k in
-                                  ("a_plus", "a_minus", "layer_key", "image_n", "check", "prune_th")},
+                     "learning": st.get("learning", LearningParams()).registers(),
                      "policy": {"enabled": [bool(v) for v in enabled], "window": window},
                      **state})
         npz.update(arrays)

@@ -13,9 +13,10 @@ the STDP unit with its pruning check). Every trace event, counter and memory is 
 (cycles/core.py); the next layer's input is the model's, equal to the RTL's output
 events, which are compared.
 
-Writes ``build/reports/sim.json``; the top-level figures are those of the last config (the
-default network), ``runs`` holds every config (each once, however often it is named). Exits
-non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
+Writes ``build/reports/sim.json`` and the table of its figures beside it (``sim.md``,
+``sim.figures``); the top-level figures are those of the last config (the default network),
+``runs`` holds every config (each once, however often it is named), ``config_files`` their
+files. Exits non-zero on any mismatch, with 2 and one line before any training when the simulator is unknown
 or not installed (naming its install command), or a config or data file is wrong.
 
 One case only: ``--layer conv2 --variant pruned --image 1`` co-simulates that layer of that
@@ -48,13 +49,13 @@ from pathlib import Path
 import numpy as np
 
 from model import config as C
-from model import data, rng
+from model import data
 from model.cli import guarded, write_json
 from model.train import CHECKPOINTS, quick_config
-from model.pruning import stdp_check
 from cycles.layout import EngineLayout
+from cycles.learning import LearningParams
 from model.train import Trainer, config_digest
-from sim import cosim, runner
+from sim import cosim, figures, runner
 
 
 def trained(cfg: C.Config, tag: str, pruning: bool, train_x):
@@ -65,20 +66,15 @@ def trained(cfg: C.Config, tag: str, pruning: bool, train_x):
     return net
 
 
-def layer_steps(cfg, net, i: int, times_in: np.ndarray) -> list[dict]:
+def layer_steps(net, i: int, times_in: np.ndarray) -> list[dict]:
     """Layer i's commands on a few images: inference on each, then learning on each as the
     layer's next learning images (its STDP rates, random stream and pruning check: on only in
     the pruned variant, whose ``net.cfg`` has pruning enabled, and past the warm-up)."""
     policy = dict(enabled=net.channel_on[i], window=net.window)     # the core's policy registers
     steps = [dict(cmd="infer", times_in=x, **policy) for x in times_in]
     for k, x in enumerate(times_in):
-        n = net.learned[i] + k
-        a_plus, a_minus = net.arith.rates(cfg, n)
-        check, threshold = stdp_check(net, i, n)
-        steps.append(dict(cmd="learn", times_in=x, a_plus=a_plus, a_minus=a_minus,
-                          layer_key=rng.layer_key(cfg.seed, i), image_n=n,
-                          round_key=rng.round_key(cfg.seed, i, n), prune_th=threshold, check=check,
-                          **policy))
+        steps.append(dict(cmd="learn", times_in=x,
+                          learning=LearningParams.for_image(net, i, net.learned[i] + k), **policy))
     return steps
 
 
@@ -125,7 +121,7 @@ def co_simulate(cfg: C.Config, tag: str, images: int, lanes: int, sim: str, quic
             lay = EngineLayout.for_input(cfg, i, min(lanes, lc.maps), times)
             result["lanes_per_layer"][lc.name] = lay.lanes
             ctx = dict(config=tag, layer=lc.name, variant=variant, images=shown, seed=cfg.seed)
-            steps = layer_steps(cfg, net, i, times)
+            steps = layer_steps(net, i, times)
             try:
                 rep = cosim.run_core(lay, net.ariths[i], lc, steps, net.weights[i], ~net.pruned[i],
                                      net.thresholds[i], ctx, sim=sim, waves=waves,
@@ -221,9 +217,11 @@ def main(argv=None) -> int:
             summary(run)
         report = dict(runs[-1], runs=runs, mismatches=sum(r["mismatches"] for r in runs),
                       trace_events_compared=sum(r["trace_events_compared"] for r in runs),
-                      seconds=round(time.perf_counter() - start, 1))
+                      config_files=paths, seconds=round(time.perf_counter() - start, 1))
         write_json(args.out, report)
-        print(f"wrote {args.out}")
+        table = Path(args.out).with_suffix(".md")
+        table.write_text(figures.table(report) + "\n")
+        print(f"wrote {args.out}, {table}")
         return 1 if report["mismatches"] else 0
 
     return guarded(body, errors=(runner.UnknownSimulator, runner.ToolMissing))

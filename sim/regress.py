@@ -25,13 +25,14 @@ import argparse
 import hashlib
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
 from cycles.layout import EngineLayout, HardwareConfigError, PoolLayout
+from cycles.learning import LearningParams
 from model import rng
 from model.cli import guarded, write_json
 from model.fixedpoint import Formats
@@ -148,14 +149,14 @@ def steps(d: Draw, times: list) -> list[dict]:
     fmt = d.formats()
     ap = fmt.rate_q(d.a_plus)
     am = fmt.rate_q(0.75 * d.a_plus)
-    learn = lambda n: dict(cmd="learn", a_plus=ap, a_minus=am, round_key=rng.round_key(d.seed, 0, n),
-                           layer_key=rng.layer_key(d.seed, 0), image_n=n, check=d.check,
-                           prune_th=d.prune_th)
+    params = lambda n: LearningParams(ap, am, rng.layer_key(d.seed, 0), n, d.check, d.prune_th)
+    learn = lambda n: dict(cmd="learn", learning=params(n))
     off = dict(enabled=[f not in d.maps_off for f in range(d.maps)], window=d.window)
     out = []
     for n, x in enumerate(times):
         out += [dict(learn(n), times_in=x), dict(cmd="infer", times_in=x)]
-    out.append(dict(learn(len(times)), cmd="sweep", a_plus=0, a_minus=0, times_in=times[0]))
+    out.append(dict(cmd="sweep", learning=replace(params(len(times)), a_plus=0, a_minus=0),
+                    times_in=times[0]))
     for n, x in enumerate(times):
         out += [dict(learn(len(times) + 1 + n), times_in=x, **off), dict(cmd="infer", times_in=x, **off)]
     return out

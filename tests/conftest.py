@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ def core_case(tiny_net, layer, lanes, image, seed, prune):
     image past a few rate doublings."""
     from model import rng
     from cycles.layout import EngineLayout
+    from cycles.learning import LearningParams
     cfg, net, times = tiny_net
     x = layer_input(net, layer, times[image:image + 1])
     rs = np.random.default_rng(seed)
@@ -102,11 +104,10 @@ def core_case(tiny_net, layer, lanes, image, seed, prune):
     lay = EngineLayout.for_input(cfg, layer, lanes, x)
     n = 300 + seed
     a_plus, a_minus = net.arith.rates(cfg, n)
+    learning = LearningParams(int(a_plus), int(a_minus), rng.layer_key(cfg.seed, layer), n,
+                              check=True, prune_th=CORE_PRUNE_TH)
     return dict(cfg=cfg, net=net, lay=lay, lc=cfg.layers[layer], x=x[0], weights=weights,
-                active=active, threshold=net.thresholds[layer], layer=layer,
-                learning=dict(a_plus=a_plus, a_minus=a_minus, round_key=rng.round_key(cfg.seed, layer, n),
-                              check=True, prune_th=CORE_PRUNE_TH),
-                keys=dict(layer_key=rng.layer_key(cfg.seed, layer), image_n=n))
+                active=active, threshold=net.thresholds[layer], layer=layer, learning=learning)
 
 
 def narrow_core_case(tiny_cfg, encoded, layer, lanes, image, seed, prune, bits):
@@ -118,5 +119,5 @@ def narrow_core_case(tiny_cfg, encoded, layer, lanes, image, seed, prune, bits):
     cfg = quantized_config(tiny_cfg, bits)
     c = core_case((cfg, network.Network(cfg), encoded), layer, lanes, image, seed, prune)
     c["weights"] = requantize(c["weights"], 8, bits)
-    c["learning"]["prune_th"] = int(requantize(CORE_PRUNE_TH, 8, bits))
+    c["learning"] = replace(c["learning"], prune_th=int(requantize(CORE_PRUNE_TH, 8, bits)))
     return c

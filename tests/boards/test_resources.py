@@ -219,3 +219,14 @@ def test_report_reads_the_overhead(tiny, tmp_path):
     text = markdown._overhead({"resources": copy.deepcopy(res)})
     for family in R.FAMILIES:
         assert f"{tiny['pruning_overhead'][family]:.2%}" in text
+
+
+def test_reports_name_paths_inside_the_repository_relative_to_it(tmp_path):
+    assert R.shown_path(R.BASELINES / "yosys-0.70" / "tiny.json") == "boards/baselines/yosys-0.70/tiny.json"
+    assert R.shown_path(tmp_path / "x.json") == str(tmp_path / "x.json")     # outside: as given
+    # make report falls back on the committed baseline and names it relative to the repository
+    from report import pipeline
+    res = pipeline.resources("tiny", TINY_LANES, path=tmp_path / "resources.json")
+    assert res["status"] == "present" and res["path"].startswith("boards/baselines/yosys-")
+    missing = pipeline.resources("nosuch", TINY_LANES, path=tmp_path / "resources.json")
+    assert "`boards/baselines`" in missing["why"] and str(R.ROOT) not in missing["why"]

@@ -27,9 +27,7 @@ def simulate(c, cmds, cycles, faults=frozenset()):
         bus = AmaranthBus(ctx, dut)
         await cd.load_synapses(bus, lay, c["weights"], c["active"])
         await cd.load_image(bus, lay, c["x"], c["threshold"], learn=True)
-        lp = c["learning"]
-        cd.set_learning(bus, lp["a_plus"], lp["a_minus"], c["keys"]["layer_key"],
-                        c["keys"]["image_n"], lp["check"], lp["prune_th"])
+        cd.set_learning(bus, c["learning"])
         for cmd, n in zip(cmds, cycles):
             trace, counters = await cd.run_command(bus, fmtr, CMD[cmd], n)
             n_out = bus.get("n_out") if lc.pool.size > 0 else None
@@ -44,7 +42,7 @@ def simulate(c, cmds, cycles, faults=frozenset()):
 
 def _predict(c, cmd, weights, active):
     return core_command(cmd, c["lay"], c["net"].arith, c["lc"], c["x"], weights, active,
-                        c["threshold"], **c["learning"])
+                        c["threshold"], **c["learning"].stdp_args())
 
 
 def _assert_matches(c, pred, seen, context):

@@ -2,6 +2,9 @@
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from conftest import layer_input, random_synapses
 from hw.integrate import FAULTS, STALLS, IntegrateEngine
@@ -231,3 +234,33 @@ def test_layers_the_hardware_cannot_hold_are_refused():
         EngineLayout(30, 2, 5, 2, 28, 15, 10, 8, 40, 100).check()
     with pytest.raises(ValueError, match="unknown faults"):
         IntegrateEngine(EngineLayout.from_config(cfg, 0, 10, 28, 2), frozenset({"nope"}))
+
+
+@st.composite
+def engine_cases(draw):
+    """A small random layout with random input spike times (T: no spike), weights, live mask
+    and threshold: shapes and corners the fixed cases above do not reach."""
+    maps, channels = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    kernel = draw(st.sampled_from([1, 2, 3]))
+    side_in, T = draw(st.integers(kernel, 6)), draw(st.integers(2, 6))
+    lay = EngineLayout(maps=maps, channels=channels, kernel=kernel,
+                       padding=draw(st.integers(0, (kernel - 1) // 2)), side_in=side_in,
+                       time_steps=T, lanes=draw(st.integers(1, maps)), weight_bits=8,
+                       potential_bits=draw(st.integers(9, 12)),
+                       max_events=channels * side_in * side_in).check()
+    x = draw(hnp.arrays(np.int64, (channels, side_in, side_in), elements=st.integers(0, T)))
+    w = draw(hnp.arrays(np.int64, (maps, channels, kernel, kernel), elements=st.integers(0, 255)))
+    active = draw(hnp.arrays(np.bool_, w.shape))
+    # the threshold register holds a potential (a wider value is refused by the host link)
+    return lay, x, w, active, draw(st.integers(1, (1 << lay.potential_bits) - 1))
+
+
+@pytest.mark.timeout(900)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(engine_cases())
+def test_engine_matches_schedule_on_random_stimulus(case):
+    lay, x, w, active, th = case
+    pred = integrate_pass(lay, x, w, active, th)
+    seen = _simulate(lay, x, w, active, th)
+    assert _divergences(pred, seen, dict(case="random", layout=lay, threshold=th)) == []
+    assert seen["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}

@@ -8,6 +8,9 @@ import pytest
 from amaranth import Elaboratable, Module, unsigned
 from amaranth.lib import memory
 from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from conftest import MNIST, layer_output, random_synapses
 from hw.common import bits
@@ -255,3 +258,26 @@ def test_mnist_conv1_size_synthetic():
     pred = _check(lay, lc, lay.to_lanes(times, T), lay.to_lanes(v, 0),
                   model_events(pl, times, v), next_lay)
     assert len(pred.events) > 200
+
+
+@st.composite
+def fire_maps(draw):
+    """A random layout and pooling window, and random fire times (T: no fire) with potentials
+    from a narrow range (many ties)."""
+    maps, side = draw(st.integers(1, 5)), draw(st.integers(2, 7))
+    size = draw(st.integers(1, min(3, side)))
+    stride = 1 if size == 1 else draw(st.integers(1, 3))
+    lay, T = _hand_layout(maps, side, draw(st.integers(1, maps)), T=6), 6
+    times = draw(hnp.arrays(np.int64, (maps, side, side), elements=st.integers(0, T)))
+    v = np.where(times < T, draw(hnp.arrays(np.int64, times.shape, elements=st.integers(10, 12))), 0)
+    return lay, T, size, stride, times, v
+
+
+@pytest.mark.timeout(600)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fire_maps())
+def test_random_layouts_and_windows(case):
+    lay, T, size, stride, times, v = case
+    pl = PoolLayout.from_config(lay, _lc(size, stride))
+    _check(lay, _lc(size, stride), lay.to_lanes(times, T), lay.to_lanes(v, 0),
+           model_events(pl, times, v))

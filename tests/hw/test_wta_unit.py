@@ -3,6 +3,8 @@ its trace cycle by cycle against cycles/wta.py, fed the integrate engine's fire 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import layer_input, layer_output, random_synapses
 from hw.wta import WinnerUnit
@@ -342,3 +344,22 @@ def test_survivor_mode_on_engine_output(tiny_net, layer_lanes_images_k_radius):
     for (_, _, times, v_fire), stream, got in zip(cases, streams, seen):
         pred = _check_survivors(lay, lc, k, radius, stream, got, times, v_fire)
         assert len(pred.winners) >= 2 and len(stream) > 2 * lanes, "the case must select from many"
+
+
+@st.composite
+def hand_fires(draw):
+    """Random fires of the hand-built layer (at most one per neuron, potentials from a narrow
+    range so that ties are common), with k and the radius."""
+    neurons = st.tuples(st.integers(0, HAND.maps - 1), st.integers(0, HAND.side_out - 1),
+                        st.integers(0, HAND.side_out - 1))
+    fire = st.tuples(st.integers(0, HAND.time_steps - 1), st.integers(1, 12))
+    fires = draw(st.dictionaries(neurons, fire, max_size=40))
+    return fires, draw(st.integers(1, HAND.maps)), draw(st.integers(0, 2))
+
+
+@pytest.mark.timeout(600)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hand_fires())
+def test_unit_on_random_fires_in_any_order(case):
+    fires, k, radius = case
+    _run_hand(fires, k, radius)          # winners and trace against the model, in three orders

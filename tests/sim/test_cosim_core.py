@@ -12,8 +12,7 @@ SIMULATORS = ("verilator", "icarus")
 
 
 def _steps(c, cmds):
-    keys = dict(c["learning"], **c["keys"])
-    return [dict(keys, cmd=cmd, times_in=c["x"]) for cmd in cmds]
+    return [dict(cmd=cmd, times_in=c["x"], learning=c["learning"]) for cmd in cmds]
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
@@ -80,9 +79,9 @@ def test_core_rtl_policies(tiny_net):
     off = dict(enabled=[False, True, True, False], window=6)
     steps = [dict(s, **off) for s in _steps(c, ["learn", "infer", "sweep"])] + _steps(c, ["infer"])
     dense = core_command("learn", lay, fmt, lc, c["x"], c["weights"], c["active"], c["threshold"],
-                         **c["learning"])
+                         **c["learning"].stdp_args())
     policy = core_command("learn", lay, fmt, lc, c["x"], c["weights"], c["active"], c["threshold"],
-                          **c["learning"], **off)
+                          **c["learning"].stdp_args(), **off)
     # the case has teeth: a dense winner's map is off, the winners and the cycles change
     assert {w[0] for w in dense.winners} & {0, 3} and policy.winners
     assert not {w[0] for w in policy.winners} & {0, 3} and policy.counters["prunes"] > 0
@@ -95,7 +94,7 @@ def test_core_rtl_policies(tiny_net):
     assert rep["counters"][0] == policy.counters
     # re-enabled: the last inference is the dense one on the synapses the first three left
     learned = core_command("sweep", lay, fmt, lc, c["x"], policy.weights, policy.active,
-                           c["threshold"], **c["learning"])
+                           c["threshold"], **c["learning"].stdp_args())
     again = core_command("infer", lay, fmt, lc, c["x"], learned.weights, learned.active,
                          c["threshold"])
     assert rep["counters"][3] == again.counters and rep["cycles"][3] == again.cycles

@@ -47,6 +47,7 @@ def test_rtl_fault_is_reported_with_its_first_divergence(tiny_net, sim):
 
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_stdp_unit_rtl_matches_model(tiny_net, sim):
+    from cycles.learning import LearningParams
     from model import rng, wta
     cfg, net, times = tiny_net
     lay, x, _, _, _, ctx = _case(tiny_net, 0, 3, 2, 0.0, 7)
@@ -58,8 +59,7 @@ def test_stdp_unit_rtl_matches_model(tiny_net, sim):
     win = wta.k_winners(out.times[0], out.v_fire[0], lc.winners, lc.inhibition_radius, net.T)
     winners = [(int(f), int(y), int(xx), int(out.times[0][f, y, xx])) for f, y, xx in win]
     a_plus, a_minus = net.arith.rates(cfg, 321)
-    report = cosim.run_stdp(lay, net.arith, weights, active, x, ctx, sim=sim, winners=winners,
-                            a_plus=a_plus, a_minus=a_minus, layer_key=rng.layer_key(cfg.seed, 0),
-                            image_n=321, round_key=rng.round_key(cfg.seed, 0, 321), check=True,
-                            prune_th=77, all_maps=False)
+    learning = LearningParams(int(a_plus), int(a_minus), rng.layer_key(cfg.seed, 0), 321,
+                              check=True, prune_th=77)
+    report = cosim.run_stdp(lay, net.arith, weights, active, x, ctx, winners, learning, sim=sim)
     assert report["trace_events"] > 10

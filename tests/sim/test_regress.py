@@ -7,6 +7,7 @@ import pytest
 from cycles.core import core_command
 from cycles.integrate import policy_registers
 from sim import regress
+from sim.cosim import stdp_args
 
 
 def test_draws_are_reproducible_and_valid():
@@ -30,10 +31,9 @@ def test_commands_are_predicted_for_many_draws():
         lay, fmt, lc = d.layout(), d.formats(), d.layer()
         w, a = s["weights"], s["active"]
         for st in regress.steps(d, s["times"]):
-            args = {k: st[k] for k in ("a_plus", "a_minus", "round_key", "check", "prune_th") if k in st}
             en, win = policy_registers(lay, st.get("enabled"), st.get("window"))
-            pred = core_command(st["cmd"], lay, fmt, lc, st["times_in"], w, a, d.threshold, **args,
-                                enabled=en, window=win)
+            pred = core_command(st["cmd"], lay, fmt, lc, st["times_in"], w, a, d.threshold,
+                                **stdp_args(st), enabled=en, window=win)
             assert pred.trace[-1][1] == "done"
             if pred.weights is not None:
                 moved += int((pred.weights != w).any())

@@ -118,7 +118,8 @@ def test_report_refuses_an_unknown_simulator_before_training(capsys, tmp_path):
     ("report.lane_schemes", "python -m report.lane_schemes"),
     ("report.schedule", "python -m report.schedule"), ("sim.regress", "python -m sim.regress"),
     ("sim.mutate", "python -m sim.mutate"),
-    ("sim.bench", "python -m sim.bench"), ("sim.runner", "python -m sim.runner"),
+    ("sim.bench", "python -m sim.bench"), ("sim.toolchain", "python -m sim.toolchain"),
+    ("sim.figures", "python -m sim.figures"),
     ("report.pipeline", "python -m report"), ("report.policies", "python -m report.policies"),
     ("boards.resources", "python -m boards.resources"),
     ("boards.bitstream", "python -m boards.bitstream"), ("boards.host", "python -m boards.host")])

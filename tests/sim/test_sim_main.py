@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from sim import figures
 from sim import main as sim_main
 
 # Trains, builds the simulators and co-simulates: minutes.
@@ -16,6 +17,8 @@ def test_make_sim_quick_writes_report_without_mismatch(tmp_path, monkeypatch):
                           "--lanes", "4", "--out", str(out)])
     rep = json.loads(out.read_text())
     assert code == 0 and rep["mismatches"] == 0
+    assert (tmp_path / "sim.md").read_text() == figures.table(rep) + "\n"     # the docs' table
+    figures.check_complete(rep)
     for key in ("simulator", "config", "images", "trace_events_compared", "cycles",
                 "speedup_inference", "speedup_learning", "connectivity_reduction"):
         assert key in rep, key

@@ -77,7 +77,7 @@ def test_stalled_core_fails_within_its_limit_amaranth(tiny_net):
     c = core_case(tiny_net, 0, 3, 0, 1, prune=0.3)
     lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]
     expected = core_command("learn", lay, fmt, lc, c["x"], c["weights"], c["active"],
-                            c["threshold"], **c["learning"]).cycles
+                            c["threshold"], **c["learning"].stdp_args()).cycles
     dut = hc.LayerCore(lay, fmt, lc, STALL)
     seen = {}
 

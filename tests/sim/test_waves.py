@@ -50,7 +50,7 @@ def test_divergence_names_wave_file_and_sim_time_of_its_cycle(tiny_net, tmp_path
         return trace
 
     ctx = dict(config="tiny", layer="conv1", variant="dense", image=0, seed=1)
-    steps = [dict(c["learning"], **c["keys"], cmd="learn", times_in=c["x"])]
+    steps = [dict(cmd="learn", times_in=c["x"], learning=c["learning"])]
     with pytest.raises(AssertionError) as exc:
         cosim.run_core(c["lay"], c["net"].arith, c["lc"], steps, c["weights"], c["active"],
                        c["threshold"], ctx, sim="verilator", waves=True, tag="-tiny-l0",
