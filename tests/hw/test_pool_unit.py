@@ -49,18 +49,42 @@ class _Bench(Elaboratable):
         return m
 
 
-def _simulate(lay, lc, fire, vfire, runs=1, limit=None, inhibit_only=()):
-    """Run the unit ``runs`` times (run i with ``inhibit_only`` if i is in it); per run: trace,
-    event memory words, n_events, cycles, and the survivors presented (cycle, f, pos, t, v).
-    A run longer than ``limit`` cycles (default: the cost formula's bound) fails."""
+def _fires(lay, fire, fed, rng):
+    """The engine's fires that set the unit's bitmap: per lane, the addresses of its maps that
+    fired at a position of ``fed``, in a random order (back-to-back fires into one word)."""
+    P, G, npos = lay.lanes, lay.groups, lay.npos
+    per_lane = []
+    for l in range(P):
+        addrs = [g * npos + pos for g in range(G) if g * P + l < lay.maps
+                 for pos in np.flatnonzero(fed) if fire[l][g * npos + pos] < lay.time_steps]
+        per_lane.append([int(a) for a in rng.permutation(addrs)])
+    return per_lane
+
+
+def _simulate(lay, lc, fire, vfire, runs=1, limit=None, inhibit_only=(), fed=None):
+    """Run the unit ``runs`` times (run i with ``inhibit_only`` if i is in it); before each,
+    the fires of the positions in ``fed[i]`` (default: all) come in on the fire ports, all lanes
+    at once. Per run: trace, event memory words, n_events, cycles, and the survivors presented
+    (cycle, f, pos, t, v). A run longer than ``limit`` cycles (default: the cost formula's
+    bound) fails."""
     pl = PoolLayout.from_config(lay, lc)
-    limit = limit or cycle_cost(pl, pl.max_pooled, pl.buckets, lay.time_steps)
+    limit = limit or cycle_cost(pl, np.ones(lay.npos, dtype=bool), pl.windows, pl.max_pooled,
+                                pl.buckets, lay.time_steps)
+    fed = fed or [np.ones(lay.npos, dtype=bool)] * runs
     bench = _Bench(lay, lc, np.asarray(fire), np.asarray(vfire))
     dut, ev_lay = bench.dut, bench.dut.ev_lay
+    rng = np.random.default_rng(0)
     results = []
 
     async def tb(ctx):
         for run in range(runs):
+            lanes = _fires(lay, np.asarray(fire), fed[run], rng)
+            for k in range(max(map(len, lanes))):
+                for l, addrs in enumerate(lanes):
+                    ctx.set(dut.fire[l], k < len(addrs))
+                    ctx.set(dut.fire_addr[l], addrs[k] if k < len(addrs) else 0)
+                await ctx.tick()
+            ctx.set(dut.fire, 0)
             ctx.set(dut.start, 1)
             ctx.set(dut.inhibit_only, run in inhibit_only)
             await ctx.tick()
