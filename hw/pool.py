@@ -379,7 +379,6 @@ class OutgoingUnit(wiring.Component):
                 m.d.comb += self.done.eq(1)
                 m.next = "IDLE"
         busy_and_cycles(m, fsm, self.busy, self.cycle)
-        self._dbg = dict(state=fsm.state, fw=fw, fresh=fresh_w, word=word, wg=wg, in_a=in_a, a_pos=a_pos, rows=rows_any, wy=wy, wx=wx, dy=dy, dx=dx, cnt=cnt, r0=wrow[0], r1=wrow[1])  # DEBUG
         return m
 
 
