@@ -66,6 +66,7 @@ class OutgoingResult:
     survivors: np.ndarray   # (npos, 3): (map, t, potential) per position after inhibition
     phases: dict            # first cycle of each phase: B, walk, done       (t = T: none)
     stream: list = field(default_factory=list)   # (cycle, position): survivors as written
+    windows: int = 0        # windows pooling read (those holding a fired position)
 
 
 def fired_positions(lay: EngineLayout, fire_lanes: np.ndarray) -> np.ndarray:
@@ -173,7 +174,7 @@ def outgoing_pass(lay: EngineLayout, lc, fire_lanes: np.ndarray,
         cycle += 1                                  # no bucket left in step t
     trace.append((cycle, "done"))
     result = OutgoingResult(events, cycle + 1, trace, surv,
-                            {"B": b0, "walk": walk0, "done": cycle}, stream)
+                            {"B": b0, "walk": walk0, "done": cycle}, stream, len(windows))
     _check_against_model(pl, fire_lanes, vfire_lanes, events)
     assert result.cycles == cycle_cost(pl, fired, len(windows), len(events), len(lists),
                                        len({t for t, _ in lists}))

@@ -55,7 +55,7 @@ back through ``win_idx`` -> ``win_f``, ``win_y``, ``win_x``, ``win_t`` (combinat
 from functools import reduce
 from operator import or_
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
