@@ -9,39 +9,56 @@ the next layer's event memory at addresses 0, 1, ... (``ev_we``, ``ev_addr``, ``
 ``cycles/pool.py`` (``outgoing_pass``) predicts every cycle; generator parameters:
 ``cycles.pool.PoolLayout`` (the layer's EngineLayout, pool size s and stride, inhibition).
 
-Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
+It reads only what fired. The engine's fires (``fire``, ``fire_addr``: lane l's address
+g npos + pos, as its trace gives them) set bit pos of a fired-position bitmap during the pass:
+each lane has its own copy (NW = ceil(npos / 32) words of 32 positions, read-modify-written:
+the word read in the fire's cycle, written back with the bit in the next, through a read port
+transparent to the write), so all lanes' fires of a cycle are kept. Phase A reads the copies
+at one word and ORs them, and zeroes the word as it arrives: the bitmap costs no clear cycle.
 
-* A, inhibition, N + 3 cycles: for each position, the G words of all P lanes, one group per
-  cycle, registered as they arrive; a tree over the lanes' registers picks the group's best
-  (earliest t, then largest potential, then lowest lane) into a register, and the next cycle merges it into the position's running best
+Phases (n_f fired positions, m_w of them in word w; W_s windows holding a fired position;
+S2 = s^2, T time steps):
+
+* A, inhibition, L + A_FLUSH cycles (A_FLUSH = 4), L = 1 + sum over words of (G m_w, or 1
+  for an empty word): one cycle addresses word 0; the word, as it arrives or what is left of it,
+  gives its lowest fired position (a find-first-set), read one group a cycle, the read
+  registered and issued the next cycle (positions ascending); a word's last cycle addresses the
+  next word. The G words of all P lanes of a position are registered as they arrive; a tree
+  over the lanes' registers picks the group's best (earliest t, then largest potential, then
+  lowest lane) into a register, and the next cycle merges it into the position's running best
   (a later group wins only when strictly better, so ties keep the lower map). After the last
-  group the survivor (map, t) is written to the survivor memory (npos words; t = T: none).
-* B, pooling, (W + 1) S2 + 3 cycles: windows in descending raster order, one survivor read per
-  cycle, registered as it arrives. As cell j arrives it becomes its map's representative unless an earlier cell of the
-  same map is no later, and it demotes an earlier representative it beats: at the window's end
-  exactly one cell per surviving map is marked, with the map's earliest time. The window is then
-  latched and, in slot j of the next window's reads, representative j is prepended to the linked
-  list of bucket (t, map): the head memory (T F words) is read in the slot, and the next cycle
-  writes the chain word (link = old head, last = bucket was empty, y', x') at index i and the
-  head. A bitmap of T F flops marks the non-empty buckets. Prepending in descending window order
-  leaves each list in ascending (y', x') order. The head read port is transparent to the head
-  write (back-to-back inserts into one bucket).
+  group the survivor (map, t) is written to the survivor memory (npos words). As a position's
+  first read is registered, the windows covering it are marked (one flop per window).
+* B, pooling, (W_s + 1) S2 + 3 cycles, none when W_s = 0: the marked windows in descending
+  raster order (a find-first-set over the marked rows, then over the row's windows), one
+  survivor read per cycle, registered as it arrives. The survivor memory reads "no spike"
+  (t = T) at every unfired position: it is initialised so, phase A writes only fired positions
+  (and only in inference), and a cell read for the last time (no later window covers it) gets
+  t = T back in its read cycle. As cell j arrives it becomes its map's representative unless an
+  earlier cell of the same map is no later, and it demotes an earlier representative it beats:
+  at the window's end exactly one cell per surviving map is marked, with the map's earliest
+  time. The window is then latched and, in slot j of the next window's reads, representative j
+  is prepended to the linked list of bucket (t, map): the head memory (T F words) is read in the
+  slot, and the next cycle writes the chain word (link = old head, last = bucket was empty,
+  y', x') at index i and the head. A bitmap of T F flops marks the non-empty buckets.
+  Prepending in descending window order leaves each list in ascending (y', x') order. The head
+  read port is transparent to the head write (back-to-back inserts into one bucket).
 * Walk, T + T_ne + NB + n cycles (T_ne steps with events, NB non-empty buckets, n events): per
   step t a find-first-set over the bitmap's word t picks the buckets in map order; per bucket one
   cycle reads its head, then one cycle per event reads the next chain word and writes the event.
 * DONE, one cycle (``done`` high).
 
 With ``inhibit_only`` high at ``start`` (a learning command, hw/core.py) the unit runs phase A
-and then DONE, G npos + 4 cycles, and writes no event. In every pass each position's survivor
-with a spike is presented on ``surv`` (map ``surv_f``, position ``surv_pos``, time ``surv_t``,
-potential ``surv_v``) in the cycle it is written to the survivor memory: the winner unit's
-input in survivor mode (hw/wta.py), which picks the k winners among the spikes pointwise
-inhibition leaves (``cycles.pool.inhibition_pass``).
+and then DONE, L + A_FLUSH + 1 cycles, and writes neither survivor nor event. In every pass each
+fired position's survivor is presented on ``surv`` (map ``surv_f``, position ``surv_pos``,
+time ``surv_t``, potential ``surv_v``) in the cycle it is merged, in ascending position order:
+the winner unit's input in survivor mode (hw/wta.py), which picks the k winners among the spikes
+pointwise inhibition leaves (``cycles.pool.inhibition_pass``).
 
-Total: (G npos + 3) + ((W + 1) S2 + 3) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
-0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 791 +
-(15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
-and could be merged with the engine's clear phase.
+Total: (L + 4) + ((W_s + 1) S2 + 3, or 0) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts
+them, 0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes, G = 3,
+25 bitmap words: about 220 fired positions and 70 marked windows of the 784 and 196 an image,
+so A about 670 cycles (G npos + 3 = 2,355 reading every neuron) and B about 283 (791).
 
 Refused at generation (``cycles.integrate.HardwareConfigError``): pool size 0 (the last layer has no
 outgoing unit) and pooling without pointwise inhibition.
@@ -50,8 +67,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import (bits, busy_and_cycles, lowest_bit, mux_tree, quotient, registered,
-                       skip_walk, skip_walk_bit)
+from hw.common import bits, busy_and_cycles, lowest_bit, mux_tree, quotient, registered
 from hw.integrate import event_layout
 from cycles.layout import A_FLUSH, B_FLUSH, FIRED_WORD_BITS, PoolLayout
 from cycles.layout import EngineLayout
@@ -161,7 +177,9 @@ class OutgoingUnit(wiring.Component):
         # (a_pos, a_g, in_a) and issued the next cycle.
         word, w_left, wg = Signal(W), Signal(W), Signal(bits(G - 1))
         m.d.comb += word.eq(Mux(fresh_w, fired_word, w_left))
-        low, rest = skip_walk(m, word, "fired_walk")
+        # Find-first-sets over activity, not over pruned connections: inline, so that the
+        # resource report's skip-walk units stay the pruning's (boards/resources.py).
+        low, rest = lowest_bit(m, word, "fired_walk"), word & (word - 1)
         last_g = wg == G - 1
         word_done = (word == 0) | (last_g & (rest == 0))
         a_pos, a_g = Signal(bits(npos - 1)), Signal(bits(G - 1))
@@ -209,12 +227,12 @@ class OutgoingUnit(wiring.Component):
                     m.d.sync += wrow[r].eq(wrow[r] | cov_x)
         # The next window in descending raster order: the last marked row, its last window.
         rows_any = Cat(*(row.any() for row in wrow))
-        win_y_low = skip_walk_bit(m, _reversed(rows_any), "win_row_walk")
+        win_y_low = lowest_bit(m, _reversed(rows_any), "win_row_walk")
         win_y_next = Signal(cb)
         m.d.comb += win_y_next.eq(sp - 1 - win_y_low)
         win_row_next = Signal(sp)
         m.d.comb += win_row_next.eq(mux_tree(win_y_next, wrow))
-        win_x_low = skip_walk_bit(m, _reversed(win_row_next), "win_col_walk")
+        win_x_low = lowest_bit(m, _reversed(win_row_next), "win_col_walk")
         win_x_next = Signal(cb)
         m.d.comb += win_x_next.eq(sp - 1 - win_x_low)
 
