@@ -29,8 +29,8 @@ n_f of them in all, W_s windows holding a fired position, S2 = s^2 cells per win
 
 In a learning command (``inhibition_pass``, layers with pointwise inhibition) the unit runs
 phase A only and then DONE: L + A_FLUSH + 1 cycles. Each fired position's survivor (map,
-position, t, potential at the fire time) goes to the winner unit in the cycle it is written,
-in ascending position order, which picks the k winners among them (cycles/wta.py,
+position, t, potential at the fire time) goes to the winner unit in the cycle it is merged
+(``stream``; no survivor is written), in ascending position order, which picks the k winners among them (cycles/wta.py,
 ``survivor_pass``).
 
 Trace records: ``(cycle, "event", t, c, y, x)`` in the cycle the unit writes event memory word

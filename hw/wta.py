@@ -10,7 +10,7 @@ Generator parameters: ``cycles.layout.EngineLayout``, k (``cfg.layers[i].winners
 fire, pointwise inhibition, then k-WTA, and whether a spike survives inhibition depends on every
 map's spike at its position, earlier steps included, which the outgoing unit's inhibition phase
 computes (hw/pool.py). So the unit takes no fires: in a learning command the engine runs its
-pass without holds, then the outgoing unit's phase A presents each position's survivor
+pass without holds, then the outgoing unit's phase A presents each fired position's survivor
 (``surv`` with ``surv_f``, ``surv_pos``, ``surv_t``, ``surv_v``: map, position, fire time and
 potential), at most one a cycle, and strobes ``step_end`` when done. Survivor s goes to bank
 s mod P at entry s div P (written the cycle after, as below), so a pass over S survivors reads
