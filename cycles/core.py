@@ -7,7 +7,7 @@ the blocks' schedules laid end to end, stamped with the core's cycle:
   outgoing_pass`` on the pass's fire memories, from the cycle after the pass's last;
 * ``learn``, layers with pointwise inhibition (the reference order: fire, inhibit, then k-WTA):
   the integrate pass without holds, then the outgoing unit's inhibition phase
-  (``cycles.pool.inhibition_pass``, record ``inhibited``) streaming each position's survivor
+  (``cycles.pool.inhibition_pass``, record ``inhibited``) streaming each fired position's survivor
   to the winner unit, then the unit's selection over the survivors
   (``cycles.wta.survivor_pass``; a winner found u cycles into its busy time is traced at the
   cycle after ``inhibited`` plus u), then ``cycles.stdp_unit.stdp_pass`` on the winners in winning order;

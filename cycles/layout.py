@@ -18,8 +18,12 @@ MAX_ADDRESS_BITS = 20        # deepest memory the generator accepts: 2^20 words 
 MAX_LANES = 64
 STDP_EXEC = 6                # STDP unit: an op's exec (write, trace) cycle after its issue
 VALID_WORD_BITS = 32         # potential / fire-time words marked per valid-bitmap word
+FIRED_WORD_BITS = 32         # positions per word of the outgoing unit's fired-position bitmap
 
 
+# Inhibition's cycles after the walk's last: the position's last read issued from its register,
+# the lanes' words registered, the tree over the lanes, the survivor written.
+A_FLUSH = 4
 # Pooling's cycles after the last window's reads: the last survivor registered, the window
 # latched, its representatives' slots (S2 of them, counted with the window), the last insert.
 B_FLUSH = 3
@@ -180,6 +184,11 @@ class PoolLayout:
     @property
     def buckets(self) -> int:
         return self.lay.time_steps * self.lay.maps
+
+    @property
+    def fired_words(self) -> int:
+        """Words of the outgoing unit's fired-position bitmap (each lane's copy)."""
+        return -(-self.lay.npos // FIRED_WORD_BITS)
 
     @property
     def max_pooled(self) -> int:

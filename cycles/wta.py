@@ -5,7 +5,7 @@ The unit is generated in one of two modes, after the layer's ``pointwise_inhibit
 * **survivors** (layers with pointwise inhibition, ``survivor_pass``): the reference order --
   fire, pointwise inhibition, then k-WTA over the spikes left (``model.wta.learning_winners``).
   The engine's pass runs without holds; then the outgoing unit's inhibition phase
-  (``cycles.pool.inhibition_pass``) streams each position's survivor (map, position,
+  (``cycles.pool.inhibition_pass``) streams each fired position's survivor (map, position,
   t, potential at the fire time), positions ascending, at most one a cycle. The unit stores
   survivor s in bank s mod P at entry s div P, and when the stream ends (``step_end``, the
   outgoing unit's ``done``) it runs the selection passes below once over all of them, with

@@ -1,5 +1,5 @@
 """Small pieces the hardware blocks share."""
-from amaranth import Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -48,6 +48,19 @@ def lowest_bit(m: Module, word, name: str) -> Signal:
         with m.If(word[i]):
             m.d.comb += idx.eq(i)
     return idx
+
+
+def quotient(m: Module, value, divisor: int, q_max: int, name: str):
+    """(value div divisor, value mod divisor) for value < (q_max + 1) divisor, by constant
+    comparisons and a find-first-set: q is the lowest j with value < (j + 1) divisor."""
+    if q_max == 0:
+        return Const(0, 1), value
+    below = Signal(q_max + 1, name=f"{name}_below")
+    m.d.comb += below.eq(Cat(*(value < (j + 1) * divisor for j in range(q_max)), Const(1, 1)))
+    q = lowest_bit(m, below, name)
+    rem = Signal(range(divisor), name=f"{name}_rem")
+    m.d.comb += rem.eq(value - Array(Const(j * divisor) for j in range(q_max + 1))[q])
+    return q, rem
 
 
 class LowestSetBit(wiring.Component):

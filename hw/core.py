@@ -189,6 +189,7 @@ class LayerCore(wiring.Component):
             out_wp, out_rd = out_mem.write_port(), out_mem.read_port()
             out_data = out_rd.data
             m.d.comb += [out_rd.addr.eq(self.rd_addr), o.start.eq(go_out), o.inhibit_only.eq(learn),
+                         o.fire.eq(e.tr_fire), o.fire_addr.eq(e.tr_fire_addr),
                          o.rd_fire.eq(e.rd_fire_lanes),
                          o.rd_vfire.eq(e.rd_vfire_lanes),
                          e.rd_addr.eq(Mux(o.busy, o.rd_addr, self.rd_addr)),

@@ -9,50 +9,67 @@ the next layer's event memory at addresses 0, 1, ... (``ev_we``, ``ev_addr``, ``
 ``cycles/pool.py`` (``outgoing_pass``) predicts every cycle; generator parameters:
 ``cycles.pool.PoolLayout`` (the layer's EngineLayout, pool size s and stride, inhibition).
 
-Phases (N = G npos, W = Sp^2 windows, S2 = s^2, T time steps):
+It reads only what fired. The engine's fires (``fire``, ``fire_addr``: lane l's address
+g npos + pos, as its trace gives them) set bit pos of a fired-position bitmap during the pass:
+each lane has its own copy (NW = ceil(npos / 32) words of 32 positions, read-modify-written:
+the word read in the fire's cycle, written back with the bit in the next, through a read port
+transparent to the write), so all lanes' fires of a cycle are kept. Phase A reads the copies
+at one word and ORs them, and zeroes the word as it arrives: the bitmap costs no clear cycle.
 
-* A, inhibition, N + 3 cycles: for each position, the G words of all P lanes, one group per
-  cycle, registered as they arrive; a tree over the lanes' registers picks the group's best
-  (earliest t, then largest potential, then lowest lane) into a register, and the next cycle merges it into the position's running best
+Phases (n_f fired positions, m_w of them in word w; W_s windows holding a fired position;
+S2 = s^2, T time steps):
+
+* A, inhibition, L + A_FLUSH cycles (A_FLUSH = 4), L = 1 + sum over words of (G m_w, or 1
+  for an empty word): one cycle addresses word 0; the word, as it arrives or what is left of it,
+  gives its lowest fired position (a find-first-set), read one group a cycle, the read
+  registered and issued the next cycle (positions ascending); a word's last cycle addresses the
+  next word. The G words of all P lanes of a position are registered as they arrive; a tree
+  over the lanes' registers picks the group's best (earliest t, then largest potential, then
+  lowest lane) into a register, and the next cycle merges it into the position's running best
   (a later group wins only when strictly better, so ties keep the lower map). After the last
-  group the survivor (map, t) is written to the survivor memory (npos words; t = T: none).
-* B, pooling, (W + 1) S2 + 3 cycles: windows in descending raster order, one survivor read per
-  cycle, registered as it arrives. As cell j arrives it becomes its map's representative unless an earlier cell of the
-  same map is no later, and it demotes an earlier representative it beats: at the window's end
-  exactly one cell per surviving map is marked, with the map's earliest time. The window is then
-  latched and, in slot j of the next window's reads, representative j is prepended to the linked
-  list of bucket (t, map): the head memory (T F words) is read in the slot, and the next cycle
-  writes the chain word (link = old head, last = bucket was empty, y', x') at index i and the
-  head. A bitmap of T F flops marks the non-empty buckets. Prepending in descending window order
-  leaves each list in ascending (y', x') order. The head read port is transparent to the head
-  write (back-to-back inserts into one bucket).
+  group the survivor (map, t) is written to the survivor memory (npos words). As a position's
+  first read is registered, the windows covering it are marked (one flop per window).
+* B, pooling, (W_s + 1) S2 + 3 cycles, none when W_s = 0: the marked windows in descending
+  raster order (a find-first-set over the marked rows, then over the row's windows), one
+  survivor read per cycle, registered as it arrives. The survivor memory reads "no spike"
+  (t = T) at every unfired position: it is initialised so, phase A writes only fired positions
+  (and only in inference), and a cell read for the last time (no later window covers it) gets
+  t = T back in its read cycle. As cell j arrives it becomes its map's representative unless an
+  earlier cell of the same map is no later, and it demotes an earlier representative it beats:
+  at the window's end exactly one cell per surviving map is marked, with the map's earliest
+  time. The window is then latched and, in slot j of the next window's reads, representative j
+  is prepended to the linked list of bucket (t, map): the head memory (T F words) is read in the
+  slot, and the next cycle writes the chain word (link = old head, last = bucket was empty,
+  y', x') at index i and the head. A bitmap of T F flops marks the non-empty buckets.
+  Prepending in descending window order leaves each list in ascending (y', x') order. The head
+  read port is transparent to the head write (back-to-back inserts into one bucket).
 * Walk, T + T_ne + NB + n cycles (T_ne steps with events, NB non-empty buckets, n events): per
   step t a find-first-set over the bitmap's word t picks the buckets in map order; per bucket one
   cycle reads its head, then one cycle per event reads the next chain word and writes the event.
 * DONE, one cycle (``done`` high).
 
 With ``inhibit_only`` high at ``start`` (a learning command, hw/core.py) the unit runs phase A
-and then DONE, G npos + 4 cycles, and writes no event. In every pass each position's survivor
-with a spike is presented on ``surv`` (map ``surv_f``, position ``surv_pos``, time ``surv_t``,
-potential ``surv_v``) in the cycle it is written to the survivor memory: the winner unit's
-input in survivor mode (hw/wta.py), which picks the k winners among the spikes pointwise
-inhibition leaves (``cycles.pool.inhibition_pass``).
+and then DONE, L + A_FLUSH + 1 cycles, and writes neither survivor nor event. In every pass each
+fired position's survivor is presented on ``surv`` (map ``surv_f``, position ``surv_pos``,
+time ``surv_t``, potential ``surv_v``) in the cycle it is merged, in ascending position order:
+the winner unit's input in survivor mode (hw/wta.py), which picks the k winners among the spikes
+pointwise inhibition leaves (``cycles.pool.inhibition_pass``).
 
-Total: (G npos + 3) + ((W + 1) S2 + 3) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts them,
-0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes: 2355 + 791 +
-(15 + T_ne + NB + n) + 1, inhibition dominating; it is bound by the engine memories' read ports
-and could be merged with the engine's clear phase.
+Total: (L + 4) + ((W_s + 1) S2 + 3, or 0) + (T + T_ne + NB + n) + 1 cycles (``cycle`` counts
+them, 0 = the first cycle after ``start``). Conv1 of configs/mnist.yaml on P = 10 lanes, G = 3,
+25 bitmap words: about 220 fired positions and 70 marked windows of the 784 and 196 an image,
+so A about 670 cycles (G npos + 3 = 2,355 reading every neuron) and B about 283 (791).
 
 Refused at generation (``cycles.integrate.HardwareConfigError``): pool size 0 (the last layer has no
 outgoing unit) and pooling without pointwise inhibition.
 """
-from amaranth import Array, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lowest_bit
+from hw.common import bits, busy_and_cycles, lowest_bit, mux_tree, quotient, registered
 from hw.integrate import event_layout
-from cycles.layout import B_FLUSH, PoolLayout
+from cycles.layout import A_FLUSH, B_FLUSH, FIRED_WORD_BITS, PoolLayout
 from cycles.layout import EngineLayout
 
 
@@ -95,6 +112,8 @@ class OutgoingUnit(wiring.Component):
             "cycle": Out(32),
             "surv": Out(1), "surv_f": Out(bits(lay.maps - 1)), "surv_pos": Out(bits(lay.npos - 1)),
             "surv_t": Out(tb), "surv_v": Out(lay.potential_bits),
+            # the engine's fires (lane address g npos + pos), which set the fired-position bitmap
+            "fire": In(P), "fire_addr": In(data.ArrayLayout(bits(lay.groups * lay.npos - 1), P)),
             "rd_addr": Out(bits(lay.groups * lay.npos - 1)),
             "rd_fire": In(data.ArrayLayout(tb, P)),
             "rd_vfire": In(data.ArrayLayout(lay.potential_bits, P)),
@@ -112,7 +131,10 @@ class OutgoingUnit(wiring.Component):
 
         surv_lay = data.StructLayout({"t": tb, "m": mb})
         chain_lay = data.StructLayout({"link": ib, "last": 1, "y": cb, "x": cb})
-        m.submodules.surv = surv = memory.Memory(shape=surv_lay, depth=npos, init=[])
+        # At rest every survivor word a window reads holds "no spike" (t = T): phase A writes
+        # the fired positions only, and pooling puts t = T back as it reads a cell the last time.
+        m.submodules.surv = surv = memory.Memory(shape=surv_lay, depth=npos,
+                                                 init=[{"t": T, "m": 0}] * npos)
         m.submodules.heads = heads = memory.Memory(shape=unsigned(ib), depth=NB, init=[])
         m.submodules.chain = chain = memory.Memory(shape=chain_lay, depth=NMAX, init=[])
         surv_wp, surv_rd = surv.write_port(), surv.read_port()
@@ -120,11 +142,46 @@ class OutgoingUnit(wiring.Component):
         head_rd = heads.read_port(transparent_for=(head_wp,))
         chain_wp, chain_rd = chain.write_port(), chain.read_port()
 
-        in_a, in_b, walking = Signal(), Signal(), Signal()
+        in_a, in_b, walking = Signal(), Signal(), Signal()   # in_a: a read issued (registered)
         inhibit_only = Signal()                     # this pass: phase A, then DONE
-        cnt = Signal(bits(S2 + 2))                  # flush counters
+        cnt = Signal(bits(S2 + B_FLUSH))            # flush counters
 
-        # -- A: inhibition -----------------------------------------------------------------------
+        # -- the fired-position bitmap -----------------------------------------------------------
+        # One copy per lane (NW words of W positions), so that every lane's fire sets its bit in
+        # the cycle it comes: the word is read in the fire's cycle and written back with the bit
+        # in the next (the read port is transparent to the write: back-to-back fires into one
+        # word keep each other's bits). Phase A reads every copy at one word, ORs them, and zeroes
+        # the word as it arrives: the bitmap is clear again when the phase ends, at no cost.
+        W, NW, sh = FIRED_WORD_BITS, pl.fired_words, FIRED_WORD_BITS.bit_length() - 1
+        fw, fw_addr, fresh_w, clear_w = Signal(bits(NW - 1)), Signal(bits(NW - 1)), Signal(), Signal()
+        copies = []
+        for l in range(P):
+            m.submodules[f"fired{l}"] = mem = memory.Memory(shape=unsigned(W), depth=NW, init=[])
+            wp = mem.write_port()
+            rp = mem.read_port(transparent_for=(wp,))
+            _, pos = quotient(m, self.fire_addr[l], npos, G - 1, f"fired_g{l}")
+            set_l = registered(m, f"fired_set{l}_", {"en": self.fire[l], "word": pos >> sh,
+                                                     "bit": pos[:sh]})
+            hot = Cat(*(set_l["bit"] == i for i in range(W)))
+            m.d.comb += [rp.addr.eq(Mux(self.busy, fw_addr, pos >> sh)),
+                         wp.addr.eq(Mux(set_l["en"], set_l["word"], fw)),
+                         wp.data.eq(Mux(set_l["en"], rp.data | hot, 0)),
+                         wp.en.eq(set_l["en"] | clear_w)]
+            copies.append(rp.data)
+        fired_word = Signal(W)
+        m.d.comb += fired_word.eq(_any(copies))
+
+        # -- A: inhibition over the fired positions --------------------------------------------
+        # The walk: the word as it arrives (fresh) or what is left of it; one group a cycle of
+        # its lowest position, the position dropped after its last group. The read is registered
+        # (a_pos, a_g, in_a) and issued the next cycle.
+        word, w_left, wg = Signal(W), Signal(W), Signal(bits(G - 1))
+        m.d.comb += word.eq(Mux(fresh_w, fired_word, w_left))
+        # Find-first-sets over activity, not over pruned connections: inline, so that the
+        # resource report's skip-walk units stay the pruning's (boards/resources.py).
+        low, rest = lowest_bit(m, word, "fired_walk"), word & (word - 1)
+        last_g = wg == G - 1
+        word_done = (word == 0) | (last_g & (rest == 0))
         a_pos, a_g = Signal(bits(npos - 1)), Signal(bits(G - 1))
         m.d.comb += self.rd_addr.eq(a_g * npos + a_pos)
         a1_valid, a1_g, a1_pos = Signal(), Signal.like(a_g), Signal.like(a_pos)
@@ -155,13 +212,50 @@ class OutgoingUnit(wiring.Component):
         with m.If(a2_valid):
             m.d.sync += [best_t.eq(mt), best_v.eq(mv), best_m.eq(mm)]
         surv_we = a2_valid & (a2_g == G - 1)
-        m.d.comb += [surv_wp.addr.eq(a2_pos), surv_wp.data.t.eq(mt), surv_wp.data.m.eq(mm),
-                     surv_wp.en.eq(surv_we), self.surv.eq(surv_we & (mt != T)), self.surv_f.eq(mm),
+        m.d.comb += [self.surv.eq(surv_we & (mt != T)), self.surv_f.eq(mm),
                      self.surv_pos.eq(a2_pos), self.surv_t.eq(mt), self.surv_v.eq(mv)]
 
-        # -- B: pooling --------------------------------------------------------------------------
         wy, wx, dy, dx = Signal(cb), Signal(cb), Signal(bits(s - 1)), Signal(bits(s - 1))
-        m.d.comb += surv_rd.addr.eq((wy * st + dy) * so + wx * st + dx)
+        # The windows holding a fired position (pooling reads only these), marked as the
+        # position's first read is registered: row r of windows in wrow[r], bit wx.
+        wrow = [Signal(sp, name=f"win_row{r}") for r in range(sp)]
+        ay, ax = quotient(m, a1_pos, so, so - 1, "fired_y")
+        cov_x = Cat(*((ax >= c * st) & (ax <= c * st + s - 1) for c in range(sp)))
+        with m.If(a1_valid & (a1_g == 0)):
+            for r in range(sp):
+                with m.If((ay >= r * st) & (ay <= r * st + s - 1)):
+                    m.d.sync += wrow[r].eq(wrow[r] | cov_x)
+        # The next window in descending raster order: the last marked row, its last window.
+        rows_any = Cat(*(row.any() for row in wrow))
+        win_y_low = lowest_bit(m, _reversed(rows_any), "win_row_walk")
+        win_y_next = Signal(cb)
+        m.d.comb += win_y_next.eq(sp - 1 - win_y_low)
+        win_row_next = Signal(sp)
+        m.d.comb += win_row_next.eq(mux_tree(win_y_next, wrow))
+        win_x_low = lowest_bit(m, _reversed(win_row_next), "win_col_walk")
+        win_x_next = Signal(cb)
+        m.d.comb += win_x_next.eq(sp - 1 - win_x_low)
+
+        def next_window():
+            """Read the next marked window from its first cell, and unmark it."""
+            m.d.sync += [wy.eq(win_y_next), wx.eq(win_x_next), dy.eq(0), dx.eq(0)]
+            for r in range(sp):
+                with m.If(win_y_next == r):
+                    m.d.sync += wrow[r].eq(wrow[r] & ~Cat(*(win_x_next == c for c in range(sp))))
+
+        # -- B: pooling --------------------------------------------------------------------------
+        b_addr = Signal(bits(npos - 1))
+        m.d.comb += [b_addr.eq((wy * st + dy) * so + wx * st + dx), surv_rd.addr.eq(b_addr)]
+        # The window's cells are read in order; a cell no later (smaller) window covers is read
+        # for the last time, and gets t = T back in the same cycle (the read sees the old word).
+        last_read = 1
+        if st < s:
+            last_read = (((wy == 0) | (dy >= s - st)) & ((wx == 0) | (dx >= s - st)))
+        b_clear = Signal()
+        m.d.comb += b_clear.eq(in_b & last_read)
+        m.d.comb += [surv_wp.addr.eq(Mux(in_b, b_addr, a2_pos)),
+                     surv_wp.data.t.eq(Mux(in_b, T, mt)), surv_wp.data.m.eq(Mux(in_b, 0, mm)),
+                     surv_wp.en.eq(b_clear | (surv_we & ~inhibit_only))]
         # The survivor is registered as it arrives (b1: its read data, ECP5 5.8 ns after the
         # clock) and compared with the window's cells from the register (b2).
         b1_valid, b1_j, b1_wy, b1_wx = Signal(), Signal(bits(S2 - 1)), Signal(cb), Signal(cb)
@@ -235,37 +329,47 @@ class OutgoingUnit(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [self.cycle.eq(0), a_pos.eq(0), a_g.eq(0), nonempty.eq(0),
+                    m.d.sync += [self.cycle.eq(0), wg.eq(0), fw.eq(0), nonempty.eq(0),
                                  inhibit_only.eq(self.inhibit_only),
-                                 i.eq(0), n.eq(0), wy.eq(sp - 1), wx.eq(sp - 1), dy.eq(0),
-                                 dx.eq(0), cnt.eq(0), wt.eq(0), fresh.eq(1)]
-                    m.next = "A"
+                                 i.eq(0), n.eq(0), cnt.eq(0), wt.eq(0), fresh.eq(1),
+                                 *(row.eq(0) for row in wrow)]
+                    m.next = "A_FETCH"
+            with m.State("A_FETCH"):                # bitmap word 0 addressed
+                m.d.sync += fresh_w.eq(1)
+                m.next = "A"
             with m.State("A"):
-                m.d.comb += in_a.eq(1)
-                m.d.sync += a_g.eq(a_g + 1)
-                with m.If(a_g == G - 1):
-                    m.d.sync += [a_g.eq(0), a_pos.eq(a_pos + 1)]
-                    with m.If(a_pos == npos - 1):
+                m.d.comb += clear_w.eq(fresh_w)
+                m.d.sync += [in_a.eq(word != 0), a_pos.eq(Cat(low, fw)), a_g.eq(wg),
+                             w_left.eq(Mux(last_g, rest, word)), fresh_w.eq(0)]
+                with m.If(word != 0):
+                    m.d.sync += wg.eq(Mux(last_g, 0, wg + 1))
+                with m.If(word_done):
+                    with m.If(fw == NW - 1):
                         m.next = "A_FLUSH"
-            with m.State("A_FLUSH"):                # the last survivor is written in cycle 3
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == 2):
+                    with m.Else():
+                        m.d.comb += fw_addr.eq(fw + 1)
+                        m.d.sync += [fw.eq(fw + 1), fresh_w.eq(1)]
+            with m.State("A_FLUSH"):                # the last survivor is written in its last cycle
+                m.d.sync += [in_a.eq(0), cnt.eq(cnt + 1)]
+                with m.If(cnt == A_FLUSH - 1):
                     m.d.sync += cnt.eq(0)
                     with m.If(inhibit_only):
                         m.next = "DONE"
-                    with m.Else():
+                    with m.Elif(rows_any != 0):
+                        next_window()
                         m.next = "B"
+                    with m.Else():
+                        m.next = "W_NEXT"
             with m.State("B"):
                 m.d.comb += in_b.eq(1)
                 m.d.sync += dx.eq(dx + 1)
                 with m.If(dx == s - 1):
                     m.d.sync += [dx.eq(0), dy.eq(dy + 1)]
                     with m.If(dy == s - 1):
-                        m.d.sync += [dy.eq(0), wx.eq(wx - 1)]
-                        with m.If(wx == 0):
-                            m.d.sync += [wx.eq(sp - 1), wy.eq(wy - 1)]
-                            with m.If(wy == 0):
-                                m.next = "B_FLUSH"
+                        with m.If(rows_any != 0):
+                            next_window()
+                        with m.Else():
+                            m.next = "B_FLUSH"
             with m.State("B_FLUSH"):                # last window's slots, then its last commit
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == S2 + B_FLUSH - 1):
@@ -301,3 +405,8 @@ def _any(terms):
     for term in terms[1:]:
         out = out | term
     return out
+
+
+def _reversed(value):
+    """The bits of ``value`` in reverse order: a find-first-set over it finds the highest."""
+    return Cat(*(value[i] for i in reversed(range(len(value)))))

@@ -10,7 +10,7 @@ Generator parameters: ``cycles.layout.EngineLayout``, k (``cfg.layers[i].winners
 fire, pointwise inhibition, then k-WTA, and whether a spike survives inhibition depends on every
 map's spike at its position, earlier steps included, which the outgoing unit's inhibition phase
 computes (hw/pool.py). So the unit takes no fires: in a learning command the engine runs its
-pass without holds, then the outgoing unit's phase A presents each position's survivor
+pass without holds, then the outgoing unit's phase A presents each fired position's survivor
 (``surv`` with ``surv_f``, ``surv_pos``, ``surv_t``, ``surv_v``: map, position, fire time and
 potential), at most one a cycle, and strobes ``step_end`` when done. Survivor s goes to bank
 s mod P at entry s div P (written the cycle after, as below), so a pass over S survivors reads
@@ -59,22 +59,9 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, const_mul, lowest_bit
+from hw.common import bits, busy_and_cycles, const_mul, lowest_bit, quotient
 from cycles.layout import EngineLayout
 from cycles.wta import check_winner_params
-
-
-def _quotient(m: Module, value, divisor: int, q_max: int, name: str):
-    """(value div divisor, value mod divisor) for value < (q_max + 1) divisor, by constant
-    comparisons and a find-first-set: q is the lowest j with value < (j + 1) divisor."""
-    if q_max == 0:
-        return Const(0, 1), value
-    below = Signal(q_max + 1, name=f"{name}_below")
-    m.d.comb += below.eq(Cat(*(value < (j + 1) * divisor for j in range(q_max)), Const(1, 1)))
-    q = lowest_bit(m, below, name)
-    rem = Signal(range(divisor), name=f"{name}_rem")
-    m.d.comb += rem.eq(value - Array(Const(j * divisor) for j in range(q_max + 1))[q])
-    return q, rem
 
 
 class WinnerUnit(wiring.Component):
@@ -169,7 +156,7 @@ class WinnerUnit(wiring.Component):
             s_t, s_v = Signal(tb), Signal(pb)
             m.d.sync += [s_f.eq(self.surv_f), s_pos.eq(self.surv_pos), s_t.eq(self.surv_t),
                          s_v.eq(self.surv_v)]
-            s_y, s_x = _quotient(m, s_pos, so, so - 1, "surv_y")
+            s_y, s_x = quotient(m, s_pos, so, so - 1, "surv_y")
         else:
             m.d.comb += take.eq(Mux(idle & ~self.clear, self.fire, 0))
         wptrs, reads = [], []
@@ -190,9 +177,9 @@ class WinnerUnit(wiring.Component):
             else:
                 f_g, f_pos = Signal(gb, name=f"f_g{l}"), Signal(bits(npos - 1), name=f"f_pos{l}")
                 f_v = Signal(pb, name=f"f_v{l}")
-                g, pos = _quotient(m, self.fire_addr[l], npos, G - 1, f"fire_g{l}")
+                g, pos = quotient(m, self.fire_addr[l], npos, G - 1, f"fire_g{l}")
                 m.d.sync += [f_g.eq(g), f_pos.eq(pos), f_v.eq(self.fire_v[l])]
-                y, x = _quotient(m, f_pos, so, so - 1, f"fire_y{l}")
+                y, x = quotient(m, f_pos, so, so - 1, f"fire_y{l}")
                 m.d.comb += [wp.data.x.eq(x), wp.data.y.eq(y), wp.data.g.eq(f_g), wp.data.v.eq(f_v)]
             m.d.comb += [wp.addr.eq(f_ptr), wp.en.eq(f_take), rp.addr.eq(j)]
             with m.If(take[l]):

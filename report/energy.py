@@ -22,10 +22,12 @@ What is counted, per pass (the pass results of ``cycles.image``):
   read and write of its valid-bitmap word (32 bits); per fire a potential read, the fire-potential
   and fire-time writes and its fire valid-bitmap word read and written; the clear phase writes
   the two valid bitmaps (ceil(G npos / 32) words of 32 bits per lane each, hw/integrate.py).
-* outgoing unit: phase A reads every lane's fire-time and fire-potential word (G npos per lane)
-  with two compares each and writes one survivor (map, t) per position; phase B reads the W S^2
-  survivors of the windows; each event costs a link write, a link read (links of
-  ceil(log2(max events + 1)) bits) and an event-memory write.
+* outgoing unit: each fire reads and writes a word of its lane's fired-position bitmap (32
+  bits); phase A reads and clears every lane's bitmap words and, at each fired position, reads
+  every lane's fire-time and fire-potential words (G per lane) with two compares each and
+  writes one survivor (map, t); phase B reads the S^2 survivors of each window holding a fired
+  position and writes "no spike" back (counted for every cell read); each event costs a link
+  write, a link read (links of ceil(log2(max events + 1)) bits) and an event-memory write.
 * winner unit: each fire (potential and address) is written into its lane's buffer; each busy
   cycle reads one entry per lane and compares it with the k winner registers and the running
   best: k + 1 potential-width compares per lane. On a layer with pointwise inhibition the
@@ -42,7 +44,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cycles.image import ImageCycles, LayerPasses, LearnPasses
-from cycles.layout import VALID_WORD_BITS
+from cycles.layout import FIRED_WORD_BITS, VALID_WORD_BITS
 
 ENERGY_PJ = {
     "mem_bit": 10.0 / 64,   # SRAM 8 KB: a 64-bit read is 10 pJ; per bit, reads and writes
@@ -77,19 +79,21 @@ def count_inference(lp: LayerPasses) -> Counter:
         survivor = bits(lay.maps - 1) + tb
         link = bits(pl.max_pooled)
         ev_next = tb + bits(lay.maps - 1) + 2 * bits(pl.side - 1)
-        c.update(count_inhibition(lay))                                    # phase A
-        c["mem_bit"] += pl.windows * pl.cells * survivor                   # phase B
+        c.update(count_inhibition(lay, lp.outgoing, lp.fires))              # phase A
+        c["mem_bit"] += len(lp.outgoing.stream) * survivor                 # survivors written
+        c["mem_bit"] += 2 * lp.outgoing.windows * pl.cells * survivor      # phase B
         c["mem_bit"] += n * (2 * link + ev_next)                           # lists and events
     return c
 
 
-def count_inhibition(lay) -> Counter:
-    """The outgoing unit's phase A: every lane's fire-time and fire-potential words (G npos a
-    lane), two compares each, one survivor (map, t) written per position."""
-    tb = bits(lay.time_steps)
-    words = lay.groups * lay.npos * lay.lanes
-    return Counter(mem_bit=words * (tb + lay.potential_bits) + lay.npos * (bits(lay.maps - 1) + tb),
-                   add32=2 * words)
+def count_inhibition(lay, out, fires: int) -> Counter:
+    """The outgoing unit's phase A (``out``: its ``cycles.pool`` result; ``fires``: the pass's):
+    the fired-position bitmap set by each fire (a word read and written), read and cleared;
+    every lane's fire-time and fire-potential words at each fired position, two compares each."""
+    tb, fired = bits(lay.time_steps), len(out.stream)
+    words = lay.groups * fired * lay.lanes
+    bitmap = (2 * fires + 2 * -(-lay.npos // FIRED_WORD_BITS) * lay.lanes) * FIRED_WORD_BITS
+    return Counter(mem_bit=words * (tb + lay.potential_bits) + bitmap, add32=2 * words)
 
 
 def count_learning(lp: LayerPasses, learn: LearnPasses) -> Counter:
@@ -100,7 +104,7 @@ def count_learning(lp: LayerPasses, learn: LearnPasses) -> Counter:
     c = Counter()
     if learn.inhibition is not None:                                      # survivor mode
         entry = pb + bits(lay.maps - 1) + tb + 2 * bits(lay.side_out - 1)
-        c.update(count_inhibition(lay))
+        c.update(count_inhibition(lay, learn.inhibition, lp.fires))
     else:
         entry = pb + bits(lay.groups * lay.npos - 1)
     c["mem_bit"] += learn.winner.entries * entry                           # winner buffers

@@ -34,16 +34,18 @@ lanes' live operations are put into cycles:
 
 and how the outgoing unit reads the neurons (layers with pooling):
 
-* ``scan``: today's (``cycles.pool.outgoing_pass``): inhibition reads every neuron;
-* ``fired``: inhibition reads only the positions where a neuron fired (a bitmap set as they
-  fire), and pooling only the positions that kept a spike; the event walk is unchanged.
+* ``scan``: inhibition reads every neuron, pooling every window (the unit before its
+  fired-position bitmap, ``scan_outgoing_cycles``);
+* ``fired``: the unit's own (``cycles.pool.outgoing_pass``): inhibition walks only the positions
+  where a neuron fired (a bitmap set as they fire), pooling reads only the windows holding one;
+  the event walk is the same.
 
 Fields: ``images``, ``lanes``, per variant (``dense``, ``pruned``) the mean cycles per image of
 every (lane scheme, outgoing scheme) pair as ``cycles[scheme][outgoing]``, the lane utilisation
 of each lane scheme (``utilisation``: lane operations over lane cycles), per layer
 (``layers[name]``) the mean op cycles of each lane scheme, the fixed cycles (``fixed``: prefetch
 waits, step ends, drains, CLEAR), ``outgoing[scheme]`` and the lane operations ``ops``; and
-``speedup[scheme][outgoing]``: dense ``row``/``scan`` (today's core) over pruned under that pair;
+``speedup[scheme][outgoing]``: dense ``row``/``scan`` (the core before its fired-position bitmap) over pruned under that pair;
 ``plan``: the network core's choice per layer (``position`` for a layer whose weights fit
 ``REPLICATE_BITS``, ``free_balanced`` otherwise, fired-only outgoing) with its ``speedup`` and its
 dense cycles against today's (``dense_against_today``), and each variant's ``plan`` cycles.
@@ -60,7 +62,7 @@ import numpy as np
 
 from cycles.image import events_to_times
 from cycles.integrate import integrate_pass
-from cycles.layout import EngineLayout, PoolLayout
+from cycles.layout import B_FLUSH, EngineLayout, PoolLayout
 from cycles.pool import outgoing_pass
 from model import config as C
 from model import data
@@ -163,18 +165,13 @@ def _position_cycles(lay: EngineLayout, row_ops: np.ndarray, events, ra) -> int:
     return int(load.max())
 
 
-def fired_outgoing_cycles(pl: PoolLayout, out, fire_lanes: np.ndarray) -> int:
-    """The outgoing unit reading only what fired: inhibition walks a bitmap of the positions
-    where some map fired (set as they fire), G cycles a position as today (every lane's word of
-    each group), plus the three cycles of its pipeline; pooling reads the positions inside a
-    window that kept a spike, one a cycle, plus its flush; the event walk and DONE as today."""
+def scan_outgoing_cycles(pl: PoolLayout, out) -> int:
+    """The outgoing unit reading every neuron (the unit before the fired-position bitmap):
+    inhibition G npos + 3 cycles, pooling every window, (W + 1) S2 + B_FLUSH; the event walk
+    and DONE as the unit's (``out``, a ``cycles.pool.outgoing_pass``)."""
     lay = pl.lay
-    fired = (fire_lanes.reshape(lay.lanes, lay.groups, lay.npos) < lay.time_steps).any(axis=(0, 1))
-    used = (pl.side - 1) * pl.stride + pl.size               # rows and columns the windows cover
-    y, x = np.divmod(np.arange(lay.npos), lay.side_out)
-    kept = int(((out.survivors[:, 1] < lay.time_steps) & (y < used) & (x < used)).sum())
-    walk = out.cycles - out.phases["walk"]                   # the walk and DONE, unchanged
-    return (int(fired.sum()) * lay.groups + 3) + (kept + 3) + walk
+    walk = out.cycles - out.phases["walk"]
+    return (lay.groups * lay.npos + 3) + ((pl.windows + 1) * pl.cells + B_FLUSH) + walk
 
 
 def image_schemes(net, x: np.ndarray) -> dict:
@@ -194,7 +191,7 @@ def image_schemes(net, x: np.ndarray) -> dict:
         if lc.pool.size > 0 and i < len(cfg.layers) - 1:
             out = outgoing_pass(lay, lc, ip.fire, ip.v_fire)
             pl = PoolLayout.from_config(lay, lc)
-            outgoing = {"scan": out.cycles, "fired": fired_outgoing_cycles(pl, out, ip.fire)}
+            outgoing = {"scan": scan_outgoing_cycles(pl, out), "fired": out.cycles}
         else:
             outgoing = dict.fromkeys(OUTGOING_SCHEMES, 0)
         copied = lay.maps * lay.rows * lay.weight_bits <= REPLICATE_BITS

@@ -18,7 +18,8 @@ from hw.integrate import event_layout, pack_event
 from hw.pool import OutgoingUnit
 from model import config
 from cycles.layout import PoolLayout
-from cycles.pool import cycle_cost, model_events, outgoing_pass
+from cycles.pool import (cycle_cost, fired_positions, inhibition_cycles, model_events,
+                         outgoing_pass)
 from cycles.layout import EngineLayout, HardwareConfigError
 
 
@@ -52,18 +53,42 @@ class _Bench(Elaboratable):
         return m
 
 
-def _simulate(lay, lc, fire, vfire, runs=1, limit=None, inhibit_only=()):
-    """Run the unit ``runs`` times (run i with ``inhibit_only`` if i is in it); per run: trace,
-    event memory words, n_events, cycles, and the survivors presented (cycle, f, pos, t, v).
-    A run longer than ``limit`` cycles (default: the cost formula's bound) fails."""
+def _fires(lay, fire, fed, rng):
+    """The engine's fires that set the unit's bitmap: per lane, the addresses of its maps that
+    fired at a position of ``fed``, in a random order (back-to-back fires into one word)."""
+    P, G, npos = lay.lanes, lay.groups, lay.npos
+    per_lane = []
+    for l in range(P):
+        addrs = [g * npos + pos for g in range(G) if g * P + l < lay.maps
+                 for pos in np.flatnonzero(fed) if fire[l][g * npos + pos] < lay.time_steps]
+        per_lane.append([int(a) for a in rng.permutation(addrs)])
+    return per_lane
+
+
+def _simulate(lay, lc, fire, vfire, runs=1, limit=None, inhibit_only=(), fed=None):
+    """Run the unit ``runs`` times (run i with ``inhibit_only`` if i is in it); before each,
+    the fires of the positions in ``fed[i]`` (default: all) come in on the fire ports, all lanes
+    at once. Per run: trace, event memory words, n_events, cycles, and the survivors presented
+    (cycle, f, pos, t, v). A run longer than ``limit`` cycles (default: the cost formula's
+    bound) fails."""
     pl = PoolLayout.from_config(lay, lc)
-    limit = limit or cycle_cost(pl, pl.max_pooled, pl.buckets, lay.time_steps)
+    limit = limit or cycle_cost(pl, np.ones(lay.npos, dtype=bool), pl.windows, pl.max_pooled,
+                                pl.buckets, lay.time_steps)
+    fed = fed or [np.ones(lay.npos, dtype=bool)] * runs
     bench = _Bench(lay, lc, np.asarray(fire), np.asarray(vfire))
     dut, ev_lay = bench.dut, bench.dut.ev_lay
+    rng = np.random.default_rng(0)
     results = []
 
     async def tb(ctx):
         for run in range(runs):
+            lanes = _fires(lay, np.asarray(fire), fed[run], rng)
+            for k in range(max(map(len, lanes))):
+                for l, addrs in enumerate(lanes):
+                    ctx.set(dut.fire[l], k < len(addrs))
+                    ctx.set(dut.fire_addr[l], addrs[k] if k < len(addrs) else 0)
+                await ctx.tick()
+            ctx.set(dut.fire, 0)
             ctx.set(dut.start, 1)
             ctx.set(dut.inhibit_only, run in inhibit_only)
             await ctx.tick()
@@ -176,7 +201,31 @@ def test_hand_built_ties_pooling_and_silence():
     fire[1, lay.npos:] = 0                       # map 3 does not exist: garbage spikes, ignored
     vfire[1, lay.npos:] = (1 << 14) - 1
     pred = _check(lay, _lc(), fire, vfire, expected, runs=3)   # later passes start clean
-    assert pred.cycles == cycle_cost(pl, 5, 5, 4)
+    # 8 fired positions of G = 2 words in one bitmap word: walk 1 + 16, flush 4; 3 windows
+    # hold one: (3 + 1) 4 + 3; events: T + 4 steps + 5 buckets + 5 events; DONE.
+    fired = (times < T).any(axis=0).ravel()
+    assert pred.cycles == 21 + 19 + 22 + 1 == cycle_cost(pl, fired, 3, 5, 5, 4)
+
+
+def test_bitmap_is_cleared_by_each_pass(tiny_net):
+    """Each pass walks only the positions whose fires came in since the last one: a pass fed
+    half the fires after a full one, then a pass fed none, see exactly their own (the fire
+    memories still hold every spike)."""
+    cfg, net, times = tiny_net
+    x = times[2:3]
+    lay = EngineLayout.for_input(cfg, 0, 3, x)
+    out = layer_output(lay, x, *random_synapses(net, 0, 4, 0.2), net.thresholds[0])
+    T = lay.time_steps
+    fire, vfire = lay.to_lanes(out.times[0], T), lay.to_lanes(out.v_fire[0], 0)
+    y = np.arange(lay.npos) // lay.side_out
+    fed = [np.ones(lay.npos, dtype=bool), y >= lay.side_out // 2, np.zeros(lay.npos, dtype=bool)]
+    seen = _simulate(lay, cfg.layers[0], fire, vfire, runs=3, fed=fed)
+    for run, mask in zip(seen, fed):
+        pred = outgoing_pass(lay, cfg.layers[0], np.where(np.tile(mask, lay.groups), fire, T), vfire)
+        assert _first_difference(pred.trace, run["trace"]) is None, _first_difference(pred.trace, run["trace"])
+        assert run["cycles"] == pred.cycles
+    full, half, none = (len(r["trace"]) for r in seen)
+    assert full > half > none == 1
 
 
 def test_inhibition_only_pass_streams_the_survivors(tiny_net):
@@ -193,10 +242,13 @@ def test_inhibition_only_pass_streams_the_survivors(tiny_net):
     pred = inhibition_pass(lay, cfg.layers[0], fire, vfire)
     full = outgoing_pass(lay, cfg.layers[0], fire, vfire)
     first, again = _simulate(lay, cfg.layers[0], fire, vfire, runs=2, inhibit_only=(0,))
-    assert first["trace"] == pred.trace and first["cycles"] == pred.cycles == lay.groups * lay.npos + 4
+    fired = fired_positions(lay, fire)
+    assert first["trace"] == pred.trace
+    assert first["cycles"] == pred.cycles == inhibition_cycles(PoolLayout.from_config(lay, _lc()), fired) + 1
     assert first["n"] == 0
-    G = lay.groups
-    expect = [(pos * G + G + 2, f, pos, t, v) for pos, (f, t, v) in enumerate(pred.survivors) if t < T]
+    expect = [(c, f, pos, t, v) for c, pos in pred.stream
+              for f, t, v in [pred.survivors[pos].tolist()] if t < T]
+    assert [pos for _, pos in pred.stream] == np.flatnonzero(fired).tolist()   # ascending
     assert first["surv"] == expect
     # the survivors are the spikes pointwise inhibition leaves, several maps meeting at a position
     assert len(expect) > 10 and ((out.times[0] < T).sum(axis=0) > 1).any()
@@ -208,7 +260,7 @@ def test_no_spike_at_all():
     fire, vfire = np.full((2, 2 * 16), 8), np.zeros((2, 2 * 16))
     pred = _check(lay, _lc(), fire, vfire, [])
     assert pred.trace == [(pred.cycles - 1, "done")]
-    assert pred.cycles == cycle_cost(PoolLayout.from_config(lay, _lc()), 0, 0, 0)
+    assert pred.cycles == cycle_cost(PoolLayout.from_config(lay, _lc()), np.zeros(16, dtype=bool), 0, 0, 0, 0)
 
 
 @pytest.mark.parametrize("maps, lanes, side, size, stride, seed", [

@@ -99,8 +99,9 @@ def test_learning_step_adds_winner_handshake_and_stdp_cycles_by_hand():
 
 def test_learning_step_after_inhibition_by_hand():
     """With pointwise inhibition (and pooling) the same 5x5 case learns in the reference order:
-    the engine's pass without holds, the outgoing unit's inhibition phase (G npos + 4 = 29
-    cycles on 4 lanes), the winner unit over the 25 survivors (one a position, all at t = 0) in
+    the engine's pass without holds, the outgoing unit's inhibition phase over the 25 fired
+    positions (one cycle addressing the bitmap's word, G = 1 cycle a position, A_FLUSH = 4 and
+    DONE: 31 cycles on 4 lanes), the winner unit over the 25 survivors (one a position, all at t = 0) in
     4 banks, N = 7: two passes of N + 1 cycles, the second finding the k-th winner, and one
     cycle more; then the STDP unit as above."""
     from model.wta import learning_winners
@@ -109,24 +110,27 @@ def test_learning_step_after_inhibition_by_hand():
     x = _spikes([(0, c, y, xx) for c in range(2) for y in range(5) for xx in range(5)], side=5)
     ic = cycles.image_cycles(net, x, lanes=4, learn=(0,), upto=1)
     lp, ln = ic.layers[0], ic.learn[0]
-    assert ln.inhibition_cycles == 25 + 4 and ln.handshake == 0
+    assert ln.inhibition_cycles == 1 + 25 + 4 + 1 and ln.handshake == 0
     assert len(ln.winner.winners) == 2 and ln.winner.cycles == 2 * (7 + 1) + 1
     assert ln.stdp.cycles == 2 * (1 + 1 + 18) + 5
-    assert ic.learning(0) == lp.integrate.cycles + 29 + 17 + ln.stdp.cycles
+    assert ic.learning(0) == lp.integrate.cycles + 31 + 17 + ln.stdp.cycles
     out = net.run_layer(0, x[None], None)
     assert (out.times[0] == 0).all(), "every neuron fires at t = 0"
     expect = learning_winners(net.cfg.layers[0], out.times[0], out.v_fire[0], net.T)
     assert [w[:3] for w in ln.winner.winners] == [tuple(int(v) for v in w) for w in expect]
     # Energy (report/energy.py; 14-bit potentials, 4-bit times, maps 0..3: 2 bits, rows and
-    # columns 0..4: 3 bits): phase A reads 4 lanes x 25 words of 4 + 14 bits with two compares
-    # each and writes 25 survivors of 2 + 4 bits; the unit writes 25 entries of 14 + 2 + 4 + 3
+    # columns 0..4: 3 bits): the 100 fires set bits of the one 32-bit bitmap word of their
+    # lane (read and written), phase A reads and clears it in the 4 lanes, then reads 4 lanes x
+    # 25 words of 4 + 14 bits with two compares each (no survivor written: a learning
+    # command); the unit writes 25 entries of 14 + 2 + 4 + 3
     # + 3 = 26 bits and reads one a bank each of its 17 busy cycles, k + 1 = 3 compares each;
     # the STDP unit (no pruning check before the warm-up) as in report/energy.py.
     assert ln.stdp_ops == 36 and ln.winner.entries == 25
     stdp = Counter(mem_bit=2 * (2 + 2 * 3 + 4) + 2 * 1 * 32 + 36 * (2 * 8 + 4), mul32=36 * 3,
                    mul8=36, add32=36 * 2, add8=36)
     assert energy.count_learning(lp, ln) == stdp + Counter(
-        mem_bit=100 * (4 + 14) + 25 * (2 + 4) + 25 * 26 + 17 * 4 * 26, add32=2 * 100 + 17 * 4 * 3)
+        mem_bit=2 * 100 * 32 + 2 * 4 * 32 + 100 * (4 + 14) + 25 * 26 + 17 * 4 * 26,
+        add32=2 * 100 + 17 * 4 * 3)
 
 
 def test_image_cycles_composes_the_block_models(tiny_net):
