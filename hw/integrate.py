@@ -4,10 +4,15 @@ The datapath and sequencer of hw/README.md; ``cycles/integrate.py`` predicts its
 ``model/layer.py`` its every value. Generator parameters: ``cycles.integrate.EngineLayout``.
 
 Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
-potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
-accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
-(find-first-set), so pruned connections are never visited; the row ends when every lane's word
-is empty. Reads are synchronous: an op reads weight and potential in its issue cycle, registers
+row-summary memory (one k^2-bit word per channel: bit ky k + kx set when the lane's mask word of
+row (c, ky, kx) is not empty), potential / fire-time / fire-potential memories (g npos + pos)
+and a crossing FIFO. Each lane walks its own rows of an event: the rows its summary marks,
+lowest kernel offset first, back to back with its own row pointer, so a row where the lane has
+no live map costs the lane nothing and a lane never waits for another within an event; the
+lanes meet at the event's end. One accumulation is issued per lane per cycle: the lane picks
+the lowest set bit of its mask word (find-first-set), so pruned connections are never visited;
+a row costs the lane max(1, live maps) cycles and the event its busiest lane's cycles. Reads
+are synchronous: an op reads weight and potential in its issue cycle, registers
 them as they arrive in the next, and writes the saturated sum in the cycle after (Y); the op
 just before it writes after its read, so its sum is forwarded when the address is the same,
 and the read port is transparent to the writes of the ops before that. A threshold crossing is
@@ -23,14 +28,15 @@ the issue cycle through a port transparent to the write of the next), so back-to
 into one bitmap word keep each other's bits.
 
 Events are read ahead: the event memory is addressed with the next event's index as soon as
-the current event's first row issues, and the row-summary memory with that event's channel the
-cycle after, so two cycles later the next event's live rows are known and the current event's
-last op cycle issues its first row with no cycle between them. Otherwise FETCH issues it: one
-cycle after an event of one op cycle or at the start of a step; an event without live rows
-costs one FETCH cycle and the event after it waits one more.
+the current event's first rows issue, and the lanes' row-summary memories with that event's
+channel the cycle after, so two cycles later the next event's live rows in every lane are known
+and the current event's last op cycle issues each lane's first row with no cycle between them.
+Otherwise FETCH issues them: one cycle after an event of one op cycle or at the start of a
+step; an event without live rows in any lane costs one FETCH cycle and the event after it waits
+one more.
 
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list, the weight, mask and
-row-summary memories, the map enables (``MEM_MAP_ON``, hw/channel_enable.py: a disabled map's
+row-summary memories (the last three a lane's, ``wr_lane``), the map enables (``MEM_MAP_ON``, hw/channel_enable.py: a disabled map's
 bits are cleared from the mask words as they are read, so it takes no lane operation) and the
 window end (``MEM_WINDOW``, hw/window.py: the pass ends after step t_end - 1; both registers
 are read back on ``map_on`` and ``t_end``); ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
