@@ -270,8 +270,7 @@ class Board:
         lay = self.layouts[layer]
         out = {name: await self.read_lanes(layer, mem) for name, mem in (
             ("potentials", hc.MEM_POTENTIALS), ("fire", hc.MEM_FIRE), ("v_fire", hc.MEM_VFIRE),
-            ("weights", hc.MEM_WEIGHTS), ("masks", hc.MEM_MASKS))}
-        out["row_any"] = np.array(await self.read(layer, hc.MEM_ROW_ANY, 0, lay.channels))
+            ("weights", hc.MEM_WEIGHTS), ("masks", hc.MEM_MASKS), ("row_any", hc.MEM_ROW_ANY))}
         out["map_rows"] = np.array(await self.read(layer, hc.MEM_MAP_ROWS, 0,
                                                    lay.maps * lay.map_words))
         out["winners"] = await self.winners(layer)

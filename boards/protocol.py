@@ -132,7 +132,7 @@ def memory_map(lay: EngineLayout, lc) -> dict[int, MemSpec]:
     out = {hc.MEM_EVENTS: MemSpec("events", event_layout(lay).size, lay.max_events, 1, True, False),
            hc.MEM_WEIGHTS: MemSpec("weights", lay.weight_bits, lay.rows * G, P, True, True),
            hc.MEM_MASKS: MemSpec("masks", G, lay.rows, P, True, True),
-           hc.MEM_ROW_ANY: MemSpec("row_any", lay.kernel ** 2, lay.channels, 1, True, True),
+           hc.MEM_ROW_ANY: MemSpec("row_any", lay.kernel ** 2, lay.channels, P, True, True),
            hc.MEM_MAP_ROWS: MemSpec("map_rows", 32, lay.maps * lay.map_words, 1, True, True),
            hc.MEM_TIMES: MemSpec("times", bits(T), lay.channels * lay.side_in ** 2, 1, True, False),
            hc.MEM_POTENTIALS: MemSpec("potentials", lay.potential_bits, n, P, False, True),

@@ -59,7 +59,7 @@ cell type is counted under ``other`` by name.
   hierarchical) and ``flat`` (flattened), and the four shares of the whole network;
   ``network.memory_bits``.
 * ``memory_bits``: bits of the pruning state from the layout -- ``masks`` (rows x G bits a lane,
-  P lanes), ``row_summaries`` (channels x k^2), ``live_rows`` (maps x ceil(rows / 32) x 32) --,
+  P lanes), ``row_summaries`` (channels x k^2 a lane, P lanes), ``live_rows`` (maps x ceil(rows / 32) x 32) --,
   ``pruning_state`` their sum, ``all`` the bits of every memory of the core, ``pruning_share``.
 * ``pruning_overhead``, ``skip_logic_share``, ``channel_enable_overhead``, ``window_overhead``:
   per family, of the network (the first is what the report reads);
@@ -253,7 +253,7 @@ def design_blocks(core, top: str) -> tuple[dict, int]:
 def pruning_memory_bits(lay: EngineLayout) -> dict:
     """Bits of the pruning state (mask words, row summaries, live-row bitmap), from the layout."""
     masks = lay.rows * lay.groups * lay.lanes
-    row_summaries = lay.channels * lay.kernel ** 2
+    row_summaries = lay.lanes * lay.channels * lay.kernel ** 2        # one per lane
     live_rows = lay.maps * -(-lay.rows // 32) * 32
     return {"masks": masks, "row_summaries": row_summaries, "live_rows": live_rows,
             "pruning_state": masks + row_summaries + live_rows}

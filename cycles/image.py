@@ -56,7 +56,12 @@ class LayerPasses:
 
     @property
     def rows(self) -> int:
-        """Rows the engine visited (one ``row`` trace record each)."""
+        """Rows the engine visited: (event, row) pairs that some lane walked."""
+        return len({r[3:5] for r in self.integrate.trace if r[1] == "row"})
+
+    @property
+    def lane_rows(self) -> int:
+        """Row walks summed over the lanes (one ``row`` trace record each): mask words read."""
         return sum(1 for r in self.integrate.trace if r[1] == "row")
 
     @property

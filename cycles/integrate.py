@@ -16,21 +16,25 @@ Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
   the previous event's first row or skips it) and its row summary in the next, so it is known
   ("ready") two cycles after e advanced;
 * per time step t < t_end (the window end, hw/window.py; T unless a temporal policy shortened
-  it): FETCH waits until the next event is ready; if it belongs to step t and has
-  live rows inside the output, FETCH issues its first row (one cycle), else it skips it (one
-  cycle; the event after it is ready two cycles later). Then ROWS, max(1, max over lanes of
-  popcount(mask word of the enabled maps)) cycles per live row, rows back to back (a row is
-  live when the row summary, which the map enables do not gate, says so: a row whose live
-  maps are all disabled costs one empty op cycle); the last op cycle of an event
-  issues the next event's first row directly (no cycle between) when that event is ready, of
-  step t and has live rows, and otherwise returns to FETCH. An event of a later step (or the
-  end of the list) ends the step: FETCH, STEP_END, then DRAIN, max over lanes of crossings + 2
-  cycles;
+  it): FETCH waits until the next event is ready; if it belongs to step t and some lane has
+  live rows inside the output, FETCH issues each such lane's first row (one cycle), else it
+  skips it (one cycle; the event after it is ready two cycles later). Then ROWS: every lane
+  walks its own live rows of the event (those its row summary marks: a row where one of the
+  lane's maps is live; the map enables do not gate the summaries), lowest kernel offset first,
+  back to back with its own row pointer, max(1, popcount(mask word of the enabled maps)) cycles
+  a row (a row whose live maps in the lane are all disabled costs the lane one empty op
+  cycle); a lane without live rows in the event idles. The lanes meet at the event's end: the
+  event costs its busiest lane's cycles, max over lanes of the sum over the lane's rows. The
+  event's last op cycle issues the next event's first rows directly (no cycle between) when
+  that event is ready, of step t and has live rows, and otherwise returns to FETCH. An event of
+  a later step (or the end of the list) ends the step: FETCH, STEP_END, then DRAIN, max over
+  lanes of crossings + 2 cycles;
 * DONE, one cycle, after step t_end - 1's drain: input spikes at later steps never arrive.
 
 Trace records, each a tuple starting with its cycle:
 
-* ``(cycle, "row", event_index, row)``: first op cycle of a row;
+* ``(cycle, "row", lane, event_index, row)``: the first op cycle of a row in a lane (a record
+  per lane that walks the row: lanes walk different rows in one cycle);
 * ``(cycle, "fire", lane, address, t, potential)``: a neuron's fire time written (drain);
 * ``(cycle, "step", t)``: last cycle of step t's drain;
 * ``(cycle, "done")``.
@@ -91,7 +95,7 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
         raise ValueError(f"window = {window}: must be 1 .. T = {T}")
     live = active & enabled[:, None, None, None]        # what the lanes walk
     lw, lm = lay.lane_weights(weights), lay.lane_masks(live)
-    ra = lay.row_any(lay.lane_masks(active))            # the row summaries: not gated
+    summaries = lay.lane_rows(lay.lane_masks(active))   # the lanes' row summaries: not gated
     events = lay.events(times_in)
     pot = np.zeros((P, G * npos), dtype=np.int64)
     fire = np.full((P, G * npos), T, dtype=np.int64)
@@ -102,40 +106,44 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
     e = 0
     ready_at = 1            # event e and its row summary are known from this cycle on
 
-    def live_offsets(event):
+    def lane_offsets(event):
+        """Each lane's live rows of ``event`` inside the output: (ky, kx), lowest offset first."""
         _, c, y, x = event
-        return [(ky, kx) for ky in range(k) for kx in range(k)
-                if 0 <= y + lay.padding - ky < lay.side_out
-                and 0 <= x + lay.padding - kx < lay.side_out and (ra[c] >> (ky * k + kx)) & 1]
+        inside = [(ky, kx) for ky in range(k) for kx in range(k)
+                  if 0 <= y + lay.padding - ky < lay.side_out and 0 <= x + lay.padding - kx < lay.side_out]
+        return [[(ky, kx) for ky, kx in inside if (summaries[lane, c] >> (ky * k + kx)) & 1]
+                for lane in range(P)]
 
     for t in range(window):
         crossed = [[] for _ in range(P)]
         direct = False      # the last op cycle of the previous event may issue this one
         while True:
             in_step = e < len(events) and events[e][0] == t
-            offsets = live_offsets(events[e]) if in_step else []
-            if not (direct and ready_at <= cycle - 1 and offsets):
+            offsets = lane_offsets(events[e]) if in_step else [[]]
+            has_rows = any(offsets)
+            if not (direct and ready_at <= cycle - 1 and has_rows):
                 direct = False
                 fetch_waits += max(0, ready_at - cycle)
                 cycle = max(cycle, ready_at)           # FETCH waits for the read-ahead
                 if not in_step:
                     cycle += 2                         # FETCH, STEP_END
                     break
-                if not offsets:                        # skipped: the next event is read
+                if not has_rows:                       # skipped: the next event is read
                     ready_at, e, cycle = cycle + 2, e + 1, cycle + 1
                     skipped += 1
                     continue
-                cycle += 1                             # FETCH issues the first row
+                cycle += 1                             # FETCH issues the first rows
             ready_at = cycle + 1                       # issued in cycle - 1: event e + 1 read
             _, c, y, x = events[e]
-            for ky, kx in offsets:
-                row = (c * k + ky) * k + kx
-                pos = (y + lay.padding - ky) * lay.side_out + (x + lay.padding - kx)
-                trace.append((cycle, "row", e, row))
-                width = 0
-                for lane in range(P):
+            end = cycle + 1
+            for lane in range(P):                      # each lane's rows back to back
+                at = cycle
+                for ky, kx in offsets[lane]:
+                    row = (c * k + ky) * k + kx
+                    pos = (y + lay.padding - ky) * lay.side_out + (x + lay.padding - kx)
+                    trace.append((at, "row", lane, e, row))
                     word = int(lm[lane, row])
-                    width = max(width, bin(word).count("1"))
+                    at += max(1, bin(word).count("1"))
                     while word:
                         g = _ffs(word)
                         word &= word - 1
@@ -146,9 +154,9 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
                         ops += 1
                         if old < threshold <= new:
                             crossed[lane].append(addr)
-                width = max(width, 1)
-                cycle += width
-                op_cycles += width
+                end = max(end, at)
+            op_cycles += end - cycle                   # the lanes meet at the event's end
+            cycle = end
             e += 1
             direct = True
         depth = max(len(q) for q in crossed)

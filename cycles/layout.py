@@ -125,8 +125,14 @@ class EngineLayout:
 
     def row_any(self, masks: np.ndarray) -> np.ndarray:
         """(C,) words of k*k bits: bit (ky k + kx) set when row (c, ky, kx) has a live connection."""
-        live = (masks != 0).any(axis=0).reshape(self.channels, self.kernel ** 2)
-        return (live.astype(np.int64) << np.arange(self.kernel ** 2)).sum(axis=1)
+        return np.bitwise_or.reduce(self.lane_rows(masks), axis=0)
+
+    def lane_rows(self, masks: np.ndarray) -> np.ndarray:
+        """(P, rows) mask words -> (P, C) row summaries of k*k bits: bit (ky k + kx) of lane l's
+        word c set when lane l's mask word of row (c, ky, kx) is not empty (the rows the lane
+        walks)."""
+        live = (masks != 0).reshape(self.lanes, self.channels, self.kernel ** 2)
+        return (live.astype(np.int64) << np.arange(self.kernel ** 2)).sum(axis=2)
 
     @property
     def map_words(self) -> int:

@@ -8,5 +8,6 @@ _KINDS = {"row": 0, "op": 0, "event": 0, "winner": 0, "fire": 1, "step": 2,
 
 
 def trace_order(record: tuple):
-    """Canonical order of trace records: by cycle, then kind, then lane (fires of one cycle)."""
-    return (record[0], _KINDS[record[1]], record[2] if record[1] == "fire" else 0)
+    """Canonical order of trace records: by cycle, then kind, then lane (the fires and the rows of
+    one cycle)."""
+    return (record[0], _KINDS[record[1]], record[2] if record[1] in ("fire", "row") else 0)

@@ -106,8 +106,9 @@ def synapse_port(lay) -> wiring.Signature:
     """Access to one layer's synapse memories (weights, mask words, row summaries), as the block
     that borrows them sees it: it drives the addresses and write strobes, the lender returns the
     read data one cycle after the address (read ports transparent to the writes, so a
-    read-modify-write of one word in back-to-back cycles sees its own update). Weights and masks
-    are read in all P lanes at one address; writes name their lanes (``*_we``, one bit a lane).
+    read-modify-write of one word in back-to-back cycles sees its own update). Weights, masks
+    and row summaries (each lane's own) are read in all P lanes at one address; writes name
+    their lanes (``*_we``, one bit a lane).
 
     The integrate engine lends its memories through it while idle (``In``); the STDP unit
     borrows them (``Out``), in the core and in its stand-alone harness (hw/synapses.py)."""
@@ -118,29 +119,29 @@ def synapse_port(lay) -> wiring.Signature:
         "w_we": Out(P), "w_waddr": Out(wa), "w_wdata": Out(wb),
         "m_addr": Out(ma), "m_data": In(data.ArrayLayout(G, P)),
         "m_we": Out(P), "m_waddr": Out(ma), "m_wdata": Out(G),
-        "ra_addr": Out(ca), "ra_data": In(kk),
-        "ra_we": Out(1), "ra_waddr": Out(ca), "ra_wdata": Out(kk),
+        "ra_addr": Out(ca), "ra_data": In(data.ArrayLayout(kk, P)),
+        "ra_we": Out(P), "ra_waddr": Out(ca), "ra_wdata": Out(kk),
     })
 
 
 def lend_synapses(m: Module, port, lend, w_rd, w_wp, m_rd, m_wp, ra_rd, ra_wp):
     """The lender's side of ``synapse_port``: while ``lend`` is high the port's addresses drive
-    the memories' read ports (``w_rd``, ``m_rd``: one per lane); the port's write strobes always
-    take the write ports (the borrower writes only while it holds them). Returns the read
-    addresses the ports take otherwise, signals the caller drives: ``{"w": [one a lane],
-    "m": [one a lane], "ra": [one]}``."""
+    the memories' read ports (``w_rd``, ``m_rd``, ``ra_rd``: one per lane); the port's write
+    strobes always take the write ports (the borrower writes only while it holds them). Returns
+    the read addresses the ports take otherwise, signals the caller drives: ``{"w": [one a
+    lane], "m": [one a lane], "ra": [one a lane]}``."""
     own = {}
     for key, ports, addr in (("w", w_rd, port.w_addr), ("m", m_rd, port.m_addr),
-                             ("ra", [ra_rd], port.ra_addr)):
+                             ("ra", ra_rd, port.ra_addr)):
         own[key] = [Signal.like(addr, name=f"own_{key}_addr{l}") for l in range(len(ports))]
         for rd, mine in zip(ports, own[key]):
             m.d.comb += rd.addr.eq(Mux(lend, addr, mine))
-    for l, (w, mk) in enumerate(zip(w_rd, m_rd)):
-        m.d.comb += [port.w_data[l].eq(w.data), port.m_data[l].eq(mk.data)]
-    m.d.comb += port.ra_data.eq(ra_rd.data)
+    for l, (w, mk, ra) in enumerate(zip(w_rd, m_rd, ra_rd)):
+        m.d.comb += [port.w_data[l].eq(w.data), port.m_data[l].eq(mk.data),
+                     port.ra_data[l].eq(ra.data)]
     for we, addr, wdata, ports in ((port.w_we, port.w_waddr, port.w_wdata, w_wp),
                                    (port.m_we, port.m_waddr, port.m_wdata, m_wp),
-                                   (port.ra_we, port.ra_waddr, port.ra_wdata, [ra_wp])):
+                                   (port.ra_we, port.ra_waddr, port.ra_wdata, ra_wp)):
         for l, wp in enumerate(ports):
             with m.If(we[l]):
                 m.d.comb += [wp.addr.eq(addr), wp.data.eq(wdata), wp.en.eq(1)]

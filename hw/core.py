@@ -120,7 +120,8 @@ class LayerCore(wiring.Component):
             # counters
             "cycle": Out(32), **{name: Out(32) for name in COUNTERS},
             # the trace, stamped with ``cycle`` (sim.core_driver.CoreTrace)
-            "tr_row": Out(1), "tr_event": Out(len(e.tr_event)), "tr_row_index": Out(rb),
+            "tr_row": Out(P), "tr_event": Out(len(e.tr_event)),
+            "tr_row_index": Out(e.tr_row_index.shape()),
             "tr_fire": Out(P), "tr_fire_addr": Out(e.tr_fire_addr.shape()),
             "tr_fire_v": Out(e.tr_fire_v.shape()), "tr_step": Out(1), "tr_t": Out(tb),
             "tr_integrated": Out(1), "tr_inhibited": Out(1),
@@ -219,7 +220,7 @@ class LayerCore(wiring.Component):
         on_words = Array(e.map_on[j * ENABLE_WORD_BITS:(j + 1) * ENABLE_WORD_BITS]
                          for j in range(enable_words(self.lay.maps)))
         sources = {MEM_WEIGHTS: Array(e.syn.w_data)[rd_lane], MEM_MASKS: Array(e.syn.m_data)[rd_lane],
-                   MEM_ROW_ANY: e.syn.ra_data, MEM_MAP_ROWS: s.rd_map_rows,
+                   MEM_ROW_ANY: Array(e.syn.ra_data)[rd_lane], MEM_MAP_ROWS: s.rd_map_rows,
                    MEM_OUT_EVENTS: out_data, MEM_POTENTIALS: e.rd_pot, MEM_FIRE: e.rd_fire,
                    MEM_VFIRE: e.rd_vfire, MEM_MAP_ON: on_words[rd_word], MEM_WINDOW: e.t_end}
         if self.read_register:

@@ -4,10 +4,15 @@ The datapath and sequencer of hw/README.md; ``cycles/integrate.py`` predicts its
 ``model/layer.py`` its every value. Generator parameters: ``cycles.integrate.EngineLayout``.
 
 Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
-potential / fire-time / fire-potential memories (g npos + pos) and a crossing FIFO. One
-accumulation is issued per lane per cycle: the lane picks the lowest set bit of its mask word
-(find-first-set), so pruned connections are never visited; the row ends when every lane's word
-is empty. Reads are synchronous: an op reads weight and potential in its issue cycle, registers
+row-summary memory (one k^2-bit word per channel: bit ky k + kx set when the lane's mask word of
+row (c, ky, kx) is not empty), potential / fire-time / fire-potential memories (g npos + pos)
+and a crossing FIFO. Each lane walks its own rows of an event: the rows its summary marks,
+lowest kernel offset first, back to back with its own row pointer, so a row where the lane has
+no live map costs the lane nothing and a lane never waits for another within an event; the
+lanes meet at the event's end. One accumulation is issued per lane per cycle: the lane picks
+the lowest set bit of its mask word (find-first-set), so pruned connections are never visited;
+a row costs the lane max(1, live maps) cycles and the event its busiest lane's cycles. Reads
+are synchronous: an op reads weight and potential in its issue cycle, registers
 them as they arrive in the next, and writes the saturated sum in the cycle after (Y); the op
 just before it writes after its read, so its sum is forwarded when the address is the same,
 and the read port is transparent to the writes of the ops before that. A threshold crossing is
@@ -23,14 +28,15 @@ the issue cycle through a port transparent to the write of the next), so back-to
 into one bitmap word keep each other's bits.
 
 Events are read ahead: the event memory is addressed with the next event's index as soon as
-the current event's first row issues, and the row-summary memory with that event's channel the
-cycle after, so two cycles later the next event's live rows are known and the current event's
-last op cycle issues its first row with no cycle between them. Otherwise FETCH issues it: one
-cycle after an event of one op cycle or at the start of a step; an event without live rows
-costs one FETCH cycle and the event after it waits one more.
+the current event's first rows issue, and the lanes' row-summary memories with that event's
+channel the cycle after, so two cycles later the next event's live rows in every lane are known
+and the current event's last op cycle issues each lane's first row with no cycle between them.
+Otherwise FETCH issues them: one cycle after an event of one op cycle or at the start of a
+step; an event without live rows in any lane costs one FETCH cycle and the event after it waits
+one more.
 
 Host side (only while ``busy`` is low): ``wr_*`` writes the event list, the weight, mask and
-row-summary memories, the map enables (``MEM_MAP_ON``, hw/channel_enable.py: a disabled map's
+row-summary memories (the last three a lane's, ``wr_lane``), the map enables (``MEM_MAP_ON``, hw/channel_enable.py: a disabled map's
 bits are cleared from the mask words as they are read, so it takes no lane operation) and the
 window end (``MEM_WINDOW``, hw/window.py: the pass ends after step t_end - 1; both registers
 are read back on ``map_on`` and ``t_end``); ``rd_*`` reads a lane's potential, fire time and fire potential one cycle
@@ -56,7 +62,7 @@ MEM_EVENTS, MEM_WEIGHTS, MEM_MASKS, MEM_ROW_ANY, MEM_MAP_ON, MEM_WINDOW = range(
 
 # Deliberate faults, for the tests that prove the co-simulation catches them. Never used otherwise.
 FAULTS = {
-    "ignore_pruning": "lanes walk every map of a row, pruned or not",
+    "ignore_pruning": "lanes walk every row of an event and every map of a row, pruned or not",
     "threshold_strict": "a neuron fires when its potential exceeds the threshold, not reaches it",
     "fire_time_late": "fire times are written to memory one time step late (the trace is right)",
     "stale_potentials": "the potential valid bit is ignored: a word not written this pass keeps "
@@ -119,7 +125,10 @@ class IntegrateEngine(wiring.Component):
             "step_wait": In(1), "hold": In(1),
             # trace, stamped with ``cycle`` (0 = first cycle after start)
             "cycle": Out(32), "ops": Out(32), "op_cycles": Out(32),
-            "tr_row": Out(1), "tr_event": Out(bits(lay.max_events)), "tr_row_index": Out(bits(lay.rows - 1)),
+            # a row's first op cycle in lane l: tr_row[l], its row tr_row_index[l] (the lanes
+            # walk their own rows of event tr_event)
+            "tr_row": Out(P), "tr_event": Out(bits(lay.max_events)),
+            "tr_row_index": Out(data.ArrayLayout(bits(lay.rows - 1), P)),
             "tr_fire": Out(P), "tr_fire_addr": Out(data.ArrayLayout(ab, P)),
             "tr_fire_v": Out(data.ArrayLayout(pb, P)),
             "tr_step": Out(1), "tr_t": Out(tb), "tr_done": Out(1),
@@ -141,14 +150,13 @@ class IntegrateEngine(wiring.Component):
             return mm
 
         events = mem("events", ev_lay.size, lay.max_events)
-        row_any = mem("row_any", k * k, lay.channels)
-        ra_wp = row_any.write_port()
-        ev_rd, ra_rd = events.read_port(), row_any.read_port(transparent_for=(ra_wp,))
-        host_writes = {MEM_EVENTS: events.write_port(), MEM_ROW_ANY: ra_wp}
+        ev_rd = events.read_port()
+        host_writes = {MEM_EVENTS: events.write_port()}
         lanes = []
         for l in range(P):
             w = mem(f"weights{l}", lay.weight_bits, lay.rows * G)
             mk = mem(f"masks{l}", G, lay.rows)
+            ra = mem(f"row_any{l}", k * k, lay.channels)      # the lane's row summaries
             pot = mem(f"pot{l}", pb, G * npos)
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
@@ -157,10 +165,11 @@ class IntegrateEngine(wiring.Component):
             fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words)
             pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
             fifo_wp = fifo.write_port()
-            w_wp, m_wp = w.write_port(), mk.write_port()
+            w_wp, m_wp, ra_wp = w.write_port(), mk.write_port(), ra.write_port()
             lanes.append(dict(
                 w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)),
                 m_wp=m_wp, m_rd=mk.read_port(transparent_for=(m_wp,)),
+                ra_wp=ra_wp, ra_rd=ra.read_port(transparent_for=(ra_wp,)),
                 pot_wp=pot_wp, pot_rd=pot.read_port(transparent_for=(pot_wp,)),
                 pv_wp=pv_wp, pv_rd=pot_valid.read_port(transparent_for=(pv_wp,)),
                 fv_wp=fv_wp, fv_rd=fire_valid.read_port(transparent_for=(fv_wp,)),
@@ -183,7 +192,8 @@ class IntegrateEngine(wiring.Component):
                          wp.en.eq(self.wr_en & (self.wr_mem == sel))]
         for l, ln in enumerate(lanes):
             mine = self.wr_en & (self.wr_lane == l)
-            for wp, sel in ((ln["w_wp"], MEM_WEIGHTS), (ln["m_wp"], MEM_MASKS)):
+            for wp, sel in ((ln["w_wp"], MEM_WEIGHTS), (ln["m_wp"], MEM_MASKS),
+                            (ln["ra_wp"], MEM_ROW_ANY)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
                              wp.en.eq(mine & (self.wr_mem == sel))]
             m.d.comb += [ln["fire_rd"].addr.eq(self.rd_addr), ln["vfire_rd"].addr.eq(self.rd_addr),
@@ -198,9 +208,9 @@ class IntegrateEngine(wiring.Component):
             m.d.comb += [blk.we.eq(self.wr_en & (self.wr_mem == sel)), blk.data.eq(self.wr_data)]
         m.d.comb += [enables.addr.eq(self.wr_addr), self.map_on.eq(enables.enabled),
                      self.t_end.eq(window.t_end)]
-        own = lend_synapses(m, self.syn, ~self.busy, [ln["w_rd"] for ln in lanes],
-                            [ln["w_wp"] for ln in lanes], [ln["m_rd"] for ln in lanes],
-                            [ln["m_wp"] for ln in lanes], ra_rd, ra_wp)
+        own = lend_synapses(m, self.syn, ~self.busy,
+                            *([ln[key] for ln in lanes] for key in ("w_rd", "w_wp", "m_rd", "m_wp",
+                                                                     "ra_rd", "ra_wp")))
         m.d.comb += [
             self.rd_pot.eq(Array(ln["pot_now"] for ln in lanes)[rd_lane]),
             self.rd_fire.eq(Array(ln["fire_now"] for ln in lanes)[rd_lane]),
@@ -213,18 +223,13 @@ class IntegrateEngine(wiring.Component):
         e_next = Signal.like(e)
         cur_e = Signal.like(e)              # the event being processed
         ev = Signal(ev_lay)                 # the event being processed (registered)
-        pending = Signal(k * k)             # its rows not issued yet
-        cur_row = Signal(bits(lay.rows - 1))
-        cur_pos = Signal(bits(npos - 1))
-        first = Signal()                    # first op cycle of a row: masks come from memory
         counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN index
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
-        clearing, in_rows, draining, issue = Signal(), Signal(), Signal(), Signal()
-        take, skip = Signal(), Signal()     # event e's first row issued / event e has no live row
+        clearing, in_rows, draining = Signal(), Signal(), Signal()
+        take, skip = Signal(), Signal()     # event e's first rows issued / event e has no live row
         final = Signal()                    # HOLD: the step just drained was the window's last
         m.d.comb += window.t.eq(t)
-        m.d.comb += [self.tr_event.eq(cur_e), self.tr_row_index.eq(cur_row), self.tr_t.eq(t),
-                     self.tr_row.eq(in_rows & first)]
+        m.d.comb += [self.tr_event.eq(cur_e), self.tr_t.eq(t)]
 
         # Prefetch: event e is read (address e_next) in the cycle e advances, its row summary the
         # cycle after; both read ports keep their address, so from the second cycle on (age 2)
@@ -232,7 +237,7 @@ class IntegrateEngine(wiring.Component):
         age = Signal(range(3))
         nxt = Signal(ev_lay)
         m.d.comb += [e_next.eq(Mux(take | skip, e + 1, e)), ev_rd.addr.eq(e_next),
-                     nxt.eq(ev_rd.data), own["ra"][0].eq(nxt.c)]
+                     nxt.eq(ev_rd.data), *(a.eq(nxt.c) for a in own["ra"])]
         m.d.sync += e.eq(e_next)
         with m.If(take | skip):
             m.d.sync += age.eq(1)
@@ -245,7 +250,7 @@ class IntegrateEngine(wiring.Component):
         # on base - (ky so + kx). Only the offsets' table lookups (which ky keep the row
         # inside for this y, which kx for this x) are registered from the read data itself:
         # compared at age 2 they were a carry chain ahead of the issue logic.
-        ready, step_end, pend_n = Signal(), Signal(), Signal(k * k)
+        ready, step_end = Signal(), Signal()
         nxt_q = Signal(ev_lay)
         m.d.sync += nxt_q.eq(nxt)
         inside, nxt_t = Signal(k * k), Signal(tb)
@@ -259,39 +264,50 @@ class IntegrateEngine(wiring.Component):
         m.d.comb += [nxt_t.eq(nxt_q.t), nxt_base.eq(y_base[nxt_q.y] + nxt_q.x)]
         # the stalled_sequencer fault: the next event is never ready, so no pass finishes
         m.d.comb += [ready.eq(age == 2 if "stalled_sequencer" not in self.faults else 0),
-                     step_end.eq((e == self.n_events) | (nxt_t != t)),
-                     pend_n.eq(ra_rd.data & inside)]
+                     step_end.eq((e == self.n_events) | (nxt_t != t))]
         ev_base = Signal.like(nxt_base)
         with m.If(take):
             m.d.sync += [ev.eq(nxt_q), cur_e.eq(e), ev_base.eq(nxt_base)]
 
-        # Issuing a row: the lowest pending offset (of the next event when it is taken); its
-        # mask words arrive in the next cycle.
-        pend = Signal(k * k)
-        iev_c, iev_base = Signal.like(ev.c), Signal.like(nxt_base)
-        # The candidate is chosen by ``pending`` alone, not by ``take`` (a row is taken from the
-        # next event only when the current one has none pending): the mask words' read address
-        # does not wait for the lanes' decision, from the mask words just read, that the row is
-        # done (a block RAM -> logic -> block RAM address loop). When nothing issues, the
-        # address is unused.
-        from_next = Signal()
-        m.d.comb += [from_next.eq(pending == 0), pend.eq(Mux(from_next, pend_n, pending)),
-                     iev_c.eq(Mux(from_next, nxt_q.c, ev.c)),
-                     iev_base.eq(Mux(from_next, nxt_base, ev_base))]
-        offs = skip_walk_bit(m, pend, "skip_offsets")
+        # Each lane walks its own rows of the event: its pending offsets, lowest first, issued
+        # back to back; the lanes meet at the event's end (``last``), where each lane with live
+        # rows in the next event issues its first (``take``). A lane's candidate row is chosen
+        # by its ``pending`` alone (from the next event when it has none pending): the mask
+        # word's read address does not wait for the lanes' decision, from the mask words just
+        # read, that the rows are done (a block RAM -> logic -> block RAM address loop). When
+        # the lane issues nothing, the address is unused.
         pos_off = Array(Const(o // k * so + o % k, bits(k * so)) for o in range(k * k))
-        row_next = Signal.like(cur_row)
-        pos_next = Signal.like(cur_pos)
-        row_w = Signal(bits(lay.rows * G - 1))      # cur_row G: the row's first weight word
-        m.d.comb += [row_next.eq(const_mul(iev_c, k * k) + offs), *(a.eq(row_next) for a in own["m"]),
-                     pos_next.eq(iev_base - pos_off[offs])]
-        with m.If(issue):
-            m.d.sync += [cur_row.eq(row_next), cur_pos.eq(pos_next), row_w.eq(const_mul(row_next, G)),
-                         pending.eq(pend & ~(Const(1, k * k) << offs))]
+        for l, ln in enumerate(lanes):
+            ln["pend_n"] = pend_n = Signal(k * k, name=f"pend_n{l}")   # next event's live rows
+            ln["pending"] = pending = Signal(k * k, name=f"pending{l}")  # rows not issued yet
+            ln["issue"] = Signal(name=f"issue{l}")
+            ln["first"] = Signal(name=f"first{l}")   # first op cycle of a row: mask from memory
+            ln["row"] = Signal(bits(lay.rows - 1), name=f"row{l}")
+            ln["pos"] = Signal(bits(npos - 1), name=f"pos{l}")
+            ln["row_w"] = Signal(bits(lay.rows * G - 1), name=f"row_w{l}")   # row G: first word
+            from_next, pend = Signal(name=f"from_next{l}"), Signal(k * k, name=f"pend{l}")
+            summary = (Const((1 << k * k) - 1, k * k) if "ignore_pruning" in self.faults
+                       else ln["ra_rd"].data)
+            m.d.comb += [pend_n.eq(summary & inside), from_next.eq(pending == 0),
+                         pend.eq(Mux(from_next, pend_n, pending))]
+            offs = skip_walk_bit(m, pend, f"skip_offsets{l}")
+            row_next = Signal.like(ln["row"], name=f"row_next{l}")
+            pos_next = Signal.like(ln["pos"], name=f"pos_next{l}")
+            m.d.comb += [row_next.eq(const_mul(Mux(from_next, nxt_q.c, ev.c), k * k) + offs),
+                         own["m"][l].eq(row_next),
+                         pos_next.eq(Mux(from_next, nxt_base, ev_base) - pos_off[offs])]
+            m.d.sync += ln["first"].eq(ln["issue"])
+            with m.If(ln["issue"]):
+                m.d.sync += [ln["row"].eq(row_next), ln["pos"].eq(pos_next),
+                             ln["row_w"].eq(const_mul(row_next, G)),
+                             pending.eq(pend & ~(Const(1, k * k) << offs))]
+            m.d.comb += [self.tr_row[l].eq(in_rows & ln["first"]), self.tr_row_index[l].eq(ln["row"])]
+        has_rows = Signal()                 # the next event has live rows in some lane
+        m.d.comb += has_rows.eq(Cat(*(ln["pend_n"] != 0 for ln in lanes)).any())
 
         # Per lane: issue stage (lowest bit of the mask word), exec stage (saturating add,
         # write back, threshold crossing into the FIFO), drain stages, memory port owners.
-        rem_next_all, valids = [], []
+        lane_done, valids = [], []
         for l, ln in enumerate(lanes):
             m.d.comb += enables.masks[l].eq(ln["m_rd"].data)
         for l, ln in enumerate(lanes):
@@ -299,16 +315,21 @@ class IntegrateEngine(wiring.Component):
             mask_word = ln["m_rd"].data if "ignore_enables" in self.faults else enables.gated[l]
             if "ignore_pruning" in self.faults:
                 mask_word = Const(sum(1 << g for g in range(G) if g * P + l < lay.maps), G)
-            m.d.comb += word.eq(Mux(first, mask_word, ln["rem"]))
+            m.d.comb += word.eq(Mux(ln["first"], mask_word, ln["rem"]))
             g, rest = skip_walk(m, word, f"skip_lane{l}")
             valid = Signal(name=f"valid{l}")
             op_addr = Signal(ab, name=f"op_addr{l}")
             rem_next = Signal(G, name=f"rem_next{l}")
             g_base = Array(Const(i * npos, ab) for i in range(G))
-            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g_base[g] + cur_pos),
+            m.d.comb += [valid.eq(in_rows & (word != 0)), op_addr.eq(g_base[g] + ln["pos"]),
                          rem_next.eq(rest),
-                         own["w"][l].eq(row_w + g)]
-            rem_next_all.append(rem_next)
+                         own["w"][l].eq(ln["row_w"] + g)]
+            # The lane's row ends in this cycle: it issues its next pending row, or it is done
+            # with the event (and idles, its word empty, until the lanes meet).
+            row_end = rem_next == 0
+            m.d.comb += ln["issue"].eq((in_rows & row_end & (ln["pending"] != 0)) |
+                                       (take & (ln["pend_n"] != 0)))
+            lane_done.append(row_end & (ln["pending"] == 0))
             valids.append(valid)
             with m.If(in_rows):
                 m.d.sync += ln["rem"].eq(rem_next)
@@ -390,7 +411,7 @@ class IntegrateEngine(wiring.Component):
                              fv_wp.addr.eq(ln["d2_addr"] >> vsh),
                              fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
                              fv_wp.en.eq(ln["d2_valid"])]
-        last = Cat(*(r == 0 for r in rem_next_all)).all()
+        last = Cat(*lane_done).all()        # every lane's rows of the event are done
         # Most crossings in any lane this step, kept as they enter the FIFOs: each lane grows by
         # at most one a cycle, so the deepest grows when one of its lanes does.
         most, most_next = Signal.like(depth), Signal.like(depth)
@@ -415,10 +436,10 @@ class IntegrateEngine(wiring.Component):
             with m.State("FETCH"):             # wait for the next event; skip it if it has no row
                 with m.If(ready & step_end):
                     m.next = "STEP_END"
-                with m.Elif(ready & (pend_n == 0)):
+                with m.Elif(ready & ~has_rows):
                     m.d.comb += skip.eq(1)
                 with m.Elif(ready):
-                    m.d.comb += [take.eq(1), issue.eq(1)]
+                    m.d.comb += take.eq(1)
                     m.next = "ROWS"
             with m.State("STEP_END"):          # the last op's crossing enters its FIFO (most_next)
                 m.d.sync += [counter.eq(0), depth.eq(most_next)]
@@ -426,12 +447,10 @@ class IntegrateEngine(wiring.Component):
             with m.State("ROWS"):
                 m.d.comb += in_rows.eq(1)
                 m.d.sync += [self.op_cycles.eq(self.op_cycles + 1),
-                             self.ops.eq(self.ops + sum(valids)), first.eq(0)]
+                             self.ops.eq(self.ops + sum(valids))]
                 with m.If(last):
-                    with m.If(pending != 0):
-                        m.d.comb += issue.eq(1)
-                    with m.Elif(ready & ~step_end & (pend_n != 0)):
-                        m.d.comb += [take.eq(1), issue.eq(1)]     # the next event, no gap
+                    with m.If(ready & ~step_end & has_rows):
+                        m.d.comb += take.eq(1)      # the next event, no gap
                     with m.Else():
                         m.next = "FETCH"
             with m.State("DRAIN"):
@@ -458,6 +477,4 @@ class IntegrateEngine(wiring.Component):
                 m.d.comb += [self.done.eq(1), self.tr_done.eq(1)]
                 m.next = "IDLE"
         busy_and_cycles(m, fsm, self.busy, self.cycle)
-        with m.If(issue):
-            m.d.sync += first.eq(1)
         return m

@@ -13,10 +13,11 @@ input time: ltp and the rate, hash stage 1), C (the rate product, hash stage 2),
 weight for either carry of the rounding word, hash stage 3), E (the hashed word's carry picks
 one; the read-modify-write words read) and X (exec: the pruning check, the writes, the trace);
 a new op issues every cycle. With ``check`` set, a weight that falls below ``prune_th`` is
-pruned: its lane mask bit, its ``map_rows`` bit and, if it was the row's last live connection,
-its ``row_any`` bit are cleared (read-modify-write: read in E, written in X, through read ports
-transparent to the writes, so an op sees the writes of the op just before it). After the last
-walk three FLUSH cycles let the last op reach X before DONE.
+pruned: its lane mask bit, its ``map_rows`` bit and, if it was the lane's last live connection
+of the row, the bit of the lane's row summary (``row_any``) are cleared (read-modify-write: read
+in E, written in X, through read ports transparent to the writes, so an op sees the writes of
+the op just before it). After the last walk three FLUSH cycles let the last op reach X before
+DONE.
 
 ``all_maps`` runs the same walk over every map instead of the winners: with zero rates the
 weights stay as they are (the rounding word is below one LSB) and the unit is the pruning sweep
@@ -224,7 +225,7 @@ class StdpUnit(wiring.Component):
             with m.If(prune):
                 m.d.comb += [syn.m_we.eq(lane_bit), mr_wp.addr.eq(x["f"] * nw + (x["row"] >> 5)),
                              mr_wp.data.eq(pc.row_word_next), mr_wp.en.eq(1),
-                             syn.ra_we.eq(pc.row_dead)]
+                             syn.ra_we.eq(Mux(pc.row_dead, lane_bit, 0))]
         m.d.comb += [self.tr_op.eq(x["valid"]), self.tr_map.eq(x["f"]), self.tr_row.eq(x["row"]),
                      self.tr_q.eq(x["q"]), self.tr_q_next.eq(x["q_next"]), self.tr_pruned.eq(prune)]
 

@@ -1,5 +1,5 @@
-"""SynapseMemories: one layer's weights, mask words and row summaries for a borrower without an
-integrate engine, i.e. the STDP unit tested on its own.
+"""SynapseMemories: one layer's weights, mask words and row summaries (each lane's own) for a
+borrower without an integrate engine, i.e. the STDP unit tested on its own.
 
 In the core the integrate engine owns these memories and lends them to the STDP unit while idle
 (``hw.common.synapse_port``); this block lends them the same way, always, and adds the host's
@@ -37,31 +37,30 @@ class SynapseMemories(wiring.Component):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=[])
             return mm
 
-        row_any = mem("row_any", lay.kernel ** 2, lay.channels)
         weights = [mem(f"weights{l}", lay.weight_bits, rows * G) for l in range(P)]
         masks = [mem(f"masks{l}", G, rows) for l in range(P)]
-        ra_wp = row_any.write_port()
+        row_any = [mem(f"row_any{l}", lay.kernel ** 2, lay.channels) for l in range(P)]
         w_wp = [w.write_port() for w in weights]
         m_wp = [mk.write_port() for mk in masks]
-        for (sel, ports) in ((MEM_WEIGHTS, w_wp), (MEM_MASKS, m_wp), (MEM_ROW_ANY, [ra_wp])):
+        ra_wp = [ra.write_port() for ra in row_any]
+        for (sel, ports) in ((MEM_WEIGHTS, w_wp), (MEM_MASKS, m_wp), (MEM_ROW_ANY, ra_wp)):
             for l, wp in enumerate(ports):
-                lane_ok = (self.wr_lane == l) if len(ports) > 1 else Const(1)
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),
-                             wp.en.eq(self.wr_en & (self.wr_mem == sel) & lane_ok)]
-        own = lend_synapses(
-            m, self.syn, Const(1), [w.read_port(transparent_for=(wp,)) for w, wp in zip(weights, w_wp)],
-            w_wp, [mk.read_port(transparent_for=(wp,)) for mk, wp in zip(masks, m_wp)], m_wp,
-            row_any.read_port(transparent_for=(ra_wp,)), ra_wp)
+                             wp.en.eq(self.wr_en & (self.wr_mem == sel) & (self.wr_lane == l))]
+        lent = []
+        for memories, wps in ((weights, w_wp), (masks, m_wp), (row_any, ra_wp)):
+            lent += [[mm.read_port(transparent_for=(wp,)) for mm, wp in zip(memories, wps)], wps]
+        own = lend_synapses(m, self.syn, Const(1), *lent)
         m.d.comb += [a.eq(0) for addrs in own.values() for a in addrs]
 
         rd_lane = Signal.like(self.rd_lane)
         m.d.sync += rd_lane.eq(self.rd_lane)
         w_host = [w.read_port() for w in weights]
         m_host = [mk.read_port() for mk in masks]
-        ra_host = row_any.read_port()
-        m.d.comb += [ra_host.addr.eq(self.rd_addr), self.rd_row_any.eq(ra_host.data),
+        ra_host = [ra.read_port() for ra in row_any]
+        m.d.comb += [self.rd_row_any.eq(Array(p.data for p in ra_host)[rd_lane]),
                      self.rd_weight.eq(Array(p.data for p in w_host)[rd_lane]),
                      self.rd_mask.eq(Array(p.data for p in m_host)[rd_lane])]
-        for p in w_host + m_host:
+        for p in w_host + m_host + ra_host:
             m.d.comb += p.addr.eq(self.rd_addr)
         return m

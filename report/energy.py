@@ -68,8 +68,8 @@ def count_inference(lp: LayerPasses) -> Counter:
     pb, tb = lay.potential_bits, bits(lay.time_steps)
     ev_bits = tb + bits(lay.channels - 1) + 2 * bits(lay.side_in - 1)
     c = Counter()
-    c["mem_bit"] += lp.events_in * (ev_bits + lay.kernel ** 2)
-    c["mem_bit"] += lp.rows * lay.lanes * lay.groups
+    c["mem_bit"] += lp.events_in * (ev_bits + lay.lanes * lay.kernel ** 2)   # + each lane's summary
+    c["mem_bit"] += lp.lane_rows * lay.groups                               # a lane's mask word a row
     c["mem_bit"] += ip.ops * (lay.weight_bits + 2 * pb + 2 * VALID_WORD_BITS)
     c["add32"] += 2 * ip.ops
     c["mem_bit"] += lp.fires * (2 * pb + tb + 2 * VALID_WORD_BITS)

@@ -11,10 +11,11 @@ weights) and today's per-event and per-step costs (prefetch waits, step ends, dr
 the valid bitmaps: ``integrate_pass``'s cycles minus its op cycles); they differ only in how the
 lanes' live operations are put into cycles:
 
-* ``row``: today's engine (``cycles.integrate.integrate_pass``): all lanes on one row at a time;
-  a row costs its busiest lane's live connections, and at least one cycle;
-* ``event``: all lanes on one event at a time, each lane walking the live connections of the
-  event's rows back to back: an event costs its busiest lane's live connections over its rows;
+* ``row``: the engine before its lanes walked their own rows: all lanes on one row at a time; a
+  row costs its busiest lane's live connections, and at least one cycle;
+* ``event``: the engine (``cycles.integrate.integrate_pass``, checked against it here): all
+  lanes on one event at a time, each lane walking the live connections of the event's rows back
+  to back: an event costs its busiest lane's live connections over its rows;
 * ``step``: each lane walks the step's events on its own, the lanes meeting only at the step's
   end: a step costs its busiest lane's live connections;
 * ``step_balanced``: ``step`` with the maps given to the lanes so that every lane holds about as
@@ -45,7 +46,8 @@ every (lane scheme, outgoing scheme) pair as ``cycles[scheme][outgoing]``, the l
 of each lane scheme (``utilisation``: lane operations over lane cycles), per layer
 (``layers[name]``) the mean op cycles of each lane scheme, the fixed cycles (``fixed``: prefetch
 waits, step ends, drains, CLEAR), ``outgoing[scheme]`` and the lane operations ``ops``; and
-``speedup[scheme][outgoing]``: dense ``row``/``scan`` (the core before its fired-position bitmap) over pruned under that pair;
+``speedup[scheme][outgoing]``: dense ``row``/``scan`` (the core before it walked fired positions and
+lanes their own rows; dense, ``event`` costs the same) over pruned under that pair;
 ``plan``: the network core's choice per layer (``position`` for a layer whose weights fit
 ``REPLICATE_BITS``, ``free_balanced`` otherwise, fired-only outgoing) with its ``speedup`` and its
 dense cycles against today's (``dense_against_today``), and each variant's ``plan`` cycles.
@@ -185,7 +187,7 @@ def image_schemes(net, x: np.ndarray) -> dict:
         ip = integrate_pass(lay, x, net.weights[i], ~net.pruned[i], net.thresholds[i],
                             net.channel_on[i], net.window)
         sch = op_cycles(lay, x, live, net.window)
-        assert sch["cycles"]["row"] == ip.op_cycles and sch["ops"] == ip.ops, "row scheme drifted"
+        assert sch["cycles"]["event"] == ip.op_cycles and sch["ops"] == ip.ops, "event scheme drifted"
         fixed = ip.cycles - ip.op_cycles
         out = None
         if lc.pool.size > 0 and i < len(cfg.layers) - 1:

@@ -28,6 +28,6 @@ async def stdp_unit_matches_schedule(dut):
     got = await sdrv.read_back(bus, lay)
     masks = lay.lane_masks(case["pred_active"])
     for name, ref in (("weights", lay.lane_weights(case["pred_weights"])), ("masks", masks),
-                      ("row_any", lay.row_any(masks)), ("map_rows", lay.map_rows(case["pred_active"]))):
+                      ("row_any", lay.lane_rows(masks)), ("map_rows", lay.map_rows(case["pred_active"]))):
         div = first_memory_divergence(name, np.atleast_2d(ref), np.atleast_2d(got[name]), case["context"])
         assert div is None, str(div)

@@ -89,9 +89,11 @@ def synapse_words(lay: EngineLayout, weights, active) -> list[tuple[int, int, li
     weights, mask words, row summaries and live-row words (also the board's host link,
     boards/host.py)."""
     lm, lw = lay.lane_masks(active), lay.lane_weights(weights)
-    out = [(hc.MEM_ROW_ANY, 0, lay.row_any(lm)), (hc.MEM_MAP_ROWS, 0, lay.map_rows(active))]
+    summaries = lay.lane_rows(lm)
+    out = [(hc.MEM_MAP_ROWS, 0, lay.map_rows(active))]
     for lane in range(lay.lanes):
-        out += [(hc.MEM_WEIGHTS, lane, lw[lane]), (hc.MEM_MASKS, lane, lm[lane])]
+        out += [(hc.MEM_ROW_ANY, lane, summaries[lane]), (hc.MEM_WEIGHTS, lane, lw[lane]),
+                (hc.MEM_MASKS, lane, lm[lane])]
     return [(mem, lane, [int(w) for w in words]) for mem, lane, words in out]
 
 
@@ -167,7 +169,7 @@ async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
            "v_fire": await read_lanes(bus, lay, hc.MEM_VFIRE, n),
            "weights": await read_lanes(bus, lay, hc.MEM_WEIGHTS, lay.rows * lay.groups),
            "masks": await read_lanes(bus, lay, hc.MEM_MASKS, lay.rows),
-           "row_any": np.array(await read_mem(bus, hc.MEM_ROW_ANY, 0, lay.channels)),
+           "row_any": await read_lanes(bus, lay, hc.MEM_ROW_ANY, lay.channels),
            "map_rows": np.array(await read_mem(bus, hc.MEM_MAP_ROWS, 0, lay.maps * lay.map_words))}
     winners = []
     for i in range(bus.get("n_winners")):
@@ -229,7 +231,7 @@ def expected_state(lay: EngineLayout, lc, pred) -> dict:
         out.update(potentials=pred.engine.potentials, fire=pred.engine.fire, v_fire=pred.engine.v_fire)
     if pred.weights is not None:
         masks = lay.lane_masks(pred.active)
-        out.update(weights=lay.lane_weights(pred.weights), masks=masks, row_any=lay.row_any(masks),
+        out.update(weights=lay.lane_weights(pred.weights), masks=masks, row_any=lay.lane_rows(masks),
                    map_rows=lay.map_rows(pred.active))
     if pred.engine is not None and pred.weights is not None:        # learn
         out["winners"] = [list(w) for w in pred.winners]

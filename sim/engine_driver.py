@@ -26,9 +26,10 @@ class EngineTrace(TraceFormat):
     def __init__(self, lay: EngineLayout):
         self.lay = lay
         self.ab, self.pb = bits(lay.groups * lay.npos - 1), lay.potential_bits
+        self.rb = bits(lay.rows - 1)
         P = lay.lanes
-        super().__init__([("cycle", 32), ("tr_row", 1), ("tr_event", bits(lay.max_events)),
-                          ("tr_row_index", bits(lay.rows - 1)), ("tr_fire", P),
+        super().__init__([("cycle", 32), ("tr_row", P), ("tr_event", bits(lay.max_events)),
+                          ("tr_row_index", P * self.rb), ("tr_fire", P),
                           ("tr_fire_addr", P * self.ab), ("tr_fire_v", P * self.pb),
                           ("tr_step", 1), ("tr_t", bits(lay.time_steps)), ("tr_done", 1)])
 
@@ -37,20 +38,25 @@ class EngineTrace(TraceFormat):
 
         def when(flag, value):
             return Mux(flag, value, 0)
-        return {"tr_row": e.tr_row, "tr_event": when(e.tr_row, e.tr_event),
-                "tr_row_index": when(e.tr_row, e.tr_row_index), "tr_fire": e.tr_fire,
+        return {"tr_row": e.tr_row, "tr_event": when(e.tr_row.any(), e.tr_event),
+                "tr_row_index": Cat(*(when(e.tr_row[l], e.tr_row_index[l]) for l in lanes)),
+                "tr_fire": e.tr_fire,
                 "tr_fire_addr": Cat(*(when(e.tr_fire[l], e.tr_fire_addr[l]) for l in lanes)),
                 "tr_fire_v": Cat(*(when(e.tr_fire[l], e.tr_fire_v[l]) for l in lanes)),
                 "tr_step": e.tr_step, "tr_t": when(e.tr_step | e.tr_fire.any(), e.tr_t),
                 "tr_done": e.tr_done}
 
     def valid(self, e):
-        return e.tr_row | e.tr_fire.any() | e.tr_step | e.tr_done
+        return e.tr_row.any() | e.tr_fire.any() | e.tr_step | e.tr_done
 
     def records(self, cycle, get):
         out = []
-        if get("tr_row"):
-            out.append((cycle, "row", get("tr_event"), get("tr_row_index")))
+        rows = get("tr_row")
+        if rows:
+            event, index = get("tr_event"), get("tr_row_index")
+            for lane in range(self.lay.lanes):
+                if rows >> lane & 1:
+                    out.append((cycle, "row", lane, event, index >> (lane * self.rb) & ((1 << self.rb) - 1)))
         fires = get("tr_fire")
         if fires:
             ab, pb = self.ab, self.pb
@@ -69,7 +75,13 @@ class EngineTrace(TraceFormat):
         v = {}
         for r in records:
             if r[1] == "row":
-                v.update(tr_row=1, tr_event=r[2], tr_row_index=r[3])
+                lane, event, row = r[2:]
+                if v.get("tr_row") and v["tr_event"] != event:
+                    raise ValueError(f"rows of two events in cycle {r[0]}: the lanes walk one "
+                                     "event at a time")
+                v["tr_row"] = v.get("tr_row", 0) | 1 << lane
+                v["tr_event"] = event
+                v["tr_row_index"] = v.get("tr_row_index", 0) | row << (lane * self.rb)
             elif r[1] == "fire":
                 lane, addr, t, pot = r[2:]
                 v["tr_fire"] = v.get("tr_fire", 0) | 1 << lane
@@ -209,8 +221,9 @@ async def load_policy(bus, lay: EngineLayout, enabled=None, window: int | None =
 async def load_synapses(bus, lay: EngineLayout, weights, active):
     """Weights, mask words and row summaries: once per network (or after pruning changes)."""
     lw, lm = lay.lane_weights(weights), lay.lane_masks(active)
-    await write_words(bus, MEM_ROW_ANY, 0, lay.row_any(lm))
+    summaries = lay.lane_rows(lm)
     for lane in range(lay.lanes):
+        await write_words(bus, MEM_ROW_ANY, lane, summaries[lane])
         await write_words(bus, MEM_WEIGHTS, lane, lw[lane])
         await write_words(bus, MEM_MASKS, lane, lm[lane])
 

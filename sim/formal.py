@@ -130,9 +130,8 @@ class PruneCheckSpec(wiring.Component):
         lane_contract(m, lay, self.lane, self.g)
         m.d.comb += [Assume(self.ky < k), Assume(self.kx < k),
                      Assume(self.row_bit < min(32, lay.rows))]
-        word = Signal(G)
-        m.d.comb += word.eq(self.masks[self.lane])
-        live = Cat((self.masks[l] != 0) & (self.lane != l) for l in range(P))
+        word, summary = Signal(G), Signal(k * k)
+        m.d.comb += [word.eq(self.masks[self.lane]), summary.eq(self.row_any[self.lane])]
         enough = self.valid & (self.check | self.sweep)
         m.d.comb += [
             # a weight at or above the threshold keeps its mask bit; below it, with the check
@@ -142,9 +141,10 @@ class PruneCheckSpec(wiring.Component):
             # a prune clears exactly its own bits: the mask only loses bit g
             Assert(pc.mask == (word & ~(Const(1, G) << self.g)[:G])),
             Assert(pc.row_word_next == (self.row_word & ~(Const(1, 32) << self.row_bit)[:32])),
-            Assert(pc.row_any_next == (self.row_any & ~(Const(1, k * k) << (self.ky * k + self.kx))[:k * k])),
-            # the summary bit goes with the row's last live connection, and only then
-            Assert(pc.row_dead == ((pc.mask == 0) & ~live.any())),
+            Assert(pc.row_any_next == (summary & ~(Const(1, k * k) << (self.ky * k + self.kx))[:k * k])),
+            # the lane's summary bit goes with the lane's last live connection of the row, and
+            # only then
+            Assert(pc.row_dead == (pc.mask == 0)),
         ]
         return m
 

@@ -12,11 +12,11 @@ from sim.engine_driver import start, trace_until_done, write_words
 
 async def load(bus, lay: EngineLayout, weights, active, times_in):
     masks = lay.lane_masks(active)
-    images = [(MEM_ROW_ANY, 0, lay.row_any(masks)), (MEM_MAP_ROWS, 0, lay.map_rows(active)),
-              (MEM_TIMES, 0, times_in.reshape(-1))]
-    lw = lay.lane_weights(weights)
+    images = [(MEM_MAP_ROWS, 0, lay.map_rows(active)), (MEM_TIMES, 0, times_in.reshape(-1))]
+    lw, summaries = lay.lane_weights(weights), lay.lane_rows(masks)
     for lane in range(lay.lanes):
-        images += [(MEM_WEIGHTS, lane, lw[lane]), (MEM_MASKS, lane, masks[lane])]
+        images += [(MEM_WEIGHTS, lane, lw[lane]), (MEM_MASKS, lane, masks[lane]),
+                   (MEM_ROW_ANY, lane, summaries[lane])]
     for mem, lane, words in images:
         await write_words(bus, mem, lane, words)
 
@@ -55,7 +55,7 @@ async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
     """Lane weights and masks, row summaries and live-row words, as the host reads them."""
     out = {"weights": np.zeros((lay.lanes, lay.rows * lay.groups), dtype=np.int64),
            "masks": np.zeros((lay.lanes, lay.rows), dtype=np.int64),
-           "row_any": np.zeros(lay.channels, dtype=np.int64),
+           "row_any": np.zeros((lay.lanes, lay.channels), dtype=np.int64),
            "map_rows": np.zeros(lay.maps * lay.map_words, dtype=np.int64)}
     for lane in range(lay.lanes):
         bus.set("rd_lane", lane)
@@ -65,8 +65,8 @@ async def read_back(bus, lay: EngineLayout) -> dict[str, np.ndarray]:
             out["weights"][lane, a] = bus.get("rd_weight")
             if a < lay.rows:
                 out["masks"][lane, a] = bus.get("rd_mask")
-            if lane == 0 and a < lay.channels:
-                out["row_any"][a] = bus.get("rd_row_any")
+            if a < lay.channels:
+                out["row_any"][lane, a] = bus.get("rd_row_any")
             if lane == 0 and a < len(out["map_rows"]):
                 out["map_rows"][a] = bus.get("rd_map_rows")
     for a in range(lay.rows * lay.groups, len(out["map_rows"])):   # words past the weights

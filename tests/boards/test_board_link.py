@@ -165,7 +165,7 @@ BAD_REQUESTS = [
     ("MEMORY", lambda: encode(p.OP_READ, layer=1, mem=hc.MEM_OUT_EVENTS, lane=0, addr=0, count=1)),
     ("MEMORY", lambda: encode(p.OP_READ, layer=0, mem=12, lane=0, addr=0, count=1)),
     ("LANE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_WEIGHTS, lane=LANES, addr=0, count=1)),
-    ("LANE", lambda: encode(p.OP_WRITE, b"\1\0", layer=0, mem=hc.MEM_ROW_ANY, lane=1, addr=0, count=1)),
+    ("LANE", lambda: encode(p.OP_WRITE, b"\1\0\0\0", layer=0, mem=hc.MEM_MAP_ROWS, lane=1, addr=0, count=1)),
     ("RANGE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_MASKS, lane=0, addr=17, count=2)),
     ("RANGE", lambda: encode(p.OP_READ, layer=0, mem=hc.MEM_MASKS, lane=0, addr=0, count=0)),
     ("REGISTER", lambda: encode(p.OP_SET, layer=0, reg=len(p.REGISTERS), value=0)),

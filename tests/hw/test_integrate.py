@@ -12,6 +12,7 @@ from model import config
 from model.layer import integrate
 from cycles.layout import EngineLayout, HardwareConfigError
 from cycles.integrate import integrate_pass
+from cycles.trace import trace_order
 from sim import engine_driver as drv
 from sim.compare import first_memory_divergence, first_trace_divergence
 
@@ -136,6 +137,31 @@ def test_back_to_back_ops_on_one_potential(tiny_net, lanes):
     assert sum(r[1] == "fire" for r in pred.trace) == lay.maps, "(3, 3) fires in every map"
     seen = _simulate(lay, x, w, active, th)
     assert _divergences(pred, seen, dict(case="back to back", lanes=lanes)) == []
+
+
+def test_lanes_walk_their_own_rows(tiny_net):
+    # One spike in the middle of channel 0 reaches its 9 rows. Lane 0's maps (0 and 2) keep
+    # offsets 0 .. 4, lane 1's (1 and 3) offsets 5 .. 8: each lane walks only its own rows, two
+    # op cycles a row, back to back from the event's first op cycle, and the lanes meet at the
+    # event's end: 5 rows x 2 = 10 op cycles (all lanes on one row at a time: 9 x 2 = 18).
+    cfg, net, times = tiny_net
+    x = np.full_like(layer_input(net, 0, times[:1])[0], cfg.input.time_steps)
+    x[0, 6, 6] = 0
+    lay = EngineLayout.for_input(cfg, 0, 2, x)
+    w, _ = random_synapses(net, 0, 4, 0.0)
+    active = np.zeros(w.shape, dtype=bool)
+    active[0::2, 0].reshape(2, -1)[:, :5] = True
+    active[1::2, 0].reshape(2, -1)[:, 5:] = True
+    th = 10 ** 4                                      # nothing fires: the rows alone
+    pred = integrate_pass(lay, x, w, active, th)
+    assert pred.ops == 9 * 2 and pred.op_cycles == 10    # each row: two live maps of one lane
+    rows = [r for r in pred.trace if r[1] == "row"]
+    first = rows[0][0]
+    assert rows == sorted([(first + 2 * i, "row", 0, 0, i) for i in range(5)] +
+                          [(first + 2 * i, "row", 1, 0, 5 + i) for i in range(4)], key=trace_order)
+    seen = _simulate(lay, x, w, active, th)
+    assert _divergences(pred, seen, dict(case="own rows")) == []
+    assert seen["counters"] == {"cycles": pred.cycles, "ops": pred.ops, "op_cycles": pred.op_cycles}
 
 
 def _in_every_bitmap_word(lay, where):

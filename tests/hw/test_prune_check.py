@@ -1,8 +1,8 @@
 """hw/prune.py (PruneCheck) against the pruning rule written out in Python, over random inputs
-that include every corner the row summary depends on (this lane's word the row's last live
-one, another lane's word live, all dead), for a kernel of fewer than 32 rows (one live-row
-word per map) and one of more, and for 10 lanes (the MNIST default: the lane select is a
-multiplexer tree that is not full)."""
+that include every corner the lane's row summary depends on (this lane's word the row's last
+live one in the lane, another lane's word live or not), for a kernel of fewer than 32 rows (one
+live-row word per map) and one of more, and for 10 lanes (the MNIST default: the lane select is
+a multiplexer tree that is not full)."""
 import dataclasses
 import random
 
@@ -20,12 +20,11 @@ def rule(lay, valid, check, sweep, q_next, threshold, lane, g, masks, row_word, 
          ky, kx):
     """What the STDP unit writes back when an op prunes (hw/prune.py's docstring)."""
     mask = masks[lane] & ~(1 << g)
-    others = [masks[l] for l in range(lay.lanes) if l != lane]
     return {"prune": int(bool(valid and (check or sweep) and q_next < threshold)),
             "mask": mask,
-            "row_dead": int(mask == 0 and not any(others)),
+            "row_dead": int(mask == 0),           # the lane's last live connection of the row
             "row_word_next": row_word & ~(1 << row_bit),
-            "row_any_next": row_any & ~(1 << (ky * lay.kernel + kx))}
+            "row_any_next": row_any[lane] & ~(1 << (ky * lay.kernel + kx))}
 
 
 @pytest.mark.parametrize("lay", [LAY, dataclasses.replace(LAY, channels=4),
@@ -45,15 +44,16 @@ def test_prune_check_follows_the_rule(lay):
                           lane=rnd.randrange(lay.lanes), g=rnd.randrange(G), masks=masks,
                           # row_bit = row mod 32 with row < rows (hw/stdp_unit.py)
                           row_word=rnd.getrandbits(32), row_bit=rnd.randrange(min(32, lay.rows)),
-                          row_any=rnd.randrange(1 << k * k), ky=rnd.randrange(k), kx=rnd.randrange(k)))
+                          row_any=[rnd.randrange(1 << k * k) for _ in range(lay.lanes)],
+                          ky=rnd.randrange(k), kx=rnd.randrange(k)))
     seen = []
 
     async def bench(ctx):
         for c in cases:
             for name, v in c.items():
-                if name == "masks":
+                if name in ("masks", "row_any"):
                     for l, word in enumerate(v):
-                        ctx.set(dut.masks[l], word)
+                        ctx.set(getattr(dut, name)[l], word)
                 else:
                     ctx.set(getattr(dut, name), v)
             seen.append({name: ctx.get(getattr(dut, name)) for name in

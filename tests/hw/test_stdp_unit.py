@@ -63,7 +63,7 @@ def _assert_same(lay, pred, seen):
     assert first_trace_divergence(pred.trace, seen["trace"]) is None
     masks = lay.lane_masks(pred.active)
     for name, ref in (("weights", lay.lane_weights(pred.weights)), ("masks", masks),
-                      ("row_any", lay.row_any(masks)), ("map_rows", lay.map_rows(pred.active))):
+                      ("row_any", lay.lane_rows(masks)), ("map_rows", lay.map_rows(pred.active))):
         assert first_memory_divergence(name, np.atleast_2d(ref), np.atleast_2d(seen["memories"][name])) is None
 
 

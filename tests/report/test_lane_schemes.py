@@ -1,4 +1,4 @@
-"""The lane-scheme study (report/lane_schemes.py): its row scheme is the engine's own count, and
+"""The lane-scheme study (report/lane_schemes.py): its event scheme is the engine's own count, and
 the schemes are ordered as their definitions say."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def nets(tiny_encoded):
 def test_schemes_are_ordered(nets, tiny_encoded):
     for net in nets:
         for x in tiny_encoded[:4]:
-            rec = ls.image_schemes(net, x)          # asserts the row scheme is integrate_pass's
+            rec = ls.image_schemes(net, x)          # asserts the event scheme is integrate_pass's
             c = rec["cycles"]
             for o in ls.OUTGOING_SCHEMES:
                 assert c["ideal"][o] <= c["step"][o] <= c["event"][o] <= c["row"][o]

@@ -192,8 +192,8 @@ def test_inference_counts_by_hand():
     ic = cycles.image_cycles(net, _spikes([(0, 0, 1, 1)]), lanes=4)
     c = energy.count_inference(ic.layers[0])
     ev_bits = 4 + 1 + 2 * 2                         # t, c (0..1), y and x (0..2)
-    mem = (1 * (ev_bits + 9)                          # event word and row summary
-           + 9 * 4 * 1                                # mask words
+    mem = (1 * (ev_bits + 4 * 9)                      # event word and each lane's row summary
+           + 9 * 4 * 1                                # mask words: 9 rows in each of 4 lanes
            + 36 * (8 + 2 * 14 + 2 * 32)               # weight, potential and its valid word
            + 2 * 1 * 32 * 4)                          # clear: two 32-bit bitmap words a lane
     assert c == Counter(mem_bit=mem, add32=72)

@@ -29,7 +29,12 @@ def test_pack_then_unpack_gives_the_trace_back(tiny_net):
     assert sorted(fmt.unpack(words), key=trace_order) == sorted(pred.trace, key=trace_order)
     # A record that cannot be a trace field is refused, not silently truncated.
     with pytest.raises(AssertionError, match="does not fit"):
-        fmt.pack([(0, "row", 1 << 20, 0)])
+        fmt.pack([(0, "row", 0, 1 << 20, 0)])
+    with pytest.raises(AssertionError, match="does not fit"):          # no such lane
+        fmt.pack([(0, "row", lay.lanes, 0, 0)])
+    # Rows of one cycle belong to one event: the lanes meet at each event's end.
+    with pytest.raises(ValueError, match="rows of two events in cycle 0"):
+        fmt.pack([(0, "row", 0, 1, 0), (0, "row", 1, 2, 0)])
 
 
 def _simulate(top, lay, stimulus, bench):
