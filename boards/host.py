@@ -32,7 +32,7 @@ from model.fixedpoint import Formats
 from sim import core_driver as cd
 from sim.stall import StallError, cycle_limit
 
-MAX_WORDS = 4096       # words per WRITE / READ request: a lost byte costs one request, not a layer
+MAX_WORDS = 4096       # words per READ request: a lost byte costs one request, not a layer
 
 
 class LinkError(RuntimeError):
@@ -175,12 +175,12 @@ class Board:
         return self.maps[layer][mem]
 
     async def write(self, layer: int, mem: int, lane: int, words, addr: int = 0) -> None:
-        nb = self._spec(layer, mem).nbytes
+        spec = self._spec(layer, mem)
         words = list(words)
-        for start in range(0, len(words), MAX_WORDS):
-            chunk = words[start:start + MAX_WORDS]
-            await self.call(p.OP_WRITE, pack_words(chunk, nb), layer=layer, mem=mem, lane=lane,
-                            addr=addr + start, count=len(chunk))
+        for start in range(0, len(words), spec.max_write):      # what the link's buffer holds
+            chunk = words[start:start + spec.max_write]
+            await self.call(p.OP_WRITE, pack_words(chunk, spec.nbytes), layer=layer, mem=mem,
+                            lane=lane, addr=addr + start, count=len(chunk))
 
     async def read(self, layer: int, mem: int, lane: int, count: int, addr: int = 0) -> list[int]:
         nb = self._spec(layer, mem).nbytes
