@@ -224,7 +224,7 @@ async def serve(board, ctx, link, watch, shadow, good) -> None:
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(damaged_requests(), min_size=1, max_size=3))
 def test_a_damaged_request_changes_nothing_and_the_next_one_works(tiny_cfg, cases):
     watch = Watch()
