@@ -5,7 +5,8 @@ One request is parsed at a time: its opcode and fields (``protocol.ARGS``) are g
 against the addressed layer's memory map and register limits (``protocol.memory_map``,
 ``register_limits``: generator constants), WRITE's words go into the write buffer as they
 arrive (``protocol.WRITE_BUFFER_BYTES``), and after the checksum byte the request is carried out
--- a WRITE's words copied from the buffer to the core's write port, two cycles a byte -- and
+-- a WRITE's words copied from the buffer to the core's write port, a word in 2 * bytes + 1
+cycles -- and
 answered. A refused request reaches no core: no write, no register, no start. READ walks the
 core's read port (data one cycle after the address), one word at a time, and sends each word's
 bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
@@ -133,7 +134,7 @@ class HostLink(wiring.Component):
         left = Signal(24)                     # words still to come
         bi = Signal(range(4))                 # byte of the word
         word = Signal(32)
-        wdata = Signal(32)
+        wdata = Signal(32)                    # the word so far with the buffer's byte
         wr_en, start = Signal(), Signal()
         win_idx = Signal(8)
         rd_data = Signal(32)
@@ -144,7 +145,7 @@ class HostLink(wiring.Component):
             # link's request decode (the ECP5 top's critical path, hw/README.md "Timing").
             m.d.sync += [c.start.eq(start & here), c.cmd.eq(cmd)]
             m.d.comb += [c.wr_en.eq(wr_en & here), c.wr_mem.eq(mem), c.wr_lane.eq(lane),
-                         c.wr_addr.eq(addr), c.wr_data.eq(wdata), c.rd_mem.eq(mem),
+                         c.wr_addr.eq(addr), c.wr_data.eq(word), c.rd_mem.eq(mem),
                          c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx)]
         # Each core's read word is registered before the reply takes it: a block RAM's read data
         # (5.8 ns on the ECP5) and the core's read multiplexers fill a cycle of their own, and
@@ -315,18 +316,23 @@ class HostLink(wiring.Component):
                                             with m.Case(r):
                                                 m.d.sync += regs[name].eq(value)
                     m.next = "R_STATUS"
+            # The word is written from a register: the buffer's read data does not go on to the
+            # cores' memories in the same cycle (it would cross the die behind a block RAM's
+            # output, the ECP5 top's critical path; hw/README.md "Timing").
             with m.State("COMMIT_READ"):      # byte buf_at on the buffer's read port
                 m.next = "COMMIT_BYTE"
-            with m.State("COMMIT_BYTE"):      # and on its data: into the word, a word written
-                m.d.sync += buf_at.eq(buf_at + 1)
+            with m.State("COMMIT_BYTE"):      # and on its data: into the word
+                m.d.sync += [word.eq(wdata), buf_at.eq(buf_at + 1), bi.eq(bi + 1)]
                 m.next = "COMMIT_READ"
                 with m.If(bi == nb - 1):
-                    m.d.comb += wr_en.eq(1)
-                    m.d.sync += [word.eq(0), bi.eq(0), addr.eq(addr + 1), left.eq(left - 1)]
-                    with m.If(left == 1):
-                        m.next = "R_STATUS"
-                with m.Else():
-                    m.d.sync += [word.eq(wdata), bi.eq(bi + 1)]
+                    m.d.sync += bi.eq(0)
+                    m.next = "COMMIT_WORD"
+            with m.State("COMMIT_WORD"):      # the word to the core
+                m.d.comb += wr_en.eq(1)
+                m.d.sync += [word.eq(0), addr.eq(addr + 1), left.eq(left - 1)]
+                m.next = "COMMIT_READ"
+                with m.If(left == 1):
+                    m.next = "R_STATUS"
             with m.State("DISCARD"):              # answered with the error already chosen
                 m.d.comb += [rx.ready.eq(1), open_.eq(1)]
                 m.d.sync += framing.eq(0)         # more lost bytes: still one reply
