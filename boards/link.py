@@ -7,9 +7,8 @@ against the addressed layer's memory map and register limits (``protocol.memory_
 arrive (``protocol.WRITE_BUFFER_BYTES``), and after the checksum byte the request is carried
 out -- a WRITE's words copied from the buffer to the core's write port, a word in 2 * bytes + 1
 cycles -- and answered. A refused request reaches no core: no write, no register, no start.
-READ walks the
-core's read port (data one cycle after the address), one word at a time, and sends each word's
-bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
+READ walks the core's read port (data one cycle after the address), one word at a time, and
+sends each word's bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
 meanwhile requests keep being parsed (STATUS and IDENTIFY answered, the others BUSY).
 
 A request that cannot be framed (unknown opcode, a WRITE to a missing layer or memory, a UART
