@@ -22,8 +22,9 @@ from amaranth.back import rtlil
 from boards import resources as r
 from boards import tools
 from boards.top import BoardTop, divisor_for
+from cycles.layout import HardwareConfigError
 from model import config as C
-from model.cli import write_json
+from model.cli import guarded, write_json
 
 LINK_BLOCKS = ("link", "uart_rx", "uart_tx", "rx_fifo")
 FAMILY = "ecp5"
@@ -66,6 +67,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="default build/reports/link-cost-<config>.json")
     ap.add_argument("--work", default="build/link_cost", help="RTLIL, logs and Yosys statistics")
     args = ap.parse_args(argv)
+    return guarded(lambda: report(args), (HardwareConfigError, ValueError))
+
+
+def report(args) -> int:
     t0 = time.time()
     rep = measure(args.config, args.lanes, Path(args.work))
     out = args.out or f"build/reports/link-cost-{Path(args.config).stem}.json"
