@@ -40,7 +40,7 @@ BLOCK_TESTS = {
     "wta": ["tests/hw/test_wta_unit.py"],
     "pool": ["tests/hw/test_pool_unit.py"],
     "integrate": ["tests/hw/test_integrate.py"],
-    "channel_enable": ["tests/hw/test_integrate.py"],
+    "channel_enable": ["tests/hw/test_channel_enable.py", "tests/hw/test_integrate.py"],
     "window": ["tests/hw/test_integrate.py"],
     "stdp_unit": ["tests/hw/test_stdp_unit.py"],
     "stdp_lane": ["tests/hw/test_hw_blocks.py", "tests/hw/test_stdp_unit.py"],
