@@ -39,7 +39,7 @@ BLOCK_TESTS = {
     "prune": ["tests/hw/test_prune_check.py", "tests/hw/test_stdp_unit.py"],
     "wta": ["tests/hw/test_wta_unit.py"],
     "pool": ["tests/hw/test_pool_unit.py"],
-    "integrate": ["tests/hw/test_integrate.py"],
+    "integrate": ["tests/hw/test_integrate.py", "tests/hw/test_integrate_saturation.py"],
     "channel_enable": ["tests/hw/test_channel_enable.py", "tests/hw/test_integrate.py"],
     "window": ["tests/hw/test_integrate.py"],
     "stdp_unit": ["tests/hw/test_stdp_unit.py"],
