@@ -42,7 +42,7 @@ BLOCK_TESTS = {
     "integrate": ["tests/hw/test_integrate.py", "tests/hw/test_integrate_saturation.py"],
     "channel_enable": ["tests/hw/test_channel_enable.py", "tests/hw/test_integrate.py"],
     "window": ["tests/hw/test_integrate.py"],
-    "stdp_unit": ["tests/hw/test_stdp_unit.py"],
+    "stdp_unit": ["tests/hw/test_stdp_unit.py", "tests/hw/test_stdp_unit_border.py"],
     "stdp_lane": ["tests/hw/test_hw_blocks.py", "tests/hw/test_stdp_unit.py"],
     "hash": ["tests/hw/test_hw_blocks.py"],
     "core": ["tests/hw/test_core.py"],
