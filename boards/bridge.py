@@ -16,6 +16,8 @@ import socket
 import threading
 from pathlib import Path
 
+from boards.transport import ReadTimeout
+
 DIVISOR = 4
 
 
@@ -47,8 +49,7 @@ class SocketTransport:
             except socket.timeout:
                 chunk = None
             if not chunk:
-                raise TimeoutError(f"simulated board: {len(data)} of {n} reply bytes in "
-                                   f"{wait:g} s")
+                raise ReadTimeout(len(data), n, f"{wait:g} s", "the simulated board")
             data += chunk
         return data
 

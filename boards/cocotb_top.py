@@ -5,8 +5,10 @@
 (boards/host.py) on the ``rx`` / ``tx`` pins (boards/transport.py ``UartPins``): identify, load
 the layer, run infer and learn, read everything back, compare with the model's prediction.
 ``board_catches_a_wrong_expectation`` plays it against a prediction with one learned weight
-changed, which must fail naming the weights. ``board_refuses_corruption`` shows the damage a line can do is caught: a data bit flipped on the
-wire (CHECKSUM), a stop bit pulled low (FRAMING), and the link still answering afterwards.
+changed, which must fail naming the weights. ``board_refuses_corruption`` shows the damage a
+line can do is caught and changes nothing: a WRITE with a data bit flipped on the wire
+(CHECKSUM) or cut off in its words (TIMEOUT) leaves the memory as it was; a stop bit pulled low
+(FRAMING); the link still answering afterwards.
 """
 import json
 import os
@@ -15,6 +17,7 @@ import cocotb
 
 from boards import protocol as p
 from boards.host import Board, LinkError, encode
+from hw import core as hc
 from model import config as C
 from sim import engine_driver as drv
 from boards.cosim import load_case, play
@@ -57,14 +60,19 @@ async def board_catches_a_wrong_expectation(dut):
 async def board_refuses_corruption(dut):
     b = await board(dut)
     await b.check()
-    frame = bytearray(encode(p.OP_WRITE, bytes([7, 9]), layer=0, mem=1, lane=0, addr=0, count=2))
+    before = await b.read(0, hc.MEM_WEIGHTS, 0, 2)
+    assert before[0] != 7, "the damaged WRITEs' first word must differ from the memory's"
+    frame = bytearray(encode(p.OP_WRITE, bytes([7, 9]), layer=0, mem=hc.MEM_WEIGHTS, lane=0,
+                             addr=0, count=2))
     frame[-2] ^= 0x04                             # one data bit flipped on the way
-    await b.transport.write(bytes(frame))
-    try:
-        await b.reply(p.OP_WRITE, "WRITE with a flipped bit")
-        raise AssertionError("a WRITE with a flipped bit was accepted")
-    except LinkError as exc:
-        assert exc.name == "CHECKSUM", exc
+    for damaged, error in ((bytes(frame), "CHECKSUM"), (bytes(frame[:-2]), "TIMEOUT")):
+        await b.transport.write(damaged)
+        try:
+            await b.reply(p.OP_WRITE, f"WRITE {damaged.hex()}")
+            raise AssertionError(f"a damaged WRITE was accepted: {damaged.hex()}")
+        except LinkError as exc:
+            assert exc.name == error, exc
+        assert await b.read(0, hc.MEM_WEIGHTS, 0, 2) == before, f"{error}: a word was written"
     # A frame whose stop bit is low: the byte is lost, the link answers FRAMING once.
     from cocotb.triggers import Timer
     bit = b.transport.bit_ns

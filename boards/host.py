@@ -16,7 +16,9 @@ TimeoutError naming the command, the cycles waited and those expected). Under co
 transport really waits (boards/transport.py drives the ``rx`` pin and samples ``tx``);
 ``SerialTransport`` blocks in pyserial and never suspends, so ``blocking(board)`` runs each
 coroutine to its end in one step (``run_sync``). A refused request raises ``LinkError`` naming
-the error; a garbled reply ``ReplyError``.
+the error (``protocol.ERRORS``: the request changed nothing); a garbled reply ``ReplyError``; a
+reply that does not come within the transport's bound ``ReplyTimeout``, naming the request,
+the reply bytes expected and received, and the bound (seconds on a serial port).
 
 ``python -m boards.host identify --port /dev/ttyUSB1 --config configs/tiny.yaml`` (or
 ``run-image``; ``--sim`` instead of ``--port``: the simulated board top): see ``parser``.
@@ -31,9 +33,10 @@ from cycles.learning import LearningParams
 from hw import core as hc
 from model.fixedpoint import Formats
 from sim import core_driver as cd
+from boards.transport import ReadTimeout
 from sim.stall import StallError, cycle_limit
 
-MAX_WORDS = 4096       # words per WRITE / READ request: a lost byte costs one request, not a layer
+MAX_WORDS = 4096       # words per READ request: a lost byte costs one request, not a layer
 
 
 class LinkError(RuntimeError):
@@ -43,6 +46,20 @@ class LinkError(RuntimeError):
         self.code, self.name, self.request = code, p.error_name(code), request
         meaning = p.ERRORS.get(code, ("", "not a code of this protocol version"))[1]
         super().__init__(f"board refused {request}: {self.name} ({meaning})")
+
+
+class ReplyTimeout(TimeoutError):
+    """No complete reply to ``request`` in time: ``received`` of ``expected`` bytes (``more``:
+    the reply's length was not known yet, it is at least that), the transport's bound
+    ``waited``."""
+
+    def __init__(self, request: str, received: int, expected: int, more: bool, late: ReadTimeout):
+        self.request, self.received, self.expected = request, received, expected
+        self.waited, self.where = late.waited, late.where
+        size = f"at least {expected}" if more else str(expected)
+        super().__init__(f"no reply to {request} from {late.where}: {received} of {size} bytes "
+                         f"in {late.waited} (the board is not answering: wrong port or baud "
+                         "rate, no bitstream loaded, or the request lost on the line)")
 
 
 class ReplyError(RuntimeError):
@@ -125,19 +142,29 @@ class Board:
                     ) -> bytes:
         """Read the reply to ``op``: its body of ``body`` bytes (None: WINNERS' counted body),
         after its two head bytes (``head`` if already read); raises LinkError for an error
-        reply."""
-        head = await self.transport.read(2) if head is None else head
+        reply, ReplyTimeout when the transport's bound passes first."""
+        seen = bytearray(head or b"")
+
+        async def read(n: int, length: int, more: bool = False) -> bytes:
+            """``n`` more bytes of a reply ``length`` bytes long (at least, if ``more``)."""
+            try:
+                data = await self.transport.read(n)
+            except ReadTimeout as late:
+                raise ReplyTimeout(what, len(seen) + late.received, length, more, late) from None
+            seen.extend(data)
+            return data
+        head = await read(2, 3, more=True) if head is None else head
         status, echoed = head
         if echoed != op and status == p.OK:
             raise ReplyError(f"reply to {what} names opcode {echoed}, expected {op}")
         data = b""
         if status == p.OK:
             if body is None:
-                data = await self.transport.read(1)
-                data += await self.transport.read(8 * data[0])
+                data = await read(1, 4, more=True)
+                data += await read(8 * data[0], 4 + 8 * data[0])
             else:
-                data = await self.transport.read(body)
-        tail = await self.transport.read(1)
+                data = await read(body, 3 + body)
+        tail = await read(1, 3 + len(data))
         if sum(head + data + tail) & 0xFF:
             raise ReplyError(f"reply to {what}: checksum wrong ({(head + data + tail).hex()})")
         if status != p.OK:
@@ -176,12 +203,12 @@ class Board:
         return self.maps[layer][mem]
 
     async def write(self, layer: int, mem: int, lane: int, words, addr: int = 0) -> None:
-        nb = self._spec(layer, mem).nbytes
+        spec = self._spec(layer, mem)
         words = list(words)
-        for start in range(0, len(words), MAX_WORDS):
-            chunk = words[start:start + MAX_WORDS]
-            await self.call(p.OP_WRITE, pack_words(chunk, nb), layer=layer, mem=mem, lane=lane,
-                            addr=addr + start, count=len(chunk))
+        for start in range(0, len(words), spec.max_write):      # what the link's buffer holds
+            chunk = words[start:start + spec.max_write]
+            await self.call(p.OP_WRITE, pack_words(chunk, spec.nbytes), layer=layer, mem=mem,
+                            lane=lane, addr=addr + start, count=len(chunk))
 
     async def read(self, layer: int, mem: int, lane: int, count: int, addr: int = 0) -> list[int]:
         nb = self._spec(layer, mem).nbytes
@@ -303,8 +330,7 @@ class SerialTransport:
         self.ser.timeout = wait
         data = self.ser.read(n)
         if len(data) < n:
-            raise TimeoutError(f"{self.port}: {len(data)} of {n} reply bytes in {wait:g} s "
-                               "(wrong baud rate, no bitstream, or the board is not answering)")
+            raise ReadTimeout(len(data), n, f"{wait:g} s", self.port)
         return data
 
     def close(self) -> None:

@@ -3,10 +3,12 @@ the host interfaces of the layer cores (hw/core.py) of a network, one per layer.
 
 One request is parsed at a time: its opcode and fields (``protocol.ARGS``) are gathered, checked
 against the addressed layer's memory map and register limits (``protocol.memory_map``,
-``register_limits``: generator constants), WRITE's words go to the core's write port as they
-arrive, and after the checksum byte the request is carried out and answered. READ walks the
-core's read port (data one cycle after the address), one word at a time, and sends each word's
-bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
+``register_limits``: generator constants), WRITE's words go into the write buffer as they
+arrive (``protocol.WRITE_BUFFER_BYTES``), and after the checksum byte the request is carried
+out -- a WRITE's words copied from the buffer to the core's write port, a word in 2 * bytes + 1
+cycles -- and answered. A refused request reaches no core: no write, no register, no start.
+READ walks the core's read port (data one cycle after the address), one word at a time, and
+sends each word's bytes as it is read. RUN pulses the core's ``start`` and is answered when its ``done`` comes;
 meanwhile requests keep being parsed (STATUS and IDENTIFY answered, the others BUSY).
 
 A request that cannot be framed (unknown opcode, a WRITE to a missing layer or memory, a UART
@@ -17,7 +19,7 @@ The link never waits for anything but bytes: every request gets exactly one repl
 from contextlib import contextmanager
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
@@ -131,7 +133,7 @@ class HostLink(wiring.Component):
         left = Signal(24)                     # words still to come
         bi = Signal(range(4))                 # byte of the word
         word = Signal(32)
-        wdata = Signal(32)
+        wdata = Signal(32)                    # the word so far with the buffer's byte
         wr_en, start = Signal(), Signal()
         win_idx = Signal(8)
         rd_data = Signal(32)
@@ -142,7 +144,7 @@ class HostLink(wiring.Component):
             # link's request decode (the ECP5 top's critical path, hw/README.md "Timing").
             m.d.sync += [c.start.eq(start & here), c.cmd.eq(cmd)]
             m.d.comb += [c.wr_en.eq(wr_en & here), c.wr_mem.eq(mem), c.wr_lane.eq(lane),
-                         c.wr_addr.eq(addr), c.wr_data.eq(wdata), c.rd_mem.eq(mem),
+                         c.wr_addr.eq(addr), c.wr_data.eq(word), c.rd_mem.eq(mem),
                          c.rd_lane.eq(lane), c.rd_addr.eq(addr), c.win_idx.eq(win_idx)]
         # Each core's read word is registered before the reply takes it: a block RAM's read data
         # (5.8 ns on the ECP5) and the core's read multiplexers fill a cycle of their own, and
@@ -155,10 +157,17 @@ class HostLink(wiring.Component):
             for i, w in enumerate(core_words):
                 with m.Case(i):
                     m.d.comb += rd_data.eq(w)
-        with m.Switch(bi):                    # the word so far with the byte on the stream
+
+        # -- the write buffer: a WRITE's payload, copied to the core once its checksum is good --
+        m.submodules.write_buffer = buffer = memory.Memory(shape=8, depth=p.WRITE_BUFFER_BYTES,
+                                                           init=[])
+        buf_w, buf_r = buffer.write_port(), buffer.read_port(transparent_for=())
+        buf_at = Signal(range(p.WRITE_BUFFER_BYTES))      # the byte stored or read next
+        m.d.comb += [buf_w.addr.eq(buf_at), buf_w.data.eq(self.rx.payload), buf_r.addr.eq(buf_at)]
+        with m.Switch(bi):                    # the word so far with the buffer's byte
             for b in range(4):
                 with m.Case(b):
-                    m.d.comb += wdata.eq(word | (self.rx.payload << (8 * b)))
+                    m.d.comb += wdata.eq(word | (buf_r.data << (8 * b)))
 
         # -- reply bodies: identify, status and winners, a byte at a time ----------------------
         idx = Signal(16)
@@ -260,7 +269,7 @@ class HostLink(wiring.Component):
                 listening()
             with m.State("CHECKS"):
                 m.d.sync += [err.eq(verdict), nb.eq(nb_now), addr.eq(addr_arg), left.eq(count),
-                             bi.eq(0), word.eq(0)]
+                             bi.eq(0), word.eq(0), buf_at.eq(0)]
                 is_write = op == p.OP_WRITE
                 with m.If(is_write & (nb_now == 0)):
                     m.next = "DISCARD"        # no such memory: the words' size is unknown
@@ -268,17 +277,16 @@ class HostLink(wiring.Component):
                     m.next = "PAYLOAD"
                 with m.Else():
                     m.next = "CHECKSUM"
-            with m.State("PAYLOAD"):
-                m.d.comb += rx.ready.eq(1)
+            with m.State("PAYLOAD"):           # into the buffer (a refused WRITE's too: framed)
+                m.d.comb += [rx.ready.eq(1), buf_w.en.eq(got)]
                 with m.If(got):
-                    m.d.sync += total.eq(total + rx.payload)
+                    m.d.sync += [total.eq(total + rx.payload), buf_at.eq(buf_at + 1)]
                     with m.If(bi == nb - 1):
-                        m.d.comb += wr_en.eq(err == p.OK)
-                        m.d.sync += [word.eq(0), bi.eq(0), addr.eq(addr + 1), left.eq(left - 1)]
+                        m.d.sync += [bi.eq(0), left.eq(left - 1)]
                         with m.If(left == 1):
                             m.next = "CHECKSUM"
                     with m.Else():
-                        m.d.sync += [word.eq(wdata), bi.eq(bi + 1)]
+                        m.d.sync += bi.eq(bi + 1)
                 listening()
             with m.State("CHECKSUM"):
                 m.d.comb += rx.ready.eq(1)
@@ -294,6 +302,9 @@ class HostLink(wiring.Component):
                     m.d.comb += start.eq(1)
                     m.d.sync += [running.eq(1), run_layer.eq(layer)]
                     m.next = "IDLE"
+                with m.Elif(op == p.OP_WRITE):
+                    m.d.sync += [left.eq(count), buf_at.eq(0)]
+                    m.next = "COMMIT_READ"
                 with m.Else():
                     with m.If(op == p.OP_SET):
                         with m.Switch(layer):
@@ -303,6 +314,23 @@ class HostLink(wiring.Component):
                                         for r, name in enumerate(p.REGISTERS):
                                             with m.Case(r):
                                                 m.d.sync += regs[name].eq(value)
+                    m.next = "R_STATUS"
+            # The word is written from a register: the buffer's read data does not go on to the
+            # cores' memories in the same cycle (it would cross the die behind a block RAM's
+            # output, the ECP5 top's critical path; hw/README.md "Timing").
+            with m.State("COMMIT_READ"):      # byte buf_at on the buffer's read port
+                m.next = "COMMIT_BYTE"
+            with m.State("COMMIT_BYTE"):      # and on its data: into the word
+                m.d.sync += [word.eq(wdata), buf_at.eq(buf_at + 1), bi.eq(bi + 1)]
+                m.next = "COMMIT_READ"
+                with m.If(bi == nb - 1):
+                    m.d.sync += bi.eq(0)
+                    m.next = "COMMIT_WORD"
+            with m.State("COMMIT_WORD"):      # the word to the core
+                m.d.comb += wr_en.eq(1)
+                m.d.sync += [word.eq(0), addr.eq(addr + 1), left.eq(left - 1)]
+                m.next = "COMMIT_READ"
+                with m.If(left == 1):
                     m.next = "R_STATUS"
             with m.State("DISCARD"):              # answered with the error already chosen
                 m.d.comb += [rx.ready.eq(1), open_.eq(1)]
@@ -381,7 +409,8 @@ class HostLink(wiring.Component):
                         m.d.comb += verdict.eq(p.ERR["MEMORY"])
                     with m.Elif(lane >= spec.lanes):
                         m.d.comb += verdict.eq(p.ERR["LANE"])
-                    with m.Elif((count == 0) | (addr + count > spec.depth)):
+                    with m.Elif((count == 0) | (addr + count > spec.depth)
+                                | ((op == p.OP_WRITE) & (count > spec.max_write))):
                         m.d.comb += verdict.eq(p.ERR["RANGE"])
                     with m.Else():
                         m.d.comb += verdict.eq(p.OK)

@@ -30,11 +30,16 @@ lanes given by ``memory_map`` from the layer's layout (hw/core.py ``MEM_*`` code
 memories take ``lane`` < lanes, the others lane 0; events and spike times are write-only, the
 neuron memories and the output events read-only; the policy registers -- the map enables,
 ``MEM_MAP_ON``, 32 maps a word, and the window end, ``MEM_WINDOW``, one word -- are written and
-read as memories too, and keep their values across commands). WRITE writes each word as it arrives, so a
-WRITE whose checksum turns out wrong has already written its (suspect) words: the error reply
-says so, the host writes again. A RUN is answered when the core's command is done; until then
-only IDENTIFY and STATUS are served, any other request gets ``BUSY``. SET registers hold the
-core's configuration inputs across commands.
+read as memories too, and keep their values across commands). SET registers hold the core's
+configuration inputs across commands. A RUN is answered when the core's command is done; until
+then only IDENTIFY and STATUS are served, any other request gets ``BUSY``.
+
+A refused request changes nothing. Every check -- the fields' ranges, BUSY, the checksum -- is
+made before anything is written: SET and RUN act after the checksum byte, and WRITE's words are
+held in the link's write buffer (``WRITE_BUFFER_BYTES``, one block RAM) as they arrive and
+copied into the memory only after the checksum byte has checked out. So a WRITE carries at most
+``MemSpec.max_write`` words (``WRITE_BUFFER_BYTES`` // word bytes; more is ``RANGE``), and a
+WRITE that is corrupted, cut short or refused leaves the memory as it was.
 
 Errors are checked in this order: CHECKSUM, LAYER, BUSY, then MEMORY / LANE / RANGE (WRITE,
 READ), REGISTER / VALUE (SET), VALUE (RUN). What cannot be framed -- an unknown opcode, a WRITE
@@ -59,7 +64,8 @@ from cycles.layout import EngineLayout
 from cycles.learning import REGISTERS as LEARNING_REGISTERS, LearningParams
 
 MAGIC = b"TTFS"
-VERSION = 2          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW)
+VERSION = 3          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW); 3: WRITE buffered
+WRITE_BUFFER_BYTES = 512     # a WRITE's payload, held until its checksum: one iCE40 / ECP5 block RAM
 
 OP_IDENTIFY, OP_WRITE, OP_READ, OP_SET, OP_RUN, OP_STATUS, OP_WINNERS = range(1, 8)
 OPCODES = {OP_IDENTIFY: "IDENTIFY", OP_WRITE: "WRITE", OP_READ: "READ", OP_SET: "SET",
@@ -83,7 +89,8 @@ ERRORS = {
     2: ("LAYER", "no such layer in this bitstream"),
     3: ("MEMORY", "no such memory, or not readable / writable this way on this layer"),
     4: ("LANE", "lane out of range (per-lane memories: 0 .. lanes - 1, the others: 0)"),
-    5: ("RANGE", "count 0, or addr + count past the memory's depth"),
+    5: ("RANGE", "count 0, addr + count past the memory's depth, or a WRITE of more words than "
+                 "the link's write buffer holds (MemSpec.max_write)"),
     6: ("BUSY", "a command is running: only IDENTIFY and STATUS are served"),
     7: ("REGISTER", "no such register"),
     8: ("VALUE", "value out of range for the register, or unknown command"),
@@ -122,6 +129,11 @@ class MemSpec:
     @property
     def nbytes(self) -> int:
         return word_bytes(self.width)
+
+    @property
+    def max_write(self) -> int:
+        """The most words one WRITE carries: what the link's write buffer holds."""
+        return WRITE_BUFFER_BYTES // self.nbytes
 
 
 def memory_map(lay: EngineLayout, lc) -> dict[int, MemSpec]:

@@ -8,8 +8,19 @@
 Both take every byte the link sends as soon as it comes (a UART receiver never stalls the
 sender), buffered until the driver reads it. ``read(n, cycles)`` waits for ``n`` bytes at most
 ``cycles`` clock cycles more than the bytes themselves take (a command's limit, sim/stall.py),
-or the transport's own bound for a plain reply.
+or the transport's own bound for a plain reply; past it they raise ``ReadTimeout`` (the host
+driver names the request it was waiting for, boards/host.py ``ReplyTimeout``).
 """
+
+
+class ReadTimeout(TimeoutError):
+    """A transport's read that did not get its bytes: ``received`` of ``expected`` bytes within
+    ``waited`` (the bound, said in the transport's units: seconds, cycles or simulated time),
+    ``where`` the transport (a port, the simulation)."""
+
+    def __init__(self, received: int, expected: int, waited: str, where: str):
+        self.received, self.expected, self.waited, self.where = received, expected, waited, where
+        super().__init__(f"{where}: {received} of {expected} reply bytes in {waited}")
 
 
 def take(received: bytearray, n: int) -> bytes:
@@ -53,7 +64,7 @@ class StreamTransport:
             if len(self.received) >= n:
                 return take(self.received, n)
             await self.ctx.tick()
-        raise TimeoutError(f"{len(self.received)} of {n} reply bytes in {wait} cycles")
+        raise ReadTimeout(len(self.received), n, f"{wait} cycles", "the link's tx stream")
 
 
 class UartPins:
@@ -110,6 +121,6 @@ class UartPins:
             try:
                 await with_timeout(self.arrived.wait(), left, "ns")
             except SimTimeoutError:
-                raise TimeoutError(f"{len(self.received)} of {n} reply bytes from the board's tx "
-                                   f"pin in {wait / 1e6:g} ms of simulated time") from None
+                raise ReadTimeout(len(self.received), n, f"{wait / 1e6:g} ms of simulated time",
+                                  "the board's tx pin") from None
         return take(self.received, n)

@@ -101,9 +101,10 @@ def test_uart_divisor_checked():
 LANES = 4
 
 
-def simulate_link(cfg, bench, timeout=60):
+def simulate_link(cfg, bench, timeout=60, processes=()):
     """Run ``bench(board, ctx)`` against the HostLink of ``cfg``'s board top (its byte streams,
-    no UART); returns the bench's result."""
+    no UART), with ``processes`` (each made from the link) running beside it; returns the
+    bench's result."""
     top = BoardTop(cfg, LANES, divisor=4, timeout=timeout)
     top._MustUse__silence = True          # only its link is simulated
     for unit in (top.uart_rx, top.uart_tx):
@@ -119,6 +120,8 @@ def simulate_link(cfg, bench, timeout=60):
     sim = Simulator(top.link)
     sim.add_clock(1e-8)
     sim.add_process(transport.collect)
+    for make in processes:
+        sim.add_process(make(top.link))
     sim.add_testbench(testbench)
     sim.run()
     return out["result"]

@@ -122,7 +122,8 @@ def test_report_refuses_an_unknown_simulator_before_training(capsys, tmp_path):
     ("sim.figures", "python -m sim.figures"),
     ("report.pipeline", "python -m report"), ("report.policies", "python -m report.policies"),
     ("boards.resources", "python -m boards.resources"),
-    ("boards.bitstream", "python -m boards.bitstream"), ("boards.host", "python -m boards.host")])
+    ("boards.bitstream", "python -m boards.bitstream"), ("boards.host", "python -m boards.host"),
+    ("boards.link_cost", "python -m boards.link_cost")])
 def test_help_names_the_command(module, command, capsys):
     import importlib
     with pytest.raises(SystemExit) as exc:
