@@ -148,6 +148,7 @@ class Trainer:
             for j in range(i):       # the frozen layers below ran on this image too
                 net.counters.add("learn", "sop_done", j, below[0][n, j])
                 net.counters.add("learn", "sop_skipped", j, below[1][n, j])
+            self._before_step(net, i, encoded[n])
             net.learn(i, inputs[n:n + 1])
             self._steps += 1
             bar.update(1)
@@ -185,6 +186,10 @@ class Trainer:
                     return False
                 r["retrained"] += 1
                 self._save(net, progress)
+
+    def _before_step(self, net: Network, i: int, image: np.ndarray) -> None:
+        """Called before layer i learns the encoded ``image`` (its next step): a subclass may
+        measure the step on the network's state as it is then (report.measure)."""
 
     def _save(self, net: Network, progress: dict) -> None:
         if self.path:
