@@ -129,7 +129,7 @@ class Options:
 
     @classmethod
     def quick_mode(cls, **kw) -> "Options":
-        base = dict(quick=True, test_images=6, sample_every=10, trajectory_every=50,
+        base = dict(quick=True, test_images=6, sample_every=50, trajectory_every=50,
                     thresholds=(0.05, 0.2), warmups=(), sweep_images=2, cosim_images=1)
         return cls(**{**base, **kw})
 

@@ -1,5 +1,5 @@
 """make report: the cycle totals and the energy arithmetic by hand, and the pipeline end to end
-in quick mode on the tiny network (a couple of images)."""
+in quick mode on the default network (a couple of images counted)."""
 import json
 import math
 from collections import Counter
@@ -281,13 +281,16 @@ def test_options_errors_name_the_option():
         pipeline.Options(test_images=2, sweep_images=5).check()
 
 
+@pytest.mark.timeout(900)
 def test_quick_report_end_to_end(tmp_path, monkeypatch):
+    """make report QUICK=1's pipeline on the default network (fewer images counted, no
+    co-simulation): it prunes at least half the connections and every speed-up is above 1."""
     monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path / "ckpt")
     monkeypatch.setattr(pipeline, "RESOURCES", tmp_path / "resources.json")
     out = tmp_path / "reports"
-    argv = ["--config", "configs/tiny.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
+    argv = ["--config", "configs/mnist.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
             "--thresholds", "0.2", "--warmups", "--cosim-images", "0", "--no-progress", "--seeds", "2",
-            "--workers", "0", "--out", str(out)]     # in this process: it sees the patches
+            "--sample-every", "100", "--workers", "0", "--out", str(out)]  # in this process: it sees the patches
     assert pipeline.main(argv) == 0
     rep = json.loads((out / "report.json").read_text())
     for key in ("accuracy_dense", "accuracy_pruned", "connectivity_reduction", "speedup_learning",
@@ -309,12 +312,16 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     assert rep["speedup_learning_per_step"] == lt["dense"]["all_layers"] / lt["pruned"]["all_layers"]
     # the accuracy loss over two training seeds: the config's and the next
     seeds = rep["accuracy_over_seeds"]
-    assert [r["seed"] for r in seeds["rows"]] == [7, 8] and seeds["seeds"] == 2
+    assert [r["seed"] for r in seeds["rows"]] == [1, 2] and seeds["seeds"] == 2
     assert seeds["rows"][0]["accuracy_pruned"] == rep["accuracy_pruned"]
     losses = [r["accuracy_dense"] - r["accuracy_pruned"] for r in seeds["rows"]]
     assert seeds["accuracy_loss"] == pytest.approx(sum(losses) / 2)
     assert seeds["loss_se"] == pytest.approx(abs(losses[0] - losses[1]) / 2)
-    assert 0 < rep["connectivity_reduction"]["total"] < 1
+    # quick mode shows the effect: at least half the connections pruned, faster in every measure
+    assert 0.5 <= rep["connectivity_reduction"]["total"] < 1
+    for key in ("speedup_learning", "speedup_learning_per_step", "speedup_learning_final",
+                "speedup_inference"):
+        assert rep[key] > 1, (key, rep[key])
     assert rep["trained"] == ["dense", "pruned"] and rep["cosim_images_checked"] == 0
     assert rep["resources"]["status"] == "missing"
     assert {p["threshold"] for p in rep["sweep"]} == {0.1, 0.2}
@@ -324,6 +331,7 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     assert 1 - sum(pts[-1]["active"]) / sum(pts[-1]["total"]) == rep["connectivity_reduction"]["total"]
     md = (out / "report.md").read_text()
     assert "2.83x" in md and f"{rep['speedup_inference']:.2f}x" in md and "missing" in md
+    assert "Demonstration only" in md
     for png in ("tradeoff.png", "connectivity.png", "weights.png", "cycles.png"):
         assert (out / png).stat().st_size > 10_000, png
         assert f"]({png})" in md
