@@ -332,7 +332,7 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     md = (out / "report.md").read_text()
     assert "2.83x" in md and f"{rep['speedup_inference']:.2f}x" in md and "missing" in md
     assert "Demonstration only" in md
-    for png in ("tradeoff.png", "connectivity.png", "weights.png", "cycles.png"):
+    for png in ("tradeoff.png", "connectivity.png", "weights.png", "cycles.png", "learning.png"):
         assert (out / png).stat().st_size > 10_000, png
         assert f"]({png})" in md
     # run again: every step comes from the cache or the checkpoints, with the same figures
