@@ -144,7 +144,7 @@ def render(rep: dict, figures: list[str]) -> str:
         f"({_steps_text(rep)}); 'per step, over training' is that sum over the steps, "
         "'trained' one step of the final network on the test sample.",
         "",
-        _table(["cycles per image", "dense", "pruned", "speed-up"],
+        _table(["cycles (per image unless whole training)", "dense", "pruned", "speed-up"],
                [[f"inference, {n}", _n(d["inference"]["per_layer"][n]), _n(p["inference"]["per_layer"][n]),
                  _x(d["inference"]["per_layer"][n] / p["inference"]["per_layer"][n])] for n in names]
                + [["inference, all layers", _n(d["inference"]["mean"]), _n(p["inference"]["mean"]),
