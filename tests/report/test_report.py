@@ -287,6 +287,7 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     co-simulation): it prunes at least half the connections and every speed-up is above 1."""
     monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path / "ckpt")
     monkeypatch.setattr(pipeline, "RESOURCES", tmp_path / "resources.json")
+    monkeypatch.setattr(pipeline, "BASELINES", tmp_path / "baselines")   # no committed figures
     out = tmp_path / "reports"
     argv = ["--config", "configs/mnist.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
             "--thresholds", "0.2", "--warmups", "--cosim-images", "0", "--no-progress", "--seeds", "2",
