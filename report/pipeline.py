@@ -185,7 +185,8 @@ def _saving(pruned: float, dense: float) -> float:
 
 
 def ratio_se(a: float, a_se: float, b: float, b_se: float) -> float:
-    """Standard error of a / b from those of independent estimates a and b (first order)."""
+    """Standard error of a / b from those of a and b, first order, as if independent: the dense
+    and pruned samples are of the same steps (same images), so this overstates it."""
     return float(a / b * math.sqrt((a_se / a) ** 2 + (b_se / b) ** 2))
 
 
