@@ -36,7 +36,7 @@ CHECKPOINTS = Path("build/ckpt")
 
 
 # Quick mode (a demonstration, not the network's results): 300 training images, which each
-# layer may learn over again up to QUICK_MAX_IMAGES times in all; a+ doubles every
+# layer may learn over again, up to QUICK_MAX_IMAGES images in all; a+ doubles every
 # QUICK_DOUBLE_EVERY images, so weights converge, and the threshold rule prunes them, within those
 # images, from image QUICK_WARMUP on. On the default network: conv2 converges after about 700
 # images with about 93% of its connections pruned, dense after about 950 (README, make report).
