@@ -83,10 +83,11 @@ formal: $(STAMP) ## formal proofs of the pruning logic (SymbiYosys)
 train: $(STAMP) ## train both layers, dense and pruned, on the MNIST subset
 	$(PY) -m report.train --config $(CONFIG) --float --out $(REPORTS)/train.json $(QUICK_FLAG)
 
-# The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned, counts
-# cycles and energy, sweeps threshold and warm-up, co-simulates test images in the RTL (SIM as for
-# `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a few hundred
-# images. Interrupted, it resumes from its checkpoints and cached steps.
+# The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned (three
+# seeds), counts cycles and energy, sweeps threshold and warm-up, co-simulates test images in the
+# RTL (SIM as for `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a
+# few hundred images and a fast schedule, a demonstration. Interrupted, it resumes from its
+# checkpoints and cached steps.
 report: $(STAMP) toolchain ## the paper's experiment -> build/reports/report.md and figures
 	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG) $(CLUSTER)
 

@@ -41,24 +41,50 @@ def _overhead(rep: dict) -> str:
     return f"see `{res['path']}`" if o is None else f"`{o}`"
 
 
+def _loss_se(seeds: dict) -> str:
+    """The mean accuracy loss over training seeds with its standard error, in words."""
+    se = "" if seeds["loss_se"] is None else f", s.e. {100 * seeds['loss_se']:.2f} pp"
+    return f"{accuracy_change(100 * seeds['accuracy_loss'])} (mean of {seeds['seeds']} seed(s){se})"
+
+
+def learning_speedup(rep: dict) -> str:
+    """The headline learning speed-up with its sampling standard error, if any."""
+    se = rep["speedup_learning_se"]
+    return _x(rep["speedup_learning"]) + (f" (s.e. {se:.2f}x)" if se else "")
+
+
+def demonstration(rep: dict) -> str:
+    """Quick mode's warning: its figures show the mechanism, not the network's results."""
+    return ("**Demonstration only:** quick mode trains on a few hundred images with a fast "
+            "schedule and an early pruning start (`model.train.quick_config`), so that pruning "
+            "visibly happens within minutes; its accuracies, speed-ups and savings are not the "
+            "network's results, which `make report` measures." if rep["quick"] else "")
+
+
 def headline(rep: dict) -> str:
     p = rep["paper"]
-    loss = 100 * (rep["accuracy_dense"] - rep["accuracy_pruned"])
+    seeds, every = rep["accuracy_over_seeds"], rep["images"]["learning_sample_every"]
+    se = rep["accuracy_se"]
+    counted = "every step counted" if every == 1 else f"every {every}th step counted"
     rows = [
-        ["learning speed-up", _x(p["speedup_learning"]), _x(rep["speedup_learning"]),
-         "cycles per image learned by every layer, averaged over training"],
+        ["learning speed-up", _x(p["speedup_learning"]), learning_speedup(rep),
+         "learning cycles of the whole training, the dense run trained on the same schedule and "
+         f"images over the pruned run ({counted}); per step over training "
+         f"{_x(rep['speedup_learning_per_step'])}, trained network {_x(rep['speedup_learning_final'])}"],
         ["inference speed-up", _x(p["speedup_inference"]), _x(rep["speedup_inference"]),
          f"mean over {rep['images']['cycle_sample']} test images"],
         ["connectivity reduction", _pct(p["connectivity_reduction"]),
          _pct(rep["connectivity_reduction"]["total"]), "all layers"],
         ["learning energy saving", _pct(p["energy_saving_learning"]), _pct(rep["energy_saving_learning"]),
-         "counted operations x Horowitz 45 nm energies"],
+         "whole training; counted operations x Horowitz 45 nm energies"],
         ["inference energy saving", _pct(p["energy_saving_inference"]),
          _pct(rep["energy_saving_inference"]), "same"],
         ["pruning logic overhead", _pct(p["pruning_overhead"]) + " (power, FPGA)", _overhead(rep),
          "from build/reports/resources-<config>.json"],
-        ["accuracy of the pruned network", "no loss", accuracy_change(loss),
-         f"dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}"],
+        ["accuracy of the pruned network", "no loss", _loss_se(seeds),
+         f"seed {rep['config']['seed']}: dense {_pct(rep['accuracy_dense'])}, pruned "
+         f"{_pct(rep['accuracy_pruned'])} (s.e. {100 * se['dense']:.2f} / {100 * se['pruned']:.2f} pp "
+         f"on {rep['images']['test']} test images)"],
     ]
     return _table(["quantity", "Nguyen et al. 2021 (paper)", "this project (measured)", "how"], rows)
 
@@ -78,6 +104,7 @@ def render(rep: dict, figures: list[str]) -> str:
         "Cycles come from `cycles.image.image_cycles` (the blocks' cycle models composed), energy "
         "from `report.energy` (counted operations times per-operation energies).",
         "",
+        *([demonstration(rep), ""] if rep["quick"] else []),
         "## Connection Pruning for Deep SNNs with On-Chip Learning (Nguyen et al. 2021): its headline figures and ours",
         "",
         headline(rep),
@@ -86,8 +113,21 @@ def render(rep: dict, figures: list[str]) -> str:
         "",
         _table(["", "dense", "pruned"],
                [["test accuracy (SVM readout)", _pct(rep["accuracy_dense"]), _pct(rep["accuracy_pruned"])],
+                ["its standard error (binomial, test set)", _pct(rep["accuracy_se"]["dense"]),
+                 _pct(rep["accuracy_se"]["pruned"])],
                 ["images learned per layer", rep["images"]["learned"]["dense"],
                  rep["images"]["learned"]["pruned"]]]),
+        "",
+        "Over training seeds (initial weights and stochastic rounding; the loss is dense minus "
+        "pruned):",
+        "",
+        _table(["seed", "dense", "pruned", "accuracy loss", "connectivity reduction", "images learned, pruned"],
+               [[r["seed"], _pct(r["accuracy_dense"]), _pct(r["accuracy_pruned"]),
+                 f"{100 * r['accuracy_loss']:+.2f} pp", _pct(r["connectivity_reduction"]),
+                 r["learned"]["pruned"]] for r in rep["accuracy_over_seeds"]["rows"]]
+               + [["mean", _pct(rep["accuracy_over_seeds"]["accuracy_dense"]),
+                   _pct(rep["accuracy_over_seeds"]["accuracy_pruned"]), _loss_se(rep["accuracy_over_seeds"]),
+                   _pct(rep["accuracy_over_seeds"]["connectivity_reduction"]), ""]]),
         "",
         _table(["layer", "connectivity reduction"],
                [[n, _pct(v)] for n, v in rep["connectivity_reduction"]["per_layer"].items()]
@@ -100,25 +140,31 @@ def render(rep: dict, figures: list[str]) -> str:
         "layers below, its integrate pass, the winner unit -- after the inhibition phase on "
         "layers with pointwise inhibition, with "
         f"{rep['step_handshake_cycles']} handshake cycle(s) per time step on the others --, the "
-        "STDP unit); "
-        "'over training' averages it over the whole training run (trapezoid over the trajectory "
-        "points), 'trained' is the final network on the test sample.",
+        "STDP unit). 'Whole training' sums the learning steps of every layer over the whole run "
+        f"({_steps_text(rep)}); 'per step, over training' is that sum over the steps, "
+        "'trained' one step of the final network on the test sample.",
         "",
-        _table(["cycles per image", "dense", "pruned", "speed-up"],
+        _table(["cycles (per image unless whole training)", "dense", "pruned", "speed-up"],
                [[f"inference, {n}", _n(d["inference"]["per_layer"][n]), _n(p["inference"]["per_layer"][n]),
                  _x(d["inference"]["per_layer"][n] / p["inference"]["per_layer"][n])] for n in names]
                + [["inference, all layers", _n(d["inference"]["mean"]), _n(p["inference"]["mean"]),
                    _x(rep["speedup_inference"])]]
-               + [[f"learning {n}, over training", _n(d["learning_training"]["per_layer"][n]),
+               + [[f"learning {n}, whole training ({d['learning_training']['images'][n]} / "
+                   f"{p['learning_training']['images'][n]} steps)",
+                   _n(d["learning_training"]["total_per_layer"][n]),
+                   _n(p["learning_training"]["total_per_layer"][n]),
+                   _x(d["learning_training"]["total_per_layer"][n] / p["learning_training"]["total_per_layer"][n])]
+                  for n in names]
+               + [["**learning, whole training (headline)**", _n(d["learning_training"]["total"]),
+                   _n(p["learning_training"]["total"]), learning_speedup(rep)]]
+               + [[f"learning {n}, per step, over training", _n(d["learning_training"]["per_layer"][n]),
                    _n(p["learning_training"]["per_layer"][n]),
                    _x(d["learning_training"]["per_layer"][n] / p["learning_training"]["per_layer"][n])]
                   for n in names]
-               + [["learning, every layer once, over training", _n(d["learning_training"]["all_layers"]),
-                   _n(p["learning_training"]["all_layers"]), _x(rep["speedup_learning"])],
+               + [["learning, every layer once, per step over training", _n(d["learning_training"]["all_layers"]),
+                   _n(p["learning_training"]["all_layers"]), _x(rep["speedup_learning_per_step"])],
                   ["learning, every layer once, trained", _n(d["learning_final"]["all_layers"]),
-                   _n(p["learning_final"]["all_layers"]), _x(rep["speedup_learning_final"])],
-                  ["whole training run (total)", _n(d["learning_training"]["total"]),
-                   _n(p["learning_training"]["total"]), _x(rep["speedup_learning_training_total"])]]),
+                   _n(p["learning_final"]["all_layers"]), _x(rep["speedup_learning_final"])]]),
         "",
         "Where the cycles go (means per image): lane op cycles are the rows' accumulation "
         "cycles (max over lanes of the live connections of a row); the integrate engine's other "
@@ -141,12 +187,11 @@ def render(rep: dict, figures: list[str]) -> str:
         "",
         "## Energy",
         "",
-        _table(["energy per image (nJ)", "dense", "pruned", "saving"],
-               [["inference", f"{en['dense']['inference'] / 1e3:.1f}", f"{en['pruned']['inference'] / 1e3:.1f}",
-                 _pct(rep["energy_saving_inference"])],
-                ["learning, every layer once, over training",
-                 f"{en['dense']['learning_training']['all_layers'] / 1e3:.1f}",
-                 f"{en['pruned']['learning_training']['all_layers'] / 1e3:.1f}", _pct(rep["energy_saving_learning"])],
+        _table(["energy (nJ)", "dense", "pruned", "saving"],
+               [["inference, per image", f"{en['dense']['inference'] / 1e3:.1f}",
+                 f"{en['pruned']['inference'] / 1e3:.1f}", _pct(rep["energy_saving_inference"])],
+                ["learning, whole training", f"{en['dense']['learning_training']['total'] / 1e3:,.0f}",
+                 f"{en['pruned']['learning_training']['total'] / 1e3:,.0f}", _pct(rep["energy_saving_learning"])],
                 ["learning, every layer once, trained", f"{en['dense']['learning_final'] / 1e3:.1f}",
                  f"{en['pruned']['learning_final'] / 1e3:.1f}", _pct(rep["energy_saving_learning_final"])]]),
         "",
@@ -231,10 +276,23 @@ def resources_text(rep: dict) -> str:
     return f"From `{r['path']}`: pruning overhead {_overhead(rep)}."
 
 
+def _steps_text(rep: dict) -> str:
+    every = rep["images"]["learning_sample_every"]
+    if every == 1:
+        return "every learning step counted with `cycles.image`"
+    return (f"every {every}th learning step counted with `cycles.image` on its own image and "
+            "state, standing for the steps up to the next; the speed-up's s.e. is that sampling's")
+
+
 def summary(rep: dict) -> str:
-    return (f"accuracy dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}; "
+    demo = "DEMONSTRATION (quick mode: a few hundred images, fast schedule; not the network's results): " \
+        if rep["quick"] else ""
+    return (f"{demo}accuracy dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}; "
+            f"accuracy loss {_loss_se(rep['accuracy_over_seeds'])}; "
             f"connectivity reduction {_pct(rep['connectivity_reduction']['total'])}; speed-up "
-            f"learning {_x(rep['speedup_learning'])}, inference {_x(rep['speedup_inference'])}; "
+            f"learning {learning_speedup(rep)} (whole training against dense on the same schedule; "
+            f"per step {_x(rep['speedup_learning_per_step'])}, trained network "
+            f"{_x(rep['speedup_learning_final'])}), inference {_x(rep['speedup_inference'])}; "
             f"energy saving learning {_pct(rep['energy_saving_learning'])}, inference "
             f"{_pct(rep['energy_saving_inference'])}; co-simulation {rep['cosim_images_checked']} "
             f"image(s), {rep['cosim_mismatches']} mismatch(es); {rep['seconds']} s")

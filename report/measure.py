@@ -2,14 +2,18 @@
 
 * ``sample``: inference and learning cycles and energy of a trained network on a list of images
   (learning as the network's next learning image of every layer).
-* ``TrajectoryTrainer``: a ``model.train.Trainer`` that, at each of its checkpoints, records the
-  active connections and the learning cycles and energy of the layer that is learning, on the
-  next images it will learn; the record is a JSON file beside the checkpoint, written before the
-  checkpoint so a resumed run completes it (points are keyed by the images learned).
+* ``TrajectoryTrainer``: a ``model.train.Trainer`` that measures the cycles and energy of every
+  n-th learning step of each layer as it trains (the step's image, the state it starts from) and
+  records the active connections at each checkpoint; the record is a JSON file beside the
+  checkpoint, written before the checkpoint so a resumed run completes it (keyed by the images
+  learned).
+* ``whole_training``: a layer's learning cycles (or energy) summed over its whole training from
+  those measured steps, exact when every step is measured, with the sample's standard error.
 """
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -54,74 +58,83 @@ def sample(net: Network, images: np.ndarray, lanes: int | None = None, learn: bo
     return rec
 
 
-def learning_point(net: Network, layer: int, train_x: np.ndarray, images: int,
-                   lanes: int | None = None) -> dict:
-    """Learning cycles and energy of ``layer`` on the next ``images`` images it would learn
-    (the trainer's order: image ``learned % N`` of the training set), averaged."""
-    n = net.learned[layer]
-    idx = [(n + j) % len(train_x) for j in range(images)]
-    cycles, energy = [], []
-    for x in net.encode(train_x[idx]):
-        ic = image_cycles(net, x, lanes, learn=(layer,), upto=layer + 1)
-        cycles.append(ic.learning(layer))
-        energy.append(energy_pj(image_counts(ic)["learning"][layer]))
-    return {"layer": layer, "learned": n, "cycles": float(np.mean(cycles)),
-            "energy_pj": float(np.mean(energy)), "images": images}
+def learning_step(net: Network, layer: int, image: np.ndarray, lanes: int | None = None) -> dict:
+    """Cycles and energy of ``layer``'s next learning step, on the encoded ``image``, in the
+    network's state as it is (its rates, random stream and pruning check at ``net.learned``)."""
+    ic = image_cycles(net, image, lanes, learn=(layer,), upto=layer + 1)
+    return {"layer": layer, "learned": int(net.learned[layer]), "cycles": int(ic.learning(layer)),
+            "energy_pj": float(energy_pj(image_counts(ic)["learning"][layer]))}
 
 
 class TrajectoryTrainer(Trainer):
-    """Trains as ``Trainer`` does and records a trajectory point at every checkpoint."""
+    """Trains as ``Trainer`` does, measures every ``sample_every``-th learning step of each layer
+    (the step's own image, on the state the step starts from: ``sample_every`` = 1 measures
+    every step) and records the active connections at every checkpoint."""
 
-    def __init__(self, cfg, checkpoint, train_x, images_per_point: int,
-                 lanes: int | None = None, progress_bar: bool = True):
+    def __init__(self, cfg, checkpoint, sample_every: int, lanes: int | None = None,
+                 progress_bar: bool = True):
         super().__init__(cfg, checkpoint, "fixed", progress_bar)
-        self.train_x, self.images, self.lanes = train_x, images_per_point, lanes
-        self.side = Path(checkpoint).with_suffix(".trajectory.json")
-        self.points = {}
+        if sample_every < 1:
+            raise ValueError(f"sample_every = {sample_every}: must be >= 1 (1: every step)")
+        self.every, self.lanes = sample_every, lanes
+        self.side = Path(checkpoint).with_suffix(f".steps-{sample_every}-{lanes}.json")
+        self.points, self.steps = {}, {}
 
     def run(self, train_images, resume: bool = True, stop_after=None):
         have = self.path.is_file() and self.side.is_file()
         if have and resume:
-            self.points = json.loads(self.side.read_text())["points"]
+            record = json.loads(self.side.read_text())
+            self.points, self.steps = record["points"], record["steps"]
         else:
-            # A checkpoint without its trajectory cannot give one: learn again from the start.
-            resume, self.points = False, {}
-            self._record(Network(self.cfg, self.mode), None)
+            # A checkpoint without its measured steps cannot give them: learn again from the start.
+            resume, self.points, self.steps = False, {}, {}
+            self._record(Network(self.cfg, self.mode))
         return super().run(train_images, resume, stop_after)
 
     def trajectory(self) -> list[dict]:
-        return sorted(self.points.values(), key=lambda p: (p["layer"], p["learned"]))
+        """Active connections at each checkpoint, in learning order."""
+        return sorted(self.points.values(), key=lambda p: sum(p["learned_all"]))
 
-    def _record(self, net: Network, progress) -> None:
-        """Measure the layer that learns (and, at a layer's end, the next one at its start)."""
-        finished = progress["finished"] if progress else [False] * len(net.learned)
-        todo = [i for i, n in enumerate(net.learned) if n > 0 and (i + 1 == len(net.learned)
-                                                                   or net.learned[i + 1] == 0)]
-        todo += [i + 1 for i in todo if finished[i] and i + 1 < len(net.learned)]
-        if not progress:
-            todo = [0]
-        for i in todo:
-            key = f"{i}:{net.learned[i]}"
-            if key not in self.points:
-                point = learning_point(net, i, self.train_x, self.images, self.lanes)
-                point.update(active=net.active_connections(), total=net.total_connections(),
-                             learned_all=list(net.learned))
-                self.points[key] = point
-        write_json(self.side, {"points": self.points})
+    def sampled_steps(self) -> list[dict]:
+        """The measured learning steps, by layer and images learned before them."""
+        return sorted(self.steps.values(), key=lambda p: (p["layer"], p["learned"]))
+
+    def _before_step(self, net, i, image) -> None:
+        # Keyed by the step: a run resumed from an older checkpoint measures it again, the same.
+        if net.learned[i] % self.every == 0:
+            self.steps[f"{i}:{net.learned[i]}"] = learning_step(net, i, image, self.lanes)
+
+    def _record(self, net: Network) -> None:
+        self.points[",".join(map(str, net.learned))] = {
+            "learned_all": list(net.learned), "active": net.active_connections(),
+            "total": net.total_connections()}
+        write_json(self.side, {"points": self.points, "steps": self.steps, "every": self.every})
 
     def _save(self, net, progress) -> None:
-        self._record(net, progress)
+        self._record(net)
         super()._save(net, progress)
 
 
-def mean_over_training(points: list[dict], key: str, layer: int) -> tuple[float, int]:
-    """(mean of ``key`` per learning step of ``layer`` over its training, steps): the trapezoid
-    integral of the measured points over the images learned, divided by the images learned."""
-    pts = sorted((p["learned"], p[key]) for p in points if p["layer"] == layer)
-    if not pts:
-        raise ValueError(f"no trajectory point of layer {layer}")
-    n_end = pts[-1][0]
-    if n_end == 0:
-        return float(pts[0][1]), 0
-    area = sum((n1 - n0) * (v0 + v1) / 2 for (n0, v0), (n1, v1) in zip(pts, pts[1:]))
-    return float(area / n_end), int(n_end)
+def whole_training(steps: list[dict], key: str, layer: int, learned: int, every: int) -> dict:
+    """A layer's ``key`` (cycles or energy) summed over all ``learned`` steps of its training,
+    from the steps measured every ``every`` steps (steps 0, every, 2 every, ...): each measured
+    step stands for itself and the ``every`` - 1 steps after it that were not measured (fewer at
+    the end), so with ``every`` = 1 the sum is exact. ``se``: the standard error of that
+    systematic sample's total from successive differences (0 when every step is measured);
+    ``mean``: per step."""
+    ys = [(p["learned"], p[key]) for p in sorted(steps, key=lambda p: p["learned"])
+          if p["layer"] == layer and p["learned"] < learned]
+    expected = list(range(0, learned, every))
+    if [n for n, _ in ys] != expected:
+        raise ValueError(f"layer {layer}: measured steps {[n for n, _ in ys][:6]}... are not every "
+                         f"{every}-th of its {learned} steps")
+    total = float(sum(v * min(every, learned - n) for n, v in ys))
+    v = np.array([y for _, y in ys], dtype=float)
+    se = 0.0
+    if every > 1 and len(v) > 1:
+        # a systematic sample: the steps' variance from successive differences (they drift as
+        # the layer learns), with the finite-population correction of sampling 1 in ``every``
+        var = np.sum(np.diff(v) ** 2) / (2 * (len(v) - 1))
+        se = float(every * math.sqrt(len(v) * var * (1 - 1 / every)))
+    return {"total": total, "se": se, "steps": learned, "sampled": len(v),
+            "mean": total / learned if learned else 0.0}

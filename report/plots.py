@@ -97,11 +97,34 @@ def cycles(rep: dict, path: Path) -> str:
     return _save(fig, path)
 
 
+def learning(rep: dict, path: Path) -> str:
+    """The measured learning steps over training, per layer, dense and pruned: the area under
+    each line is that layer's share of the headline whole-training cycles."""
+    names = list(rep["connectivity_reduction"]["per_layer"])
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4))
+    for i, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
+        for variant in ("dense", "pruned"):
+            pts = [p for p in rep["learning_steps"][variant] if p["layer"] == i]
+            total = rep["cycles"][variant]["learning_training"]["total_per_layer"][name]
+            ax.plot([p["learned"] for p in pts], [p["cycles"] for p in pts], marker=".", lw=1,
+                    label=f"{variant}: {len(pts)} steps measured, {total:,.0f} cycles in all")
+        ax.set_title(name)
+        ax.set_xlabel("images the layer has learned")
+        ax.set_ylabel("cycles of the learning step")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Learning steps over training (every {rep['images']['learning_sample_every']}th "
+                 "step measured)")
+    return _save(fig, path)
+
+
 def draw(rep: dict, out: Path) -> list[str]:
     """All figures into ``out``; returns their file names."""
     out.mkdir(parents=True, exist_ok=True)
     return [tradeoff(rep, out / "tradeoff.png"), connectivity(rep, out / "connectivity.png"),
-            weights(rep, out / "weights.png"), cycles(rep, out / "cycles.png")]
+            weights(rep, out / "weights.png"), cycles(rep, out / "cycles.png"),
+            learning(rep, out / "learning.png")]
 
 
 def policies(rep: dict, path: Path) -> str:

@@ -129,10 +129,21 @@ def run(cfg: C.Config, tag: str, quick: bool = False, with_float: bool = False,
                 "pruned": run_variant(pruned_cfg, ds, "pruned", tag, "fixed", progress_bar)}
     if with_float:
         variants["float_dense"] = run_variant(dense_cfg, ds, "dense", tag, "float", progress_bar)
+    report = {**compare(cfg, ds, variants), "variants": variants, "config": cfg.to_dict(),
+              "seed": cfg.seed, "mode": "fixed", "quick": quick}
+    if with_float:
+        report["accuracy_float_dense"] = variants["float_dense"]["accuracy"]
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    return report
+
+
+def compare(cfg: C.Config, ds: data.Dataset, variants: dict) -> dict:
+    """The dense and the pruned variant (``run_variant`` records) against each other: accuracies,
+    connectivity reduction, synaptic operations saved, images used and learned."""
     d, p = variants["dense"], variants["pruned"]
     names = [lc.name for lc in cfg.layers]
     per_layer = {n: _reduction(a, t) for n, a, t in zip(names, p["active_connections"], p["connections"])}
-    report = {
+    return {
         "accuracy_dense": d["accuracy"],
         "accuracy_pruned": p["accuracy"],
         "connectivity_reduction": {
@@ -145,16 +156,7 @@ def run(cfg: C.Config, tag: str, quick: bool = False, with_float: bool = False,
                                               sum(d["counters"]["infer"]["sop_done"])),
         "images": {"train": int(len(ds.train_y)), "test": int(len(ds.test_y)),
                    "learned": {k: v["learned"] for k, v in variants.items()}},
-        "variants": variants,
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "mode": "fixed",
-        "quick": quick,
     }
-    if with_float:
-        report["accuracy_float_dense"] = variants["float_dense"]["accuracy"]
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    return report
 
 
 def summary(report: dict) -> str:

@@ -1,6 +1,7 @@
 """make report: the cycle totals and the energy arithmetic by hand, and the pipeline end to end
-in quick mode on the tiny network (a couple of images)."""
+in quick mode on the default network (a couple of images counted)."""
 import json
+import math
 from collections import Counter
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from conftest import tiny
 from model import config as C
 from cycles import image as cycles
-from model import rng
+from model import data, rng
 from report import energy, train as experiment
 from cycles.core import core_command
 from model.network import Network
@@ -199,11 +200,39 @@ def test_inference_counts_by_hand():
     assert c == Counter(mem_bit=mem, add32=72)
 
 
-def test_mean_over_training_is_the_trapezoid_by_hand():
-    pts = [{"layer": 0, "learned": n, "cycles": v} for n, v in ((0, 100), (10, 50), (20, 50))]
-    assert measure.mean_over_training(pts, "cycles", 0) == (62.5, 20)
-    with pytest.raises(ValueError, match="layer 1"):
-        measure.mean_over_training(pts, "cycles", 1)
+def test_whole_training_sums_the_measured_steps_by_hand():
+    """Steps measured every 10th of 25: steps 0, 10, 20 stand for 10, 10 and 5 steps; measured
+    every step the sum is exact and has no sampling error."""
+    steps = [{"layer": 0, "learned": n, "cycles": v} for n, v in ((0, 100), (10, 50), (20, 40))]
+    w = measure.whole_training(steps, "cycles", 0, 25, 10)
+    assert (w["total"], w["mean"], w["steps"], w["sampled"]) == (1700, 68, 25, 3)
+    # successive differences -50, -10: variance (2500 + 100) / (2 * 2), 1 in 10 sampled
+    assert w["se"] == pytest.approx(10 * math.sqrt(3 * 650 * 0.9))
+    every = [{"layer": 1, "learned": n, "cycles": v} for n, v in enumerate((7, 9, 8))]
+    assert measure.whole_training(every, "cycles", 1, 3, 1) == {
+        "total": 24, "se": 0.0, "steps": 3, "sampled": 3, "mean": 8}
+    with pytest.raises(ValueError, match="layer 0: measured steps .* every 10-th of its 35 steps"):
+        measure.whole_training(steps, "cycles", 0, 35, 10)      # step 30 was not measured
+
+
+def test_sampled_steps_are_the_training_steps(tiny_cfg, tmp_path):
+    """The trainer measures the steps it takes: step n of layer i on image n of the training
+    set, in the state before it; measuring every step gives the same networks."""
+    ds = data.load(C.replace(tiny_cfg, **{"data.limit_train": 12}))
+    cfg = C.replace(tiny_cfg, **{"layers.0.learning.max_images": 6, "layers.1.learning.max_images": 4})
+    tr = measure.TrajectoryTrainer(cfg, tmp_path / "a.npz", 2, lanes=4, progress_bar=False)
+    net, _ = tr.run(ds.train_x)
+    steps = tr.sampled_steps()
+    assert [(p["layer"], p["learned"]) for p in steps] == [(0, 0), (0, 2), (0, 4), (1, 0), (1, 2)]
+    fresh = Network(cfg)
+    x = fresh.encode(ds.train_x[:1])[0]
+    assert steps[0]["cycles"] == cycles.image_cycles(fresh, x, 4, learn=(0,), upto=1).learning(0)
+    every = measure.TrajectoryTrainer(cfg, tmp_path / "b.npz", 1, lanes=4, progress_bar=False)
+    net1, _ = every.run(ds.train_x)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, net1.weights))
+    by_step = {(p["layer"], p["learned"]): p["cycles"] for p in every.sampled_steps()}
+    assert all(by_step[p["layer"], p["learned"]] == p["cycles"] for p in steps)
+    assert len(by_step) == 6 + 4
 
 
 def test_cosim_disagreement_counts_as_mismatch(tiny_cfg):
@@ -256,13 +285,17 @@ def test_options_errors_name_the_option():
         pipeline.Options(test_images=2, sweep_images=5).check()
 
 
+@pytest.mark.timeout(900)
 def test_quick_report_end_to_end(tmp_path, monkeypatch):
+    """make report QUICK=1's pipeline on the default network (fewer images counted, no
+    co-simulation): it prunes at least half the connections and every speed-up is above 1."""
     monkeypatch.setattr(experiment, "CHECKPOINTS", tmp_path / "ckpt")
     monkeypatch.setattr(pipeline, "RESOURCES", tmp_path / "resources.json")
+    monkeypatch.setattr(pipeline, "BASELINES", tmp_path / "baselines")   # no committed figures
     out = tmp_path / "reports"
-    argv = ["--config", "configs/tiny.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
-            "--thresholds", "0.2", "--warmups", "--cosim-images", "0", "--no-progress",
-            "--workers", "0", "--out", str(out)]     # in this process: it sees the patches
+    argv = ["--config", "configs/mnist.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
+            "--thresholds", "0.2", "--warmups", "--cosim-images", "0", "--no-progress", "--seeds", "2",
+            "--sample-every", "97", "--workers", "0", "--out", str(out)]  # in this process: it sees the patches
     assert pipeline.main(argv) == 0
     rep = json.loads((out / "report.json").read_text())
     for key in ("accuracy_dense", "accuracy_pruned", "connectivity_reduction", "speedup_learning",
@@ -272,9 +305,28 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     cyc = rep["cycles"]
     assert len(cyc["dense"]["inference"]["per_image"]) == 2
     assert rep["speedup_inference"] == cyc["dense"]["inference"]["mean"] / cyc["pruned"]["inference"]["mean"]
-    assert rep["speedup_learning"] == (cyc["dense"]["learning_training"]["all_layers"]
-                                       / cyc["pruned"]["learning_training"]["all_layers"])
-    assert 0 < rep["connectivity_reduction"]["total"] < 1
+    # the headline: the whole training's learning cycles, the measured steps summed
+    lt = {v: cyc[v]["learning_training"] for v in ("dense", "pruned")}
+    assert rep["speedup_learning"] == lt["dense"]["total"] / lt["pruned"]["total"]
+    for v in ("dense", "pruned"):
+        assert lt[v]["images"] == dict(zip(("conv1", "conv2"), rep["images"]["learned"][v]))
+        every = rep["images"]["learning_sample_every"]
+        assert lt[v]["total"] == sum(p["cycles"] * min(every, lt[v]["images"][("conv1", "conv2")[p["layer"]]]
+                                                           - p["learned"])
+                                     for p in rep["learning_steps"][v])
+    assert rep["speedup_learning_per_step"] == lt["dense"]["all_layers"] / lt["pruned"]["all_layers"]
+    # the accuracy loss over two training seeds: the config's and the next
+    seeds = rep["accuracy_over_seeds"]
+    assert [r["seed"] for r in seeds["rows"]] == [1, 2] and seeds["seeds"] == 2
+    assert seeds["rows"][0]["accuracy_pruned"] == rep["accuracy_pruned"]
+    losses = [r["accuracy_dense"] - r["accuracy_pruned"] for r in seeds["rows"]]
+    assert seeds["accuracy_loss"] == pytest.approx(sum(losses) / 2)
+    assert seeds["loss_se"] == pytest.approx(abs(losses[0] - losses[1]) / 2)
+    # quick mode shows the effect: at least half the connections pruned, faster in every measure
+    assert 0.5 <= rep["connectivity_reduction"]["total"] < 1
+    for key in ("speedup_learning", "speedup_learning_per_step", "speedup_learning_final",
+                "speedup_inference"):
+        assert rep[key] > 1, (key, rep[key])
     assert rep["trained"] == ["dense", "pruned"] and rep["cosim_images_checked"] == 0
     assert rep["resources"]["status"] == "missing"
     assert {p["threshold"] for p in rep["sweep"]} == {0.1, 0.2}
@@ -284,7 +336,8 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     assert 1 - sum(pts[-1]["active"]) / sum(pts[-1]["total"]) == rep["connectivity_reduction"]["total"]
     md = (out / "report.md").read_text()
     assert "2.83x" in md and f"{rep['speedup_inference']:.2f}x" in md and "missing" in md
-    for png in ("tradeoff.png", "connectivity.png", "weights.png", "cycles.png"):
+    assert "Demonstration only" in md
+    for png in ("tradeoff.png", "connectivity.png", "weights.png", "cycles.png", "learning.png"):
         assert (out / png).stat().st_size > 10_000, png
         assert f"]({png})" in md
     # run again: every step comes from the cache or the checkpoints, with the same figures
