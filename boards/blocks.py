@@ -25,10 +25,11 @@ compares with the board's blocks before any long step.
 from __future__ import annotations
 
 import argparse
-import math
+import re
 import sys
 from dataclasses import dataclass, field
 from itertools import product
+from pathlib import Path
 
 from amaranth.hdl import Fragment, Shape
 from amaranth.hdl._mem import MemoryInstance
@@ -228,10 +229,10 @@ def _geometry(mem: MemorySpec, cell: Cell, wgroups, reads, repl_port: int):
         mult_a = -(-mem.depth // (1 << (cell.abits - base)))
         repl = -(-(mult_a * padded) // unit_width)
         cost = (cell.cost - cell.widthscale) * repl * repl_port
-        cost += int(cell.widthscale * mult_a * mem.width // unit_width) * repl_port
+        cost += cell.widthscale * mult_a * mem.width / unit_width * repl_port
         cost += (mult_a - 1) * mem.width * len(mem.reads) * FACTOR_MUX
         cost += (mult_a * mem.writes if mult_a != 1 else 0) * FACTOR_DEMUX
-        if best is None or cost < best[0]:
+        if best is None or cost < int(best[0]):        # memory_libmap keeps the best as an int
             best = (cost, repl, cell.widths[base])
     return best
 
@@ -266,7 +267,7 @@ def map_memory(mem: MemorySpec, family: str) -> Mapping:
                 if geo is None:
                     continue
                 cost = geo[0] + emu * FACTOR_EMU
-                if best is None or cost < best.cost:
+                if best is None or cost < int(best.cost):
                     depth = 1 << (cell.abits - cell.widths.index(geo[2]))
                     best = Mapping(mem, cell.name, cell.kind, geo[1] * repl_port, cost,
                                    f"{depth}x{geo[2]}")
@@ -338,6 +339,37 @@ def count(design, family: str) -> Count:
                           (design if isinstance(design, list) else memories(design))])
 
 
+# -- what synthesis makes of them: Yosys up to its memory mapping ----------------------------------
+
+SYNTH_TO_MEMORY_MAP = {
+    "ecp5": "synth_ecp5 -top {top} -run begin:map_ffram",
+    "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {top} -run begin:map_ffram",
+    "ice40": "synth_ice40 -top {top} -run begin:map_ffram",
+}
+
+
+def synthesized(design, family: str, work: Path, name: str = "top") -> dict[str, int]:
+    """Block RAM units per memory of ``design`` after Yosys's flat synthesis of ``family`` up
+    to its memory mapping (a minute or two for a layer of the default network): the blocks
+    ``count`` predicts. ``work``: where the RTLIL, the log and the cell lists go."""
+    from amaranth.back import rtlil
+    from boards import tools
+    work.mkdir(parents=True, exist_ok=True)
+    il = work / f"{name}.il"
+    il.write_text(rtlil.convert(design, name="top"))
+    lists = {cell: f"{name}-{family}-{cell}.txt" for cell in UNITS[family]}
+    script = "; ".join([f"read_rtlil {il.name}", SYNTH_TO_MEMORY_MAP[family].format(top="top")]
+                       + [f"tee -q -o {out} select -list t:{cell}" for cell, out in lists.items()])
+    tools.run(tools.command(), script, work, f"{name}-{family}.log")
+    found: dict[str, int] = {}
+    for cell, out in lists.items():
+        for line in (work / out).read_text().split():
+            # memory_libmap names a memory's cells <memory>.<port copy>.<data copy>
+            mem = re.sub(r"(\$\d+)?\.\d+\.\d+$", "", line.split("/", 1)[-1])
+            found[mem] = found.get(mem, 0) + UNITS[family][cell]
+    return found
+
+
 def main(argv=None) -> int:
     from cycles.core import network_layouts
     from hw.core import LayerCore
@@ -349,25 +381,42 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="configs/mnist.yaml")
     ap.add_argument("--lanes", type=int, default=None)
     ap.add_argument("--layers", default=None)
+    ap.add_argument("--families", default="ecp5,xc7", help=f"comma-separated: {', '.join(FAMILIES)}")
     ap.add_argument("--memories", action="store_true", help="list every memory's mapping")
+    ap.add_argument("--synthesize", action="store_true",
+                    help="also run Yosys up to its memory mapping and compare (minutes a layer)")
+    ap.add_argument("--work", default="build/blocks", help="--synthesize: RTLIL, logs, cell lists")
     args = ap.parse_args(argv)
+    families = [f for f in args.families.split(",") if f]
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        ap.error(f"--families: unknown {unknown}; known: {', '.join(FAMILIES)}")
     cfg = C.load(args.config)
     lays = network_layouts(cfg, cfg.core_lanes(args.lanes))
-    total = {f: 0 for f in FAMILIES}
+    total = {f: [0, 0] for f in families}
     for i in select_layers(cfg, args.layers):
-        mems = memories(LayerCore(lays[i], Formats.from_config(cfg, i), cfg.layers[i]))
-        for family in FAMILIES:
-            c = count(mems, family)
-            total[family] += c.blocks
-            print(f"{cfg.layers[i].name} {family}: {c.blocks} {c.unit}, "
-                  f"{c.by_kind()['distributed']} distributed RAM cells; largest "
-                  + ", ".join(f"{n} {b}" for n, b in c.largest()))
-            if args.memories:
-                for m in c.mappings:
-                    print(f"    {m.memory.name}: {m.memory.depth}x{m.memory.width} "
-                          f"R{len(m.memory.reads)} W{m.memory.writes} -> {m.cells} "
-                          f"{m.cell or 'flip-flop words'} {m.geometry} ({m.blocks(family)} {c.unit})")
-    print("network: " + ", ".join(f"{f} {n} {UNIT_NAME[f]}" for f, n in total.items()))
+        name = cfg.layers[i].name
+        core = LayerCore(lays[i], Formats.from_config(cfg, i), cfg.layers[i])
+        frag = Fragment.get(core, None)
+        for family in families:
+            c = count(frag, family)
+            total[family][0] += c.blocks
+            line = (f"{name} {family}: {c.blocks} {c.unit} predicted, "
+                    f"{c.by_kind()['distributed']} LUT RAM cells")
+            synth = None
+            if args.synthesize:
+                synth = synthesized(core, family, Path(args.work), name)
+                total[family][1] += sum(synth.values())
+                line += f"; synthesis {sum(synth.values())} {c.unit}"
+            print(line + "; largest " + ", ".join(f"{n} {b}" for n, b in c.largest()), flush=True)
+            for m in c.mappings if args.memories else ():
+                got = "" if synth is None else f", synthesis {synth.get(m.memory.name, 0)}"
+                print(f"    {m.memory.name}: {m.memory.depth}x{m.memory.width} "
+                      f"R{len(m.memory.reads)} W{m.memory.writes} -> {m.cells} "
+                      f"{m.cell or 'flip-flop words'} {m.geometry} ({m.blocks(family)} {c.unit}{got})")
+    print("network: " + ", ".join(
+        f"{f} {p} {UNIT_NAME[f]}" + (f" (synthesis {s})" if args.synthesize else "")
+        for f, (p, s) in total.items()))
     return 0
 
 
