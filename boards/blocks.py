@@ -5,9 +5,10 @@
 Every ``lib.memory`` array of the elaborated design (``MemorySpec``: width, depth, its read and
 write ports, their transparency, its ``ram_style`` attribute) is priced the way Yosys 0.70's
 ``memory_libmap`` prices it (passes/memory/memory_libmap.cc), against the RAM cells the family's
-synthesis script offers it (``FAMILIES``, from the ``.txt`` libraries ``synth_ecp5`` and
-``synth_xilinx -family xc7`` pass: ``+/lattice/brams_16kd.txt``, ``lutrams_trellis.txt``;
-``+/xilinx/brams_xc4v.txt`` with ``HAS_SIZE_36``, ``lutrams_xc5v.txt``):
+synthesis script offers it (``FAMILIES``, from the ``.txt`` libraries ``synth_ecp5``,
+``synth_xilinx -family xc7`` and ``synth_ice40`` pass: ``+/lattice/brams_16kd.txt``,
+``lutrams_trellis.txt``; ``+/xilinx/brams_xc4v.txt`` with ``HAS_SIZE_36``, ``lutrams_xc5v.txt``;
+``+/ice40/brams.txt``):
 
 * each candidate cell and assignment of the memory's ports to the cell's ports; read ports that
   do not fit the cell's free ports replicate the whole array (``repl_port``);
@@ -18,9 +19,13 @@ synthesis script offers it (``FAMILIES``, from the ``.txt`` libraries ``synth_ec
   + 2 per emulated feature (transparency, read-before-write, an extra read port);
 * the cheapest wins; soft logic (flip-flops) costs one per bit and wins when cheaper.
 
-The count is checked against synthesis (tests/boards/test_blocks.py; the measured network in
-docs/network-core.md). ``count(design, family)`` is what the fit check (boards/bitstream.py)
-compares with the board's blocks before any long step.
+A read port shares the write port's address only when it is the same signal; a memory whose
+written data has constant bits (which Yosys drops) is counted at its full width: the design
+stores no such bits. ``count(design, family)`` is what the fit check (boards/bitstream.py)
+compares with the board's blocks before any long step; ``synthesized`` runs Yosys up to its
+memory mapping for the same count, and ``--synthesize`` compares the two per memory (every
+memory of the tiny and the default network agrees: tests/boards/test_blocks.py,
+docs/network-core.md).
 """
 from __future__ import annotations
 
@@ -353,10 +358,12 @@ def synthesized(design, family: str, work: Path, name: str = "top") -> dict[str,
     to its memory mapping (a minute or two for a layer of the default network): the blocks
     ``count`` predicts. ``work``: where the RTLIL, the log and the cell lists go."""
     from amaranth.back import rtlil
-    from boards import tools
+    from boards import registry, tools
     work.mkdir(parents=True, exist_ok=True)
     il = work / f"{name}.il"
-    il.write_text(rtlil.convert(design, name="top"))
+    # elaborated for the family's platform where that changes its memories (hw.common.small_memory)
+    platform = next(b for b in registry.BOARDS.values() if b.family == family).load_platform()()
+    il.write_text(rtlil.convert(design, name="top", platform=platform))
     lists = {cell: f"{name}-{family}-{cell}.txt" for cell in UNITS[family]}
     script = "; ".join([f"read_rtlil {il.name}", SYNTH_TO_MEMORY_MAP[family].format(top="top")]
                        + [f"tee -q -o {out} select -list t:{cell}" for cell, out in lists.items()])
