@@ -85,18 +85,12 @@ class Cell:
     ports: tuple[Port, ...]
     byte: int = 0               # write-enable granule (0: the whole word)
     widthscale: float = 0       # the part of ``cost`` scaled by the data bits used
-    per_port: bool = True       # widths chosen per port (else one width for the cell)
     prune_rom: bool = False     # never for a memory without write ports
-
-    @property
-    def block(self) -> bool:
-        return self.kind == "block"
 
 
 DP16KD_PORTS = (Port("srsw", 2, rdwr=("new", "old")),)
 ECP5 = (
-    Cell("TRELLIS_DPR16X4", "distributed", 4, (4,), 4, (Port("sw"), Port("ar")), per_port=False,
-         prune_rom=True),
+    Cell("TRELLIS_DPR16X4", "distributed", 4, (4,), 4, (Port("sw"), Port("ar")), prune_rom=True),
     Cell("DP16KD", "block", 14, (1, 2, 4, 9, 18), 128, DP16KD_PORTS, byte=9),
     # pseudo-dual-port: the write port is 36 wide, reads 1 .. 36
     Cell("DP16KD", "block", 14, (1, 2, 4, 9, 18, 36), 128,
@@ -104,14 +98,15 @@ ECP5 = (
 )
 _TDP = dict(rdwr=("new", "old"), wrtrans_old=True)
 XC7 = (
-    # LUT RAM (lutrams_xc5v.txt): dual-port and simple-dual-port options; a read port of its own
-    *(Cell("RAM64M" if ab == 6 else "RAM32M", "distributed", ab, (w,), 8,
-           (Port("arsw"), Port("ar")), widthscale=8, per_port=False, prune_rom=True)
-      for ab, w in ((5, 4), (6, 2), (7, 1))),
-    *(Cell("RAM64M" if ab == 6 else "RAM32M", "distributed", ab, (w,), 8, (Port("sw"), Port("ar")),
-           widthscale=7, per_port=False, prune_rom=True) for ab, w in ((5, 6), (6, 3))),
-    *(Cell("RAM64M", "distributed", ab, (w,), 7, (Port("arsw"), Port("ar", 3)), widthscale=7,
-           per_port=False, prune_rom=True) for ab, w in ((5, 2), (6, 1))),
+    # LUT RAM (lutrams_xc5v.txt): the dual-, simple-dual- and quad-port options (the single-port
+    # one needs the read at the write address); the primitive each becomes (lutrams_xc5v_map.v)
+    *(Cell(prim, "distributed", ab, (w,), 8, (Port("arsw"), Port("ar")), widthscale=8,
+           prune_rom=True) for ab, w, prim in ((5, 4, "RAM32M"), (6, 2, "RAM64X1D"),
+                                                (7, 1, "RAM128X1D"))),
+    *(Cell(prim, "distributed", ab, (w,), 8, (Port("sw"), Port("ar")), widthscale=7,
+           prune_rom=True) for ab, w, prim in ((5, 6, "RAM32M"), (6, 3, "RAM64M"))),
+    *(Cell(prim, "distributed", ab, (w,), 7, (Port("arsw"), Port("ar", 3)), widthscale=7,
+           prune_rom=True) for ab, w, prim in ((5, 2, "RAM32M"), (6, 1, "RAM64M"))),
     # block RAM (brams_xc4v.txt, HAS_SIZE_36): true dual port as RAMB18E1 / RAMB36E1, and simple
     # dual port up to 36 / 72 bits wide
     Cell("RAMB18E1", "block", 14, (1, 2, 4, 9, 18), 129, (Port("srsw", 2, **_TDP),), byte=9),
@@ -138,7 +133,9 @@ UNIT_NAME = {"ecp5": "DP16KD", "xc7": "RAMB18", "ice40": "SB_RAM40_4K"}
 
 @dataclass
 class Mapping:
-    """What one memory becomes: ``cells`` of ``cell`` (None: flip-flops), at ``cost``."""
+    """What one memory becomes: ``cells`` of ``cell`` (None: flip-flops), at ``cost`` (the
+    cells memory_libmap emits; its LUT RAM techmap may split one further, a 64 x 2 dual-port
+    cell into two RAM64X1D)."""
     memory: MemorySpec
     cell: str | None
     kind: str                    # "block" | "distributed" | "logic"
