@@ -159,19 +159,16 @@ class EngineLayout:
 
 def input_events(cfg: Config, layer: int, side_in: int, channels: int) -> int:
     """The most input events one pass of ``layer`` can get (the depth of its event memory), for
-    an input of ``channels`` x ``side_in``^2 neurons, each spiking at most once.
+    an input of ``channels`` x ``side_in``^2 neurons, each spiking at most once (TTFS).
 
-    * Layer 0, the encoder's two channels: on and off carry R and -R of one DoG response and
-      only a positive value spikes (model/encoding.py), so a pixel spikes in one of them at most:
-      side^2.
+    * Layer 0: every input neuron may spike, C side^2. (The DoG encoder spikes a pixel on or
+      off, never both, but the engine takes any spike-time input: tests drive every input.)
     * After a layer with pointwise inhibition, at most one spike per position survives; its
       pooling turns a window's survivors (at most s^2, of distinct maps or not) into at most
       one event per map: min(C, s^2) per window of the pooled side (``PoolLayout.max_pooled``).
       Without pooling, one per position: side^2.
     * Otherwise every input neuron may spike: C side^2.
     """
-    if layer == 0 and channels == 2:
-        return side_in ** 2
     prev = cfg.layers[layer - 1] if layer > 0 else None
     if prev is not None and prev.pointwise_inhibition:
         per_position = min(channels, prev.pool.size ** 2) if prev.pool.size > 0 else 1

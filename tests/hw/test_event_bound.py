@@ -12,7 +12,7 @@ from model import config as C
 def test_default_network_event_memories_hold_one_event_per_position():
     cfg = C.load("configs/mnist.yaml")
     conv1, conv2 = network_layouts(cfg)
-    assert conv1.max_events == 28 * 28                  # not 2 x 28^2: on or off per pixel
+    assert conv1.max_events == 2 * 28 * 28              # each input neuron spikes at most once
     assert conv2.max_events == 14 * 14 * 4              # not 30 x 14^2: one survivor per position
     assert PoolLayout.from_config(conv1, cfg.layers[0]).max_events == conv2.max_events
 
@@ -29,10 +29,13 @@ def test_the_encoder_and_the_outgoing_unit_stay_within_the_bound(tiny_cfg, tiny_
         assert max(counts) <= lay.max_events and max(counts) > 0
 
 
-def test_more_events_than_the_memory_holds_are_refused(tiny_cfg):
-    lay = network_layouts(tiny_cfg, 2)[0]
-    both = np.zeros((2, lay.side_in, lay.side_in), dtype=np.int64)      # on and off everywhere
+def test_more_events_than_the_memory_holds_are_refused():
+    conv1, conv2 = network_layouts(C.load("configs/mnist.yaml"))
+    every = np.zeros((conv2.channels, conv2.side_in, conv2.side_in), dtype=np.int64)  # all maps
+    assert len(conv2.events(every[:4])) == conv2.max_events     # the bound itself is taken
     with pytest.raises(HardwareConfigError,
-                       match=rf"{2 * lay.side_in ** 2} input spikes, more than the "
-                             rf"{lay.max_events} the layer's event memory holds"):
-        lay.events(both)
+                       match=rf"{every.size} input spikes, more than the "
+                             rf"{conv2.max_events} the layer's event memory holds"):
+        conv2.events(every)
+    # conv1 takes every input neuron spiking: any spike-time input, not only the encoder's
+    assert len(conv1.events(np.zeros((2, 28, 28), dtype=np.int64))) == conv1.max_events
