@@ -144,8 +144,8 @@ class EngineLayout:
         if live.sum() > self.max_events:
             raise HardwareConfigError(
                 f"{int(live.sum())} input spikes, more than the {self.max_events} the layer's event "
-                f"memory holds (max_events: at most one spike per input position, "
-                "cycles.layout.input_events); the input breaks that bound")
+                "memory holds (max_events, the most a pass can get: cycles.layout.input_events); "
+                "the input breaks that bound")
         order = np.argsort(t[live], kind="stable")
         return [tuple(int(v) for v in e) for e in
                 np.stack([t[live], c[live], y[live], x[live]], axis=1)[order]]
