@@ -6,7 +6,8 @@ nextpnr to a bitstream, with the timing and utilisation reports.
 
 Checked before any long step, each a clear error with exit status 2: the board name, the config
 (validated on load), the layer selection, the lanes, the PLL setting, the tools, and whether the
-selected layers' memories fit the board's block RAM (boards/registry.py).
+selected layers' memories fit the board's block RAM (the blocks synthesis will map them to,
+boards/blocks.py, against the board's in boards/registry.py).
 
 * ECP5 (ULX3S) and iCE40 (iCEBreaker): Amaranth's Trellis / IceStorm flow with the YoWASP tools
   from PyPI (installed with the project): yosys, nextpnr, ecppack / icepack.
@@ -20,7 +21,9 @@ selected layers' memories fit the board's block RAM (boards/registry.py).
 Writes ``<out>/<board>/`` (Amaranth's build files, ``ttfs_core.bit``/``.bin``, ``ttfs_core.tim``
 nextpnr's log) and ``<out>/<board>/summary.json``: board, config, layers, lanes, requested MHz,
 ``fmax_mhz`` per clock from nextpnr's final report, ``timing_met``, the device utilisation
-nextpnr reports, yosys' cell counts, the memory bits of the cores and how memories were mapped.
+nextpnr reports, yosys' cell counts, the predicted block RAM of each core (``bram_blocks``, in
+``bram_unit``: DP16KD, RAMB18 halves, SB_RAM40_4K), the cores' memory bits and how memories were
+mapped.
 A design that misses the requested clock still gets its bitstream and report, and exit status 4.
 ``--synth-only`` (7-series) stops after synthesis on purpose, with status 0; ``--check-only``
 runs the checks and stops.
@@ -35,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from boards import registry, tools
+from boards import blocks, registry, tools
 from boards.protocol import select_layers
 from boards.registry import BoardError
 
@@ -130,20 +133,29 @@ def parse_nextpnr_log(text: str) -> dict:
 
 
 def check_fit(board, cores: dict) -> dict:
-    """Memory bits of the selected cores against the board's block RAM; raises when they cannot
-    fit. ``cores``: layer name -> LayerCore."""
-    bits = {name: sum(d * w for _, d, w in registry.memories(core)) for name, core in cores.items()}
-    total = sum(bits.values())
-    if total > board.bram_bits:
-        per = ", ".join(f"{n} {b / 1e6:.2f}" for n, b in bits.items())
-        fits = [n for n, b in bits.items() if b <= board.bram_bits]
+    """The block RAM the selected cores take on the board's family (boards/blocks.py: what
+    synthesis maps each memory to) against the board's; raises, naming the family, the blocks
+    needed and available and the memories that take the most, when they do not fit.
+    ``cores``: layer name -> LayerCore."""
+    counts = {name: blocks.count(core, board.family) for name, core in cores.items()}
+    used = {name: c.blocks for name, c in counts.items()}
+    total, unit = sum(used.values()), blocks.UNIT_NAME[board.family]
+    if total > board.bram_blocks:
+        per = ", ".join(f"{n} {b}" for n, b in used.items())
+        largest = sorted(((b, f"{layer}.{mem}") for layer, c in counts.items()
+                          for mem, b in c.largest()), reverse=True)[:5]
+        fits = [n for n, b in used.items() if b <= board.bram_blocks]
         advice = (f". Build fewer layers (--layers / LAYERS=, each of these fits alone: "
                   f"{', '.join(fits)}) or a smaller config (configs/tiny.yaml)" if fits else
                   ", and no single layer fits: use a smaller config (configs/tiny.yaml)")
-        raise BoardError(f"the selected layers need {total / 1e6:.2f} Mbit of memory ({per}); the "
-                         f"{board.name}'s {board.device} has {board.bram_bits / 1e6:.2f} Mbit of "
-                         f"block RAM{advice}")
-    return {"memory_bits": bits, "memory_bits_total": total, "bram_bits": board.bram_bits}
+        raise BoardError(
+            f"the selected layers need {total} {unit} blocks of {blocks.FAMILY_NAMES[board.family]} "
+            f"block RAM ({per}); the {board.name}'s {board.device} has {board.bram_blocks}. "
+            f"Largest memories: {', '.join(f'{m} {b}' for b, m in largest)}{advice}")
+    bits = {name: sum(m.memory.bits for m in c.mappings) for name, c in counts.items()}
+    return {"bram_blocks": used, "bram_blocks_total": total, "bram_blocks_available":
+            board.bram_blocks, "bram_unit": unit, "memory_bits": bits,
+            "memory_bits_total": sum(bits.values())}
 
 
 @dataclass
@@ -209,7 +221,8 @@ def check_design(args) -> Design:
     pll_for(board, mhz)
     print(f"{board.name}: {', '.join(cfg.layers[i].name for i in layers)} of {args.config}, "
           f"{lanes} lanes, core at {mhz} MHz, UART {board.baud} baud (divisor {divisor}); "
-          f"memories {fit['memory_bits_total'] / 1e6:.2f} of {board.bram_bits / 1e6:.2f} Mbit",
+          f"block RAM {fit['bram_blocks_total']} of {board.bram_blocks} {fit['bram_unit']} "
+          "(predicted, boards/blocks.py)",
           flush=True)
     return Design(board, cfg, layers, lanes, mhz, divisor, fit, env, synth_only, lacking)
 

@@ -101,7 +101,7 @@ class EngineLayout:
         lc = cfg.layers[layer]
         return cls(lc.maps, channels, lc.kernel, lc.padding, side_in, cfg.input.time_steps, lanes,
                    cfg.weight_bits(layer), cfg.formats.potential_bits,
-                   max_events or channels * side_in * side_in)
+                   max_events or input_events(cfg, layer, side_in, channels))
 
     @classmethod
     def for_input(cls, cfg: Config, layer: int, lanes: int, times_in: np.ndarray) -> "EngineLayout":
@@ -147,9 +147,15 @@ class EngineLayout:
         return (a << np.arange(32)).sum(axis=2).reshape(-1)
 
     def events(self, times: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Input spike times (C, S, S) -> the event list (t, c, y, x), by time, then (c, y, x)."""
+        """Input spike times (C, S, S) -> the event list (t, c, y, x), by time, then (c, y, x);
+        refused when there are more than the event memory holds (``max_events``)."""
         t, c, y, x = times.ravel(), *np.unravel_index(np.arange(times.size), times.shape)
         live = t < self.time_steps
+        if live.sum() > self.max_events:
+            raise HardwareConfigError(
+                f"{int(live.sum())} input spikes, more than the {self.max_events} the layer's event "
+                "memory holds (max_events, the most a pass can get: cycles.layout.input_events); "
+                "the input breaks that bound")
         order = np.argsort(t[live], kind="stable")
         return [tuple(int(v) for v in e) for e in
                 np.stack([t[live], c[live], y[live], x[live]], axis=1)[order]]
@@ -159,6 +165,25 @@ class EngineLayout:
         a = np.full((self.groups * self.lanes, self.npos), fill, dtype=np.int64)
         a[:self.maps] = nchw.reshape(self.maps, self.npos)
         return a.reshape(self.groups, self.lanes, self.npos).transpose(1, 0, 2).reshape(self.lanes, -1)
+
+
+def input_events(cfg: Config, layer: int, side_in: int, channels: int) -> int:
+    """The most input events one pass of ``layer`` can get (the depth of its event memory), for
+    an input of ``channels`` x ``side_in``^2 neurons, each spiking at most once (TTFS).
+
+    * Layer 0: every input neuron may spike, C side^2. (The DoG encoder spikes a pixel on or
+      off, never both, but the engine takes any spike-time input: tests drive every input.)
+    * After a layer with pointwise inhibition, at most one spike per position survives; its
+      pooling turns a window's survivors (at most s^2, of distinct maps or not) into at most
+      one event per map: min(C, s^2) per window of the pooled side (``PoolLayout.max_pooled``).
+      Without pooling, one per position: side^2.
+    * Otherwise every input neuron may spike: C side^2.
+    """
+    prev = cfg.layers[layer - 1] if layer > 0 else None
+    if prev is not None and prev.pointwise_inhibition:
+        per_position = min(channels, prev.pool.size ** 2) if prev.pool.size > 0 else 1
+        return per_position * side_in ** 2
+    return channels * side_in ** 2
 
 
 @dataclass(frozen=True)
@@ -203,8 +228,9 @@ class PoolLayout:
 
     @property
     def max_events(self) -> int:
-        """Depth of the next layer's event memory (its default max_events: C S^2)."""
-        return self.lay.maps * self.windows
+        """Depth of the next layer's event memory: the most events a pass can produce
+        (``max_pooled``; ``input_events`` of the next layer)."""
+        return self.max_pooled
 
     def next_format(self) -> EngineLayout:
         """The next layer's event format: only channels (= maps), side_in (= Sp) and time_steps

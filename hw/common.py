@@ -5,6 +5,14 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 
+def small_memory(platform) -> dict:
+    """Attributes of a memory of a few words: LUT RAM (Yosys's memory_libmap reads ram_style),
+    where its cost model would give it a whole block RAM. None on iCE40, which has no LUT RAM:
+    there the attribute would leave synthesis no mapping at all."""
+    from amaranth.vendor import LatticeICE40Platform
+    return {} if isinstance(platform, LatticeICE40Platform) else {"ram_style": "distributed"}
+
+
 def bits(n: int) -> int:
     """Width of an unsigned field holding 0 .. n."""
     return max(1, ceil_log2(n + 1))

@@ -54,7 +54,7 @@ from amaranth.lib.wiring import In, Out
 from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import ChannelEnables
 from hw.common import (bits, busy_and_cycles, const_mul, lend_synapses, skip_walk, skip_walk_bit,
-                       synapse_port)
+                       small_memory, synapse_port)
 from hw.window import WindowEnd
 from cycles.layout import VALID_WORD_BITS, EngineLayout
 
@@ -145,8 +145,9 @@ class IntegrateEngine(wiring.Component):
         VW, vsh = VALID_WORD_BITS, VALID_WORD_BITS.bit_length() - 1
 
         # -- memories ---------------------------------------------------------------------------
-        def mem(name, width, depth):
-            m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=[])
+        def mem(name, width, depth, attrs=None):
+            m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=[],
+                                                    attrs=attrs)
             return mm
 
         events = mem("events", ev_lay.size, lay.max_events)
@@ -161,8 +162,10 @@ class IntegrateEngine(wiring.Component):
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
             fifo = mem(f"fifo{l}", ab, G * npos)
-            pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words)
-            fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words)
+            # The valid bitmaps are a few words: in LUT RAM, not a block each (memory_libmap
+            # would take a block, its cost model counting the read multiplexers of LUT RAM).
+            pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words, small_memory(platform))
+            fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words, small_memory(platform))
             pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
             fifo_wp = fifo.write_port()
             w_wp, m_wp, ra_wp = w.write_port(), mk.write_port(), ra.write_port()

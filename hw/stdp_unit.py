@@ -98,9 +98,10 @@ class StdpUnit(wiring.Component):
         rowtab = mem("rowtab", cb + 2 * kb + ob, rows, init=[row_word(r) for r in range(rows)])
         map_rows, times = mem("map_rows", 32, lay.maps * nw), mem("times", tb, lay.channels * S * S)
         mr_wp = map_rows.write_port()
+        # One read port serves the walk's scan and the host, which reads only while the unit is
+        # idle (its address unless the walk drives one); a second, the pruning's read-modify-write.
         mr_scan = map_rows.read_port()
         mr_rmw = map_rows.read_port(transparent_for=(mr_wp,))
-        mr_host = map_rows.read_port()
         t_wp, t_rd, tab_rd = times.write_port(), times.read_port(), rowtab.read_port()
         if self.borrowed:
             syn = self.syn
@@ -118,7 +119,7 @@ class StdpUnit(wiring.Component):
         for sel, wp in ((MEM_MAP_ROWS, mr_wp), (MEM_TIMES, t_wp)):
             with m.If(host_wr & (self.wr_mem == sel)):
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(1)]
-        m.d.comb += [mr_host.addr.eq(self.rd_addr), self.rd_map_rows.eq(mr_host.data)]
+        m.d.comb += [mr_scan.addr.eq(self.rd_addr), self.rd_map_rows.eq(mr_scan.data)]
 
         # -- winners register file --------------------------------------------------------------
         win_lay = data.StructLayout({"f": len(self.win_f), "y": len(self.win_y),

@@ -108,7 +108,8 @@ class WinnerUnit(wiring.Component):
             # which is (earliest spike, largest potential, lowest map, row, column).
             key = data.StructLayout({"xn": cb, "yn": cb, "fn": fb, "v": pb, "tn": tb})
         else:
-            entry = data.StructLayout({"x": cb, "y": cb, "g": gb, "v": pb})
+            # the map group only where there are several (a constant field would still be stored)
+            entry = data.StructLayout({"x": cb, "y": cb, **({"g": gb} if G > 1 else {}), "v": pb})
             # The ranking key, larger is better: (v, ~g, ~lane, ~y, ~x) from the top bit down,
             # which is (largest potential, lowest map f = g P + lane, lowest row, lowest column).
             key = data.StructLayout({"xn": cb, "yn": cb, "ln": lb, "gn": gb, "v": pb})
@@ -180,7 +181,9 @@ class WinnerUnit(wiring.Component):
                 g, pos = quotient(m, self.fire_addr[l], npos, G - 1, f"fire_g{l}")
                 m.d.sync += [f_g.eq(g), f_pos.eq(pos), f_v.eq(self.fire_v[l])]
                 y, x = quotient(m, f_pos, so, so - 1, f"fire_y{l}")
-                m.d.comb += [wp.data.x.eq(x), wp.data.y.eq(y), wp.data.g.eq(f_g), wp.data.v.eq(f_v)]
+                m.d.comb += [wp.data.x.eq(x), wp.data.y.eq(y), wp.data.v.eq(f_v)]
+                if G > 1:
+                    m.d.comb += wp.data.g.eq(f_g)
             m.d.comb += [wp.addr.eq(f_ptr), wp.en.eq(f_take), rp.addr.eq(j)]
             with m.If(take[l]):
                 m.d.sync += wptr.eq(wptr + 1)
@@ -208,8 +211,9 @@ class WinnerUnit(wiring.Component):
                 map_used = used.bit_select(e.f, 1)
                 k_l = Cat(~e.x, ~e.y, ~e.f, e.v, ~e.t)
             else:
-                map_used = Cat(*(used[g * P + l] for g in range(G))).bit_select(e.g, 1)
-                k_l = Cat(~e.x, ~e.y, Const((1 << lb) - 1 - l, lb), ~e.g, e.v)
+                e_g = e.g if G > 1 else Const(0, gb)
+                map_used = Cat(*(used[g * P + l] for g in range(G))).bit_select(e_g, 1)
+                k_l = Cat(~e.x, ~e.y, Const((1 << lb) - 1 - l, lb), ~e_g, e.v)
             m.d.sync += [s2_ok[l].eq(s1_go & (s1_j < wptrs[l]) & ~map_used & ~near.any()),
                          s2_key[l].eq(k_l)]
 

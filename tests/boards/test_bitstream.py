@@ -27,18 +27,47 @@ def test_unknown_layer_names_the_layers(tmp_path, capsys):
     assert code == 2 and "'conv3' is not a layer" in err and "conv1, conv2" in err
 
 
-@pytest.mark.parametrize("board, layers, hint", [
-    ("ulx3s", "all", "each of these fits alone: conv1, conv2"),
-    ("icebreaker", "conv2", "no single layer fits"),
+@pytest.mark.parametrize("board, layers, family, hint", [
+    ("ulx3s", "all", "ECP5", "each of these fits alone: conv1, conv2"),
+    ("arty_a7", "all", "Xilinx 7-series", "no single layer fits"),
+    ("icebreaker", "conv2", "iCE40", "no single layer fits"),
 ])
 def test_a_network_too_large_for_the_board_is_refused_before_building(tmp_path, capsys, board,
-                                                                       layers, hint):
+                                                                       layers, family, hint):
+    """The refusal names the family, the blocks needed (the prediction of boards/blocks.py) and
+    available, and the memories taking the most, before any synthesis."""
+    from boards import blocks
+    from cycles.core import network_layouts
+    from hw.core import LayerCore
+    from model import config as C
+    from model.fixedpoint import Formats
     code, seconds = run(tmp_path, "--board", board, "--config", "configs/mnist.yaml",
                         "--layers", layers)
     err = capsys.readouterr().err
-    assert code == 2 and "Mbit of memory" in err and hint in err
+    b = registry.board(board)
+    cfg = C.load("configs/mnist.yaml")
+    picked = [i for i, lc in enumerate(cfg.layers) if layers in ("all", lc.name)]
+    lays = network_layouts(cfg)
+    counts = {cfg.layers[i].name: blocks.count(LayerCore(lays[i], Formats.from_config(cfg, i),
+                                                         cfg.layers[i]), b.family) for i in picked}
+    need = sum(c.blocks for c in counts.values())
+    unit = blocks.UNIT_NAME[b.family]
+    assert need > b.bram_blocks
+    assert code == 2 and hint in err
+    assert f"need {need} {unit} blocks of {family} block RAM" in err
+    assert f"{b.device} has {b.bram_blocks}" in err
+    ranked = {f"{layer}.{m}": n for layer, c in counts.items() for m, n in c.largest()}
+    first, n = err.split("Largest memories: ")[1].split(",")[0].rsplit(" ", 1)
+    assert ranked[first] == int(n) == max(ranked.values())
     assert not (tmp_path / "out").exists()          # nothing was synthesized
     assert seconds < 60
+
+
+def test_a_design_that_fits_is_let_through_with_its_blocks(tmp_path, capsys):
+    code, _ = run(tmp_path, "--board", "ulx3s", "--config", "configs/mnist.yaml", "--layers",
+                  "conv1", "--check-only")
+    out = capsys.readouterr().out
+    assert code == 0 and "of 208 DP16KD" in out
 
 
 def test_a_missing_tool_is_named(tmp_path, capsys, monkeypatch):
