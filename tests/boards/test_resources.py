@@ -46,9 +46,12 @@ def test_tiny_matches_its_baseline(tiny):
                     "core.stdp.prune_check", "core.stdp.skip_rows"} <= set(blocks)
             assert blocks["core.stdp.prune_check"]["kind"] == "PruneCheck"
             assert blocks["core"]["total"]["luts"] > blocks["core.stdp"]["total"]["luts"] > 0
-            # the engine's lanes: one find-first-set over mask words each, one over row offsets
+            # the engine's lanes each walk their own rows: per lane one find-first-set over its
+            # mask words and one over its event's pending row offsets
             skips = [b for b in blocks if b.startswith("core.engine.skip_")]
-            assert len(skips) == layer["layout"]["lanes"] + 1
+            lanes = layer["layout"]["lanes"]
+            assert sorted(skips) == sorted([f"core.engine.skip_lane{l}" for l in range(lanes)]
+                                           + [f"core.engine.skip_offsets{l}" for l in range(lanes)])
 
 
 def test_tiny_weights_in_block_ram(tiny):
