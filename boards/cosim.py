@@ -21,9 +21,11 @@ COMMANDS = ("infer", "learn")
 
 
 def predict_command(cmd: str, lay, formats, lc, x, weights, active, threshold,
-                    learning: LearningParams = LearningParams()) -> dict:
-    """One command's prediction as the host reads it back: counters, cycles, memories."""
-    pred = core_command(cmd, lay, formats, lc, x, weights, active, threshold, **learning.stdp_args())
+                    learning: LearningParams = LearningParams(), enabled=None, window=None) -> dict:
+    """One command's prediction as the host reads it back: counters, cycles, memories.
+    ``enabled`` and ``window``: the core's policy registers (default: all maps on, T)."""
+    pred = core_command(cmd, lay, formats, lc, x, weights, active, threshold, **learning.stdp_args(),
+                        enabled=enabled, window=window)
     return {"cmd": cmd, "counters": pred.counters, "cycles": pred.cycles,
             "state": cd.expected_state(lay, lc, pred)}
 

@@ -66,7 +66,7 @@ def header(columns=COLUMNS) -> list[str]:
 
 def phase_rows(run: dict) -> list[list[str]]:
     """Per layer and command, the phase counters dense / pruned (``MISSING`` without both)."""
-    ph = run["phases"]
+    ph = run.get("phases", {})
     out = []
     for layer in run["layers"]:
         for cmd, shown in COMMANDS.items():

@@ -195,11 +195,11 @@ def test_link_error_replies(tiny_cfg):
             except LinkError as exc:
                 seen.append(exc.name)
             assert (await board.identify())["layers"] == 2
-        await board.start(0, "infer")
+        cycles = await start_busy_infer(board, tiny_cfg)
         busy = (await board.status(0))["busy"]
         with pytest.raises(LinkError, match="BUSY"):
             await board.write(0, hc.MEM_WEIGHTS, 0, [1, 2])
-        await board.wait_done(idle := idle_infer_cycles(board, tiny_cfg))
+        await board.wait_done(idle := cycles)
         return seen, busy, await board.status(0), idle
 
     seen, busy, after, idle = simulate_link(tiny_cfg, bench)
@@ -207,16 +207,21 @@ def test_link_error_replies(tiny_cfg):
     assert busy == 1 and after["busy"] == 0 and after["cycle"] == idle > 0
 
 
-def idle_infer_cycles(board, cfg) -> int:
-    """The cycle model's cycles of layer 0's infer with nothing loaded (no input events)."""
+async def start_busy_infer(board, cfg) -> int:
+    """Start layer 0's infer on an input where every neuron spikes at step 0 and every
+    connection is pruned (the memories as reset): each event costs the engine its fetch, so the
+    command runs long enough for requests sent after it to find it busy. Returns the cycle
+    model's cycles for it."""
     import numpy as np
 
     from boards.cosim import predict_command
     lay = board.layouts[0]
     shape = (lay.maps, lay.channels, lay.kernel, lay.kernel)
-    idle = np.full((lay.channels, lay.side_in, lay.side_in), lay.time_steps)
-    return predict_command("infer", lay, board.formats, cfg.layers[0], idle, np.zeros(shape, int),
-                           np.ones(shape, bool), 1)["cycles"]
+    times = np.zeros((lay.channels, lay.side_in, lay.side_in), int)
+    await board.load_image(0, times, 1, learn=False)
+    await board.start(0, "infer")
+    return predict_command("infer", lay, board.formats, cfg.layers[0], times, np.zeros(shape, int),
+                           np.zeros(shape, bool), 1)["cycles"]
 
 
 def test_host_refuses_garbled_reply_and_other_bitstream(tiny_cfg):

@@ -21,7 +21,7 @@ from conftest import TINY
 from hw import core as hc
 from model import config as C
 from model.fixedpoint import Formats
-from test_board_link import LANES, idle_infer_cycles, simulate_link
+from test_board_link import LANES, simulate_link, start_busy_infer
 
 CFG = C.load(TINY)
 BOARD = Board(None, CFG, LANES)                 # the memory maps the requests are drawn from
@@ -281,8 +281,9 @@ def test_requests_while_a_command_runs_are_refused_without_effect(tiny_cfg):
 
     async def bench(board, ctx, link):
         weights = await board.read(0, hc.MEM_WEIGHTS, 0, 4)
+        cycles = await start_busy_infer(board, tiny_cfg)
+        loaded = watch.writes              # the image's words, written before the start
         regs = registers(ctx, link)
-        await board.start(0, "infer")
         busy = [(await board.status(0))["busy"]]
         for frame in (write_frame({"layer": 0, "mem": hc.MEM_WEIGHTS, "lane": 0, "addr": 0,
                                    "count": 4}, [9, 9, 9, 9]),
@@ -294,8 +295,8 @@ def test_requests_while_a_command_runs_are_refused_without_effect(tiny_cfg):
             await refused(board, frame, "BUSY")
         await board.check()
         busy.append((await board.status(0))["busy"])
-        during = watch.count(), registers(ctx, link) == regs
-        await board.wait_done(idle_infer_cycles(board, tiny_cfg))
+        during = (watch.writes - loaded, watch.starts), registers(ctx, link) == regs
+        await board.wait_done(cycles)
         return busy, during, weights, await board.read(0, hc.MEM_WEIGHTS, 0, 4)
 
     busy, during, before, after = simulate_link(tiny_cfg, bench, timeout=QUIET,
