@@ -104,6 +104,7 @@ from boards.resources import BASELINES, shown_path
 from cluster import Runner, add_arguments
 from cluster.runner import check_arguments
 from report import measure
+from report.sweep import standard_error
 
 PAPER = {   # Nguyen et al. 2021 (arXiv:2010.04351), docs/design.md 2.1
     "speedup_learning": 2.1, "speedup_inference": 2.83, "connectivity_reduction": 0.9283,
@@ -300,7 +301,7 @@ def over_seeds(cfg: C.Config, ds, variants: dict) -> dict:
                      "learned": c["images"]["learned"]})
     loss = np.array([r["accuracy_loss"] for r in rows])
     return {"rows": rows, "seeds": len(rows), "accuracy_loss": float(loss.mean()),
-            "loss_se": float(loss.std(ddof=1) / math.sqrt(len(loss))) if len(loss) > 1 else None,
+            "loss_se": standard_error(loss),
             **{k: float(np.mean([r[k] for r in rows]))
                for k in ("accuracy_dense", "accuracy_pruned", "connectivity_reduction")}}
 

@@ -33,6 +33,12 @@ def ints(text: str, what: str) -> list[int]:
     return values
 
 
+def standard_error(values) -> float | None:
+    """The standard error of the mean of ``values`` (one per training seed); None for one value."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else None
+
+
 def sweep(cfg: C.Config, tag: str, key: str, values: list, changes: Callable[[object], dict],
           seeds: list[int], quick: bool, progress=print) -> dict:
     """Train every value of the setting ``key`` (``changes(value)``: the dotted config keys it
@@ -66,7 +72,7 @@ def sweep(cfg: C.Config, tag: str, key: str, values: list, changes: Callable[[ob
             "accuracy_dense": float(np.mean([r["accuracy_dense"] for r in sel])),
             "accuracy_pruned": acc,
             "accuracy_loss": float(loss.mean()),
-            "loss_se": float(loss.std(ddof=1) / math.sqrt(len(loss))) if len(loss) > 1 else None,
+            "loss_se": standard_error(loss),
             "accuracy_se": math.sqrt(acc * (1 - acc) / test_images),
             "connectivity_reduction": float(np.mean([r["connectivity_reduction"]["total"] for r in sel])),
             "connectivity_reduction_per_layer": {
