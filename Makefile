@@ -70,7 +70,7 @@ sim: $(STAMP) toolchain ## co-simulate the RTL against the model (tiny and MNIST
 TEST_WORKERS ?= 2
 test: $(STAMP) ## the tests (they need both simulators: Icarus Verilog is a system package)
 	@$(PY) -m sim.toolchain --need verilator --need icarus
-	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest -q --durations=20 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Formal proofs of the pruning logic with SymbiYosys (sim/formal.py: YoWASP's sby and Yosys, the
 # yices solver from PyPI; k-induction) -> build/reports/formal.json. FAULT=prune_at_threshold

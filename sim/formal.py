@@ -343,8 +343,10 @@ class CommandCyclesSpec(wiring.Component):
 
 def counter_bounds(configs=("configs/tiny.yaml", "configs/mnist.yaml"), lanes: int = 10) -> list[dict]:
     """Every shipped config's largest command, as the cycle model counts it on a dense layer
-    with every input spiking at step 0 (the most ops a pass can have), against the 32-bit
-    counters: the cycles, and the lane ops, at most P a cycle."""
+    whose input spikes at step 0 as often as its event memory allows (the most ops a pass can
+    have: every position spiking in ``max_events / side^2`` channels, the bound
+    ``cycles.layout.input_events`` derives), against the 32-bit counters: the cycles, and the
+    lane ops, at most P a cycle."""
     import numpy as np
 
     from model import config as C
@@ -356,7 +358,8 @@ def counter_bounds(configs=("configs/tiny.yaml", "configs/mnist.yaml"), lanes: i
         cfg = C.load(path)
         for i, lay in enumerate(network_layouts(cfg, lanes)):
             shape = (lay.maps, lay.channels, lay.kernel, lay.kernel)
-            x = np.zeros((lay.channels, lay.side_in, lay.side_in), dtype=np.int64)
+            x = np.full((lay.channels, lay.side_in, lay.side_in), lay.time_steps, dtype=np.int64)
+            x[:lay.max_events // lay.side_in ** 2] = 0
             p = integrate_pass(lay, x, np.zeros(shape, dtype=np.int64), np.ones(shape, bool),
                                (1 << lay.potential_bits) - 1)
             limit = cycle_limit(p.cycles)

@@ -41,3 +41,16 @@ def test_unknown_faults_and_proofs_are_refused():
     with pytest.raises(ValueError, match="unknown faults.*known: \\['prune_at_threshold'\\]"):
         PruneCheck(EngineLayout(4, 2, 3, 1, 14, 8, 4, 8, 12, 100), frozenset({"nope"}))
     assert formal.main(["--only", "no_such_proof"]) == 2
+
+
+def test_counter_bounds_drive_each_layer_to_its_event_bound():
+    """``make formal``'s counter check runs every layer at the most input its event memory
+    holds (a layer after pointwise inhibition gets fewer events than it has input neurons)."""
+    from cycles.core import network_layouts
+    from model import config as C
+    bounds = formal.counter_bounds(configs=("configs/mnist.yaml",), lanes=10)
+    lays = network_layouts(C.load("configs/mnist.yaml"), 10)
+    assert [b["layer"] for b in bounds] == list(range(len(lays)))
+    assert lays[1].max_events < lays[1].channels * lays[1].side_in ** 2
+    for b, lay in zip(bounds, lays):
+        assert b["fits"] and b["cycles"] > lay.max_events and b["limit"] > b["cycles"]
