@@ -7,10 +7,12 @@ prediction: trace (and its capture words), counters and
 memories. The test loads the synapses once through the host interface, then per step the image
 (events, and the spike times the STDP unit reads), runs the command comparing its trace as the
 capture fills, and compares the counters and every predicted memory; it fails at the first
-divergence. What it saw goes next to the case.
+divergence. What it saw goes next to the case, with each step's wall and CPU seconds (the
+step's loading, command and comparisons; the synapses' loading counts to step 0: sim/bench_core.py).
 """
 import json
 import os
+import time
 
 import cocotb
 
@@ -31,6 +33,7 @@ async def core_matches_schedule(dut):
     fmt = cd.CoreTrace(lay, case["formats"], lc)
     bus = await drv.start_clock_and_reset(dut, ("start", "wr_en", "rd_mem", "rd_lane", "rd_addr",
                                                 "win_idx"), input_latency=INPUT_LATENCY)
+    clock = time.perf_counter(), time.process_time()
     await cd.load_synapses(bus, lay, case["weights"], case["active"])
     seen = []
     for i, st in enumerate(case["steps"]):
@@ -46,6 +49,9 @@ async def core_matches_schedule(dut):
         n_out = bus.get("n_out") if lc.pool.size > 0 else None
         d = cd.state_divergence(st["state"], await cd.read_state(bus, lay, n_out), ctx)
         assert d is None, str(d)
-        seen.append({"counters": counters, "trace_events": len(st["trace"])})
+        now = time.perf_counter(), time.process_time()
+        seen.append({"counters": counters, "trace_events": len(st["trace"]),
+                     "seconds": now[0] - clock[0], "cpu_seconds": now[1] - clock[1]})
+        clock = now
     with open(os.environ["CORE_CASE"] + ".seen.json", "w") as f:
         json.dump(seen, f)
