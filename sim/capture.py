@@ -192,6 +192,23 @@ endmodule
 """
 
 
+def rom_reader(rom: Path | str | list[int], width: int, depth: int, addr, data):
+    """A ROM of ``depth`` words of ``width`` bits whose word ``addr`` is on ``data`` in the same
+    cycle: the Verilog module ``trace_rom`` reading the ``$readmemh`` file ``rom`` at time zero
+    (new words need no new build), or, for Amaranth's simulator, a memory holding the list
+    ``rom``. Add it as a submodule."""
+    if isinstance(rom, (str, Path)):
+        return Instance("trace_rom", p_WIDTH=width, p_DEPTH=depth, p_ABITS=len(addr),
+                        p_FILE=str(Path(rom).resolve()), i_addr=addr, o_data=data)
+    if len(rom) > depth:
+        raise ValueError(f"{len(rom)} words do not fit a ROM of {depth}")
+    m = Module()
+    m.submodules.words = words = memory.Memory(shape=unsigned(width), depth=depth, init=list(rom))
+    rd = words.read_port(domain="comb")
+    m.d.comb += [rd.addr.eq(addr), data.eq(rd.data)]
+    return m
+
+
 def rom_depth(n_words: int) -> int:
     """The ROM depth for ``n_words`` expected words: a power of two (at least 1024, one more
     than the words), so that the build changes only when a case outgrows it."""
@@ -239,15 +256,7 @@ class TraceCheck(wiring.Component):
         base = Signal.like(self.chk_base)
         m.d.port += base.eq(self.chk_base)
         record, expected, index = _record(self.fmt, block), Signal(w), self.cap_index
-        if isinstance(self.rom, (str, Path)):
-            m.submodules.rom = Instance(
-                "trace_rom", p_WIDTH=w, p_DEPTH=self.depth, p_ABITS=len(index),
-                p_FILE=str(Path(self.rom).resolve()), i_addr=index, o_data=expected)
-        else:
-            m.submodules.rom = rom = memory.Memory(shape=unsigned(w), depth=self.depth,
-                                                   init=list(self.rom))
-            rd = rom.read_port(domain="comb")
-            m.d.comb += [rd.addr.eq(index), expected.eq(rd.data)]
+        m.submodules.rom = rom_reader(self.rom, w, self.depth, index, expected)
         with m.If(getattr(block, self._start)):
             m.d.sync += [index.eq(base), self.cap_fail.eq(0)]
         with m.Elif(self.fmt.valid(block)):

@@ -161,6 +161,16 @@ async def read_lanes(bus, lay: EngineLayout, mem: int, n: int) -> np.ndarray:
                     dtype=np.int64)
 
 
+async def read_winners(bus) -> list[tuple[int, int, int, int]]:
+    """The winners of the last learn command: (map, row, column, step) each."""
+    winners = []
+    for i in range(bus.get("n_winners")):
+        bus.set("win_idx", i)
+        await bus.read_tick()
+        winners.append(tuple(bus.get(n) for n in ("win_f", "win_y", "win_x", "win_t")))
+    return winners
+
+
 async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
     """Every memory the model predicts: neurons, synapses, live rows, winners, output events."""
     n = lay.groups * lay.npos
@@ -171,12 +181,7 @@ async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
            "masks": await read_lanes(bus, lay, hc.MEM_MASKS, lay.rows),
            "row_any": await read_lanes(bus, lay, hc.MEM_ROW_ANY, lay.channels),
            "map_rows": np.array(await read_mem(bus, hc.MEM_MAP_ROWS, 0, lay.maps * lay.map_words))}
-    winners = []
-    for i in range(bus.get("n_winners")):
-        bus.set("win_idx", i)
-        await bus.read_tick()
-        winners.append(tuple(bus.get(n) for n in ("win_f", "win_y", "win_x", "win_t")))
-    out["winners"] = winners
+    out["winners"] = await read_winners(bus)
     if n_out is not None:
         out["out_events"] = await read_mem(bus, hc.MEM_OUT_EVENTS, 0, n_out)
     return out
@@ -239,6 +244,35 @@ def expected_state(lay: EngineLayout, lc, pred) -> dict:
         nxt = PoolLayout.from_config(lay, lc).next_format()
         out["out_events"] = [pack_event(nxt, *e) for e in pred.events]
     return out
+
+
+# The memories of ``expected_state`` and ``read_state``: their codes, and whether per lane.
+STATE_MEMORIES = {"potentials": (hc.MEM_POTENTIALS, True), "fire": (hc.MEM_FIRE, True),
+                  "v_fire": (hc.MEM_VFIRE, True), "weights": (hc.MEM_WEIGHTS, True),
+                  "masks": (hc.MEM_MASKS, True), "row_any": (hc.MEM_ROW_ANY, True),
+                  "map_rows": (hc.MEM_MAP_ROWS, False), "out_events": (hc.MEM_OUT_EVENTS, False)}
+MEMORY_NAMES = {code: name for name, (code, _) in STATE_MEMORIES.items()}
+
+
+def script_writes(fmt, writes) -> list[int]:
+    """``sim.host_script`` words writing (memory, lane, words) triples, then END."""
+    from sim.host_script import END
+    return [w for mem, lane, words in writes for w in fmt.writes(mem, lane, words)] + [fmt.word(END)]
+
+
+def script_checks(fmt, state: dict) -> list[int]:
+    """``sim.host_script`` words reading back every memory of ``state`` (``expected_state``;
+    its winners are not a memory) compared with it, then END."""
+    from sim.host_script import END
+    out = []
+    for name, value in state.items():
+        if name == "winners":
+            continue
+        mem, per_lane = STATE_MEMORIES[name]
+        lanes = np.atleast_2d(np.asarray(value, dtype=np.int64)) if per_lane else [list(value)]
+        for lane, words in enumerate(lanes):
+            out += fmt.reads(mem, lane, [int(w) for w in words])
+    return out + [fmt.word(END)]
 
 
 def state_divergence(expected: dict, seen: dict, context: dict):

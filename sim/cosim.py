@@ -32,7 +32,7 @@ from cycles.learning import LearningParams
 from cycles.integrate import integrate_pass, policy_registers
 from cycles.stdp_unit import stdp_pass
 from sim import runner
-from sim.capture import TRACE_ROM_VERILOG, TraceCapture, TraceCheck, rom_depth, write_rom
+from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
 
 MEMORIES = ("potentials", "fire", "v_fire")
@@ -172,9 +172,17 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     that a difference is caught)."""
     from hw.core import LayerCore
     from cycles.core import core_command
-    from sim.core_driver import CoreTrace, expected_state, split_state
+    from sim import core_driver as cd
+    from sim.host_script import HostScript, ScriptFormat
     sim = runner.default_sim(sim)
-    fmt = CoreTrace(lay, formats, lc)
+    fmt = cd.CoreTrace(lay, formats, lc)
+    core = LayerCore(lay, formats, lc, faults)
+    sfmt = ScriptFormat.of(core)
+    # The host's writes and read-backs, played inside the simulation (sim/host_script.py):
+    # the synapses, then per step its image and policy registers, and after its command every
+    # memory the model predicts, compared word by word.
+    script = cd.script_writes(sfmt, cd.synapse_words(lay, weights, active))
+    trace_words = []
     w, a = np.asarray(weights), np.asarray(active)
     meta, times, npz = [], [], {}
     for i, st in enumerate(steps):
@@ -183,14 +191,22 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
                             **stdp_args(st), enabled=enabled, window=window)
         if pred.weights is not None:
             w, a = pred.weights, pred.active
-        state, arrays = split_state(expected_state(lay, lc, pred), i)
+        expected = cd.expected_state(lay, lc, pred)
+        state, arrays = cd.split_state(expected, i)
         trace = alter(i, list(pred.trace)) if alter else pred.trace
-        meta.append({"cmd": st["cmd"], "trace": trace, "words": fmt.pack(trace),
+        writes, n_events = cd.image_words(lay, st["times_in"], st["cmd"] != "infer")
+        load_at = len(script)
+        script += cd.script_writes(sfmt, writes + cd.policy_words(lay, enabled, window))
+        check_at = len(script)
+        script += cd.script_checks(sfmt, expected)
+        words = fmt.pack(trace)
+        meta.append({"cmd": st["cmd"], "trace": trace, "words": words,
                      "counters": pred.counters, "cycles": pred.cycles,
                      "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
                      "learning": st.get("learning", LearningParams()).registers(),
-                     "policy": {"enabled": [bool(v) for v in enabled], "window": window},
-                     **state})
+                     "n_events": n_events, "load_at": load_at, "check_at": check_at,
+                     "trace_at": len(trace_words), **state})
+        trace_words += words
         npz.update(arrays)
         times.append(np.asarray(st["times_in"]))
     # The weight width is a generator parameter too: a core of another width is another build.
@@ -204,9 +220,18 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **npz)
     case.with_suffix(".json").write_text(json.dumps({
         "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
-        "layer": _layer_config(lc), "threshold": int(threshold), "steps": meta}))
-    runner.run(TraceCapture(LayerCore(lay, formats, lc, faults), fmt), "layer_core",
-               "sim.cocotb_core", sim=sim, waves=waves, build_dir=runner.BUILD / name,
+        "layer": _layer_config(lc), "threshold": int(threshold), "script": script,
+        "steps": meta}))
+    # The expected trace and the host script in ROMs read from files at time zero: a new case
+    # needs no new build while it fits the ROMs (sim.capture.rom_depth).
+    build_dir = runner.BUILD / name
+    trace_rom = write_rom(build_dir / "expected_trace.hex", trace_words)
+    script_rom = write_rom(build_dir / "host_script.hex", script)
+    rom_v = runner.write_if_changed(build_dir / "trace_rom.v", TRACE_ROM_VERILOG)
+    top = TraceCheck(HostScript(core, script_rom, rom_depth(len(script))), fmt, trace_rom,
+                     rom_depth(len(trace_words)))
+    runner.run(top, "layer_core", "sim.cocotb_core", sim=sim, waves=waves, build_dir=build_dir,
+               clock=("clk", 10), verilog_sources=[rom_v],
                extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"},
                waves_dir=runner.waves_dir_for(context, sim))
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
