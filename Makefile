@@ -108,7 +108,7 @@ bench: $(STAMP) toolchain ## model and co-simulation speed -> build/reports/benc
 # QUICK=1 draws 3 configurations of 2 inputs.
 CONFIGS  ?= 100
 RUN_SEED ?= 1
-REGRESS_IMAGES ?= 40
+REGRESS_IMAGES ?= 120
 regress: $(STAMP) toolchain ## random configurations of the core co-simulated -> build/reports/regress.json
 	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
 	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(QUICK_FLAG),3,$(CONFIGS))) \

@@ -254,25 +254,37 @@ STATE_MEMORIES = {"potentials": (hc.MEM_POTENTIALS, True), "fire": (hc.MEM_FIRE,
 MEMORY_NAMES = {code: name for name, (code, _) in STATE_MEMORIES.items()}
 
 
-def script_writes(fmt, writes) -> list[int]:
-    """``sim.host_script`` words writing (memory, lane, words) triples, then END."""
-    from sim.host_script import END
-    return [w for mem, lane, words in writes for w in fmt.writes(mem, lane, words)] + [fmt.word(END)]
-
-
-def script_checks(fmt, state: dict) -> list[int]:
-    """``sim.host_script`` words reading back every memory of ``state`` (``expected_state``;
-    its winners are not a memory) compared with it, then END."""
-    from sim.host_script import END
-    out = []
+def script_step(script, context: dict, lay: EngineLayout, lc, step: dict, pred, threshold: int,
+                enabled, window: int, read_back: bool = True) -> None:
+    """One step of ``sim.cosim.run_core`` as ``sim.host_script.Script`` words: the image's and
+    the policy registers' writes, the registers, the command, then its counters, output event
+    count, winners and (``read_back``) every memory ``expected_state`` predicts, compared."""
+    script.part(context)
+    writes, n_events = image_words(lay, step["times_in"], step["cmd"] != "infer")
+    for mem, lane, words in writes + policy_words(lay, enabled, window):
+        script.write(mem, lane, words)
+    learning = step.get("learning", LearningParams())
+    for name, value in {"threshold": threshold, "n_events": n_events,
+                        **learning.registers()}.items():
+        script.set(name, value)
+    cmd = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}[step["cmd"]]
+    script.run(cmd, f"layer core {COMMAND_NAMES[cmd]}", pred.cycles)
+    for name in hc.COUNTERS:
+        script.port(name, pred.counters[name])
+    state = expected_state(lay, lc, pred)
+    if "out_events" in state:
+        script.port("n_out", len(state["out_events"]))
+    if "winners" in state:
+        script.port("n_winners", len(state["winners"]))
+        for k, w in enumerate(state["winners"]):
+            script.winner(k, *w)
     for name, value in state.items():
-        if name == "winners":
+        if name == "winners" or not read_back:
             continue
         mem, per_lane = STATE_MEMORIES[name]
         lanes = np.atleast_2d(np.asarray(value, dtype=np.int64)) if per_lane else [list(value)]
         for lane, words in enumerate(lanes):
-            out += fmt.reads(mem, lane, [int(w) for w in words])
-    return out + [fmt.word(END)]
+            script.read(mem, lane, [int(v) for v in words])
 
 
 def state_divergence(expected: dict, seen: dict, context: dict):
