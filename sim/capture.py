@@ -209,10 +209,10 @@ def rom_reader(rom: Path | str | list[int], width: int, depth: int, addr, data):
     return m
 
 
-def rom_depth(n_words: int) -> int:
-    """The ROM depth for ``n_words`` expected words: a power of two (at least 1024, one more
-    than the words), so that the build changes only when a case outgrows it."""
-    return max(1024, 1 << n_words.bit_length())
+def rom_depth(n_words: int, least: int = 1024) -> int:
+    """The ROM depth for ``n_words`` expected words: a power of two (at least ``least``, one
+    more than the words), so that the build changes only when a case outgrows it."""
+    return max(least, 1 << n_words.bit_length())
 
 
 def write_rom(path: Path | str, words: list[int]) -> Path:

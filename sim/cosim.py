@@ -210,7 +210,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
         trace_words += words
     script.end()
     # The expected trace and the script in ROMs read from files at time zero: a new case needs
-    # no new build while it fits the ROMs (sim.capture.rom_depth).
+    # no new build while it fits the ROMs (sim.capture.rom_depth; ROMS_LEAST words at least,
+    # so the cases of one design -- tests, replays -- share a build).
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
             f"-w{lay.weight_bits}"          # the weight width is a generator parameter too
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}"
@@ -219,8 +220,8 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     trace_rom = write_rom(build_dir / "expected_trace.hex", trace_words)
     script_rom = write_rom(build_dir / "host_script.hex", script.words)
     rom_v = runner.write_if_changed(build_dir / "trace_rom.v", TRACE_ROM_VERILOG)
-    top = TraceCheck(HostScript(core, script_rom, rom_depth(len(script.words))), fmt, trace_rom,
-                     rom_depth(len(trace_words)))
+    top = TraceCheck(HostScript(core, script_rom, rom_depth(len(script.words), ROMS_LEAST)), fmt,
+                     trace_rom, rom_depth(len(trace_words), ROMS_LEAST))
     # The build is shared by every run of this design; the case belongs to this run only.
     case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}.json"
     case.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +246,7 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
 
 
 CLOCK_NS = 10
+ROMS_LEAST = 1 << 16
 
 
 def _core_problem(seen: dict, script, fmt, meta: list[dict], n_words: int) -> str | None:
