@@ -2,11 +2,12 @@
 
     python -m sim.bench_core [--configs 3] [--images 10] [--repeat 3] [--out build/reports/bench_core.json]
 
-The first ``configs`` configurations of ``make regress``'s default run (sim/regress.py, run seed
-1), each co-simulated ``repeat`` times on the same build exactly as the regress run checks it:
+The first ``configs`` configurations of a ``make regress`` run (sim/regress.py, run seed
+``--seed``, default 1, make regress's default), each co-simulated ``repeat`` times on the same build exactly as the regress run checks it:
 the synapses and every image loaded through the host interface, every command's trace compared
 event by event and cycle by cycle, its counters and winners, and its memories read back and
-compared after the first command of each kind and the last. ``checked_cycles_per_second``: the commands' cycles (the cycle models' count, equal to
+compared after the first command of each kind and the last (``--memories each``: after every
+command). ``checked_cycles_per_second``: the commands' cycles (the cycle models' count, equal to
 the RTL's) per wall-clock second of that whole loop inside the simulation (loading, commands,
 comparisons; not the build or the simulator's start); ``checked_cycles_per_cpu_second``: the
 same per CPU second of the simulator process (one thread: on a shared machine the wall-clock
@@ -23,23 +24,24 @@ from model.cli import guarded, write_json
 from sim import cosim, regress, runner
 
 
-def measure(d: regress.Draw, images: int, sim: str) -> dict:
+def measure(d: regress.Draw, images: int, sim: str, memories: str = "sampled") -> dict:
     """One co-simulation of configuration ``d``: its cycles, events and the loop's seconds."""
     s = regress.stimulus(d, images)
     rep = cosim.run_core(d.layout(), d.formats(), d.layer(), regress.steps(d, s["times"]),
                          s["weights"], s["active"], d.threshold, {"regress_seed": d.seed},
-                         sim=sim, tag=f"-rg{d.seed:08x}", memories="sampled")
+                         sim=sim, tag=f"-rg{d.seed:08x}", memories=memories)
     return {"cycles": sum(rep["cycles"]), "events": rep["trace_events"],
             "seconds": rep["seconds"], "cpu_seconds": rep["cpu_seconds"]}
 
 
-def run(configs: int, images: int, repeat: int, sim: str, seed: int = 1) -> dict:
+def run(configs: int, images: int, repeat: int, sim: str, seed: int = 1,
+        memories: str = "sampled") -> dict:
     draws = [regress.draw(regress.config_seed(seed, i)) for i in range(configs)]
     for d in draws:                       # the builds, not timed
-        measure(d, 1, sim)
-    runs = [[measure(d, images, sim) for d in draws] for _ in range(repeat)]
+        measure(d, 1, sim, memories)
+    runs = [[measure(d, images, sim, memories) for d in draws] for _ in range(repeat)]
     cycles = sum(r["cycles"] for r in runs[0])
-    return {"simulator": sim, "seeds": [d.seed for d in draws], "images": images,
+    return {"simulator": sim, "memories": memories, "seeds": [d.seed for d in draws], "images": images,
             "repeat": repeat, "cycles": cycles, "events": sum(r["events"] for r in runs[0]),
             "checked_cycles_per_second": statistics.median(
                 cycles / sum(r["seconds"] for r in rs) for rs in runs),
@@ -53,6 +55,10 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", type=int, default=3, help="configurations (default 3)")
     ap.add_argument("--images", type=int, default=10, help="random inputs each (default 10)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each, for the median (default 3)")
+    ap.add_argument("--seed", type=int, default=1, help="make regress's run seed (default 1)")
+    ap.add_argument("--memories", choices=("sampled", "each"), default="sampled",
+                    help="memories read back after the first command of each kind and the "
+                         "last (make regress's choice, default), or after every command")
     ap.add_argument("--sim", default=None, help="verilator (default, or $SIM) or icarus")
     ap.add_argument("--out", default="build/reports/bench_core.json")
     args = ap.parse_args(argv)
@@ -62,7 +68,7 @@ def main(argv=None) -> int:
 
     def body() -> int:
         sim = runner.require(args.sim)
-        rep = run(args.configs, args.images, args.repeat, sim)
+        rep = run(args.configs, args.images, args.repeat, sim, args.seed, args.memories)
         write_json(args.out, rep)
         print(f"{rep['cycles']} cycles, {rep['events']} trace events checked a run: "
               f"{rep['checked_cycles_per_second']:.4g} checked cycles/s, "
