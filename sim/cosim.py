@@ -36,6 +36,7 @@ from sim import runner
 from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
 from sim.stall import cycle_limit
+from sim.verilog_out import design_key
 
 MEMORIES = ("potentials", "fire", "v_fire")
 
@@ -228,8 +229,14 @@ def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active,
     limit = len(script.words) + sum(cycle_limit(m["cycles"]) for m in meta) + 64
     inputs = [n for n, mb in top.signature.members.items() if mb.flow == In and n not in ("clk",)]
     case.write_text(json.dumps({"limit": limit, "period_ns": CLOCK_NS, "inputs": inputs}))
+    # The Verilog of this design, converted once (seconds) and reused while nothing it is
+    # generated from changes.
+    key = design_key(repr((dataclasses.asdict(lay), dataclasses.asdict(formats), repr(lc),
+                           sorted(faults), top.rom, top.depth, top.block.rom, top.block.depth,
+                           runner.waves_on(waves))))
     result = runner.run(top, "layer_core", "sim.cocotb_core", sim=sim, waves=waves,
                         build_dir=build_dir, clock=("clk", CLOCK_NS), verilog_sources=[rom_v],
+                        design_key=key,
                         extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"},
                         waves_dir=runner.waves_dir_for(context, sim))
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
