@@ -151,6 +151,11 @@ class IntegrateEngine(wiring.Component):
         tb, pb, ab = bits(T), lay.potential_bits, bits(G * npos - 1)
         ev_lay = event_layout(lay)
         VW, vsh = VALID_WORD_BITS, VALID_WORD_BITS.bit_length() - 1
+        # The crossing bitmap's words: 32 bits, or one word of the next power of two above
+        # G npos on a smaller lane (fewer bits for the drain's walk; the count of words, and
+        # every cycle, is the same either way).
+        CW = min(VW, 1 << (G * npos - 1).bit_length())
+        csh = CW.bit_length() - 1
 
         # -- memories ---------------------------------------------------------------------------
         def mem(name, width, depth, attrs=None):
@@ -174,7 +179,7 @@ class IntegrateEngine(wiring.Component):
             # multiplexers of LUT RAM).
             pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words, small_memory(platform))
             fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words, small_memory(platform))
-            crossed = mem(f"crossed{l}", VW, lay.valid_words, small_memory(platform))
+            crossed = mem(f"crossed{l}", CW, lay.valid_words, small_memory(platform))
             pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
             cx_wp = crossed.write_port()
             w_wp, m_wp, ra_wp = w.write_port(), mk.write_port(), ra.write_port()
@@ -390,7 +395,7 @@ class IntegrateEngine(wiring.Component):
             cx_wp, cx_rd, dirty = ln["cx_wp"], ln["cx_rd"], ln["dirty"]
             with m.If(cr):
                 m.d.sync += [ln["n_cross"].eq(ln["n_cross"] + 1),
-                             dirty.eq(dirty | (Const(1, len(dirty)) << (y_addr >> vsh)))]
+                             dirty.eq(dirty | (Const(1, len(dirty)) << (y_addr >> csh)))]
 
             # The drain walks the crossing bitmap in ascending address order: the lowest dirty
             # word is read (``pick``) when the word being walked gives its last bit, so the
@@ -400,30 +405,30 @@ class IntegrateEngine(wiring.Component):
             # not from the walk's find-first-set): the lane's i-th crossing is in ``head`` at
             # DRAIN cycle i + 2 and written (d2) at i + 3.
             walk_w = Signal(bits(lay.valid_words - 1), name=f"walk_w{l}")   # the word walked
-            walk_rest = Signal(VW, name=f"walk_rest{l}")     # its bits not emitted yet
+            walk_rest = Signal(CW, name=f"walk_rest{l}")     # its bits not emitted yet
             loaded = Signal(name=f"loaded{l}")               # its bits are on cx_rd.data
-            word_now = Signal(VW, name=f"walk_word{l}")
+            word_now = Signal(CW, name=f"walk_word{l}")
             pick_w = skip_walk_bit(m, dirty, f"drain_word{l}")
             m.d.comb += word_now.eq(Mux(loaded, cx_rd.data, walk_rest))
             bit, rest = skip_walk(m, word_now, f"drain_bit{l}")
             emit, pick = Signal(name=f"emit{l}"), Signal(name=f"pick{l}")
             m.d.comb += [emit.eq(draining & (word_now != 0)),
                          pick.eq(draining & (rest == 0) & (dirty != 0)),
-                         cx_rd.addr.eq(Mux(draining, pick_w, ln["x_addr"] >> vsh))]
+                         cx_rd.addr.eq(Mux(draining, pick_w, ln["x_addr"] >> csh))]
             with m.If(draining):
                 m.d.sync += [loaded.eq(pick), walk_rest.eq(rest)]
             with m.If(pick):
                 m.d.sync += [walk_w.eq(pick_w),
                              dirty.eq(dirty & ~(Const(1, len(dirty)) << pick_w))]
             with m.If(emit):
-                m.d.sync += ln["head"].eq(Cat(bit, walk_w)[:ab])
+                m.d.sync += ln["head"].eq(Cat(bit[:csh], walk_w)[:ab])
             with m.If(clearing):
                 m.d.comb += [cx_wp.addr.eq(counter), cx_wp.data.eq(0), cx_wp.en.eq(1)]
             with m.Elif(draining):
                 m.d.comb += [cx_wp.addr.eq(walk_w), cx_wp.data.eq(0), cx_wp.en.eq(loaded)]
             with m.Else():
-                m.d.comb += [cx_wp.addr.eq(y_addr >> vsh),
-                             cx_wp.data.eq(cx_rd.data | (Const(1, VW) << y_addr[:vsh])),
+                m.d.comb += [cx_wp.addr.eq(y_addr >> csh),
+                             cx_wp.data.eq(cx_rd.data | (Const(1, CW) << y_addr[:csh])),
                              cx_wp.en.eq(cr)]
 
             m.d.sync += [ln["d1_valid"].eq(emit),
