@@ -155,20 +155,20 @@ def _select(res: WinnerResult, cands: list, n: int, k: int, radius: int) -> None
     used = {w[0] for w in res.winners}
     u = 0
     while True:
-        u += n + 1                                    # reads, two stages, decide
+        u += n + 1                                    # reads, the next pass's first read
         allowed = [c for c in cands if c[2] not in used and
                    not any(abs(c[3] - w[1]) <= radius and abs(c[4] - w[2]) <= radius
                            for w in res.winners)]
         if not allowed:
             break
         t, _, f, y, x = min(allowed, key=lambda c: (c[0], -c[1], c[2], c[3], c[4]))
-        res.trace.append((res.cycles + u, "winner", f, y, x))
+        res.trace.append((res.cycles + u + 1, "winner", f, y, x))   # decided a cycle later
         res.winners.append((f, y, x, t))
         used.add(f)
         if len(res.winners) == k:
             break
-    res.busy.append(u + 1)
-    res.cycles += u + 1
+    res.busy.append(u + 2)
+    res.cycles += u + 2
 
 
 def winner_pass(lay: EngineLayout, k: int, radius: int, stream: list[StepFires]) -> WinnerResult:
