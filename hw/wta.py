@@ -34,16 +34,21 @@ the read port is transparent to that write.
 
 Selection, after ``step_end`` when the step had fires and fewer than k winners are known: ``busy``
 rises the next cycle. A pass reads entry j of every lane, one j a cycle, j = 0 .. N - 1 with
-N = max over lanes of the step's fires. Stage 1 (the cycle after the read): a lane's entry is a
+N = max over lanes of the step's fires; each word is registered as it leaves the memory (the
+cycle after the read), so the compares start from a register, not from the block RAM's read
+data. Stage 1 (the cycle after that): a lane's entry is a
 candidate if it exists (j below the lane's count), its map has no winner yet, and no winner
 lies within Chebyshev distance ``radius`` (all winner registers compared in parallel). Stage 2:
 the lanes' candidates and the pass's best so far are reduced by the explicit key
 (potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part; every pair is
 compared in parallel, so the reduction is one comparator deep whatever P. The cycle of the
 last entry's stage 2 decides: the best becomes winner ``n_winners`` (``tr_winner`` pulses with
-its map, row, column and time, ``tr_win_t``, which the STDP unit takes) and the next pass reads its entry 0 in that same cycle. A pass thus costs
-N + 1 cycles; the step ends (``busy`` falls) after a pass without candidate or the k-th winner,
-and its candidates are dropped.
+its map, row, column and time, ``tr_win_t``, which the STDP unit takes). The next pass reads
+its entry 0 one cycle earlier, in the last entry's stage 1 (the read does not depend on the
+decision; that entry's own stage 1, two cycles on, compares with the new winner), so a pass
+costs N + 1 cycles and a selection one cycle more than its passes; a decision that ends the
+selection drops the reads in flight. The step ends (``busy`` falls) after a pass without
+candidate or the k-th winner, and its candidates are dropped.
 
 ``done`` is high in the cycle the selection ends (the last pass's decision), or in the
 ``step_end`` cycle itself when there is nothing to select (the core starts the STDP unit then).
