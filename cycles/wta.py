@@ -29,14 +29,14 @@ Timing, with N = max over lanes of the step's fires and cycle u = 0 the first cy
 
 * no fire in the step, or k winners already: the unit stays idle (0 busy cycles);
 * pass p (p = 0, 1, ...) reads entries u = p (N + 1) .. p (N + 1) + N - 1 and decides in cycle
-  (p + 1)(N + 1): two pipeline stages after the last read (read, compare against the winners,
-  fold into the best). A winner pulses ``tr_winner`` in that cycle, which is also the first read
-  cycle of the next pass;
-* the step is busy for (passes) (N + 1) + 1 cycles, passes = winners of the step + 1, or the
+  (p + 1)(N + 1) + 1: three pipeline stages after the last read (the word registered as it
+  leaves the memory, compared against the winners, folded into the best). A winner pulses
+  ``tr_winner`` in that cycle; the next pass's first read is the cycle before it;
+* the step is busy for (passes) (N + 1) + 2 cycles, passes = winners of the step + 1, or the
   winners of the step if the k-th winner ends it.
 
 In survivor mode the same timing holds with the one stream end as the step's end: busy for
-(passes) (N + 1) + 1 cycles after it, 0 without survivors.
+(passes) (N + 1) + 2 cycles after it, 0 without survivors.
 
 Trace records ``(cycle, "winner", map, row, column)``, ``cycle`` the unit's stamp: the number of
 busy cycles since ``clear`` before the pulse (idle cycles never count).
@@ -155,20 +155,20 @@ def _select(res: WinnerResult, cands: list, n: int, k: int, radius: int) -> None
     used = {w[0] for w in res.winners}
     u = 0
     while True:
-        u += n + 1                                    # reads, two stages, decide
+        u += n + 1                                    # reads, the next pass's first read
         allowed = [c for c in cands if c[2] not in used and
                    not any(abs(c[3] - w[1]) <= radius and abs(c[4] - w[2]) <= radius
                            for w in res.winners)]
         if not allowed:
             break
         t, _, f, y, x = min(allowed, key=lambda c: (c[0], -c[1], c[2], c[3], c[4]))
-        res.trace.append((res.cycles + u, "winner", f, y, x))
+        res.trace.append((res.cycles + u + 1, "winner", f, y, x))   # decided a cycle later
         res.winners.append((f, y, x, t))
         used.add(f)
         if len(res.winners) == k:
             break
-    res.busy.append(u + 1)
-    res.cycles += u + 1
+    res.busy.append(u + 2)
+    res.cycles += u + 2
 
 
 def winner_pass(lay: EngineLayout, k: int, radius: int, stream: list[StepFires]) -> WinnerResult:

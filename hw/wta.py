@@ -34,16 +34,21 @@ the read port is transparent to that write.
 
 Selection, after ``step_end`` when the step had fires and fewer than k winners are known: ``busy``
 rises the next cycle. A pass reads entry j of every lane, one j a cycle, j = 0 .. N - 1 with
-N = max over lanes of the step's fires. Stage 1 (the cycle after the read): a lane's entry is a
+N = max over lanes of the step's fires; each word is registered as it leaves the memory (the
+cycle after the read), so the compares start from a register, not from the block RAM's read
+data. Stage 1 (the cycle after that): a lane's entry is a
 candidate if it exists (j below the lane's count), its map has no winner yet, and no winner
 lies within Chebyshev distance ``radius`` (all winner registers compared in parallel). Stage 2:
 the lanes' candidates and the pass's best so far are reduced by the explicit key
 (potential, ~map, ~row, ~column) -- largest wins, arrival order plays no part; every pair is
 compared in parallel, so the reduction is one comparator deep whatever P. The cycle of the
 last entry's stage 2 decides: the best becomes winner ``n_winners`` (``tr_winner`` pulses with
-its map, row, column and time, ``tr_win_t``, which the STDP unit takes) and the next pass reads its entry 0 in that same cycle. A pass thus costs
-N + 1 cycles; the step ends (``busy`` falls) after a pass without candidate or the k-th winner,
-and its candidates are dropped.
+its map, row, column and time, ``tr_win_t``, which the STDP unit takes). The next pass reads
+its entry 0 one cycle earlier, in the last entry's stage 1 (the read does not depend on the
+decision; that entry's own stage 1, two cycles on, compares with the new winner), so a pass
+costs N + 1 cycles and a selection one cycle more than its passes; a decision that ends the
+selection drops the reads in flight. The step ends (``busy`` falls) after a pass without
+candidate or the k-th winner, and its candidates are dropped.
 
 ``done`` is high in the cycle the selection ends (the last pass's decision), or in the
 ``step_end`` cycle itself when there is nothing to select (the core starts the STDP unit then).
@@ -134,7 +139,8 @@ class WinnerUnit(wiring.Component):
         j = Signal(ab + 1)                         # entry read this cycle
         run = Signal()                             # a pass is reading its entries
         issue, last = Signal(), Signal()
-        s1_go, s1_last, s1_j = Signal(), Signal(), Signal(ab + 1)
+        s0_go, s0_last, s0_j = Signal(), Signal(), Signal(ab + 1)     # the word leaving the memory
+        s1_go, s1_last, s1_j = Signal(), Signal(), Signal(ab + 1)     # the word in its register
         s2_go, s2_last = Signal(), Signal()
         s2_ok = Signal(P)
         s2_key = [Signal(key, name=f"s2_key{l}") for l in range(P)]
@@ -194,15 +200,20 @@ class WinnerUnit(wiring.Component):
         m.d.comb += depth_next.eq(depth + Cat(*(take[l] & (wptrs[l] == depth) for l in range(P))).any())
         m.d.sync += depth.eq(depth_next)
 
-        # -- the pass: issue reads, stage 1 (allowed, key), stage 2 (reduce, fold, decide) --------
+        # -- the pass: issue reads, register the words, stage 1 (allowed, key), stage 2 (reduce,
+        # fold, decide) ----------------------------------------------------------------------------
         m.d.comb += last.eq(j == depth - 1)
         with m.If(issue):
             m.d.sync += [j.eq(Mux(last, 0, j + 1)), run.eq(~last)]
-        m.d.sync += [s1_go.eq(issue), s1_last.eq(issue & last), s1_j.eq(j),
+        m.d.sync += [s0_go.eq(issue), s0_last.eq(issue & last), s0_j.eq(j),
+                     s1_go.eq(s0_go), s1_last.eq(s0_last), s1_j.eq(s0_j),
                      s2_go.eq(s1_go), s2_last.eq(s1_last)]
 
         for l in range(P):
-            e = reads[l]
+            # The word is registered as it leaves the memory (ECP5: 5.6 ns clock to out), so
+            # stage 1's compares start from a register.
+            e = Signal(entry, name=f"word{l}")
+            m.d.sync += e.eq(reads[l])
             near = Signal(R, name=f"near{l}")
             for i in range(R):
                 m.d.comb += near[i].eq(w_valid[i] & (e.y >= w_ylo[i]) & (e.y <= w_yhi[i]) &
@@ -250,7 +261,11 @@ class WinnerUnit(wiring.Component):
                      self.tr_win_x.eq(~top_key.xn), self.tr_win_t.eq(win_t)]
         decide = s2_go & s2_last
         won = decide & top_ok
-        more = won & (n_won + 1 < k)               # start the next pass in this cycle
+        more = won & (n_won + 1 < k)               # the next pass goes on
+        # The next pass's entry 0 is read in the cycle before the decision (its stage 1, two
+        # cycles on, sees the new winner): a pass still costs N + 1 cycles. A pass that ends
+        # the selection drops the reads in flight.
+        ahead = s1_go & s1_last
         m.d.comb += self.tr_winner.eq(won)
         with m.If(s2_go):
             m.d.sync += [best_ok.eq(top_ok & ~s2_last), best_key.eq(top_key)]
@@ -287,9 +302,10 @@ class WinnerUnit(wiring.Component):
                         m.d.comb += self.done.eq(1)
                         end_step()
             with m.State("SELECT"):
-                m.d.comb += issue.eq(run | more)
+                m.d.comb += issue.eq(run | ahead)
                 with m.If(decide & ~more):
                     m.d.comb += self.done.eq(1)
+                    m.d.sync += [j.eq(0), run.eq(0), s0_go.eq(0), s1_go.eq(0)]
                     end_step()
                     m.next = "IDLE"
         busy_and_cycles(m, fsm, self.busy, self.cycle)
