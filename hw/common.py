@@ -58,6 +58,19 @@ def lowest_bit(m: Module, word, name: str) -> Signal:
     return idx
 
 
+def at_most_one_bit(word):
+    """Whether ``word`` has at most one bit set, as a tree of (any, several) pairs: the same
+    as ``word & (word - 1) == 0`` without its carry chain (log2 of the width deep)."""
+    nodes = [(word[i], Const(0, 1)) for i in range(len(word))]
+    while len(nodes) > 1:
+        pairs = []
+        for i in range(0, len(nodes) - 1, 2):
+            (a1, s1), (a2, s2) = nodes[i], nodes[i + 1]
+            pairs.append((a1 | a2, s1 | s2 | (a1 & a2)))
+        nodes = pairs + ([nodes[-1]] if len(nodes) % 2 else [])
+    return ~nodes[0][1]
+
+
 def quotient(m: Module, value, divisor: int, q_max: int, name: str):
     """(value div divisor, value mod divisor) for value < (q_max + 1) divisor, by constant
     comparisons and a find-first-set: q is the lowest j with value < (j + 1) divisor."""

@@ -67,7 +67,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, lowest_bit, mux_tree, quotient, registered
+from hw.common import at_most_one_bit, bits, busy_and_cycles, lowest_bit, mux_tree, quotient, registered
 from hw.integrate import event_layout
 from cycles.layout import A_FLUSH, B_FLUSH, FIRED_WORD_BITS, PoolLayout
 from cycles.layout import EngineLayout
@@ -181,7 +181,9 @@ class OutgoingUnit(wiring.Component):
         # resource report's skip-walk units stay the pruning's (boards/resources.py).
         low, rest = lowest_bit(m, word, "fired_walk"), word & (word - 1)
         last_g = wg == G - 1
-        word_done = (word == 0) | (last_g & (rest == 0))
+        # (the word's last position: at most one bit, tested without the subtraction's carry
+        # chain, which sat on the path from the bitmap's LUT RAM to the state's enable)
+        word_done = (word == 0) | (last_g & at_most_one_bit(word))
         a_pos, a_g = Signal(bits(npos - 1)), Signal(bits(G - 1))
         m.d.comb += self.rd_addr.eq(a_g * npos + a_pos)
         a1_valid, a1_g, a1_pos = Signal(), Signal.like(a_g), Signal.like(a_pos)

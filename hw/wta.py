@@ -64,7 +64,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common import bits, busy_and_cycles, const_mul, lowest_bit, quotient
+from hw.common import bits, busy_and_cycles, const_mul, lowest_bit, quotient, small_memory
 from cycles.layout import EngineLayout
 from cycles.wta import check_winner_params
 
@@ -171,8 +171,12 @@ class WinnerUnit(wiring.Component):
         # across the core) and registered with the position; the position is split into row and
         # column and written in the next cycle. The counts (wptr, depth) do not wait for it, and
         # the read port is transparent to the write, so a pass starting in that cycle reads it.
+        # A survivor bank is ceil(npos / P) entries (conv1 of the MNIST network: 79 x 37 bits,
+        # two block RAMs on the ECP5 for 3 Kbit): in LUT RAM. Per-step memories hold G npos.
+        attrs = small_memory(platform) if self.survivors else None
         for l in range(P):
-            m.submodules[f"cand{l}"] = mem = memory.Memory(shape=entry, depth=self.depth, init=[])
+            m.submodules[f"cand{l}"] = mem = memory.Memory(shape=entry, depth=self.depth, init=[],
+                                                           attrs=attrs)
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
             wptr = Signal(ab + 1, name=f"wptr{l}")
