@@ -241,6 +241,11 @@ def _met(v) -> str:
 
 
 def _target_value(t: dict) -> str:
+    if "effect_shown" in t:          # quick mode's: its time and the effect it shows
+        speedups = ", ".join(f"{k.removeprefix('speedup_').replace('_', ' ')} {_x(v)}"
+                             for k, v in t["speedups"].items())
+        return (f"{t['seconds']} s; connectivity reduction {_pct(t['connectivity_reduction'])}; "
+                f"speed-ups {speedups}" + (f" ({t['note']})" if t.get("note") else ""))
     if "seconds" in t:
         return f"{t['seconds']} s" + (f" ({t['note']})" if t.get("note") else "")
     if "point" in t:

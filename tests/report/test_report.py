@@ -290,6 +290,20 @@ def test_resources_missing_or_extracted(tmp_path, monkeypatch):
     assert pipeline.resources("mnist", 4, path=f)["status"] == "missing"
 
 
+def test_quick_target_judges_time_only_on_a_fresh_run_of_quick_options():
+    opts = pipeline.Options.quick_mode()
+    rep = {"seconds": 170.0, "connectivity_reduction": {"total": 0.6}, "cache_hits": [],
+           "trained": ["dense", "pruned"], **{k: 1.2 for k in pipeline.SPEEDUPS}}
+    assert pipeline.quick_target(rep, opts)["met"] is True
+    assert pipeline.quick_target(dict(rep, seconds=181.0), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, speedup_inference=1.0), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, connectivity_reduction={"total": 0.49}), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, cache_hits=["sample-dense"]), opts)["met"] is None
+    assert pipeline.quick_target(rep, pipeline.Options.quick_mode(test_images=2))["met"] is None
+    assert "170.0 s; connectivity reduction 60.00%; speed-ups learning 1.20x" in \
+        markdown._target_value(pipeline.quick_target(rep, opts))
+
+
 def test_options_errors_name_the_option():
     with pytest.raises(ValueError, match="sweep_images = 5: must be <= test_images = 2"):
         pipeline.Options(test_images=2, sweep_images=5).check()
@@ -347,6 +361,10 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
                 "speedup_inference"):
         assert rep[key] > 1, (key, rep[key])
     assert rep["trained"] == ["dense", "pruned"] and rep["cosim_images_checked"] == 0
+    # its own target: the effect shown; the time not judged (not quick mode's own options)
+    quick = rep["targets"]["quick_demonstration"]
+    assert quick["effect_shown"] is True and quick["met"] is None and "not a fresh run" in quick["note"]
+    assert list(rep["targets"]) == ["quick_demonstration"]
     assert rep["resources"]["status"] == "missing"
     assert {p["threshold"] for p in rep["sweep"]} == {0.1, 0.2}
     # the pruned trajectory starts dense and ends at the final connectivity
