@@ -72,7 +72,8 @@ config's training seed, ``seeds`` - 1 more seeds are trained dense and pruned fo
   weight counts before and after learning.
 * ``sweep``: per (threshold, warm-up) point: accuracy, connectivity reduction, inference and
   final-state learning speed-ups on ``sweep_images`` test images.
-* ``paper``: the paper's headline figures; ``targets``: each target and whether it was met.
+* ``paper``: the paper's headline figures; ``targets``: each target and whether it was met
+  (quick mode: ``quick_demonstration`` only, its figures being no measure of the network's).
 * ``tasks``: each task's (variant, other seed's variant, sweep point, co-simulation) own wall
   time, ``seconds``.
 * ``config``, ``quick``, ``options``, ``seconds``, ``cache_hits``, ``trained``.
