@@ -102,6 +102,7 @@ compare: $(STAMP) ## every pruning policy on one network -> build/reports/polici
 bench: $(STAMP) toolchain ## model and co-simulation speed -> build/reports/bench_*.json
 	$(PY) -m report.bench_model --config $(CONFIG) --out $(REPORTS)/bench_model.json $(QUICK_FLAG)
 	$(PY) -m sim.bench --config $(if $(QUICK_FLAG),configs/tiny.yaml --images 1,$(CONFIG)) --out $(REPORTS)/bench_sim.json
+	$(PY) -m sim.bench_core $(if $(QUICK_FLAG),--configs 1 --images 2 --repeat 1,) --out $(REPORTS)/bench_core.json
 
 # Constrained-random differential co-simulation (sim/regress.py): CONFIGS configurations of the
 # layer core drawn from RUN_SEED, each co-simulated (SIM) against the cycle models on IMAGES random
@@ -109,7 +110,7 @@ bench: $(STAMP) toolchain ## model and co-simulation speed -> build/reports/benc
 # QUICK=1 draws 3 configurations of 2 inputs.
 CONFIGS  ?= 100
 RUN_SEED ?= 1
-REGRESS_IMAGES ?= 40
+REGRESS_IMAGES ?= 120
 regress: $(STAMP) toolchain ## random configurations of the core co-simulated -> build/reports/regress.json
 	$(PY) -m sim.regress --out $(REPORTS)/regress.json $(if $(SIM),--sim $(SIM),) \
 	  $(if $(SEED),--replay $(SEED),--seed $(RUN_SEED) --configs $(if $(QUICK_FLAG),3,$(CONFIGS))) \

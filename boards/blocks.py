@@ -324,9 +324,26 @@ class Count:
         return UNIT_NAME[self.family]
 
     def largest(self, n: int = 5) -> list[tuple[str, int]]:
-        """The ``n`` memories taking the most blocks: (name, blocks)."""
-        ranked = sorted(self.mappings, key=lambda m: -m.blocks(self.family))
-        return [(m.memory.name, m.blocks(self.family)) for m in ranked[:n] if m.blocks(self.family)]
+        """The ``n`` memories taking the most blocks: (name, blocks). A memory a block keeps once
+        per lane (names that differ only in a trailing number: ``engine.pot0`` ..
+        ``engine.pot9``) counts as one entry named ``engine.pot{0..9}`` with the blocks of all
+        its copies: what a smaller design would have to shrink."""
+        groups: dict[str, list] = {}
+        for m in self.mappings:
+            stem, num = re.fullmatch(r"(.*?)(\d*)", m.memory.name).groups()
+            groups.setdefault(stem if num else m.memory.name, []).append(
+                (int(num) if num else None, m.blocks(self.family)))
+        ranked = []
+        for stem, copies in groups.items():
+            nums = sorted(c for c, _ in copies if c is not None)
+            name = (f"{stem}{{{nums[0]}..{nums[-1]}}}" if len(copies) > 1 and
+                    nums == list(range(nums[0], nums[0] + len(copies))) else None)
+            if name is None:        # one memory, or numbers that are not a run of copies
+                ranked += [(f"{stem}{c}" if c is not None else stem, b) for c, b in copies]
+            else:
+                ranked.append((name, sum(b for _, b in copies)))
+        ranked.sort(key=lambda nb: -nb[1])
+        return [(name, b) for name, b in ranked[:n] if b]
 
     def by_kind(self) -> dict:
         return {k: sum(m.cells for m in self.mappings if m.kind == k)

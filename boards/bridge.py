@@ -14,9 +14,10 @@ bit (4: the fastest the receiver takes), not at a real baud rate: the simulation
 """
 import socket
 import threading
+import time
 from pathlib import Path
 
-from boards.transport import ReadTimeout
+from boards.transport import QUIET_BYTES, ReadTimeout
 
 DIVISOR = 4
 
@@ -35,6 +36,28 @@ class SocketTransport:
 
     async def write(self, data: bytes) -> None:
         self.conn.sendall(data)
+
+    async def drain(self, settle: bool = False) -> int:
+        """Drop what has arrived (boards/transport.py); with ``settle``, also what comes until
+        nothing has for ``QUIET_BYTES`` byte times of the simulated UART's slowest rate (at
+        most ``timeout``)."""
+        quiet = QUIET_BYTES * 10 * DIVISOR / MIN_SIM_HZ if settle else 0.0
+        end, dropped = time.monotonic() + self.timeout, 0
+        try:
+            while True:
+                self.conn.settimeout(quiet)           # 0: what is there, without waiting
+                try:
+                    chunk = self.conn.recv(4096)
+                except (BlockingIOError, socket.timeout):
+                    break
+                if not chunk:
+                    break
+                dropped += len(chunk)
+                if time.monotonic() > end:
+                    break
+        finally:
+            self.conn.settimeout(self.timeout)
+        return dropped
 
     async def read(self, n: int, cycles: int | None = None) -> bytes:
         """``n`` reply bytes; ``cycles``: core cycles the reply may take on top of ``timeout``,

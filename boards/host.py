@@ -9,7 +9,9 @@ serial port and for the simulated board top under cocotb.
     board.winners(0), board.status(0), board.read_state(0, n_out)
 
 ``Board``'s methods are coroutines over a transport with ``async write(bytes)`` and
-``async read(n, cycles=None) -> bytes`` (``cycles``: core clock cycles the reply may take on top
+``async read(n, cycles=None) -> bytes`` and ``async drain(settle) -> int`` (boards/transport.py:
+every request first drops stale bytes, and after a reply given up on waits for the line to go
+quiet: a late reply is never read as the next one's) (``cycles``: core clock cycles the reply may take on top
 of its bytes' own time; a command's reply is awaited for ``sim.stall.cycle_limit`` of the cycles
 the cycle model predicts, and a board that does not answer by then raises StallError, a
 TimeoutError naming the command, the cycles waited and those expected). Under cocotb the
@@ -25,6 +27,7 @@ the reply bytes expected and received, and the bound (seconds on a serial port).
 """
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -33,7 +36,7 @@ from cycles.learning import LearningParams
 from hw import core as hc
 from model.fixedpoint import Formats
 from sim import core_driver as cd
-from boards.transport import ReadTimeout
+from boards.transport import QUIET_BYTES, ReadTimeout
 from sim.stall import StallError, cycle_limit
 
 MAX_WORDS = 4096       # words per READ request: a lost byte costs one request, not a layer
@@ -63,7 +66,7 @@ class ReplyTimeout(TimeoutError):
 
 
 class ReplyError(RuntimeError):
-    """A reply that is not what the protocol says (bad checksum, wrong opcode, bad identity)."""
+    """A reply that is not what the protocol says (bad CRC, wrong opcode, bad identity)."""
 
 
 class BitstreamMismatch(RuntimeError):
@@ -71,13 +74,13 @@ class BitstreamMismatch(RuntimeError):
 
 
 def encode(op: int, payload: bytes = b"", **fields) -> bytes:
-    """A request frame: opcode, its fields (protocol.ARGS), ``payload``, checksum."""
+    """A request frame: opcode, its fields (protocol.ARGS), ``payload``, CRC."""
     names = {n for n, _ in p.ARGS[op]}
     if set(fields) != names:
         raise ValueError(f"{p.OPCODES[op]} takes the fields {sorted(names)}, not {sorted(fields)}")
     frame = bytes([op]) + b"".join(int(fields[n]).to_bytes(size, "little") for n, size in p.ARGS[op])
     frame += payload
-    return frame + bytes([p.checksum(frame)])
+    return frame + p.crc(frame)
 
 
 def pack_words(words, nbytes: int) -> bytes:
@@ -133,9 +136,15 @@ class Board:
         self.maps = [p.memory_map(lay, lc) for lay, lc in zip(self.layouts, layer_cfgs)]
         self.digest = p.digest(self.layouts, self.formats, layer_cfgs)
         self._running = None                  # the RUN request whose reply is awaited
+        self._unsettled = False               # a reply given up on may still be arriving
 
     # -- one request, one reply ----------------------------------------------------------------
     async def request(self, op: int, payload: bytes = b"", **fields) -> None:
+        """Send a request, after dropping any stale bytes (a late reply to a request given up
+        on would be read as this one's); while a command runs, its reply is not stale."""
+        if self._running is None:
+            await self.transport.drain(settle=self._unsettled)
+            self._unsettled = False
         await self.transport.write(encode(op, payload, **fields))
 
     async def reply(self, op: int, what: str, body: int | None = 0, head: bytes | None = None
@@ -150,23 +159,27 @@ class Board:
             try:
                 data = await self.transport.read(n)
             except ReadTimeout as late:
+                self._unsettled = True
                 raise ReplyTimeout(what, len(seen) + late.received, length, more, late) from None
             seen.extend(data)
             return data
-        head = await read(2, 3, more=True) if head is None else head
+        framing = 2 + p.CRC_BYTES                # status, opcode, CRC
+        head = await read(2, framing, more=True) if head is None else head
         status, echoed = head
         if echoed != op and status == p.OK:
+            self._unsettled = True
             raise ReplyError(f"reply to {what} names opcode {echoed}, expected {op}")
         data = b""
         if status == p.OK:
             if body is None:
-                data = await read(1, 4, more=True)
-                data += await read(8 * data[0], 4 + 8 * data[0])
+                data = await read(1, framing + 1, more=True)
+                data += await read(8 * data[0], framing + 1 + 8 * data[0])
             else:
-                data = await read(body, 3 + body)
-        tail = await read(1, 3 + len(data))
-        if sum(head + data + tail) & 0xFF:
-            raise ReplyError(f"reply to {what}: checksum wrong ({(head + data + tail).hex()})")
+                data = await read(body, framing + body)
+        tail = await read(p.CRC_BYTES, framing + len(data))
+        if not p.crc_matches(head + data + tail):
+            self._unsettled = True            # its length may have been misread
+            raise ReplyError(f"reply to {what}: CRC wrong ({(head + data + tail).hex()})")
         if status != p.OK:
             raise LinkError(status, what)
         return data
@@ -248,6 +261,7 @@ class Board:
         try:
             head = await self.transport.read(2, cycles=limit)
         except TimeoutError as exc:
+            self._unsettled = True
             raise StallError(what, limit, expected, {"transport": str(exc)}) from None
         await self.reply(p.OP_RUN, what, head=head)
 
@@ -319,8 +333,24 @@ class SerialTransport:
             self.ser = serial.Serial(port, baud, timeout=timeout)
         except (serial.SerialException, ValueError) as exc:
             raise OSError(f"cannot open serial port {port!r} at {baud} baud: {exc}") from exc
-        self.port, self.timeout, self.clock_hz = port, timeout, clock_hz
+        self.port, self.timeout, self.clock_hz, self.baud = port, timeout, clock_hz, baud
         self.ser.reset_input_buffer()          # a reply left over from an interrupted session
+
+    async def drain(self, settle: bool = False) -> int:
+        """Drop what the port has received (boards/transport.py); with ``settle``, also what
+        comes until the line has been quiet for ``QUIET_BYTES`` byte times (at most
+        ``timeout``)."""
+        dropped = self.ser.in_waiting
+        self.ser.reset_input_buffer()
+        if settle:
+            self.ser.timeout = max(QUIET_BYTES * 10 / self.baud, 0.01)   # OS latency: >= 10 ms
+            end = time.monotonic() + self.timeout
+            while time.monotonic() < end:
+                data = self.ser.read(4096)
+                if not data:
+                    break
+                dropped += len(data)
+        return dropped
 
     async def write(self, data: bytes) -> None:
         self.ser.write(data)

@@ -4,7 +4,7 @@ the host interfaces of the layer cores (hw/core.py) of a network, one per layer.
 One request is parsed at a time: its opcode and fields (``protocol.ARGS``) are gathered, checked
 against the addressed layer's memory map and register limits (``protocol.memory_map``,
 ``register_limits``: generator constants), WRITE's words go into the write buffer as they
-arrive (``protocol.WRITE_BUFFER_BYTES``), and after the checksum byte the request is carried
+arrive (``protocol.WRITE_BUFFER_BYTES``), and after its CRC has checked out the request is carried
 out -- a WRITE's words copied from the buffer to the core's write port, a word in 2 * bytes + 1
 cycles -- and answered. A refused request reaches no core: no write, no register, no start.
 READ walks the core's read port (data one cycle after the address), one word at a time, and
@@ -55,8 +55,12 @@ class HostLink(wiring.Component):
         op = Signal(8)
         args = Signal(8 * p.MAX_ARG_BYTES)
         n_args = Signal(range(p.MAX_ARG_BYTES + 1))
-        total = Signal(8)                     # running sum of the frame's bytes
         err = Signal(8)
+        # The CRCs of the request coming in and of the reply going out (protocol.CRC): the
+        # request's is checked by the residue its own CRC bytes leave.
+        m.submodules.rx_crc = rx_crc = p.CRC.create()
+        m.submodules.tx_crc = tx_crc = p.CRC.create()
+        crc_at = Signal(range(p.CRC_BYTES))   # the CRC byte taken or sent next
 
         def field(opcode, name):
             offset = 0
@@ -214,8 +218,7 @@ class HostLink(wiring.Component):
         got = Signal()                        # a request byte taken this cycle
         m.d.comb += got.eq(rx.valid & rx.ready)
 
-        checksum = Signal(8)
-        m.d.comb += checksum.eq(-total)
+        m.d.comb += rx_crc.data.eq(rx.payload)
         open_ = Signal()                      # a request is coming in: the quiet counter runs
 
         def listening():
@@ -230,11 +233,14 @@ class HostLink(wiring.Component):
                 m.next = "R_STATUS"
 
         @contextmanager
-        def sending(byte):
-            """Offer ``byte`` to the transmitter; the body runs in the cycle it is taken."""
+        def sending(byte, first=False, crc=True):
+            """Offer ``byte`` to the transmitter; the body runs in the cycle it is taken. The
+            byte goes into the reply's CRC (``first``: starts it), unless it is the CRC."""
             m.d.comb += [tx.valid.eq(1), tx.payload.eq(byte)]
+            if crc:
+                m.d.comb += [tx_crc.data.eq(byte), tx_crc.valid.eq(tx.ready),
+                             tx_crc.start.eq(first)]
             with m.If(tx.ready):
-                m.d.sync += total.eq(total + byte)        # the reply's checksum
                 yield
 
         with m.FSM():
@@ -248,9 +254,9 @@ class HostLink(wiring.Component):
                     m.next = "R_STATUS"
                 with m.Else():
                     m.d.comb += rx.ready.eq(1)
+                    m.d.comb += [rx_crc.start.eq(1), rx_crc.valid.eq(rx.valid)]
                     with m.If(rx.valid):
-                        m.d.sync += [op.eq(rx.payload), total.eq(rx.payload), n_args.eq(0),
-                                     args.eq(0), err.eq(p.OK)]
+                        m.d.sync += [op.eq(rx.payload), n_args.eq(0), args.eq(0), err.eq(p.OK)]
                         m.next = "ARGS"
             with m.State("ARGS"):
                 all_in = Signal()
@@ -265,11 +271,12 @@ class HostLink(wiring.Component):
                         for b in range(p.MAX_ARG_BYTES):
                             with m.Case(b):
                                 m.d.sync += args[8 * b:8 * b + 8].eq(rx.payload)
-                    m.d.sync += [n_args.eq(n_args + 1), total.eq(total + rx.payload)]
+                    m.d.comb += rx_crc.valid.eq(1)
+                    m.d.sync += n_args.eq(n_args + 1)
                 listening()
             with m.State("CHECKS"):
                 m.d.sync += [err.eq(verdict), nb.eq(nb_now), addr.eq(addr_arg), left.eq(count),
-                             bi.eq(0), word.eq(0), buf_at.eq(0)]
+                             bi.eq(0), word.eq(0), buf_at.eq(0), crc_at.eq(0)]
                 is_write = op == p.OP_WRITE
                 with m.If(is_write & (nb_now == 0)):
                     m.next = "DISCARD"        # no such memory: the words' size is unknown
@@ -278,9 +285,9 @@ class HostLink(wiring.Component):
                 with m.Else():
                     m.next = "CHECKSUM"
             with m.State("PAYLOAD"):           # into the buffer (a refused WRITE's too: framed)
-                m.d.comb += [rx.ready.eq(1), buf_w.en.eq(got)]
+                m.d.comb += [rx.ready.eq(1), buf_w.en.eq(got), rx_crc.valid.eq(got)]
                 with m.If(got):
-                    m.d.sync += [total.eq(total + rx.payload), buf_at.eq(buf_at + 1)]
+                    m.d.sync += buf_at.eq(buf_at + 1)
                     with m.If(bi == nb - 1):
                         m.d.sync += [bi.eq(0), left.eq(left - 1)]
                         with m.If(left == 1):
@@ -288,15 +295,18 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.d.sync += bi.eq(bi + 1)
                 listening()
-            with m.State("CHECKSUM"):
-                m.d.comb += rx.ready.eq(1)
+            with m.State("CHECKSUM"):             # the CRC's bytes, into the CRC too
+                m.d.comb += [rx.ready.eq(1), rx_crc.valid.eq(got)]
                 with m.If(got):
-                    with m.If((total + rx.payload)[:8] != 0):
-                        m.d.sync += err.eq(p.ERR["CHECKSUM"])
-                    m.next = "EXECUTE"
+                    m.d.sync += crc_at.eq(crc_at + 1)
+                    with m.If(crc_at == p.CRC_BYTES - 1):
+                        m.next = "EXECUTE"
                 listening()
-            with m.State("EXECUTE"):
-                with m.If(err != p.OK):
+            with m.State("EXECUTE"):              # the CRC register holds the residue now
+                with m.If(~rx_crc.match_detected):
+                    m.d.sync += err.eq(p.ERR["CHECKSUM"])
+                    m.next = "R_STATUS"
+                with m.Elif(err != p.OK):
                     m.next = "R_STATUS"
                 with m.Elif(op == p.OP_RUN):
                     m.d.comb += start.eq(1)
@@ -340,8 +350,8 @@ class HostLink(wiring.Component):
 
             # -- the reply ----------------------------------------------------------------------
             with m.State("R_STATUS"):
-                with sending(err):
-                    m.d.sync += total.eq(err)             # the reply's first byte
+                with sending(err, first=True):
+                    m.d.sync += crc_at.eq(0)
                     m.next = "R_OP"
             with m.State("R_OP"):
                 with sending(op):
@@ -387,9 +397,11 @@ class HostLink(wiring.Component):
                         m.next = "R_READ"
                         with m.If(left == 1):
                             m.next = "R_SUM"
-            with m.State("R_SUM"):
-                with sending(checksum):
-                    m.next = "IDLE"
+            with m.State("R_SUM"):               # the reply's CRC, little-endian
+                with sending(tx_crc.crc.word_select(crc_at, 8), crc=False):
+                    m.d.sync += crc_at.eq(crc_at + 1)
+                    with m.If(crc_at == p.CRC_BYTES - 1):
+                        m.next = "IDLE"
 
         with m.If(got | ~open_):
             m.d.sync += quiet.eq(0)

@@ -3,10 +3,16 @@ host driver (boards/host.py) share, defined once here.
 
 Framing (all multi-byte fields little-endian):
 
-    request: opcode, layer, the opcode's fields (ARGS), [WRITE: the words], checksum
-    reply:   status, opcode, [status OK: the opcode's reply body], checksum
+    request: opcode, layer, the opcode's fields (ARGS), [WRITE: the words], CRC
+    reply:   status, opcode, [status OK: the opcode's reply body], CRC
 
-The checksum byte makes the sum of all bytes of the frame 0 modulo 256 (``checksum``). Every
+The CRC is CRC-16/X-25 (``CRC``: ``amaranth.lib.crc``'s catalogue entry; polynomial 0x1021,
+bits least significant first as the UART sends them) of all the frame's bytes before it, two
+bytes, little-endian (``crc``). The gateware computes it with the same parameters
+(``CRC.create()``) and checks a request by the residue its two CRC bytes leave. It detects every
+error of up to three bits and every burst of up to 16 bits in a frame of the largest size (a
+sum of the bytes misses any pair of changes that cancel, such as +1 in one byte and -1 in
+another). Every
 request names a layer (IDENTIFY ignores it). A reply's status is ``OK`` (0) or an error code
 (ERRORS); an error reply has no body. Requests are answered one at a time, in order.
 
@@ -34,10 +40,10 @@ read as memories too, and keep their values across commands). SET registers hold
 configuration inputs across commands. A RUN is answered when the core's command is done; until
 then only IDENTIFY and STATUS are served, any other request gets ``BUSY``.
 
-A refused request changes nothing. Every check -- the fields' ranges, BUSY, the checksum -- is
-made before anything is written: SET and RUN act after the checksum byte, and WRITE's words are
+A refused request changes nothing. Every check -- the fields' ranges, BUSY, the CRC -- is
+made before anything is written: SET and RUN act after the CRC bytes, and WRITE's words are
 held in the link's write buffer (``WRITE_BUFFER_BYTES``, one block RAM) as they arrive and
-copied into the memory only after the checksum byte has checked out. So a WRITE carries at most
+copied into the memory only after the CRC has checked out. So a WRITE carries at most
 ``MemSpec.max_write`` words (``WRITE_BUFFER_BYTES`` // word bytes; more is ``RANGE``), and a
 WRITE that is corrupted, cut short or refused leaves the memory as it was.
 
@@ -53,6 +59,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from amaranth.lib.crc import catalog
+
 from hw import core as hc
 from hw.channel_enable import WORD_BITS as ENABLE_WORD_BITS
 from hw.channel_enable import enable_words
@@ -64,7 +72,8 @@ from cycles.layout import EngineLayout
 from cycles.learning import REGISTERS as LEARNING_REGISTERS, LearningParams
 
 MAGIC = b"TTFS"
-VERSION = 3          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW); 3: WRITE buffered
+VERSION = 4          # 2: the policy registers (MEM_MAP_ON, MEM_WINDOW); 3: WRITE buffered;
+                     # 4: CRC-16 in place of the 8-bit checksum
 WRITE_BUFFER_BYTES = 512     # a WRITE's payload, held until its checksum: one iCE40 / ECP5 block RAM
 
 OP_IDENTIFY, OP_WRITE, OP_READ, OP_SET, OP_RUN, OP_STATUS, OP_WINNERS = range(1, 8)
@@ -94,7 +103,7 @@ ERRORS = {
     6: ("BUSY", "a command is running: only IDENTIFY and STATUS are served"),
     7: ("REGISTER", "no such register"),
     8: ("VALUE", "value out of range for the register, or unknown command"),
-    9: ("CHECKSUM", "the request's bytes do not sum to 0 modulo 256"),
+    9: ("CHECKSUM", "the request's CRC-16 (its last two bytes) does not match its bytes"),
     10: ("TIMEOUT", "the request stopped before its end (line quiet for the link's timeout)"),
     11: ("FRAMING", "a byte was lost on the UART: framing error (stop bit low: baud rate, noise) "
                     "or receive overrun"),
@@ -107,9 +116,18 @@ WINNER_FIELDS = (("f", 2), ("y", 2), ("x", 2), ("t", 2))
 IDENTIFY_BYTES = len(MAGIC) + 1 + 1 + 4
 
 
-def checksum(frame: bytes) -> int:
-    """The byte that makes ``frame`` plus it sum to 0 modulo 256."""
-    return -sum(frame) & 0xFF
+CRC = catalog.CRC16_IBM_SDLC(data_width=8)     # CRC-16/X-25, a byte at a time
+CRC_BYTES = 2
+
+
+def crc(frame: bytes) -> bytes:
+    """The CRC bytes that end a frame whose other bytes are ``frame`` (little-endian)."""
+    return CRC.compute(frame).to_bytes(CRC_BYTES, "little")
+
+
+def crc_matches(frame: bytes) -> bool:
+    """Whether the last ``CRC_BYTES`` of ``frame`` are the CRC of the bytes before them."""
+    return len(frame) > CRC_BYTES and crc(frame[:-CRC_BYTES]) == frame[-CRC_BYTES:]
 
 
 def word_bytes(width: int) -> int:

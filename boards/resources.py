@@ -269,6 +269,10 @@ def share(part: dict, whole: dict) -> float:
 
 KINDS = {"pruning_check": PruneCheck, "skip_logic": LowestSetBit,
          "channel_enables": ChannelEnables, "window_end": WindowEnd}
+# The find-first-set units that skip pruned connections are named ``skip_*`` (the engine's lane
+# and row-offset walks, the STDP unit's live-row walk); others (the drain's and the outgoing
+# unit's walks over what fired) are not pruning's cost.
+NAMED = {"skip_logic": "skip_"}
 # Each kind's share of the core's LUTs + FFs, under this name.
 SHARES = {"pruning_check": "pruning_overhead", "skip_logic": "skip_logic_share",
           "channel_enables": "channel_enable_overhead", "window_end": "window_overhead"}
@@ -289,8 +293,9 @@ def tally(stat: dict, family: str, blocks: dict, kinds: dict) -> dict:
     out["core"] = luts_ffs(out["blocks"]["core"]["total"])
     for key, cls in kinds.items():
         part = Counter()
-        for b in out["blocks"].values():
-            if b["kind"] == cls.__name__:
+        for block, b in out["blocks"].items():
+            if b["kind"] == cls.__name__ and \
+                    block.rsplit(".", 1)[-1].startswith(NAMED.get(key, "")):
                 part.update({c: copies[b["module"]] * n for c, n in luts_ffs(b["total"]).items()})
         out[key] = {"luts": part["luts"], "ffs": part["ffs"]}
     out.update({name: share(out[key], out["core"]) for key, name in SHARES.items() if key in kinds})

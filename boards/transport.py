@@ -10,7 +10,14 @@ sender), buffered until the driver reads it. ``read(n, cycles)`` waits for ``n``
 ``cycles`` clock cycles more than the bytes themselves take (a command's limit, sim/stall.py),
 or the transport's own bound for a plain reply; past it they raise ``ReadTimeout`` (the host
 driver names the request it was waiting for, boards/host.py ``ReplyTimeout``).
+
+``drain(settle)`` drops the bytes received and not read, before a request: a reply that came
+after the host gave up on it would otherwise be read as the next request's. With ``settle``
+(after a timeout or a garbled reply, when the rest of a reply may still be on its way) it first
+waits until the line has been quiet for ``QUIET_BYTES`` byte times. It returns the bytes dropped.
 """
+
+QUIET_BYTES = 4         # byte times without a byte: the board has stopped sending
 
 
 class ReadTimeout(TimeoutError):
@@ -57,6 +64,23 @@ class StreamTransport:
             else:
                 raise TimeoutError(f"the link did not take byte {byte:#04x} in {self.max_wait} cycles")
         ctx.set(rx.valid, 0)
+
+    async def drain(self, settle: bool = False) -> int:
+        """Drop what was received; with ``settle``, once no byte has come for ``quiet``
+        cycles (at most ``max_wait``)."""
+        quiet = 16 * QUIET_BYTES        # a link's reply bytes come a few cycles apart
+        if settle:
+            since, had = 0, len(self.received)
+            for _ in range(self.max_wait):
+                if len(self.received) != had:
+                    since, had = 0, len(self.received)
+                elif since == quiet:
+                    break
+                since += 1
+                await self.ctx.tick()
+        dropped = len(self.received)
+        self.received.clear()
+        return dropped
 
     async def read(self, n: int, cycles: int | None = None) -> bytes:
         wait = self.max_wait if cycles is None else cycles + n
@@ -108,6 +132,23 @@ class UartPins:
             for bit in (0, *((byte >> i) & 1 for i in range(8)), 1):
                 self.dut.rx.value = bit
                 await Timer(self.bit_ns, "ns")
+
+    async def drain(self, settle: bool = False) -> int:
+        """Drop what was received; with ``settle``, once the ``tx`` pin has been quiet for
+        ``QUIET_BYTES`` byte times (at most ``max_wait_ns``)."""
+        from cocotb.triggers import SimTimeoutError, with_timeout
+        from cocotb.utils import get_sim_time
+        if settle:
+            end = get_sim_time("ns") + self.max_wait_ns
+            while get_sim_time("ns") < end:
+                self.arrived.clear()
+                try:
+                    await with_timeout(self.arrived.wait(), QUIET_BYTES * 10 * self.bit_ns, "ns")
+                except SimTimeoutError:
+                    break
+        dropped = len(self.received)
+        self.received.clear()
+        return dropped
 
     async def read(self, n: int, cycles: int | None = None) -> bytes:
         from cocotb.triggers import SimTimeoutError, with_timeout

@@ -28,7 +28,8 @@ Sequencer states and their cycles (cycle 0 is the first cycle after ``start``):
   event's last op cycle issues the next event's first rows directly (no cycle between) when
   that event is ready, of step t and has live rows, and otherwise returns to FETCH. An event of
   a later step (or the end of the list) ends the step: FETCH, STEP_END, then DRAIN, max over
-  lanes of crossings + 2 cycles;
+  lanes of crossings + 3 cycles: each lane writes its crossings in ascending address order
+  (the walk of its crossing bitmap), the i-th at drain cycle i + 3;
 * DONE, one cycle, after step t_end - 1's drain: input spikes at later steps never arrive.
 
 Trace records, each a tuple starting with its cycle:
@@ -160,14 +161,12 @@ def integrate_pass(lay: EngineLayout, times_in: np.ndarray, weights: np.ndarray,
             e += 1
             direct = True
         depth = max(len(q) for q in crossed)
-        for i in range(depth):                         # DRAIN: write at drain cycle i + 2
-            for lane in range(P):
-                if i < len(crossed[lane]):
-                    addr = crossed[lane][i]
-                    fire[lane, addr] = t
-                    vfire[lane, addr] = pot[lane, addr]
-                    trace.append((cycle + i + 2, "fire", lane, addr, t, int(pot[lane, addr])))
-        cycle += depth + 2
+        for lane in range(P):                          # DRAIN: ascending, i-th at cycle i + 3
+            for i, addr in enumerate(sorted(crossed[lane])):
+                fire[lane, addr] = t
+                vfire[lane, addr] = pot[lane, addr]
+                trace.append((cycle + i + 3, "fire", lane, addr, t, int(pot[lane, addr])))
+        cycle += depth + 3
         trace.append((cycle - 1, "step", t))
     trace.append((cycle, "done"))
     cycle += 1

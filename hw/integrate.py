@@ -6,7 +6,7 @@ The datapath and sequencer of hw/README.md; ``cycles/integrate.py`` predicts its
 Per lane l (maps f = g P + l): weight memory (row G + g), mask memory (one G-bit word per row),
 row-summary memory (one k^2-bit word per channel: bit ky k + kx set when the lane's mask word of
 row (c, ky, kx) is not empty), potential / fire-time / fire-potential memories (g npos + pos)
-and a crossing FIFO. Each lane walks its own rows of an event: the rows its summary marks,
+and a crossing bitmap. Each lane walks its own rows of an event: the rows its summary marks,
 lowest kernel offset first, back to back with its own row pointer, so a row where the lane has
 no live map costs the lane nothing and a lane never waits for another within an event; the
 lanes meet at the event's end. One accumulation is issued per lane per cycle: the lane picks
@@ -16,8 +16,16 @@ are synchronous: an op reads weight and potential in its issue cycle, registers
 them as they arrive in the next, and writes the saturated sum in the cycle after (Y); the op
 just before it writes after its read, so its sum is forwarded when the address is the same,
 and the read port is transparent to the writes of the ops before that. A threshold crossing is
-tested in Y, on the registered old potential and the sum, and enters the lane's FIFO in that
-cycle (for the step's last op: STEP_END, whose depth of the drain counts it).
+tested in Y, on the registered old potential and the sum, and sets the neuron's bit in the
+lane's crossing bitmap in that cycle (for the step's last op: STEP_END, whose depth of the drain
+counts it), and its 32-bit word's bit in a register of the words holding one (``dirty``).
+
+The drain, after each step, writes the fire time and the potential of every neuron that crossed
+during the step: each lane walks its crossing bitmap in ascending address order (find-first-set
+over ``dirty``, then over the word), one neuron a cycle with no cycle between words, zeroing
+each word as it reads it; the lanes end together, the drain taking max over lanes of crossings
++ 3 cycles. The bitmap is ceil(G npos / 32) words in LUT RAM where a FIFO of addresses would
+take G npos words of block RAM (every neuron of a lane may cross in one step).
 
 No memory is cleared between passes. Each lane has two valid bitmaps (32 words a bitmap word):
 one bit per potential word, set by the op that writes it, and one per fire-time / fire-potential
@@ -161,13 +169,14 @@ class IntegrateEngine(wiring.Component):
             pot = mem(f"pot{l}", pb, G * npos)
             fire = mem(f"fire{l}", tb, G * npos)
             vfire = mem(f"vfire{l}", pb, G * npos)
-            fifo = mem(f"fifo{l}", ab, G * npos)
-            # The valid bitmaps are a few words: in LUT RAM, not a block each (memory_libmap
-            # would take a block, its cost model counting the read multiplexers of LUT RAM).
+            # The valid bitmaps and the step's crossings are a few words: in LUT RAM, not a
+            # block each (memory_libmap would take a block, its cost model counting the read
+            # multiplexers of LUT RAM).
             pot_valid = mem(f"pot_valid{l}", VW, lay.valid_words, small_memory(platform))
             fire_valid = mem(f"fire_valid{l}", VW, lay.valid_words, small_memory(platform))
+            crossed = mem(f"crossed{l}", VW, lay.valid_words, small_memory(platform))
             pot_wp, pv_wp, fv_wp = pot.write_port(), pot_valid.write_port(), fire_valid.write_port()
-            fifo_wp = fifo.write_port()
+            cx_wp = crossed.write_port()
             w_wp, m_wp, ra_wp = w.write_port(), mk.write_port(), ra.write_port()
             lanes.append(dict(
                 w_wp=w_wp, w_rd=w.read_port(transparent_for=(w_wp,)),
@@ -182,9 +191,10 @@ class IntegrateEngine(wiring.Component):
                 vfire_now=Signal(pb, name=f"vfire_now{l}"),
                 fire_wp=fire.write_port(), fire_rd=fire.read_port(),
                 vfire_wp=vfire.write_port(), vfire_rd=vfire.read_port(),
-                fifo_wp=fifo_wp, fifo_rd=fifo.read_port(transparent_for=(fifo_wp,)),
+                cx_wp=cx_wp, cx_rd=crossed.read_port(transparent_for=(cx_wp,)),
+                dirty=Signal(lay.valid_words, name=f"dirty{l}"),
                 head=Signal(ab, name=f"head{l}"),
-                rem=Signal(G, name=f"rem{l}"), wptr=Signal(ab + 1, name=f"wptr{l}"),
+                rem=Signal(G, name=f"rem{l}"), n_cross=Signal(ab + 1, name=f"n_cross{l}"),
                 x_valid=Signal(name=f"x_valid{l}"), x_addr=Signal(ab, name=f"x_addr{l}"),
                 d1_valid=Signal(name=f"d1_valid{l}"), d2_valid=Signal(name=f"d2_valid{l}"),
                 d2_addr=Signal(ab, name=f"d2_addr{l}")))
@@ -226,7 +236,7 @@ class IntegrateEngine(wiring.Component):
         e_next = Signal.like(e)
         cur_e = Signal.like(e)              # the event being processed
         ev = Signal(ev_lay)                 # the event being processed (registered)
-        counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN index
+        counter = Signal(ab + 2)            # CLEAR bitmap address, DRAIN cycle
         depth = Signal(ab + 1)              # DRAIN: most crossings in any lane this step
         clearing, in_rows, draining = Signal(), Signal(), Signal()
         take, skip = Signal(), Signal()     # event e's first rows issued / event e has no live row
@@ -309,7 +319,7 @@ class IntegrateEngine(wiring.Component):
         m.d.comb += has_rows.eq(Cat(*(ln["pend_n"] != 0 for ln in lanes)).any())
 
         # Per lane: issue stage (lowest bit of the mask word), exec stage (saturating add,
-        # write back, threshold crossing into the FIFO), drain stages, memory port owners.
+        # write back, threshold crossing into the bitmap), drain stages, memory port owners.
         lane_done, valids = [], []
         for l, ln in enumerate(lanes):
             m.d.comb += enables.masks[l].eq(ln["m_rd"].data)
@@ -369,23 +379,54 @@ class IntegrateEngine(wiring.Component):
             m.d.sync += [y_valid.eq(ln["x_valid"]), y_addr.eq(ln["x_addr"]), y_w.eq(w_now),
                          y_pot.eq(Mux(forward, sat, ln["pot_now"]))]
             # The threshold test, on the old potential and the sum (sat >= threshold is
-            # sum >= threshold: the threshold is at most vmax); the crossing enters the FIFO in
-            # Y (STEP_END for the step's last op: ``most_next`` counts it there).
+            # sum >= threshold: the threshold is at most vmax); the crossing sets its bit in the
+            # lane's crossing bitmap in Y (read-modify-write: the word was read in X through a
+            # port transparent to the write of the op ahead) and its word's bit in ``dirty``
+            # (STEP_END for the step's last op: ``most_next`` counts it there).
             cr = Signal(name=f"cr{l}")
             reached = (sat > self.threshold) if "threshold_strict" in self.faults else (y_sum >= self.threshold)
             m.d.comb += cr.eq(y_valid & (y_pot < self.threshold) & reached)
             ln["cr"] = cr
-            m.d.comb += [ln["fifo_wp"].addr.eq(ln["wptr"]), ln["fifo_wp"].data.eq(y_addr),
-                         ln["fifo_wp"].en.eq(cr),
-                         ln["fifo_rd"].addr.eq(Mux(draining, counter + 1, 0))]
-            # The FIFO is read a cycle ahead into ``head`` (entry 0 in STEP_END, through the
-            # port's transparency to that cycle's crossing), so the drain's addresses come from a
-            # register, not from a block RAM's output (ECP5: 5.8 ns clock to out).
-            m.d.sync += ln["head"].eq(ln["fifo_rd"].data)
+            cx_wp, cx_rd, dirty = ln["cx_wp"], ln["cx_rd"], ln["dirty"]
             with m.If(cr):
-                m.d.sync += ln["wptr"].eq(ln["wptr"] + 1)
+                m.d.sync += [ln["n_cross"].eq(ln["n_cross"] + 1),
+                             dirty.eq(dirty | (Const(1, len(dirty)) << (y_addr >> vsh)))]
 
-            m.d.sync += [ln["d1_valid"].eq(draining & (counter < ln["wptr"])),
+            # The drain walks the crossing bitmap in ascending address order: the lowest dirty
+            # word is read (``pick``) when the word being walked gives its last bit, so the
+            # next word's bits follow with no cycle between; a word is zeroed in the cycle its
+            # bits arrive, and the bitmap is empty again when the drain ends. Each emitted
+            # address is registered into ``head`` (the drain's addresses come from a register,
+            # not from the walk's find-first-set): the lane's i-th crossing is in ``head`` at
+            # DRAIN cycle i + 2 and written (d2) at i + 3.
+            walk_w = Signal(bits(lay.valid_words - 1), name=f"walk_w{l}")   # the word walked
+            walk_rest = Signal(VW, name=f"walk_rest{l}")     # its bits not emitted yet
+            loaded = Signal(name=f"loaded{l}")               # its bits are on cx_rd.data
+            word_now = Signal(VW, name=f"walk_word{l}")
+            pick_w = skip_walk_bit(m, dirty, f"drain_word{l}")
+            m.d.comb += word_now.eq(Mux(loaded, cx_rd.data, walk_rest))
+            bit, rest = skip_walk(m, word_now, f"drain_bit{l}")
+            emit, pick = Signal(name=f"emit{l}"), Signal(name=f"pick{l}")
+            m.d.comb += [emit.eq(draining & (word_now != 0)),
+                         pick.eq(draining & (rest == 0) & (dirty != 0)),
+                         cx_rd.addr.eq(Mux(draining, pick_w, ln["x_addr"] >> vsh))]
+            with m.If(draining):
+                m.d.sync += [loaded.eq(pick), walk_rest.eq(rest)]
+            with m.If(pick):
+                m.d.sync += [walk_w.eq(pick_w),
+                             dirty.eq(dirty & ~(Const(1, len(dirty)) << pick_w))]
+            with m.If(emit):
+                m.d.sync += ln["head"].eq(Cat(bit, walk_w)[:ab])
+            with m.If(clearing):
+                m.d.comb += [cx_wp.addr.eq(counter), cx_wp.data.eq(0), cx_wp.en.eq(1)]
+            with m.Elif(draining):
+                m.d.comb += [cx_wp.addr.eq(walk_w), cx_wp.data.eq(0), cx_wp.en.eq(loaded)]
+            with m.Else():
+                m.d.comb += [cx_wp.addr.eq(y_addr >> vsh),
+                             cx_wp.data.eq(cx_rd.data | (Const(1, VW) << y_addr[:vsh])),
+                             cx_wp.en.eq(cr)]
+
+            m.d.sync += [ln["d1_valid"].eq(emit),
                          ln["d2_valid"].eq(ln["d1_valid"]), ln["d2_addr"].eq(ln["head"])]
             m.d.comb += [self.tr_fire[l].eq(ln["d2_valid"]), self.tr_fire_addr[l].eq(ln["d2_addr"]),
                          self.tr_fire_v[l].eq(ln["pot_now"])]
@@ -415,10 +456,10 @@ class IntegrateEngine(wiring.Component):
                              fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
                              fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*lane_done).all()        # every lane's rows of the event are done
-        # Most crossings in any lane this step, kept as they enter the FIFOs: each lane grows by
+        # Most crossings in any lane this step, kept as they are found: each lane grows by
         # at most one a cycle, so the deepest grows when one of its lanes does.
         most, most_next = Signal.like(depth), Signal.like(depth)
-        m.d.comb += most_next.eq(most + Cat(*(ln["cr"] & (ln["wptr"] == most) for ln in lanes)).any())
+        m.d.comb += most_next.eq(most + Cat(*(ln["cr"] & (ln["n_cross"] == most) for ln in lanes)).any())
         m.d.sync += most.eq(most_next)
 
         # -- the sequencer ------------------------------------------------------------------------------
@@ -427,7 +468,8 @@ class IntegrateEngine(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [self.cycle.eq(0), self.ops.eq(0), self.op_cycles.eq(0),
                                  counter.eq(0), t.eq(0), age.eq(1)]
-                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
+                    m.d.sync += [most.eq(0), *(ln["n_cross"].eq(0) for ln in lanes),
+                                 *(ln["dirty"].eq(0) for ln in lanes)]
                     m.d.comb += e_next.eq(0)        # event 0 is read in the start cycle
                     m.next = "CLEAR"
             with m.State("CLEAR"):
@@ -444,7 +486,7 @@ class IntegrateEngine(wiring.Component):
                 with m.Elif(ready):
                     m.d.comb += take.eq(1)
                     m.next = "ROWS"
-            with m.State("STEP_END"):          # the last op's crossing enters its FIFO (most_next)
+            with m.State("STEP_END"):          # the last op's crossing is counted (most_next)
                 m.d.sync += [counter.eq(0), depth.eq(most_next)]
                 m.next = "DRAIN"
             with m.State("ROWS"):
@@ -459,10 +501,10 @@ class IntegrateEngine(wiring.Component):
             with m.State("DRAIN"):
                 m.d.comb += draining.eq(1)
                 m.d.sync += counter.eq(counter + 1)
-                with m.If(counter == depth + 1):
+                with m.If(counter == depth + 2):
                     m.d.comb += self.tr_step.eq(1)
                     m.d.sync += [t.eq(t + 1), counter.eq(0)]
-                    m.d.sync += [most.eq(0), *(ln["wptr"].eq(0) for ln in lanes)]
+                    m.d.sync += [most.eq(0), *(ln["n_cross"].eq(0) for ln in lanes)]
                     m.d.sync += final.eq(window.last)
                     with m.If(self.step_wait):
                         m.next = "HOLD"

@@ -192,10 +192,27 @@ endmodule
 """
 
 
-def rom_depth(n_words: int) -> int:
-    """The ROM depth for ``n_words`` expected words: a power of two (at least 1024, one more
-    than the words), so that the build changes only when a case outgrows it."""
-    return max(1024, 1 << n_words.bit_length())
+def rom_reader(rom: Path | str | list[int], width: int, depth: int, addr, data):
+    """A ROM of ``depth`` words of ``width`` bits whose word ``addr`` is on ``data`` in the same
+    cycle: the Verilog module ``trace_rom`` reading the ``$readmemh`` file ``rom`` at time zero
+    (new words need no new build), or, for Amaranth's simulator, a memory holding the list
+    ``rom``. Add it as a submodule."""
+    if isinstance(rom, (str, Path)):
+        return Instance("trace_rom", p_WIDTH=width, p_DEPTH=depth, p_ABITS=len(addr),
+                        p_FILE=str(Path(rom).resolve()), i_addr=addr, o_data=data)
+    if len(rom) > depth:
+        raise ValueError(f"{len(rom)} words do not fit a ROM of {depth}")
+    m = Module()
+    m.submodules.words = words = memory.Memory(shape=unsigned(width), depth=depth, init=list(rom))
+    rd = words.read_port(domain="comb")
+    m.d.comb += [rd.addr.eq(addr), data.eq(rd.data)]
+    return m
+
+
+def rom_depth(n_words: int, least: int = 1024) -> int:
+    """The ROM depth for ``n_words`` expected words: a power of two (at least ``least``, one
+    more than the words), so that the build changes only when a case outgrows it."""
+    return max(least, 1 << n_words.bit_length())
 
 
 def write_rom(path: Path | str, words: list[int]) -> Path:
@@ -239,15 +256,7 @@ class TraceCheck(wiring.Component):
         base = Signal.like(self.chk_base)
         m.d.port += base.eq(self.chk_base)
         record, expected, index = _record(self.fmt, block), Signal(w), self.cap_index
-        if isinstance(self.rom, (str, Path)):
-            m.submodules.rom = Instance(
-                "trace_rom", p_WIDTH=w, p_DEPTH=self.depth, p_ABITS=len(index),
-                p_FILE=str(Path(self.rom).resolve()), i_addr=index, o_data=expected)
-        else:
-            m.submodules.rom = rom = memory.Memory(shape=unsigned(w), depth=self.depth,
-                                                   init=list(self.rom))
-            rd = rom.read_port(domain="comb")
-            m.d.comb += [rd.addr.eq(index), expected.eq(rd.data)]
+        m.submodules.rom = rom_reader(self.rom, w, self.depth, index, expected)
         with m.If(getattr(block, self._start)):
             m.d.sync += [index.eq(base), self.cap_fail.eq(0)]
         with m.Elif(self.fmt.valid(block)):
@@ -295,17 +304,20 @@ class _Deadline:
         return int((get_sim_time("ns") - self.start) // self.period_ns)
 
 
-def place_in_waves(d, fmt: TraceFormat, word: int, period_ns: float) -> None:
+def place_in_waves(d, fmt: TraceFormat, word: int, period_ns: float,
+                   now_ns: float | None = None) -> None:
     """Stamp the divergence ``d`` with the simulation time of its cycle, for the waves.
 
     Called at the clock edge that stored ``word`` (a capture slot, or ``TraceCheck``'s differing
     word): the record was on the block's ports during the cycle before that edge, which began
     one period earlier. The block's ``cycle`` counts every cycle of a command, so any other
     cycle of the same command lies a whole number of periods away."""
-    from cocotb.utils import get_sim_time
+    if now_ns is None:                  # (``now_ns``: that edge's time, taken by cocotb)
+        from cocotb.utils import get_sim_time
+        now_ns = get_sim_time("ns")
     at, w = fmt.offsets()["cycle"]
     stamp = word >> at & ((1 << w) - 1)
-    d.sim_time_ns = get_sim_time("ns") - period_ns * (1 + stamp - d.cycle)
+    d.sim_time_ns = now_ns - period_ns * (1 + stamp - d.cycle)
 
 
 async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
@@ -367,13 +379,24 @@ async def check_pass(dut, fmt: TraceFormat, expected: list[tuple], context: dict
             return len(expected), words[-1] >> at & ((1 << w) - 1)
 
 
+def trace_word_divergence(fmt: TraceFormat, words: list[int], i: int, seen: int, context: dict):
+    """The divergence of a ``TraceCheck`` whose word ``i`` of ``words`` differed, ``seen``
+    instead, or None if their records compare equal."""
+    from sim.compare import first_trace_divergence
+    # The records of the words before it are the expected ones (they compared equal).
+    d = first_trace_divergence(fmt.unpack(words[:i + 1]), fmt.unpack(words[:i] + [seen]), context)
+    if d is not None:        # one word is compared, not the rest of the trace
+        d.expected, d.seen = (f"no further record in cycle {d.cycle}"
+                              if r == "end of trace" else r for r in (d.expected, d.seen))
+    return d
+
+
 async def _check_in_sim(dut, fmt: TraceFormat, expected: list[tuple], context: dict,
                         words: list[int], deadline: _Deadline, command: str) -> tuple[int, int]:
     """``check_pass`` on a ``TraceCheck`` top: sleep until the design reports a difference or the
     pass's last record, then read one word (the differing one) or the word count."""
     from cocotb.triggers import First, ReadOnly
 
-    from sim.compare import first_trace_divergence
     from sim.stall import StallError
     last = int(dut.cap_last.value)
     base = int(dut.chk_base.value)
@@ -386,12 +409,8 @@ async def _check_in_sim(dut, fmt: TraceFormat, expected: list[tuple], context: d
         if int(dut.cap_fail.value):
             i = int(dut.cap_seen_at.value) - base
             seen = int(dut.cap_seen.value)
-            # The records of the words before it are the expected ones (they compared equal).
-            d = first_trace_divergence(fmt.unpack(words[:i + 1]), fmt.unpack(words[:i] + [seen]),
-                                       context)
-            if d is not None:        # one word is compared, not the rest of the trace
-                d.expected, d.seen = (f"no further record in cycle {d.cycle}"
-                                      if r == "end of trace" else r for r in (d.expected, d.seen))
+            d = trace_word_divergence(fmt, words, i, seen, context)
+            if d is not None:
                 place_in_waves(d, fmt, seen, deadline.period_ns)   # cap_fail rose at this edge
             raise AssertionError(str(d) if d else f"trace word {i} differs but its records "
                                  f"compare equal [{context}]")

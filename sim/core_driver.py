@@ -161,6 +161,16 @@ async def read_lanes(bus, lay: EngineLayout, mem: int, n: int) -> np.ndarray:
                     dtype=np.int64)
 
 
+async def read_winners(bus) -> list[tuple[int, int, int, int]]:
+    """The winners of the last learn command: (map, row, column, step) each."""
+    winners = []
+    for i in range(bus.get("n_winners")):
+        bus.set("win_idx", i)
+        await bus.read_tick()
+        winners.append(tuple(bus.get(n) for n in ("win_f", "win_y", "win_x", "win_t")))
+    return winners
+
+
 async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
     """Every memory the model predicts: neurons, synapses, live rows, winners, output events."""
     n = lay.groups * lay.npos
@@ -171,12 +181,7 @@ async def read_state(bus, lay: EngineLayout, n_out: int | None = None) -> dict:
            "masks": await read_lanes(bus, lay, hc.MEM_MASKS, lay.rows),
            "row_any": await read_lanes(bus, lay, hc.MEM_ROW_ANY, lay.channels),
            "map_rows": np.array(await read_mem(bus, hc.MEM_MAP_ROWS, 0, lay.maps * lay.map_words))}
-    winners = []
-    for i in range(bus.get("n_winners")):
-        bus.set("win_idx", i)
-        await bus.read_tick()
-        winners.append(tuple(bus.get(n) for n in ("win_f", "win_y", "win_x", "win_t")))
-    out["winners"] = winners
+    out["winners"] = await read_winners(bus)
     if n_out is not None:
         out["out_events"] = await read_mem(bus, hc.MEM_OUT_EVENTS, 0, n_out)
     return out
@@ -239,6 +244,47 @@ def expected_state(lay: EngineLayout, lc, pred) -> dict:
         nxt = PoolLayout.from_config(lay, lc).next_format()
         out["out_events"] = [pack_event(nxt, *e) for e in pred.events]
     return out
+
+
+# The memories of ``expected_state`` and ``read_state``: their codes, and whether per lane.
+STATE_MEMORIES = {"potentials": (hc.MEM_POTENTIALS, True), "fire": (hc.MEM_FIRE, True),
+                  "v_fire": (hc.MEM_VFIRE, True), "weights": (hc.MEM_WEIGHTS, True),
+                  "masks": (hc.MEM_MASKS, True), "row_any": (hc.MEM_ROW_ANY, True),
+                  "map_rows": (hc.MEM_MAP_ROWS, False), "out_events": (hc.MEM_OUT_EVENTS, False)}
+MEMORY_NAMES = {code: name for name, (code, _) in STATE_MEMORIES.items()}
+
+
+def script_step(script, context: dict, lay: EngineLayout, lc, step: dict, pred, threshold: int,
+                enabled, window: int, read_back: bool = True) -> None:
+    """One step of ``sim.cosim.run_core`` as ``sim.host_script.Script`` words: the image's and
+    the policy registers' writes, the registers, the command, then its counters, output event
+    count, winners and (``read_back``) every memory ``expected_state`` predicts, compared."""
+    script.part(context)
+    writes, n_events = image_words(lay, step["times_in"], step["cmd"] != "infer")
+    for mem, lane, words in writes + policy_words(lay, enabled, window):
+        script.write(mem, lane, words)
+    learning = step.get("learning", LearningParams())
+    for name, value in {"threshold": threshold, "n_events": n_events,
+                        **learning.registers()}.items():
+        script.set(name, value)
+    cmd = {"infer": hc.CMD_INFER, "learn": hc.CMD_LEARN, "sweep": hc.CMD_SWEEP}[step["cmd"]]
+    script.run(cmd, f"layer core {COMMAND_NAMES[cmd]}", pred.cycles)
+    for name in hc.COUNTERS:
+        script.port(name, pred.counters[name])
+    state = expected_state(lay, lc, pred)
+    if "out_events" in state:
+        script.port("n_out", len(state["out_events"]))
+    if "winners" in state:
+        script.port("n_winners", len(state["winners"]))
+        for k, w in enumerate(state["winners"]):
+            script.winner(k, *w)
+    for name, value in state.items():
+        if name == "winners" or not read_back:
+            continue
+        mem, per_lane = STATE_MEMORIES[name]
+        lanes = np.atleast_2d(np.asarray(value, dtype=np.int64)) if per_lane else [list(value)]
+        for lane, words in enumerate(lanes):
+            script.read(mem, lane, [int(v) for v in words])
 
 
 def state_divergence(expected: dict, seen: dict, context: dict):

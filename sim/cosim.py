@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from amaranth.lib.wiring import In
 
 from hw.integrate import IntegrateEngine
 from hw.stdp_unit import StdpUnit
@@ -32,8 +33,10 @@ from cycles.learning import LearningParams
 from cycles.integrate import integrate_pass, policy_registers
 from cycles.stdp_unit import stdp_pass
 from sim import runner
-from sim.capture import TRACE_ROM_VERILOG, TraceCapture, TraceCheck, rom_depth, write_rom
+from sim.capture import TRACE_ROM_VERILOG, TraceCheck, rom_depth, write_rom
 from sim.engine_driver import EngineTrace
+from sim.stall import cycle_limit
+from sim.verilog_out import design_key
 
 MEMORIES = ("potentials", "fire", "v_fire")
 
@@ -137,12 +140,6 @@ def load_stdp_case(path: str | Path) -> dict:
 
 _RUNS = itertools.count()
 
-def _layer_config(lc) -> dict:
-    return {"winners": lc.winners, "inhibition_radius": lc.inhibition_radius,
-            "pointwise_inhibition": lc.pointwise_inhibition,
-            "pool": {"size": lc.pool.size, "stride": lc.pool.stride}}
-
-
 def layer_config(d: dict):
     """The parts of a layer's config the core and its trace use, rebuilt from a case file."""
     from types import SimpleNamespace
@@ -157,77 +154,127 @@ def stdp_args(step: dict) -> dict:
 
 def run_core(lay: EngineLayout, formats, lc, steps: list[dict], weights, active, threshold,
              context: dict, sim: str | None = None, waves: bool | None = None,
-             faults=frozenset(), tag: str = "", alter=None) -> dict:
+             faults=frozenset(), tag: str = "", alter=None, memories: str = "each") -> dict:
     """Co-simulate a sequence of commands on one layer core (hw/core.py), loaded once.
 
     ``steps``: dicts with ``cmd`` (infer, learn, sweep), ``times_in`` (C, S, S) and, for learn
     and sweep, ``learning`` (``cycles.learning.LearningParams``); optionally ``enabled`` (the
     map enables, (F,) bools) and ``window`` (the window end), written into the core's policy
-    registers before the command (default: all maps on, T). Each command is predicted
-    on the synapses its predecessors left; its trace is compared as the capture fills, then its
-    counters and every memory it changed (sim/cocotb_core.py). Returns what was compared.
+    registers before the command (default: all maps on, T). Each command is predicted on the
+    synapses its predecessors left. The whole run is one script played inside the simulation
+    (sim/host_script.py): the synapses' writes, then per step its image and policy registers,
+    its configuration registers, the command (bounded by ``sim.stall.cycle_limit`` of its
+    predicted cycles) with its trace compared record by record as it is made (the expected
+    words in the design's ROM: ``sim.capture.TraceCheck``), its counters, output event count
+    and winners, and every memory it changed read back word by word (``memories="each"``; with
+    ``"sampled"`` after the first step of each kind -- command, map enables and window -- and
+    after the last: the trace, counters and winners of every step are still compared, and
+    reading the memories back is most of a short command's cycles). The first difference
+    raises AssertionError naming it (cycle and record, or memory, lane and address, expected
+    and seen) and the context; a stall names the command, the cycles waited and expected.
+    Returns what was compared, with the wall and CPU seconds of the simulated run (``seconds``,
+    ``cpu_seconds``: the script from its start to its end, in the simulator's process).
     With waves on, they go to ``sim.runner.waves_dir_for(context, sim)``, a folder named after
     the run's config, layer, variant and images.
     ``alter(step, trace)`` may change a step's expected trace before it is written (to show
     that a difference is caught)."""
     from hw.core import LayerCore
     from cycles.core import core_command
-    from sim.core_driver import CoreTrace, expected_state, split_state
+    from sim import core_driver as cd
+    from sim.host_script import HostScript, Script
     sim = runner.default_sim(sim)
-    fmt = CoreTrace(lay, formats, lc)
+    fmt = cd.CoreTrace(lay, formats, lc)
+    core = LayerCore(lay, formats, lc, faults)
+    script = Script(core)
+    script.part(dict(context, simulator=sim, loading="synapses"))
+    for mem, lane, words in cd.synapse_words(lay, weights, active):
+        script.write(mem, lane, words)
     w, a = np.asarray(weights), np.asarray(active)
-    meta, times, npz = [], [], {}
+    if memories not in ("each", "sampled"):
+        raise ValueError(f"memories={memories!r}: 'each' or 'sampled'")
+    meta, trace_words, kinds = [], [], set()
     for i, st in enumerate(steps):
         enabled, window = policy_registers(lay, st.get("enabled"), st.get("window"))
         pred = core_command(st["cmd"], lay, formats, lc, st["times_in"], w, a, threshold,
                             **stdp_args(st), enabled=enabled, window=window)
         if pred.weights is not None:
             w, a = pred.weights, pred.active
-        state, arrays = split_state(expected_state(lay, lc, pred), i)
+        ctx = dict(context, simulator=sim, step=i, command=st["cmd"])
+        kind = (st["cmd"], tuple(enabled), window)
+        read_back = memories == "each" or kind not in kinds or i == len(steps) - 1
+        kinds.add(kind)
+        cd.script_step(script, ctx, lay, lc, st, pred, threshold, enabled, window, read_back)
         trace = alter(i, list(pred.trace)) if alter else pred.trace
-        meta.append({"cmd": st["cmd"], "trace": trace, "words": fmt.pack(trace),
-                     "counters": pred.counters, "cycles": pred.cycles,
-                     "context": dict(context, simulator=sim, step=i, command=st["cmd"]),
-                     "learning": st.get("learning", LearningParams()).registers(),
-                     "policy": {"enabled": [bool(v) for v in enabled], "window": window},
-                     **state})
-        npz.update(arrays)
-        times.append(np.asarray(st["times_in"]))
-    # The weight width is a generator parameter too: a core of another width is another build.
+        words = fmt.pack(trace)
+        meta.append({"trace": trace, "words": words, "trace_at": len(trace_words),
+                     "counters": pred.counters, "cycles": pred.cycles, "context": ctx})
+        trace_words += words
+    script.end()
+    # The expected trace and the script in ROMs read from files at time zero: a new case needs
+    # no new build while it fits the ROMs (sim.capture.rom_depth; ROMS_LEAST words at least,
+    # so the cases of one design -- tests, replays -- share a build).
     name = (f"core{tag}-{lay.maps}x{lay.channels}x{lay.kernel}x{lay.side_in}-p{lay.lanes}"
-            f"-w{lay.weight_bits}"
+            f"-w{lay.weight_bits}"          # the weight width is a generator parameter too
             + ("-" + "-".join(sorted(faults)) if faults else "") + f"-{sim}"
             + ("-waves" if runner.waves_on(waves) else ""))      # tracing is a build option
+    build_dir = runner.BUILD / name
+    trace_rom = write_rom(build_dir / "expected_trace.hex", trace_words)
+    script_rom = write_rom(build_dir / "host_script.hex", script.words)
+    rom_v = runner.write_if_changed(build_dir / "trace_rom.v", TRACE_ROM_VERILOG)
+    top = TraceCheck(HostScript(core, script_rom, rom_depth(len(script.words), ROMS_LEAST)), fmt,
+                     trace_rom, rom_depth(len(trace_words), ROMS_LEAST))
     # The build is shared by every run of this design; the case belongs to this run only.
-    case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}"
+    case = runner.BUILD / "cases" / f"{name}-{os.getpid()}-{next(_RUNS)}.json"
     case.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(case.with_suffix(".npz"), weights=weights, active=active, times=np.stack(times), **npz)
-    case.with_suffix(".json").write_text(json.dumps({
-        "layout": dataclasses.asdict(lay), "formats": dataclasses.asdict(formats),
-        "layer": _layer_config(lc), "threshold": int(threshold), "steps": meta}))
-    runner.run(TraceCapture(LayerCore(lay, formats, lc, faults), fmt), "layer_core",
-               "sim.cocotb_core", sim=sim, waves=waves, build_dir=runner.BUILD / name,
-               extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"},
-               waves_dir=runner.waves_dir_for(context, sim))
+    limit = len(script.words) + sum(cycle_limit(m["cycles"]) for m in meta) + 64
+    inputs = [n for n, mb in top.signature.members.items() if mb.flow == In and n not in ("clk",)]
+    case.write_text(json.dumps({"limit": limit, "period_ns": CLOCK_NS, "inputs": inputs}))
+    # The Verilog of this design, converted once (seconds) and reused while nothing it is
+    # generated from changes.
+    key = design_key(repr((dataclasses.asdict(lay), dataclasses.asdict(formats), repr(lc),
+                           sorted(faults), top.rom, top.depth, top.block.rom, top.block.depth,
+                           runner.waves_on(waves))))
+    result = runner.run(top, "layer_core", "sim.cocotb_core", sim=sim, waves=waves,
+                        build_dir=build_dir, clock=("clk", CLOCK_NS), verilog_sources=[rom_v],
+                        design_key=key,
+                        extra_env={"CORE_CASE": str(case), "COCOTB_LOG_LEVEL": "WARNING"},
+                        waves_dir=runner.waves_dir_for(context, sim))
     seen = json.loads(Path(str(case) + ".seen.json").read_text())
+    problem = _core_problem(seen, script, fmt, meta, len(trace_words))
+    if problem:
+        where = f"\n  waves: {result.waves}" if result.waves else ""
+        raise AssertionError(problem + where)
     return {"simulator": sim, "steps": len(steps),
             "trace_events": sum(len(m["trace"]) for m in meta),
             "cycles": [m["cycles"] for m in meta], "counters": [m["counters"] for m in meta],
-            "weights": w, "active": a, "seen": seen}
+            "weights": w, "active": a, "seconds": seen["seconds"],
+            "cpu_seconds": seen["cpu_seconds"],
+            "seen": [{"counters": m["counters"], "trace_events": len(m["trace"])} for m in meta]}
 
 
-def load_core_case(path: str | Path) -> dict:
-    from model.fixedpoint import Formats
-    from sim.core_driver import join_state
-    path = Path(path)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    meta["layout"] = EngineLayout(**meta["layout"])
-    meta["formats"] = Formats(**meta["formats"])
-    meta["layer"] = layer_config(meta["layer"])
-    with np.load(path.with_suffix(".npz")) as z:
-        arrays = {k: z[k] for k in z.files}
-    for i, st in enumerate(meta["steps"]):
-        st["trace"] = [tuple(r) for r in st["trace"]]
-        st["state"] = join_state(st, arrays, i)
-    meta.update(weights=arrays["weights"], active=arrays["active"], times=arrays["times"])
-    return meta
+CLOCK_NS = 10
+ROMS_LEAST = 1 << 16
+
+
+def _core_problem(seen: dict, script, fmt, meta: list[dict], n_words: int) -> str | None:
+    """What ``sim/cocotb_core.py`` saw, as the message of the first difference, or None."""
+    from sim.capture import place_in_waves, trace_word_divergence
+    from sim.core_driver import MEMORY_NAMES
+    if seen["cap_fail"]:
+        at = seen["cap_seen_at"]
+        m = next(m for m in reversed(meta) if m["trace_at"] <= at)
+        d = trace_word_divergence(fmt, m["words"], at - m["trace_at"], seen["cap_seen"],
+                                  m["context"])
+        if d is None:
+            return f"trace word {at} differs but its records compare equal [{m['context']}]"
+        place_in_waves(d, fmt, seen["cap_seen"], CLOCK_NS, now_ns=seen["sim_time_ns"])
+        return str(d)
+    if seen["scr_fail"]:
+        return script.explain(seen["scr_fail_at"], seen["scr_seen"], MEMORY_NAMES)
+    if seen["timed_out"]:
+        return (f"the co-simulation's script did not end within {seen['limit']} cycles, its "
+                f"commands' limits included [{meta[0]['context'] if meta else ''}]")
+    if seen["cap_index"] != n_words:
+        return (f"the commands made {seen['cap_index']} trace records' words, the cycle model "
+                f"{n_words} [{meta[-1]['context']}]")
+    return None

@@ -11,8 +11,10 @@ connection mask (the threshold rule's state), the pruning check and its threshol
 registers (maps off, a window end). The core generated for it runs, loaded once, a sequence of
 commands on ``images`` random inputs -- learn, infer, sweep, then learn and infer with maps off
 and a shorter window -- and ``sim.cosim.run_core`` compares every trace event (cycle and
-value), the counters and every memory with the cycle models (cycles/core.py), stopping at the
-first difference. A failure prints the configuration and the seed that reproduces it; the
+value), the counters and winners of every command, and every memory after the first command of
+each kind and after the last (``memories="sampled"``), with the cycle models (cycles/core.py),
+stopping at the first difference; the whole configuration runs as one script inside the
+simulation (sim/host_script.py). A failure prints the configuration and the seed that reproduces it; the
 report, ``build/reports/regress.json``, holds ``configurations``, ``events`` (trace events
 compared), ``cycles``, ``mismatches`` (failed configurations, each with its seed and message),
 ``seconds``, ``seed`` and ``simulator``. The configurations are independent tasks on a Dask
@@ -167,7 +169,8 @@ def run_one(d: Draw, images: int, sim: str) -> dict:
     s = stimulus(d, images)
     ctx = {"regress_seed": d.seed}
     rep = cosim.run_core(d.layout(), d.formats(), d.layer(), steps(d, s["times"]), s["weights"],
-                         s["active"], d.threshold, ctx, sim=sim, tag=f"-rg{d.seed:08x}")
+                         s["active"], d.threshold, ctx, sim=sim, tag=f"-rg{d.seed:08x}",
+                         memories="sampled")
     if [x["counters"] for x in rep["seen"]] != rep["counters"]:
         raise AssertionError("counters differ: " + repr([x["counters"] for x in rep["seen"]]))
     return {"events": rep["trace_events"], "cycles": sum(rep["cycles"])}

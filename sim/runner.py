@@ -240,7 +240,8 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
         testcase: str | Sequence[str] | None = None, seed: int | None = None,
         timescale: tuple[str, str] = TIMESCALE, build_args: Sequence[str] = (),
         clock: tuple[str, float] | None = None, verilog_sources: Sequence[Path | str] = (),
-        waves_dir: Path | str | None = None, verbose: bool = False) -> Result:
+        waves_dir: Path | str | None = None, verbose: bool = False,
+        design_key: str | None = None) -> Result:
     """Build ``top`` and run the cocotb tests of ``test_module`` against it; return a ``Result``.
 
     ``top`` is an Amaranth component (written as Verilog module ``toplevel``) or the path(s) of
@@ -248,6 +249,8 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     (e.g. parameters of the test). ``parameters`` are Verilog parameters of the top module.
     ``testcase`` selects cocotb tests by name, ``seed`` fixes ``cocotb.RANDOM_SEED``.
     ``waves_dir``: with waves on, the folder this run's waves go to (the simulation runs there).
+    ``design_key`` (``sim.verilog_out.design_key``): the Verilog of a previous run with the same
+    key is reused without converting ``top`` again.
 
     Raises ``AssertionError`` naming the failing cocotb tests (or when none ran),
     ``ToolMissing`` when the simulator is not installed, ``BuildFailed`` when it cannot compile
@@ -267,10 +270,10 @@ def run(top, toplevel: str, test_module: str | Sequence[str], sim: str | None = 
     elif isinstance(top, Sequence):
         sources = [Path(p).resolve() for p in top]
     elif clock is None:
-        sources = [verilog(top, toplevel, build_dir, kick_comb=(sim == "icarus"))]
+        sources = [verilog(top, toplevel, build_dir, kick_comb=(sim == "icarus"), key=design_key)]
     else:
         inner = f"{toplevel}_dut"
-        core = verilog(top, inner, build_dir, kick_comb=(sim == "icarus"))
+        core = verilog(top, inner, build_dir, kick_comb=(sim == "icarus"), key=design_key)
         sources = [core, write_if_changed(build_dir / f"{toplevel}.v", clocked_top(
             core.read_text(), inner, toplevel, clock[0], clock[1]))]
     sources += [Path(p).resolve() for p in verilog_sources]   # modules the design instantiates

@@ -9,8 +9,12 @@ and the test-bench top that generates its clock.
   output toggled by the simulation itself.
 """
 
+import hashlib
 import re
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR_PACKAGES = ("hw", "cycles", "model", "sim")    # whatever a simulated design comes from
 
 _AUTO_REG = re.compile(r"^(\s*)reg (\\_?\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +(= 0;)$",
                        re.M)
@@ -36,20 +40,45 @@ def _private_temporaries(text: str) -> str:
     return text.replace("\\$", "\\_$")
 
 
-def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False) -> Path:
+def design_key(params: str) -> str:
+    """A digest of ``params`` (the text of everything a design is generated from: its
+    parameters' reprs) with the Amaranth version and the source of ``GENERATOR_PACKAGES``: the
+    same key, the same Verilog."""
+    import amaranth
+    h = hashlib.sha256(f"{amaranth.__version__}\0{params}".encode())
+    for package in GENERATOR_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            h.update(b"\0" + path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def verilog(component, name: str, build_dir: Path | str, kick_comb: bool = False,
+            key: str | None = None) -> Path:
     """Write ``component`` as Verilog module ``name`` to ``build_dir/name.v`` and return the path.
 
     The file is only rewritten when its text changes, so the simulators' up-to-date checks
     (file times) keep their builds. ``kick_comb`` (for Icarus): see ``_kick_comb_blocks``.
+    ``key`` (``design_key``): when ``build_dir/name.key`` holds it, the Verilog there is the
+    design's and the conversion (seconds for a layer core) is skipped.
     """
     from amaranth.back import verilog as amaranth_verilog
+    build_dir = Path(build_dir)
+    path, stamp = build_dir / f"{name}.v", build_dir / f"{name}.key"
+    if key is not None:
+        key = f"{key}-kick{int(kick_comb)}"
+        if path.is_file() and stamp.is_file() and stamp.read_text() == key:
+            return path
 
     text = _private_temporaries(amaranth_verilog.convert(component, name=name))
     if kick_comb:
         text = _kick_comb_blocks(text)
-    build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    return write_if_changed(build_dir / f"{name}.v", text)
+    write_if_changed(path, text)
+    if key is not None:
+        write_if_changed(stamp, key)
+    else:
+        stamp.unlink(missing_ok=True)
+    return path
 
 
 def write_if_changed(path: Path, text: str) -> Path:

@@ -72,6 +72,17 @@ def test_count_names_the_largest_memories():
     assert c.blocks == 5 and c.largest() == [("big", 4), ("small", 1)]
 
 
+def test_a_memory_kept_per_lane_is_named_once_with_all_its_blocks():
+    """Ten lanes' potentials of 3 blocks each rank as one 30-block entry, above a 5-block
+    memory; numbers that are not a run of copies stay separate names."""
+    lanes = [MemorySpec(f"engine.pot{l}", 18, 2352, ONE_READ, 1) for l in range(10)]
+    c = blocks.count(lanes + [MemorySpec("stdp.map_rows", 32, 2400, ONE_READ, 1),
+                              MemorySpec("a.x1", 18, 4096, ONE_READ, 1),
+                              MemorySpec("a.x3", 18, 2048, ONE_READ, 1)], "ecp5")
+    assert c.largest(10) == [("engine.pot{0..9}", 30), ("stdp.map_rows", 5), ("a.x1", 4), ("a.x3", 2)]
+    assert c.largest(2) == [("engine.pot{0..9}", 30), ("stdp.map_rows", 5)]
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("family", ["ecp5", "xc7", "ice40"])
 def test_prediction_is_what_yosys_maps_on_the_tiny_core(family, tmp_path):

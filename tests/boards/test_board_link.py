@@ -232,12 +232,15 @@ def test_host_refuses_garbled_reply_and_other_bitstream(tiny_cfg):
         def __init__(self, inner):
             self.inner = inner
 
+        async def drain(self, settle=False):
+            return await self.inner.drain(settle)
+
         async def write(self, data):
             await self.inner.write(data)
 
         async def read(self, n):
             data = bytearray(await self.inner.read(n))
-            data[0] ^= 0x10 if n == 1 else 0     # the checksum byte flipped
+            data[0] ^= 0x10 if n == p.IDENTIFY_BYTES else 0     # a body byte flipped
             return bytes(data)
 
     async def bench(board, ctx, link):
@@ -245,7 +248,7 @@ def test_host_refuses_garbled_reply_and_other_bitstream(tiny_cfg):
         with pytest.raises(BitstreamMismatch, match="digest"):
             await other.check()
         garbled = Board(Garble(board.transport), tiny_cfg, LANES)
-        with pytest.raises(ReplyError, match="checksum"):
+        with pytest.raises(ReplyError, match="CRC wrong"):
             await garbled.identify()
         return True
 
@@ -292,6 +295,9 @@ def test_blocking_driver_and_cli_errors(tiny_cfg, capsys):
         def __init__(self, reply):
             self.reply, self.sent = bytearray(reply), b""
 
+        async def drain(self, settle=False):
+            return 0
+
         async def write(self, data):
             self.sent += data
 
@@ -302,7 +308,7 @@ def test_blocking_driver_and_cli_errors(tiny_cfg, capsys):
     probe = Board(None, tiny_cfg, LANES)
     body = p.MAGIC + bytes([p.VERSION, 2]) + probe.digest.to_bytes(4, "little")
     head = bytes([p.OK, p.OP_IDENTIFY]) + body
-    transport = Canned(head + bytes([p.checksum(head)]))
+    transport = Canned(head + p.crc(head))
     ident = blocking(Board(transport, tiny_cfg, LANES)).check()
     assert ident["digest"] == probe.digest and transport.sent == encode(p.OP_IDENTIFY, layer=0)
 

@@ -1,14 +1,17 @@
 """A refused request changes nothing (boards/link.py, boards/protocol.py), in Amaranth's simulator
 on the board top's link (``simulate_link``).
 
-Hypothesis draws good requests and damages them -- a bit flipped, the frame cut short, an
+Hypothesis draws good requests and damages them -- a bit flipped, two bytes changed by amounts
+that cancel (which a sum of the bytes misses: the CRC does not), the frame cut short, an
 unknown opcode, a field out of range -- and after each damaged frame: the error reply names the
 damage, no write or start reached any core (``Watch``, every cycle), the configuration registers
 and the addressed memory words are as they were, and the undamaged request then works; at the end
 every host-writable memory reads back as the good requests left it. Then the cases hypothesis may
 not draw: a WRITE whose checksum is wrong or that stops in its words writes no word, a WRITE
 larger than the link's buffer is refused whole, and requests while a command runs are refused
-BUSY without effect. Last, the host driver's timeout names the request, the bytes and the bound.
+BUSY without effect. Last, the host driver's timeout names the request, the bytes and the bound,
+and a reply that comes after the host gave up on it is not read as the next request's; and the
+CRC's software model catches every error of up to three bits in a frame of the largest size.
 """
 import socket
 
@@ -164,11 +167,19 @@ def damaged_requests(draw):
     """(error expected, the damaged frame, the good request)."""
     op, fields, words = good = draw(good_requests())
     frame = frame_of(op, fields, words)
-    damage = draw(st.sampled_from(["flip", "cut", "opcode", "field"]))
-    if damage == "flip":                        # the length unchanged: only the sum tells
-        at = draw(st.sampled_from(sorted(set(range(len(frame))) - _length_bytes(op))))
+    damage = draw(st.sampled_from(["flip", "cancel", "cut", "opcode", "field"]))
+    same_length = sorted(set(range(len(frame))) - _length_bytes(op))
+    if damage == "flip":                        # the length unchanged: only the CRC tells
+        at = draw(st.sampled_from(same_length))
         bad = bytearray(frame)
         bad[at] ^= 1 << draw(st.integers(0, 7))
+        return "CHECKSUM", bytes(bad), good
+    if damage == "cancel":                      # the bytes' sum unchanged too
+        i, j = draw(st.lists(st.sampled_from(same_length), min_size=2, max_size=2, unique=True))
+        d = draw(st.integers(1, 255))
+        bad = bytearray(frame)
+        bad[i], bad[j] = (bad[i] + d) & 0xFF, (bad[j] - d) & 0xFF
+        assert sum(bad) % 256 == sum(frame) % 256
         return "CHECKSUM", bytes(bad), good
     if damage == "cut":
         return "TIMEOUT", frame[:draw(st.integers(1, len(frame) - 1))], good
@@ -308,15 +319,20 @@ def test_requests_while_a_command_runs_are_refused_without_effect(tiny_cfg):
 
 def test_a_reply_that_does_not_come_names_the_request_bytes_and_seconds(tiny_cfg):
     """A board that answers two bytes of an IDENTIFY and falls silent: ReplyTimeout naming
-    IDENTIFY, 2 of 13 bytes and the transport's 0.2 s, after about that long."""
+    IDENTIFY, 2 of 14 bytes and the transport's 0.2 s, after about that long."""
+    import threading
     import time
 
     from boards.bridge import SocketTransport
     from boards.host import blocking
     host, board_end = socket.socketpair()
+
+    def answer_in_part():                       # once the request is in
+        board_end.recv(64)
+        board_end.sendall(bytes([p.OK, p.OP_IDENTIFY]))
     try:
         board = blocking(Board(SocketTransport(host, timeout=0.2), tiny_cfg, LANES))
-        board_end.sendall(bytes([p.OK, p.OP_IDENTIFY]))
+        threading.Thread(target=answer_in_part, daemon=True).start()
         t0 = time.monotonic()
         with pytest.raises(ReplyTimeout) as exc:
             board.identify()
@@ -325,7 +341,58 @@ def test_a_reply_that_does_not_come_names_the_request_bytes_and_seconds(tiny_cfg
         host.close()
         board_end.close()
     assert 0.2 <= waited < 5
-    assert (exc.value.received, exc.value.expected) == (2, 3 + p.IDENTIFY_BYTES)
+    expected = 2 + p.IDENTIFY_BYTES + p.CRC_BYTES
+    assert (exc.value.received, exc.value.expected) == (2, expected)
     message = str(exc.value)
-    assert "IDENTIFY" in message and f"2 of {3 + p.IDENTIFY_BYTES} bytes" in message
+    assert "IDENTIFY" in message and f"2 of {expected} bytes" in message
     assert "0.2 s" in message and isinstance(exc.value, TimeoutError)
+
+
+def test_a_late_reply_is_not_read_as_the_next_ones(tiny_cfg):
+    """A READ given up on (the transport's bound shorter than its reply takes) whose reply then
+    comes: the next READ, of other words, gets its own words -- the host drops the late bytes
+    before it, once the line is quiet. Without that (the drain switched off) the same bench
+    reads the late reply, the first READ's words with a good CRC, as the second READ's."""
+    spec = MAPS[0][hc.MEM_WEIGHTS]
+    words = [(37 * i + 11) % (1 << spec.width) for i in range(8)]
+
+    async def no_drain(settle=False):
+        return 0
+
+    async def bench(board, ctx, link):
+        transport, out = board.transport, []
+        patient = transport.read
+
+        async def hasty(n, cycles=None):          # a cycle a byte: no reply is that quick
+            return await patient(n, cycles=0)
+        await board.write(0, hc.MEM_WEIGHTS, 0, words)
+        for drops in (True, False):
+            if not drops:
+                transport.drain = no_drain
+            transport.read = hasty
+            with pytest.raises(ReplyTimeout):
+                await board.read(0, hc.MEM_WEIGHTS, 0, 4)
+            transport.read = patient
+            out.append(await board.read(0, hc.MEM_WEIGHTS, 0, 4, addr=4))
+        return out
+
+    kept, misread = simulate_link(tiny_cfg, bench, timeout=QUIET)
+    assert kept == words[4:]
+    assert misread == words[:4]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_crc_catches_every_error_of_up_to_three_bits(data):
+    """Frames up to the largest (a WRITE filling the buffer) with 1 to 3 bits flipped, anywhere
+    in the frame or its CRC: never a matching CRC (CRC-16/X-25 keeps a Hamming distance of 4
+    far beyond this length); a byte sum would miss two changes that cancel."""
+    longest = 1 + sum(n for _, n in p.ARGS[p.OP_WRITE]) + p.WRITE_BUFFER_BYTES
+    body = data.draw(st.binary(min_size=1, max_size=longest))
+    frame = bytearray(body + p.crc(body))
+    assert p.crc_matches(bytes(frame))
+    bits = data.draw(st.lists(st.integers(0, 8 * len(frame) - 1), min_size=1, max_size=3,
+                              unique=True))
+    for b in bits:
+        frame[b // 8] ^= 1 << (b % 8)
+    assert not p.crc_matches(bytes(frame))

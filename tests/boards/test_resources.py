@@ -104,13 +104,16 @@ def test_compare_names_block_category_and_values():
 
 def test_shares_on_a_hand_made_stat():
     """Totals include sub-modules times their instance count; the pruning check's share is its
-    LUTs + FFs over the core's; $paramod names and $scopeinfo are handled."""
+    LUTs + FFs over the core's; a find-first-set unit that is not a skip walk (the drain's)
+    counts in the core, not in the skip logic; $paramod names and $scopeinfo are handled."""
     stat = {"modules": {
         "\\top": {"num_cells_by_type": {"LUT4": 100, "TRELLIS_FF": 50, "$scopeinfo": 3,
                                         "top.stdp": 1, "top.engine": 1}},
         "\\top.engine": {"num_cells_by_type": {"LUT4": 300, "TRELLIS_FF": 200, "DP16KD": 4,
                                                "top.engine.skip_lane0": 1,
-                                               "top.engine.skip_lane1": 1}},
+                                               "top.engine.skip_lane1": 1,
+                                               "top.engine.drain_bit0": 1}},
+        "\\top.engine.drain_bit0": {"num_cells_by_type": {"LUT4": 5}},
         "\\top.engine.skip_lane0": {"num_cells_by_type": {"LUT4": 7, "PFUMX": 1}},
         "\\top.engine.skip_lane1": {"num_cells_by_type": {"LUT4": 8}},
         "\\top.stdp": {"num_cells_by_type": {"LUT4": 60, "TRELLIS_FF": 40,
@@ -120,10 +123,11 @@ def test_shares_on_a_hand_made_stat():
     blocks = {"core": ("top", "LayerCore"), "core.engine": ("top.engine", "IntegrateEngine"),
               "core.engine.skip_lane0": ("top.engine.skip_lane0", "LowestSetBit"),
               "core.engine.skip_lane1": ("top.engine.skip_lane1", "LowestSetBit"),
+              "core.engine.drain_bit0": ("top.engine.drain_bit0", "LowestSetBit"),
               "core.stdp": ("top.stdp", "StdpUnit"),
               "core.stdp.prune_check": ("top.stdp.prune_check", "PruneCheck")}
     fam = R.tally(stat, "ecp5", blocks, R.KINDS)
-    core_luts = 100 + 300 + 7 + 8 + 60 + 2 * 10
+    core_luts = 100 + 300 + 7 + 8 + 5 + 60 + 2 * 10
     core_ffs = 50 + 200 + 40 + 2 * 1
     assert fam["core"] == {"luts": core_luts, "ffs": core_ffs}
     assert fam["pruning_check"] == {"luts": 20, "ffs": 2}

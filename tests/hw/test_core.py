@@ -107,3 +107,34 @@ def test_network_layouts_follow_the_data(path):
     for i, lay in enumerate(network_layouts(cfg, 10)):
         seen = net.propagate(times, i)[0]
         assert lay == EngineLayout.for_input(cfg, i, min(10, cfg.layers[i].maps), seen)
+
+
+def test_map_enable_words_read_back_as_written(tiny_net):
+    """The host reads the map enables back one 32-map word at a time, nothing of the next word
+    in it: a layer of 40 maps with 7 x 7 kernels, whose read port is 49 bits wide (the row
+    summaries), so a word past 32 bits would show."""
+    from cycles.layout import EngineLayout
+    cfg, net, _ = tiny_net
+    lay = EngineLayout(maps=40, channels=1, kernel=7, padding=3, side_in=7, time_steps=4, lanes=4,
+                       weight_bits=8, potential_bits=12, max_events=49)
+    dut = hc.LayerCore(lay, net.arith, cfg.layers[1])
+    assert dut.rd_w > 32
+    enabled = np.random.default_rng(7).random(lay.maps) < 0.5
+    words = [(mem, lane, list(ws)) for mem, lane, ws in cd.policy_words(lay, enabled)
+             if mem == hc.MEM_MAP_ON]
+    ((_, _, want),) = words
+    seen = []
+
+    async def bench(ctx):
+        bus = AmaranthBus(ctx, dut)
+        seen.append(await cd.read_mem(bus, hc.MEM_MAP_ON, 0, len(want)))    # reset: all on
+        await cd.load_policy(bus, lay, enabled)
+        seen.append(await cd.read_mem(bus, hc.MEM_MAP_ON, 0, len(want)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(want) == 2 and seen[0] == [(1 << 32) - 1, (1 << 8) - 1]
+    assert seen[1] == want == [sum(int(b) << i for i, b in enumerate(enabled[j:j + 32]))
+                               for j in (0, 32)]

@@ -195,8 +195,8 @@ def test_clear_phase_costs_one_cycle_per_bitmap_word(tiny_net):
     lay, x, w, active, th = _case(tiny_net, 0, 3, 0, 0.0, 1)
     assert lay.valid_words == -(-lay.groups * lay.npos // 32) == 13      # G npos = 392
     no_events = np.full_like(x, lay.time_steps)
-    # CLEAR, then per step EV_READ, EV_DECODE and a two-cycle drain, then DONE
-    assert integrate_pass(lay, no_events, w, active, th).cycles == 13 + lay.time_steps * 4 + 1
+    # CLEAR, then per step FETCH, STEP_END and a three-cycle drain (no crossing), then DONE
+    assert integrate_pass(lay, no_events, w, active, th).cycles == 13 + lay.time_steps * 5 + 1
 
 
 def test_map_enables_and_window_end(tiny_net):

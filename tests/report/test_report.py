@@ -63,7 +63,7 @@ def test_map_enables_and_window_in_the_cycle_count_by_hand():
     off: 18 operations fewer at t = 0, no cycle fewer (one map per lane: each row still takes
     its one op cycle). Every map off: no operation, but the rows are still visited (the row
     summaries are not gated), one empty op cycle each. A window of 5 steps: the spike at t = 5
-    never arrives, and the three steps after it (FETCH, STEP_END and a two-cycle drain each
+    never arrives, and the three steps after it (FETCH, STEP_END and a three-cycle drain each
     when empty) are not run."""
     net = _one_layer_net()
     x = _spikes([(0, 0, 1, 1), (5, 1, 0, 0)])
@@ -81,7 +81,7 @@ def test_map_enables_and_window_in_the_cycle_count_by_hand():
     net.window = 5
     short = cycles.image_cycles(net, x, lanes=4).layers[0]
     assert short.integrate.ops == 36 and short.rows == 9
-    assert dense.cycles - short.cycles == (dense.rows - 9) + 3 * 4 + 1   # + the late spike's FETCH
+    assert dense.cycles - short.cycles == (dense.rows - 9) + 3 * 5 + 1   # + the late spike's FETCH
 
 
 def test_learning_step_adds_winner_handshake_and_stdp_cycles_by_hand():

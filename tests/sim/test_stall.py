@@ -144,7 +144,8 @@ def test_stalled_engine_fails_within_its_limit_verilator(tiny_net):
 
 @pytest.mark.timeout(1800)          # builds the stalled core in Verilator
 def test_stalled_core_fails_within_its_limit_verilator(tiny_net):
-    """The layer core's trace capture (sim/capture.py, read in bursts) gives up at the limit too."""
+    """The layer core's script inside the simulation (sim/host_script.py) gives up at the
+    command's limit too."""
     from sim import cosim
     c = core_case(tiny_net, 0, 3, 0, 1, prune=0.3)
     lay, fmt, lc = c["lay"], c["net"].arith, c["lc"]

@@ -37,3 +37,28 @@ def test_verilog_is_rewritten_only_when_it_changes(tmp_path):
     assert verilog(Mix32(), "mix32", tmp_path).stat().st_mtime_ns == stamp
     text = path.read_text()
     assert "module mix32(" in text and "\\$" not in text.replace("\\_$", "")   # temporaries renamed
+
+
+def test_a_design_key_reuses_its_verilog_and_another_converts(tmp_path):
+    """With the key of the last conversion the file is returned as it is (another component
+    given in its place is not converted); another key converts; the key follows the params."""
+    from amaranth import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from sim.verilog_out import design_key
+
+    class Wide(wiring.Component):
+        a: In(16)
+        y: Out(16)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += self.y.eq(self.a + 1)
+            return m
+    assert design_key("p=1") == design_key("p=1") != design_key("p=2")
+    path = verilog(Mix32(), "mix", tmp_path, key=design_key("mix32"))
+    first = path.read_text()
+    assert verilog(Wide(), "mix", tmp_path, key=design_key("mix32")).read_text() == first
+    assert "[15:0]" in verilog(Wide(), "mix", tmp_path, key=design_key("wide")).read_text()
+    assert (tmp_path / "mix.key").read_text().startswith(design_key("wide"))
