@@ -86,8 +86,9 @@ train: $(STAMP) ## train both layers, dense and pruned, on the MNIST subset
 # The paper's experiment at MNIST scale (report/pipeline.py): trains dense and pruned (three
 # seeds), counts cycles and energy, sweeps threshold and warm-up, co-simulates test images in the
 # RTL (SIM as for `make sim`) -> build/reports/report.json, report.md and PNG figures. QUICK=1: a
-# few hundred images and a fast schedule, a demonstration. Interrupted, it resumes from its
-# checkpoints and cached steps.
+# few hundred images and a fast schedule, a demonstration that co-simulates the first layer's
+# core of the pruned network only. Interrupted, it resumes from its checkpoints and cached steps;
+# the Verilator builds under build/sim are reused while the design is unchanged.
 report: $(STAMP) toolchain ## the paper's experiment -> build/reports/report.md and figures
 	$(PY) -m report --config $(CONFIG) --out $(REPORTS) $(QUICK_FLAG) $(CLUSTER)
 

@@ -241,6 +241,11 @@ def _met(v) -> str:
 
 
 def _target_value(t: dict) -> str:
+    if "effect_shown" in t:          # quick mode's: its time and the effect it shows
+        speedups = ", ".join(f"{k.removeprefix('speedup_').replace('_', ' ')} {_x(v)}"
+                             for k, v in t["speedups"].items())
+        return (f"{t['seconds']} s; connectivity reduction {_pct(t['connectivity_reduction'])}; "
+                f"speed-ups {speedups}" + (f" ({t['note']})" if t.get("note") else ""))
     if "seconds" in t:
         return f"{t['seconds']} s" + (f" ({t['note']})" if t.get("note") else "")
     if "point" in t:
@@ -258,7 +263,7 @@ def cosim_text(rep: dict) -> str:
     c = rep["cosim"]
     if c["status"] != "run":
         return f"Not run: {c['status']}."
-    text = (f"{c['images']} test image(s), dense and pruned, under {c['simulator']}: "
+    text = (f"{c['images']} test image(s), {cosim_scope(c)}, under {c['simulator']}: "
             f"{c['passes']}; {_n(c['trace_events_compared'])} trace events compared; "
             f"**{c['mismatches']} mismatch(es)**, counting the RTL's trace and memory divergences and "
             "the cycle figures where the RTL-checked counts differ from `cycles.image`.")
@@ -267,6 +272,12 @@ def cosim_text(rep: dict) -> str:
     for dis in c.get("cycle_disagreements", []):
         text += f"\n\n* {dis}"
     return text
+
+
+def cosim_scope(c: dict) -> str:
+    """What the co-simulation ran: its layers and variants, and whether that is all of them."""
+    scope = f"{' and '.join(c['layers'])}, {' and '.join(c['variants'])}"
+    return scope if c["every_layer_and_variant"] else f"{scope} only (not every layer and variant)"
 
 
 def resources_text(rep: dict) -> str:
@@ -287,6 +298,7 @@ def _steps_text(rep: dict) -> str:
 def summary(rep: dict) -> str:
     demo = "DEMONSTRATION (quick mode: a few hundred images, fast schedule; not the network's results): " \
         if rep["quick"] else ""
+    cosim_of = f" ({cosim_scope(rep['cosim'])})" if rep["cosim"]["status"] == "run" else ""
     return (f"{demo}accuracy dense {_pct(rep['accuracy_dense'])}, pruned {_pct(rep['accuracy_pruned'])}; "
             f"accuracy loss {_loss_se(rep['accuracy_over_seeds'])}; "
             f"connectivity reduction {_pct(rep['connectivity_reduction']['total'])}; speed-up "
@@ -294,8 +306,9 @@ def summary(rep: dict) -> str:
             f"per step {_x(rep['speedup_learning_per_step'])}, trained network "
             f"{_x(rep['speedup_learning_final'])}), inference {_x(rep['speedup_inference'])}; "
             f"energy saving learning {_pct(rep['energy_saving_learning'])}, inference "
-            f"{_pct(rep['energy_saving_inference'])}; co-simulation {rep['cosim_images_checked']} "
-            f"image(s), {rep['cosim_mismatches']} mismatch(es); {rep['seconds']} s")
+            f"{_pct(rep['energy_saving_inference'])}; co-simulation{cosim_of} "
+            f"{rep['cosim_images_checked']} image(s), {rep['cosim_mismatches']} mismatch(es); "
+            f"{rep['seconds']} s")
 
 
 def _overhead_cell(hw: dict) -> str:

@@ -3,6 +3,7 @@ in quick mode on the default network (a couple of images counted)."""
 import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from cycles.layout import EngineLayout
 from cycles.integrate import integrate_pass
 from cycles.stdp_unit import stdp_pass
 from cycles.wta import fire_stream, winner_pass
-from report import measure, pipeline
+from report import markdown, measure, pipeline
 
 
 def _one_layer_net(**changes):
@@ -243,9 +244,11 @@ def test_cosim_disagreement_counts_as_mismatch(tiny_cfg):
                             {"command": "infer", "image": 1, "cycles": l0[1]},
                             {"command": "learn", "image": 0, "cycles": l1}]
     res = {"simulator": "verilator", "trace_events_compared": 99, "mismatches": 0,
+           "layers": ["conv1", "conv2"], "variants": ["dense"],
            "steps": {"dense": {"conv1": steps((10, 12), 15), "conv2": steps((20, 20), 27)}}}
     ok = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
     assert ok["mismatches"] == 0 and ok["images"] == 2
+    assert not ok["every_layer_and_variant"] and "conv1 and conv2" in ok["passes"]
     res["steps"]["dense"]["conv2"][2]["cycles"] = 28
     bad = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
     assert bad["mismatches"] == 1 and bad["cycle_disagreements"][0]["command"] == "learning"
@@ -254,6 +257,13 @@ def test_cosim_disagreement_counts_as_mismatch(tiny_cfg):
     bad = pipeline.compare_cosim(tiny_cfg, res, {"dense": rec}, 2)
     assert bad["cycle_disagreements"] == [{"variant": "dense", "layer": "conv1", "command": "inference",
                                            "image": 1, "rtl_checked": 13, "model_cycles": 12}]
+    # a co-simulation of conv1 alone (quick mode's) is held to conv1's figures only, and says so
+    del res["steps"]["dense"]["conv2"]
+    one = pipeline.compare_cosim(tiny_cfg, dict(res, layers=["conv1"]), {"dense": rec}, 2)
+    assert one["mismatches"] == 1 and one["layers"] == ["conv1"]
+    assert "only (not every layer and variant)" in markdown.cosim_scope(one)
+    both = dict(res, layers=["conv1", "conv2"], variants=["dense", "pruned"])
+    assert markdown.cosim_scope(dict(both, every_layer_and_variant=True)) == "conv1 and conv2, dense and pruned"
 
 
 def test_resources_missing_or_extracted(tmp_path, monkeypatch):
@@ -280,9 +290,30 @@ def test_resources_missing_or_extracted(tmp_path, monkeypatch):
     assert pipeline.resources("mnist", 4, path=f)["status"] == "missing"
 
 
+def test_quick_target_judges_time_only_on_a_fresh_run_of_quick_options():
+    opts = pipeline.Options.quick_mode()
+    rep = {"seconds": 170.0, "connectivity_reduction": {"total": 0.6}, "cache_hits": [],
+           "trained": ["dense", "pruned"], **{k: 1.2 for k in pipeline.SPEEDUPS}}
+    assert pipeline.quick_target(rep, opts)["met"] is True
+    assert pipeline.quick_target(dict(rep, seconds=181.0), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, speedup_inference=1.0), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, connectivity_reduction={"total": 0.49}), opts)["met"] is False
+    assert pipeline.quick_target(dict(rep, cache_hits=["sample-dense"]), opts)["met"] is None
+    assert pipeline.quick_target(rep, pipeline.Options.quick_mode(test_images=2))["met"] is None
+    assert "170.0 s; connectivity reduction 60.00%; speed-ups learning 1.20x" in \
+        markdown._target_value(pipeline.quick_target(rep, opts))
+
+
 def test_options_errors_name_the_option():
     with pytest.raises(ValueError, match="sweep_images = 5: must be <= test_images = 2"):
         pipeline.Options(test_images=2, sweep_images=5).check()
+    with pytest.raises(ValueError, match="cosim_layers = 0: must be >= 1"):
+        pipeline.Options(cosim_layers=0, cosim_images=0).check()
+    with pytest.raises(ValueError, match=r"cosim_variants = \['sparse'\]: must be one or both of"):
+        pipeline.Options(cosim_variants=("sparse",), cosim_images=0).check()
+    with pytest.raises(C.ConfigError, match="cosim_layers = 3: the config has 2 layers"):
+        pipeline.prepare(C.load("configs/tiny.yaml"), pipeline.Options(cosim_layers=3, cosim_images=0),
+                         Path("unused"))
 
 
 @pytest.mark.timeout(900)
@@ -295,7 +326,9 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     out = tmp_path / "reports"
     argv = ["--config", "configs/mnist.yaml", "--quick", "--test-images", "2", "--sweep-images", "1",
             "--thresholds", "0.2", "--warmups", "--cosim-images", "0", "--no-progress", "--seeds", "2",
-            "--sample-every", "97", "--workers", "0", "--out", str(out)]  # in this process: it sees the patches
+            # every 331st learning step counted (3 or 4 a layer, fewer than quick mode's 97th):
+            # the whole-training sum over the measured steps is checked below for any stride
+            "--sample-every", "331", "--workers", "0", "--out", str(out)]  # in this process: it sees the patches
     assert pipeline.main(argv) == 0
     rep = json.loads((out / "report.json").read_text())
     for key in ("accuracy_dense", "accuracy_pruned", "connectivity_reduction", "speedup_learning",
@@ -328,6 +361,10 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
                 "speedup_inference"):
         assert rep[key] > 1, (key, rep[key])
     assert rep["trained"] == ["dense", "pruned"] and rep["cosim_images_checked"] == 0
+    # its own target: the effect shown; the time not judged (not quick mode's own options)
+    quick = rep["targets"]["quick_demonstration"]
+    assert quick["effect_shown"] is True and quick["met"] is None and "not a fresh run" in quick["note"]
+    assert list(rep["targets"]) == ["quick_demonstration"]
     assert rep["resources"]["status"] == "missing"
     assert {p["threshold"] for p in rep["sweep"]} == {0.1, 0.2}
     # the pruned trajectory starts dense and ends at the final connectivity
