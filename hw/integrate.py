@@ -412,7 +412,9 @@ class IntegrateEngine(wiring.Component):
             m.d.comb += word_now.eq(Mux(loaded, cx_rd.data, walk_rest))
             bit, rest = skip_walk(m, word_now, f"drain_bit{l}")
             emit, pick = Signal(name=f"emit{l}"), Signal(name=f"pick{l}")
-            m.d.comb += [emit.eq(draining & (word_now != 0)),
+            # (never past the drain's depth: a walk bounded by the count it ends with, should a
+            # neuron cross twice in a step, the threshold changed under a running pass)
+            m.d.comb += [emit.eq(draining & (word_now != 0) & (counter <= depth)),
                          pick.eq(draining & (rest == 0) & (dirty != 0)),
                          cx_rd.addr.eq(Mux(draining, pick_w, ln["x_addr"] >> csh))]
             with m.If(draining):
