@@ -81,6 +81,7 @@ class Options:
     accuracy_tolerance: float = 0.005
     channel_sparsity: float = 0.3
     trajectory_every: int = 250     # make report's checkpoint interval: its checkpoints are reused
+    cosim_layers: int | None = None  # the comparison co-simulates nothing (report.pipeline.prepare)
     progress: bool = True
 
     @classmethod

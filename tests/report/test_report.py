@@ -104,8 +104,8 @@ def test_learning_step_after_inhibition_by_hand():
     the engine's pass without holds, the outgoing unit's inhibition phase over the 25 fired
     positions (one cycle addressing the bitmap's word, G = 1 cycle a position, A_FLUSH = 4 and
     DONE: 31 cycles on 4 lanes), the winner unit over the 25 survivors (one a position, all at t = 0) in
-    4 banks, N = 7: two passes of N + 1 cycles, the second finding the k-th winner, and one
-    cycle more; then the STDP unit as above."""
+    4 banks, N = 7: two passes of N + 1 cycles, the second finding the k-th winner, and two
+    cycles more (the candidate word registered as it leaves its memory); then the STDP unit as above."""
     from model.wta import learning_winners
     net = Network(tiny(**{"layers.0.threshold": 1.0}))      # conv1: inhibition, pooling 2
     assert net.cfg.layers[0].pointwise_inhibition
@@ -113,9 +113,9 @@ def test_learning_step_after_inhibition_by_hand():
     ic = cycles.image_cycles(net, x, lanes=4, learn=(0,), upto=1)
     lp, ln = ic.layers[0], ic.learn[0]
     assert ln.inhibition_cycles == 1 + 25 + 4 + 1 and ln.handshake == 0
-    assert len(ln.winner.winners) == 2 and ln.winner.cycles == 2 * (7 + 1) + 1
+    assert len(ln.winner.winners) == 2 and ln.winner.cycles == 2 * (7 + 1) + 2
     assert ln.stdp.cycles == 2 * (1 + 1 + 18) + 5
-    assert ic.learning(0) == lp.integrate.cycles + 31 + 17 + ln.stdp.cycles
+    assert ic.learning(0) == lp.integrate.cycles + 31 + 18 + ln.stdp.cycles
     out = net.run_layer(0, x[None], None)
     assert (out.times[0] == 0).all(), "every neuron fires at t = 0"
     expect = learning_winners(net.cfg.layers[0], out.times[0], out.v_fire[0], net.T)
@@ -125,14 +125,14 @@ def test_learning_step_after_inhibition_by_hand():
     # lane (read and written), phase A reads and clears it in the 4 lanes, then reads 4 lanes x
     # 25 words of 4 + 14 bits with two compares each (no survivor written: a learning
     # command); the unit writes 25 entries of 14 + 2 + 4 + 3
-    # + 3 = 26 bits and reads one a bank each of its 17 busy cycles, k + 1 = 3 compares each;
+    # + 3 = 26 bits and reads one a bank each of its 18 busy cycles, k + 1 = 3 compares each;
     # the STDP unit (no pruning check before the warm-up) as in report/energy.py.
     assert ln.stdp_ops == 36 and ln.winner.entries == 25
     stdp = Counter(mem_bit=2 * (2 + 2 * 3 + 4) + 2 * 1 * 32 + 36 * (2 * 8 + 4), mul32=36 * 3,
                    mul8=36, add32=36 * 2, add8=36)
     assert energy.count_learning(lp, ln) == stdp + Counter(
-        mem_bit=2 * 100 * 32 + 2 * 4 * 32 + 100 * (4 + 14) + 25 * 26 + 17 * 4 * 26,
-        add32=2 * 100 + 17 * 4 * 3)
+        mem_bit=2 * 100 * 32 + 2 * 4 * 32 + 100 * (4 + 14) + 25 * 26 + 18 * 4 * 26,
+        add32=2 * 100 + 18 * 4 * 3)
 
 
 def test_image_cycles_composes_the_block_models(tiny_net):
