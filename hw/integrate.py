@@ -86,6 +86,11 @@ FAULTS = {
 STALLS = frozenset({"stalled_sequencer"})
 
 
+def one_hot(word, index):
+    """Bit ``index`` alone, as wide as ``word`` (a bitmap word's bit to set or clear)."""
+    return Const(1, len(word)) << index
+
+
 def event_layout(lay: EngineLayout) -> data.StructLayout:
     return data.StructLayout({"t": bits(lay.time_steps), "c": bits(lay.channels - 1),
                               "y": bits(lay.side_in - 1), "x": bits(lay.side_in - 1)})
@@ -395,7 +400,7 @@ class IntegrateEngine(wiring.Component):
             cx_wp, cx_rd, dirty = ln["cx_wp"], ln["cx_rd"], ln["dirty"]
             with m.If(cr):
                 m.d.sync += [ln["n_cross"].eq(ln["n_cross"] + 1),
-                             dirty.eq(dirty | (Const(1, len(dirty)) << (y_addr >> csh)))]
+                             dirty.eq(dirty | one_hot(dirty, y_addr >> csh))]
 
             # The drain walks the crossing bitmap in ascending address order: the lowest dirty
             # word is read (``pick``) when the word being walked gives its last bit, so the
@@ -421,7 +426,7 @@ class IntegrateEngine(wiring.Component):
                 m.d.sync += [loaded.eq(pick), walk_rest.eq(rest)]
             with m.If(pick):
                 m.d.sync += [walk_w.eq(pick_w),
-                             dirty.eq(dirty & ~(Const(1, len(dirty)) << pick_w))]
+                             dirty.eq(dirty & ~one_hot(dirty, pick_w))]
             with m.If(emit):
                 m.d.sync += ln["head"].eq(Cat(bit[:csh], walk_w)[:ab])
             with m.If(clearing):
@@ -430,7 +435,7 @@ class IntegrateEngine(wiring.Component):
                 m.d.comb += [cx_wp.addr.eq(walk_w), cx_wp.data.eq(0), cx_wp.en.eq(loaded)]
             with m.Else():
                 m.d.comb += [cx_wp.addr.eq(y_addr >> csh),
-                             cx_wp.data.eq(cx_rd.data | (Const(1, CW) << y_addr[:csh])),
+                             cx_wp.data.eq(cx_rd.data | one_hot(cx_rd.data, y_addr[:csh])),
                              cx_wp.en.eq(cr)]
 
             m.d.sync += [ln["d1_valid"].eq(emit),
@@ -457,10 +462,10 @@ class IntegrateEngine(wiring.Component):
                              fv_wp.addr.eq(counter), fv_wp.data.eq(0), fv_wp.en.eq(1)]
             with m.Else():
                 m.d.comb += [pv_wp.addr.eq(ln["x_addr"] >> vsh),
-                             pv_wp.data.eq(pv_rd.data | (Const(1, VW) << ln["x_addr"][:vsh])),
+                             pv_wp.data.eq(pv_rd.data | one_hot(pv_rd.data, ln["x_addr"][:vsh])),
                              pv_wp.en.eq(ln["x_valid"]),
                              fv_wp.addr.eq(ln["d2_addr"] >> vsh),
-                             fv_wp.data.eq(fv_rd.data | (Const(1, VW) << ln["d2_addr"][:vsh])),
+                             fv_wp.data.eq(fv_rd.data | one_hot(fv_rd.data, ln["d2_addr"][:vsh])),
                              fv_wp.en.eq(ln["d2_valid"])]
         last = Cat(*lane_done).all()        # every lane's rows of the event are done
         # Most crossings in any lane this step, kept as they are found: each lane grows by
